@@ -1,0 +1,3 @@
+from controller.app import main
+
+main()

@@ -1,0 +1,164 @@
+"""overcast.v1.AgentGateway: one bidirectional stream per agent.
+
+Reports are applied concurrently (each is one transaction) and each is answered with
+ReportAccepted only after its transaction committed: the agent acks the AMQP command then,
+so a command is never lost between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import grpc
+import structlog
+
+from controller.domain.errors import DomainError
+from controller.domain.model import CommandOp, HostInventory, PowerState
+from controller.services.hosts import HostService
+from controller.services.servers import AgentResult, ServerService
+from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+
+log = structlog.get_logger(__name__)
+Ctx = grpc.aio.ServicerContext
+
+REGISTER_TIMEOUT_S = 10.0
+MAX_REPORTS_IN_FLIGHT = 64
+
+
+def _power(value: int) -> PowerState:
+    return PowerState(common_pb2.PowerState.Name(value))
+
+
+def _inventory(inv: agent_pb2.HostInventory) -> HostInventory:
+    return HostInventory(
+        host_id=inv.host_id,
+        hostname=inv.hostname,
+        arch=inv.arch,
+        hypervisor_type=inv.hypervisor_type,
+        hypervisor_uri=inv.hypervisor_uri,
+        availability_zone=inv.availability_zone or "az1",
+        vcpus=inv.vcpus,
+        memory_mib=inv.memory_mib,
+        disk_gib=inv.disk_gib,
+    )
+
+
+class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):
+    def __init__(
+        self,
+        hosts: HostService,
+        servers: ServerService,
+        controller_id: str,
+        heartbeat_interval_s: float,
+        ensure_host_queue: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._hosts = hosts
+        self._servers = servers
+        self._controller_id = controller_id
+        self._interval_ms = int(heartbeat_interval_s * 1000)
+        self._ensure_host_queue = ensure_host_queue
+        self.connected: set[str] = set()
+
+    async def Connect(self, request_iterator: object, ctx: Ctx) -> None:
+        try:
+            first = await asyncio.wait_for(ctx.read(), REGISTER_TIMEOUT_S)
+        except TimeoutError:
+            await ctx.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "send Register within 10 s")
+        if first is grpc.aio.EOF or not first.HasField("register"):
+            await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Register")
+        reg = first.register
+        inv = _inventory(reg.inventory)
+        if inv.vcpus <= 0 or inv.memory_mib <= 0:
+            await ctx.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "register.inventory: vcpus and memory_mib must be positive",
+            )
+        try:
+            await self._ensure_host_queue(inv.host_id)
+            domains = [(uuid.UUID(d.instance_uid), _power(d.power_state)) for d in reg.domains]
+            await self._hosts.register(inv, domains)
+        except (DomainError, ValueError) as exc:
+            await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"register: {exc}")
+        host_id = inv.host_id
+        log.info("agent.registered", host=host_id, domains=len(reg.domains))
+        self.connected.add(host_id)
+        outgoing: asyncio.Queue[agent_pb2.ControllerMessage] = asyncio.Queue()
+        await ctx.write(
+            agent_pb2.ControllerMessage(
+                registered=agent_pb2.Registered(
+                    controller_id=self._controller_id, heartbeat_interval_ms=self._interval_ms
+                )
+            )
+        )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                writer = tg.create_task(self._write(ctx, outgoing))
+                await self._read(ctx, host_id, outgoing, tg)
+                writer.cancel()
+        except* (asyncpg.PostgresError, OSError) as group:
+            log.warning("agent.stream_failed", host=host_id, error=str(group.exceptions[0]))
+            await ctx.abort(grpc.StatusCode.UNAVAILABLE, "controller storage unavailable; retry")
+        finally:
+            self.connected.discard(host_id)
+            log.info("agent.disconnected", host=host_id)
+
+    async def _write(self, ctx: Ctx, outgoing: asyncio.Queue[agent_pb2.ControllerMessage]) -> None:
+        while True:
+            await ctx.write(await outgoing.get())
+
+    async def _read(
+        self,
+        ctx: Ctx,
+        host_id: str,
+        outgoing: asyncio.Queue[agent_pb2.ControllerMessage],
+        tg: asyncio.TaskGroup,
+    ) -> None:
+        slots = asyncio.Semaphore(MAX_REPORTS_IN_FLIGHT)
+        while True:
+            msg = await ctx.read()
+            if msg is grpc.aio.EOF:
+                return
+            kind = msg.WhichOneof("kind")
+            if kind == "heartbeat":
+                self._hosts.heartbeat(host_id)
+            elif kind == "report":
+                await slots.acquire()
+                tg.create_task(self._apply_report(host_id, msg, outgoing, slots))
+            elif kind == "domain_event":
+                await self._apply_domain_event(host_id, msg.domain_event)
+
+    async def _apply_report(
+        self,
+        host_id: str,
+        msg: agent_pb2.AgentMessage,
+        outgoing: asyncio.Queue[agent_pb2.ControllerMessage],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        r = msg.report
+        try:
+            result = AgentResult(
+                command_id=uuid.UUID(r.command_id),
+                op=CommandOp(agent_pb2.CommandOp.Name(r.op)),
+                instance_uid=uuid.UUID(r.instance_uid),
+                ok=r.ok,
+                error=r.error,
+                power_state=_power(r.power_state),
+            )
+        except ValueError as exc:
+            # Nothing can ever apply it: accept it so the agent drops it, and say so.
+            log.warning("agent.bad_report", host=host_id, error=str(exc))
+        else:
+            await self._servers.apply_result(host_id, result)
+        finally:
+            slots.release()
+        outgoing.put_nowait(agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=msg.seq)))
+
+    async def _apply_domain_event(self, host_id: str, ev: agent_pb2.DomainEvent) -> None:
+        with contextlib.suppress(ValueError):
+            uid = uuid.UUID(ev.domain.instance_uid)
+            power = PowerState.UNKNOWN if ev.gone else _power(ev.domain.power_state)
+            await self._servers.apply_power(host_id, uid, power)

@@ -1,0 +1,99 @@
+"""Domain objects → protobuf messages (the API edge is the only place that knows both)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+
+from controller.domain.model import Flavor, Host, Image, Instance, VmState
+from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_pb2
+
+
+def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def server(i: Instance) -> server_pb2.Server:
+    return server_pb2.Server(
+        name=i.name,
+        uid=str(i.uid),
+        flavor=f"flavors/{i.flavor_id}",
+        image=f"images/{i.image_id}",
+        vm_state=common_pb2.VmState.Value(i.vm_state.value),
+        task_state=common_pb2.TaskState.Value(i.task_state.value) if i.task_state else 0,
+        power_state=common_pb2.PowerState.Value(i.power_state.value),
+        host=f"hosts/{i.host_id}" if i.host_id else "",
+        fault=i.fault,
+        metadata=i.metadata,
+        create_time=_ts(i.created_at),
+        update_time=_ts(i.updated_at),
+        etag=str(i.version),
+        vcpus=i.vcpus,
+        memory_mib=i.memory_mib,
+        disk_gib=i.disk_gib,
+    )
+
+
+def vm_state_filter(value: int) -> VmState | None:
+    if value == 0:
+        return None
+    return VmState(common_pb2.VmState.Name(value))
+
+
+def flavor(f: Flavor) -> flavor_pb2.Flavor:
+    return flavor_pb2.Flavor(
+        name=f"flavors/{f.id}",
+        vcpus=f.vcpus,
+        memory_mib=f.memory_mib,
+        disk_gib=f.disk_gib,
+        description=f.description,
+        create_time=_ts(f.created_at),
+        etag=str(f.version),
+    )
+
+
+def image(i: Image) -> image_pb2.Image:
+    return image_pb2.Image(
+        name=f"images/{i.id}",
+        disk_format=i.disk_format,
+        min_disk_gib=i.min_disk_gib,
+        min_memory_mib=i.min_memory_mib,
+        status=image_pb2.ImageStatus.Value(i.status.value),
+        size_bytes=i.size_bytes,
+        checksum_sha256=i.checksum_sha256,
+        properties=i.properties,
+        create_time=_ts(i.created_at),
+        etag=str(i.version),
+    )
+
+
+def host(h: Host) -> host_pb2.Host:
+    return host_pb2.Host(
+        name=h.name,
+        hostname=h.hostname,
+        arch=h.arch,
+        hypervisor_type=h.hypervisor_type,
+        hypervisor_uri=h.hypervisor_uri,
+        availability_zone=h.availability_zone,
+        vcpus=h.vcpus,
+        memory_mib=h.memory_mib,
+        disk_gib=h.disk_gib,
+        cpu_allocation_ratio=h.cpu_allocation_ratio,
+        ram_allocation_ratio=h.ram_allocation_ratio,
+        disk_allocation_ratio=h.disk_allocation_ratio,
+        vcpus_used=h.vcpus_used,
+        memory_mib_used=h.memory_mib_used,
+        disk_gib_used=h.disk_gib_used,
+        servers=h.servers,
+        enabled=h.enabled,
+        disabled_reason=h.disabled_reason,
+        state=common_pb2.HostState.Value(h.state.value),
+        last_heartbeat_time=_ts(h.last_heartbeat),
+        create_time=_ts(h.created_at),
+        etag=str(h.version),
+    )

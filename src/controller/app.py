@@ -1,0 +1,201 @@
+"""Composition root: wires storage, bus, services and the gRPC API by hand, runs them in one
+TaskGroup, and shuts down in order (stop RPCs with a grace period, then bus, then database)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+import aio_pika
+import asyncpg
+import grpc
+import structlog
+import uvloop
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from controller import logs
+from controller.api.agents import AgentGatewayApi
+from controller.api.catalog import FlavorApi, ImageApi
+from controller.api.hosts import HostApi
+from controller.api.servers import ServerApi
+from controller.bus.relay import OutboxRelay
+from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
+from controller.scheduler.placement import Scheduler
+from controller.scheduler.weighers import free_ram
+from controller.services.catalog import CatalogService
+from controller.services.hosts import AllocationRatios, HostService
+from controller.services.scheduling import SchedulerWorkers
+from controller.services.servers import ServerService
+from controller.services.watch import ServerChangeFeed
+from controller.settings import Settings, parse
+from controller.storage import database
+from controller.storage.catalog import PgCatalogStore
+from controller.storage.hosts import PgHostStore
+from controller.storage.instances import PgInstanceStore
+from controller.storage.leadership import Role, lead
+from controller.storage.notifications import Listener
+from controller.storage.scheduling import PgSchedulingStore
+from overcast.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    flavor_pb2,
+    flavor_pb2_grpc,
+    host_pb2,
+    host_pb2_grpc,
+    image_pb2,
+    image_pb2_grpc,
+    server_pb2,
+    server_pb2_grpc,
+)
+
+log = structlog.get_logger("controller")
+
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    # Agents and watchers hold long streams open; let their keepalive pings through.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+SERVICE_NAMES = [
+    server_pb2.DESCRIPTOR.services_by_name["ServerService"].full_name,
+    flavor_pb2.DESCRIPTOR.services_by_name["FlavorService"].full_name,
+    image_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
+    host_pb2.DESCRIPTOR.services_by_name["HostService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
+]
+
+
+class StartupError(Exception):
+    pass
+
+
+async def _connect_services(
+    s: Settings,
+) -> tuple[asyncpg.Pool, aio_pika.abc.AbstractRobustConnection]:
+    try:
+        await database.ensure_database(s.database_url)
+        applied = await database.migrate(s.database_url)
+        pool = await database.open_pool(s.database_url)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise StartupError(
+            f"cannot use PostgreSQL at {s.database_url}: {exc}. Is it running? "
+            "(docker compose up -d postgres)"
+        ) from exc
+    log.info("database.ready", migrations_applied=applied)
+    try:
+        amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
+    except (OSError, aio_pika.exceptions.AMQPError) as exc:
+        await pool.close()
+        raise StartupError(
+            f"cannot reach RabbitMQ at {s.amqp_url}: {exc}. Is it running? (docker compose up -d rabbitmq)"
+        ) from exc
+    return pool, amqp
+
+
+async def serve(s: Settings) -> None:
+    pool, amqp = await _connect_services(s)
+    topo = Topology(s.bus_prefix)
+    admin_channel = await amqp.channel()
+    await declare_exchanges(admin_channel, topo)
+
+    async def ensure_host_queue(host_id: str) -> None:
+        await declare_host_queue(admin_channel, topo, host_id)
+
+    instances = PgInstanceStore(pool)
+    catalog_store = PgCatalogStore(pool)
+    servers = ServerService(instances, catalog_store)
+    catalog = CatalogService(catalog_store)
+    hosts = HostService(
+        PgHostStore(pool),
+        servers,
+        AllocationRatios(s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio),
+    )
+    feed = ServerChangeFeed(instances)
+    workers = SchedulerWorkers(
+        PgSchedulingStore(pool),
+        Scheduler(weighers=(free_ram(s.ram_weight),)),
+        workers=s.scheduler_workers,
+        batch_size=s.scheduler_batch,
+        stale_after_s=s.host_down_after_s,
+    )
+    listener = Listener(
+        s.database_url,
+        {"overcast_instances": feed.notified, "overcast_pending": lambda _: workers.wake()},
+        on_reconnect=feed.interrupted,
+    )
+    publisher = f"controller/{s.controller_id}"
+    relay = OutboxRelay(s.database_url, amqp, topo, publisher)
+
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed), server)
+    flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
+    image_pb2_grpc.add_ImageServiceServicer_to_server(ImageApi(catalog), server)
+    host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts), server)
+    agent_pb2_grpc.add_AgentGatewayServicer_to_server(
+        AgentGatewayApi(hosts, servers, s.controller_id, s.heartbeat_interval_s, ensure_host_queue),
+        server,
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    if server.add_insecure_port(s.listen) == 0:
+        raise StartupError(f"cannot listen on {s.listen}")
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            background = [
+                tg.create_task(listener.run()),
+                tg.create_task(feed.run()),
+                tg.create_task(workers.run()),
+                tg.create_task(relay.run()),
+                tg.create_task(hosts.flush_heartbeats(s.heartbeat_interval_s)),
+                tg.create_task(
+                    lead(
+                        s.database_url,
+                        Role.HOST_MONITOR,
+                        lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
+                    )
+                ),
+            ]
+            await listener.ready.wait()
+            await server.start()
+            for name in ("", *SERVICE_NAMES):
+                await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+            log.info(
+                "controller.serving",
+                listen=s.listen,
+                controller_id=s.controller_id,
+                bus_prefix=s.bus_prefix,
+            )
+            await stop.wait()
+            log.info("controller.stopping")
+            await health_servicer.enter_graceful_shutdown()
+            await server.stop(s.grace_s)
+            for t in background:
+                t.cancel()
+    finally:
+        await amqp.close()
+        await pool.close()
+        log.info("controller.stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    s = parse(argv)
+    logs.configure(s.log_format, controller=s.controller_id)
+    try:
+        uvloop.run(serve(s))
+    except StartupError as exc:
+        log.error("controller.startup_failed", error=str(exc))
+        sys.exit(1)

@@ -1,0 +1,175 @@
+"""The instance state machine: which operation is allowed in which state, and what follows.
+
+One table for user actions and one for agent results, so every transition lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from controller.domain.errors import FailedPrecondition
+from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
+
+
+@dataclass(frozen=True)
+class Action:
+    """A user action on a server that the agent carries out."""
+
+    op: CommandOp
+    allowed_from: frozenset[VmState]
+    task: TaskState
+    start_event: str
+    end_event: str
+    error_event: str
+    end_vm_state: VmState
+    end_power_state: PowerState
+    verb: str
+
+
+ACTIONS: Final[dict[CommandOp, Action]] = {
+    CommandOp.SPAWN: Action(
+        CommandOp.SPAWN,
+        frozenset({VmState.BUILDING}),
+        TaskState.SPAWNING,
+        "instance.scheduled",
+        "instance.create.end",
+        "instance.create.error",
+        VmState.ACTIVE,
+        PowerState.RUNNING,
+        "spawn",
+    ),
+    CommandOp.START: Action(
+        CommandOp.START,
+        frozenset({VmState.STOPPED}),
+        TaskState.POWERING_ON,
+        "instance.power_on.start",
+        "instance.power_on.end",
+        "instance.power_on.error",
+        VmState.ACTIVE,
+        PowerState.RUNNING,
+        "start",
+    ),
+    CommandOp.STOP: Action(
+        CommandOp.STOP,
+        frozenset({VmState.ACTIVE}),
+        TaskState.POWERING_OFF,
+        "instance.power_off.start",
+        "instance.power_off.end",
+        "instance.power_off.error",
+        VmState.STOPPED,
+        PowerState.SHUTDOWN,
+        "stop",
+    ),
+    CommandOp.REBOOT: Action(
+        CommandOp.REBOOT,
+        frozenset({VmState.ACTIVE}),
+        TaskState.REBOOTING,
+        "instance.reboot.start",
+        "instance.reboot.end",
+        "instance.reboot.error",
+        VmState.ACTIVE,
+        PowerState.RUNNING,
+        "reboot",
+    ),
+    CommandOp.DELETE: Action(
+        CommandOp.DELETE,
+        frozenset({VmState.BUILDING, VmState.ACTIVE, VmState.STOPPED, VmState.ERROR}),
+        TaskState.DELETING,
+        "instance.delete.start",
+        "instance.delete.end",
+        "instance.delete.error",
+        VmState.DELETED,
+        PowerState.UNKNOWN,
+        "delete",
+    ),
+}
+
+
+def check_action(inst: Instance, op: CommandOp) -> Action:
+    """The action, or FailedPrecondition naming the state that forbids it."""
+    action = ACTIONS[op]
+    if inst.vm_state is VmState.DELETED:
+        raise FailedPrecondition(f"{inst.name} is deleted", reason="SERVER_DELETED")
+    if op is not CommandOp.DELETE and inst.task_state is not None:
+        raise FailedPrecondition(
+            f"cannot {action.verb} {inst.name} while it is {inst.task_state.value}: "
+            "wait until the current operation ends",
+            reason="TASK_IN_PROGRESS",
+        )
+    if inst.vm_state not in action.allowed_from:
+        allowed = ", ".join(sorted(s.value for s in action.allowed_from))
+        raise FailedPrecondition(
+            f"cannot {action.verb} {inst.name} in state {inst.vm_state.value} (allowed from {allowed})",
+            reason="INVALID_STATE",
+        )
+    return action
+
+
+def bump(inst: Instance, **changes: Any) -> Instance:
+    """The instance after a change: the version the database will give it, so events built
+    from it carry the right version."""
+    return replace(inst, version=inst.version + 1, **changes)
+
+
+def needs_agent_for_delete(inst: Instance) -> bool:
+    """A server never placed (or whose placement was released) is deleted without an agent."""
+    return inst.host_id is not None and inst.allocated
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    instance: Instance
+    event_type: str
+    release_allocation: bool
+
+
+def apply_result(inst: Instance, op: CommandOp, ok: bool, error: str, power: PowerState) -> ReportOutcome:
+    """What an agent's result for the instance's current task does to it."""
+    action = ACTIONS[op]
+    if ok:
+        new = bump(
+            inst,
+            vm_state=action.end_vm_state,
+            task_state=None,
+            task_command=None,
+            power_state=action.end_power_state if op is CommandOp.DELETE else power,
+            fault="",
+            allocated=inst.allocated and op is not CommandOp.DELETE,
+        )
+        return ReportOutcome(new, action.end_event, op is CommandOp.DELETE)
+    fault = f"{action.verb} failed on {inst.host_id}: {error or 'no reason given'}"
+    if op in (CommandOp.SPAWN, CommandOp.DELETE):
+        # Nova's rule: a failed build or delete leaves the server in ERROR; a failed build
+        # frees its claim, since nothing runs on the host.
+        new = bump(
+            inst,
+            vm_state=VmState.ERROR,
+            task_state=None,
+            task_command=None,
+            power_state=power,
+            fault=fault,
+            allocated=inst.allocated and op is not CommandOp.SPAWN,
+        )
+        return ReportOutcome(new, action.error_event, op is CommandOp.SPAWN)
+    # A failed power operation leaves the server as it was, with the fault recorded.
+    new = bump(inst, task_state=None, task_command=None, power_state=power, fault=fault)
+    return ReportOutcome(new, action.error_event, False)
+
+
+def sync_power(inst: Instance, power: PowerState) -> Instance | None:
+    """Adopt a power state the hypervisor reported on its own; None when nothing changes.
+
+    Only idle servers follow the hypervisor: an operation in flight owns the state until its
+    result arrives.
+    """
+    if inst.task_state is not None or inst.vm_state in (VmState.DELETED, VmState.BUILDING):
+        return None
+    vm_state = inst.vm_state
+    if inst.vm_state is VmState.ACTIVE and power in (PowerState.SHUTDOWN, PowerState.CRASHED):
+        vm_state = VmState.STOPPED
+    elif inst.vm_state is VmState.STOPPED and power is PowerState.RUNNING:
+        vm_state = VmState.ACTIVE
+    if vm_state is inst.vm_state and power is inst.power_state:
+        return None
+    return bump(inst, vm_state=vm_state, power_state=power)

@@ -1,0 +1,154 @@
+"""The resources Overcast manages, as plain dataclasses (no driver or protobuf types)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+
+class VmState(enum.StrEnum):
+    BUILDING = "BUILDING"
+    ACTIVE = "ACTIVE"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+class TaskState(enum.StrEnum):
+    SCHEDULING = "SCHEDULING"
+    SPAWNING = "SPAWNING"
+    POWERING_ON = "POWERING_ON"
+    POWERING_OFF = "POWERING_OFF"
+    REBOOTING = "REBOOTING"
+    MIGRATING = "MIGRATING"
+    DELETING = "DELETING"
+
+
+class PowerState(enum.StrEnum):
+    UNKNOWN = "POWER_STATE_UNSPECIFIED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    SHUTDOWN = "SHUTDOWN"
+    CRASHED = "CRASHED"
+    SUSPENDED = "SUSPENDED"
+    NOSTATE = "NOSTATE"
+
+
+class HostState(enum.StrEnum):
+    UP = "UP"
+    DOWN = "DOWN"
+
+
+class ImageStatus(enum.StrEnum):
+    QUEUED = "QUEUED"
+    SAVING = "SAVING"
+    ACTIVE = "IMAGE_ACTIVE"
+    DELETED = "IMAGE_DELETED"
+
+
+class CommandOp(enum.StrEnum):
+    SPAWN = "SPAWN"
+    START = "START"
+    STOP = "STOP"
+    REBOOT = "REBOOT"
+    DELETE = "DELETE"
+
+
+@dataclass(frozen=True)
+class Flavor:
+    id: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    description: str = ""
+    version: int = 1
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    disk_format: str
+    min_disk_gib: int = 0
+    min_memory_mib: int = 0
+    status: ImageStatus = ImageStatus.QUEUED
+    size_bytes: int = 0
+    checksum_sha256: str = ""
+    properties: dict[str, str] = field(default_factory=dict)
+    version: int = 1
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Instance:
+    uid: UUID
+    project: str
+    server_id: str
+    flavor_id: str
+    image_id: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    vm_state: VmState
+    task_state: TaskState | None
+    power_state: PowerState = PowerState.UNKNOWN
+    host_id: str | None = None
+    allocated: bool = False
+    task_command: UUID | None = None
+    fault: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    request_id: str | None = None
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return f"projects/{self.project}/servers/{self.server_id}"
+
+
+@dataclass(frozen=True)
+class HostInventory:
+    """What an agent reports about its hypervisor."""
+
+    host_id: str
+    hostname: str
+    arch: str
+    hypervisor_type: str
+    hypervisor_uri: str
+    availability_zone: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+
+
+@dataclass(frozen=True)
+class Host:
+    id: str
+    hostname: str
+    arch: str
+    hypervisor_type: str
+    hypervisor_uri: str
+    availability_zone: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int
+    cpu_allocation_ratio: float
+    ram_allocation_ratio: float
+    disk_allocation_ratio: float
+    vcpus_used: int = 0
+    memory_mib_used: int = 0
+    disk_gib_used: int = 0
+    servers: int = 0
+    enabled: bool = True
+    disabled_reason: str = ""
+    state: HostState = HostState.DOWN
+    last_heartbeat: datetime | None = None
+    version: int = 1
+    created_at: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return f"hosts/{self.id}"

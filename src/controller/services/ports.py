@@ -1,0 +1,95 @@
+"""What the services need from storage, as small Protocols the storage adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from controller.domain.messages import OutboxMessage
+from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
+
+
+@dataclass
+class Mutation:
+    """What a read-modify-write on one instance decided, applied in one transaction."""
+
+    instance: Instance
+    messages: list[OutboxMessage] = field(default_factory=list)
+    release_allocation: bool = False
+
+
+MutateFn = Callable[[Instance], Mutation | None]
+
+
+class InstanceStore(Protocol):
+    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance: ...
+    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None: ...
+    async def get(self, project: str, server_id: str) -> Instance: ...
+    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]: ...
+    async def list(
+        self,
+        project: str,
+        *,
+        vm_state: VmState | None,
+        host_id: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Instance]: ...
+    async def list_on_host(self, host_id: str) -> list[Instance]: ...
+    async def mutate(self, project: str, server_id: str, fn: MutateFn) -> Instance: ...
+    async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None: ...
+
+
+class SchedulingBatch(Protocol):
+    pending: list[Instance]
+    hosts: list[Host]
+
+    async def claim(self, inst: Instance, host_id: str, messages: Sequence[OutboxMessage]) -> bool:
+        """Claim capacity on the host and record the placement; False if the host is full."""
+        ...
+
+    async def fail(self, inst: Instance, messages: Sequence[OutboxMessage]) -> None: ...
+
+
+class SchedulingStore(Protocol):
+    def batch(self, limit: int) -> AbstractAsyncContextManager[SchedulingBatch]: ...
+
+
+class HostStore(Protocol):
+    async def register(
+        self,
+        inv: HostInventory,
+        ratios: tuple[float, float, float],
+        on_up: Callable[[Host], OutboxMessage],
+    ) -> Host: ...
+    async def heartbeat(
+        self, host_ids: Sequence[str], on_up: Callable[[Host], OutboxMessage]
+    ) -> list[Host]: ...
+    async def mark_down_stale(
+        self, older_than: datetime, on_down: Callable[[Host], OutboxMessage]
+    ) -> list[Host]: ...
+    async def get(self, host_id: str) -> Host: ...
+    async def list(self, *, after: str | None, limit: int) -> list[Host]: ...
+    async def set_enabled(
+        self,
+        host_id: str,
+        enabled: bool,
+        reason: str,
+        etag: str,
+        event: Callable[[Host], OutboxMessage],
+    ) -> Host: ...
+
+
+class CatalogStore(Protocol):
+    async def create_flavor(self, flavor: Flavor, request_id: str | None) -> Flavor: ...
+    async def get_flavor(self, flavor_id: str) -> Flavor: ...
+    async def list_flavors(self, *, after: str | None, limit: int) -> list[Flavor]: ...
+    async def delete_flavor(self, flavor_id: str, etag: str) -> None: ...
+    async def create_image(self, image: Image, request_id: str | None) -> Image: ...
+    async def get_image(self, image_id: str) -> Image: ...
+    async def list_images(self, *, after: str | None, limit: int) -> list[Image]: ...
+    async def delete_image(self, image_id: str, etag: str) -> None: ...

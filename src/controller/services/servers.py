@@ -1,0 +1,178 @@
+"""Server use cases: create, read, list, power operations, delete, and agent results."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from controller.domain import limits, names, paging
+from controller.domain.errors import EtagMismatch, FailedPrecondition, ViolationCollector
+from controller.domain.lifecycle import (
+    apply_result,
+    bump,
+    check_action,
+    needs_agent_for_delete,
+    sync_power,
+)
+from controller.domain.messages import command, instance_event
+from controller.domain.model import (
+    CommandOp,
+    ImageStatus,
+    Instance,
+    PowerState,
+    TaskState,
+    VmState,
+)
+from controller.services.ports import CatalogStore, InstanceStore, Mutation
+
+
+@dataclass(frozen=True)
+class CreateServer:
+    parent: str
+    server_id: str
+    flavor: str
+    image: str
+    metadata: Mapping[str, str]
+    request_id: str
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    command_id: UUID
+    op: CommandOp
+    instance_uid: UUID
+    ok: bool
+    error: str
+    power_state: PowerState
+
+
+class ServerService:
+    def __init__(self, instances: InstanceStore, catalog: CatalogStore) -> None:
+        self._instances = instances
+        self._catalog = catalog
+
+    async def create(self, req: CreateServer) -> Instance:
+        v = ViolationCollector()
+        project = v.check(lambda: names.parse_project(req.parent, "parent"))
+        server_id = v.check(lambda: names.check_id(req.server_id, "server_id"))
+        flavor_id = v.check(lambda: names.parse_flavor(req.flavor, "server.flavor"))
+        image_id = v.check(lambda: names.parse_image(req.image, "server.image"))
+        limits.check_metadata(v, "server.metadata", dict(req.metadata))
+        limits.check_request_id(v, req.request_id)
+        v.raise_if_any()
+
+        if req.request_id:
+            existing = await self._instances.find_by_request_id(project, req.request_id)
+            if existing is not None:
+                return existing  # a retry of a create that already happened (AIP-155)
+        flavor = await self._catalog.get_flavor(flavor_id)
+        image = await self._catalog.get_image(image_id)
+        if image.status not in (ImageStatus.QUEUED, ImageStatus.ACTIVE):
+            raise FailedPrecondition(
+                f"images/{image_id} is {image.status.value}: it cannot boot servers",
+                reason="IMAGE_NOT_USABLE",
+            )
+        if image.min_disk_gib > flavor.disk_gib or image.min_memory_mib > flavor.memory_mib:
+            raise FailedPrecondition(
+                f"images/{image_id} needs {image.min_disk_gib} GiB disk and "
+                f"{image.min_memory_mib} MiB memory; flavors/{flavor_id} has "
+                f"{flavor.disk_gib} GiB and {flavor.memory_mib} MiB: choose a larger flavor",
+                reason="FLAVOR_TOO_SMALL",
+            )
+        inst = Instance(
+            uid=uuid.uuid4(),
+            project=project,
+            server_id=server_id,
+            flavor_id=flavor_id,
+            image_id=image_id,
+            vcpus=flavor.vcpus,
+            memory_mib=flavor.memory_mib,
+            disk_gib=flavor.disk_gib,
+            vm_state=VmState.BUILDING,
+            task_state=TaskState.SCHEDULING,
+            metadata=dict(req.metadata),
+            request_id=req.request_id or None,
+        )
+        return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
+
+    async def get(self, name: str) -> Instance:
+        project, server_id = names.parse_server(name)
+        return await self._instances.get(project, server_id)
+
+    async def list(
+        self,
+        parent: str,
+        *,
+        page_size: int,
+        page_token: str,
+        vm_state: VmState | None,
+        host: str,
+    ) -> tuple[list[Instance], str]:
+        v = ViolationCollector()
+        size = limits.check_page_size(v, page_size)
+        v.raise_if_any()
+        project = names.parse_project(parent)
+        host_id = names.parse_host(host, "host") if host else None
+        scope = f"servers|{project}|{vm_state}|{host_id}"
+        after = paging.decode(page_token, scope)
+        found = await self._instances.list(
+            project, vm_state=vm_state, host_id=host_id, after=after, limit=size + 1
+        )
+        return paging.cut(found, size, lambda i: i.server_id, scope)
+
+    async def act(self, name: str, op: CommandOp, etag: str) -> Instance:
+        """Start, stop, reboot or delete: check the state machine, record the task and send
+        the command, all under the row lock."""
+        project, server_id = names.parse_server(name)
+
+        def decide(inst: Instance) -> Mutation | None:
+            if etag and etag != str(inst.version):
+                raise EtagMismatch(inst.name, etag, str(inst.version))
+            if op is CommandOp.DELETE and inst.task_state is TaskState.DELETING:
+                return None  # already being deleted: deleting again changes nothing
+            action = check_action(inst, op)
+            if op is CommandOp.DELETE and not needs_agent_for_delete(inst):
+                gone = bump(
+                    inst,
+                    vm_state=VmState.DELETED,
+                    task_state=None,
+                    task_command=None,
+                    power_state=PowerState.UNKNOWN,
+                )
+                return Mutation(gone, [instance_event(gone, action.end_event)])
+            command_id = uuid.uuid4()
+            new = bump(inst, task_state=action.task, task_command=command_id)
+            return Mutation(new, [instance_event(new, action.start_event), command(new, op, command_id)])
+
+        return await self._instances.mutate(project, server_id, decide)
+
+    async def apply_result(self, host_id: str, result: AgentResult) -> None:
+        """An agent finished a command. Results for a task that is no longer current (a delete
+        overtook a spawn, a redelivered command) change nothing."""
+
+        def decide(inst: Instance) -> Mutation | None:
+            if inst.task_command != result.command_id or inst.host_id != host_id:
+                return None
+            outcome = apply_result(inst, result.op, result.ok, result.error, result.power_state)
+            return Mutation(
+                outcome.instance,
+                [instance_event(outcome.instance, outcome.event_type)],
+                release_allocation=outcome.release_allocation,
+            )
+
+        await self._instances.mutate_uid(result.instance_uid, decide)
+
+    async def apply_power(self, host_id: str, uid: UUID, power: PowerState) -> None:
+        """The hypervisor reported a power state on its own (guest shut down, domain started)."""
+
+        def decide(inst: Instance) -> Mutation | None:
+            if inst.host_id != host_id:
+                return None
+            new = sync_power(inst, power)
+            if new is None:
+                return None
+            return Mutation(new, [instance_event(new, "instance.power_state.update")])
+
+        await self._instances.mutate_uid(uid, decide)

@@ -1,0 +1,120 @@
+"""Flavors and images in PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from controller.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
+from controller.domain.model import Flavor, Image
+from controller.storage import rows
+
+FLAVOR_COLUMNS = "id, vcpus, memory_mib, disk_gib, description, version, created_at"
+IMAGE_COLUMNS = (
+    "id, disk_format, min_disk_gib, min_memory_mib, status, size_bytes, checksum_sha256,"
+    " properties, version, created_at"
+)
+
+
+class PgCatalogStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_flavor(self, flavor: Flavor, request_id: str | None) -> Flavor:
+        try:
+            row = await self._pool.fetchrow(
+                f"INSERT INTO flavors (id, vcpus, memory_mib, disk_gib, description, request_id)"
+                f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {FLAVOR_COLUMNS}",
+                flavor.id,
+                flavor.vcpus,
+                flavor.memory_mib,
+                flavor.disk_gib,
+                flavor.description,
+                request_id,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            existing = await self._pool.fetchrow(
+                f"SELECT {FLAVOR_COLUMNS}, request_id FROM flavors WHERE id = $1", flavor.id
+            )
+            if request_id and existing is not None and existing["request_id"] == request_id:
+                return rows.flavor(existing)  # a retried create (AIP-155)
+            raise AlreadyExists(f"flavors/{flavor.id}") from exc
+        return rows.flavor(row)
+
+    async def get_flavor(self, flavor_id: str) -> Flavor:
+        row = await self._pool.fetchrow(f"SELECT {FLAVOR_COLUMNS} FROM flavors WHERE id = $1", flavor_id)
+        if row is None:
+            raise NotFound(f"flavors/{flavor_id}")
+        return rows.flavor(row)
+
+    async def list_flavors(self, *, after: str | None, limit: int) -> list[Flavor]:
+        found = await self._pool.fetch(
+            f"SELECT {FLAVOR_COLUMNS} FROM flavors WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+        )
+        return [rows.flavor(r) for r in found]
+
+    async def delete_flavor(self, flavor_id: str, etag: str) -> None:
+        # Servers copy the flavor's sizes at create time, so a flavor in use may go.
+        async with self._pool.acquire() as conn, conn.transaction():
+            version = await conn.fetchval("SELECT version FROM flavors WHERE id = $1 FOR UPDATE", flavor_id)
+            if version is None:
+                raise NotFound(f"flavors/{flavor_id}")
+            if etag and etag != str(version):
+                raise EtagMismatch(f"flavors/{flavor_id}", etag, str(version))
+            await conn.execute("DELETE FROM flavors WHERE id = $1", flavor_id)
+
+    async def create_image(self, image: Image, request_id: str | None) -> Image:
+        try:
+            row = await self._pool.fetchrow(
+                f"INSERT INTO images (id, disk_format, min_disk_gib, min_memory_mib, status,"
+                f" properties, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                f" RETURNING {IMAGE_COLUMNS}",
+                image.id,
+                image.disk_format,
+                image.min_disk_gib,
+                image.min_memory_mib,
+                image.status.value,
+                image.properties,
+                request_id,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            existing = await self._pool.fetchrow(
+                f"SELECT {IMAGE_COLUMNS}, request_id FROM images WHERE id = $1", image.id
+            )
+            if request_id and existing is not None and existing["request_id"] == request_id:
+                return rows.image(existing)
+            raise AlreadyExists(f"images/{image.id}") from exc
+        return rows.image(row)
+
+    async def get_image(self, image_id: str) -> Image:
+        row = await self._pool.fetchrow(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = $1", image_id)
+        if row is None:
+            raise NotFound(f"images/{image_id}")
+        return rows.image(row)
+
+    async def list_images(self, *, after: str | None, limit: int) -> list[Image]:
+        found = await self._pool.fetch(
+            f"SELECT {IMAGE_COLUMNS} FROM images WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            after,
+            limit,
+        )
+        return [rows.image(r) for r in found]
+
+    async def delete_image(self, image_id: str, etag: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            version = await conn.fetchval("SELECT version FROM images WHERE id = $1 FOR UPDATE", image_id)
+            if version is None:
+                raise NotFound(f"images/{image_id}")
+            if etag and etag != str(version):
+                raise EtagMismatch(f"images/{image_id}", etag, str(version))
+            users = await conn.fetchval(
+                "SELECT count(*) FROM instances WHERE image_id = $1 AND deleted_at IS NULL",
+                image_id,
+            )
+            if users:
+                raise FailedPrecondition(
+                    f"images/{image_id} is used by {users} server(s): delete them first",
+                    reason="IMAGE_IN_USE",
+                )
+            await conn.execute("DELETE FROM images WHERE id = $1", image_id)

@@ -1,0 +1,152 @@
+"""Instances in PostgreSQL: every write is one transaction with its outbox rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+
+from controller.domain.errors import AlreadyExists, NotFound
+from controller.domain.messages import OutboxMessage
+from controller.domain.model import Instance, VmState
+from controller.services.ports import MutateFn, Mutation
+from controller.storage import rows
+from controller.storage.rows import INSTANCE_COLUMNS
+
+
+class PgInstanceStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
+                    f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    f" RETURNING {INSTANCE_COLUMNS}",
+                    inst.uid,
+                    inst.project,
+                    inst.server_id,
+                    inst.flavor_id,
+                    inst.image_id,
+                    inst.vcpus,
+                    inst.memory_mib,
+                    inst.disk_gib,
+                    inst.vm_state.value,
+                    inst.task_state.value if inst.task_state else None,
+                    inst.metadata,
+                    inst.request_id,
+                )
+                await rows.insert_outbox(conn, messages)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "instances_request_id" and inst.request_id:
+                existing = await self.find_by_request_id(inst.project, inst.request_id)
+                if existing is not None:
+                    return existing
+            raise AlreadyExists(inst.name) from exc
+        return rows.instance(row)
+
+    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE project = $1 AND request_id = $2",
+            project,
+            request_id,
+        )
+        return rows.instance(row) if row else None
+
+    async def get(self, project: str, server_id: str) -> Instance:
+        row = await self._pool.fetchrow(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances"
+            " WHERE project = $1 AND server_id = $2 AND deleted_at IS NULL",
+            project,
+            server_id,
+        )
+        if row is None:
+            raise NotFound(f"projects/{project}/servers/{server_id}")
+        return rows.instance(row)
+
+    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]:
+        found = await self._pool.fetch(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE uid = ANY($1::uuid[])", list(uids)
+        )
+        return [rows.instance(r) for r in found]
+
+    async def list(
+        self,
+        project: str,
+        *,
+        vm_state: VmState | None,
+        host_id: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Instance]:
+        found = await self._pool.fetch(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances"
+            " WHERE project = $1 AND deleted_at IS NULL"
+            " AND ($2::text IS NULL OR vm_state = $2) AND ($3::text IS NULL OR host_id = $3)"
+            " AND ($4::text IS NULL OR server_id > $4)"
+            " ORDER BY server_id LIMIT $5",
+            project,
+            vm_state.value if vm_state else None,
+            host_id,
+            after,
+            limit,
+        )
+        return [rows.instance(r) for r in found]
+
+    async def list_on_host(self, host_id: str) -> list[Instance]:
+        found = await self._pool.fetch(
+            f"SELECT {INSTANCE_COLUMNS} FROM instances"
+            " WHERE host_id = $1 AND deleted_at IS NULL ORDER BY created_at",
+            host_id,
+        )
+        return [rows.instance(r) for r in found]
+
+    async def mutate(self, project: str, server_id: str, fn: MutateFn) -> Instance:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {INSTANCE_COLUMNS} FROM instances"
+                " WHERE project = $1 AND server_id = $2 AND deleted_at IS NULL FOR UPDATE",
+                project,
+                server_id,
+            )
+            if row is None:
+                raise NotFound(f"projects/{project}/servers/{server_id}")
+            return await _apply(conn, rows.instance(row), fn)
+
+    async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE uid = $1 FOR UPDATE", uid
+            )
+            if row is None:
+                return None
+            return await _apply(conn, rows.instance(row), fn)
+
+
+async def _apply(conn: asyncpg.Connection, current: Instance, fn: MutateFn) -> Instance:
+    mutation: Mutation | None = fn(current)
+    if mutation is None:
+        return current
+    return await write_mutation(conn, current, mutation)
+
+
+async def write_mutation(conn: asyncpg.Connection, current: Instance, mutation: Mutation) -> Instance:
+    """Write a decided change (the row is locked by the caller's transaction)."""
+    new = mutation.instance
+    row = await conn.fetchrow(rows.UPDATE_INSTANCE, current.uid, current.version, *rows.instance_values(new))
+    if row is None:  # cannot happen under FOR UPDATE; refuse rather than write blindly
+        raise RuntimeError(f"{current.name} changed under a row lock")
+    if mutation.release_allocation and current.allocated and current.host_id:
+        await conn.execute(
+            rows.RELEASE_CLAIM,
+            current.host_id,
+            current.vcpus,
+            current.memory_mib,
+            current.disk_gib,
+        )
+    await rows.insert_outbox(conn, mutation.messages)
+    return rows.instance(row)

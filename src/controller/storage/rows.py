@@ -1,0 +1,154 @@
+"""Database rows ↔ domain objects, and the outbox insert shared by every write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from controller.domain.messages import OutboxMessage
+from controller.domain.model import (
+    Flavor,
+    Host,
+    HostState,
+    Image,
+    ImageStatus,
+    Instance,
+    PowerState,
+    TaskState,
+    VmState,
+)
+
+INSTANCE_COLUMNS = (
+    "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
+    " task_state, power_state, host_id, allocated, task_command, fault, metadata, request_id,"
+    " version, created_at, updated_at"
+)
+
+
+def instance(r: asyncpg.Record) -> Instance:
+    return Instance(
+        uid=r["uid"],
+        project=r["project"],
+        server_id=r["server_id"],
+        flavor_id=r["flavor_id"],
+        image_id=r["image_id"],
+        vcpus=r["vcpus"],
+        memory_mib=r["memory_mib"],
+        disk_gib=r["disk_gib"],
+        vm_state=VmState(r["vm_state"]),
+        task_state=TaskState(r["task_state"]) if r["task_state"] else None,
+        power_state=PowerState(r["power_state"]),
+        host_id=r["host_id"],
+        allocated=r["allocated"],
+        task_command=r["task_command"],
+        fault=r["fault"],
+        metadata=dict(r["metadata"]),
+        request_id=r["request_id"],
+        version=r["version"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def instance_values(i: Instance) -> tuple[Any, ...]:
+    """The mutable columns, in the order of `UPDATE_INSTANCE`'s parameters $3…"""
+    return (
+        i.vm_state.value,
+        i.task_state.value if i.task_state else None,
+        i.power_state.value,
+        i.host_id,
+        i.allocated,
+        i.task_command,
+        i.fault,
+    )
+
+
+UPDATE_INSTANCE = f"""
+UPDATE instances SET vm_state = $3, task_state = $4, power_state = $5, host_id = $6,
+    allocated = $7, task_command = $8, fault = $9, version = version + 1, updated_at = now(),
+    deleted_at = CASE WHEN $3 = 'DELETED' THEN now() ELSE NULL END
+WHERE uid = $1 AND version = $2
+RETURNING {INSTANCE_COLUMNS}
+"""
+
+RELEASE_CLAIM = """
+UPDATE hosts SET vcpus_used = vcpus_used - $2, memory_mib_used = memory_mib_used - $3,
+    disk_gib_used = disk_gib_used - $4, servers = servers - 1, version = version + 1
+WHERE id = $1
+"""
+
+HOST_COLUMNS = (
+    "id, hostname, arch, hypervisor_type, hypervisor_uri, availability_zone, vcpus, memory_mib,"
+    " disk_gib, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, vcpus_used,"
+    " memory_mib_used, disk_gib_used, servers, enabled, disabled_reason, state, last_heartbeat,"
+    " version, created_at"
+)
+
+
+def host(r: asyncpg.Record) -> Host:
+    return Host(
+        id=r["id"],
+        hostname=r["hostname"],
+        arch=r["arch"],
+        hypervisor_type=r["hypervisor_type"],
+        hypervisor_uri=r["hypervisor_uri"],
+        availability_zone=r["availability_zone"],
+        vcpus=r["vcpus"],
+        memory_mib=r["memory_mib"],
+        disk_gib=r["disk_gib"],
+        cpu_allocation_ratio=r["cpu_allocation_ratio"],
+        ram_allocation_ratio=r["ram_allocation_ratio"],
+        disk_allocation_ratio=r["disk_allocation_ratio"],
+        vcpus_used=r["vcpus_used"],
+        memory_mib_used=r["memory_mib_used"],
+        disk_gib_used=r["disk_gib_used"],
+        servers=r["servers"],
+        enabled=r["enabled"],
+        disabled_reason=r["disabled_reason"],
+        state=HostState(r["state"]),
+        last_heartbeat=r["last_heartbeat"],
+        version=r["version"],
+        created_at=r["created_at"],
+    )
+
+
+def flavor(r: asyncpg.Record) -> Flavor:
+    return Flavor(
+        id=r["id"],
+        vcpus=r["vcpus"],
+        memory_mib=r["memory_mib"],
+        disk_gib=r["disk_gib"],
+        description=r["description"],
+        version=r["version"],
+        created_at=r["created_at"],
+    )
+
+
+def image(r: asyncpg.Record) -> Image:
+    return Image(
+        id=r["id"],
+        disk_format=r["disk_format"],
+        min_disk_gib=r["min_disk_gib"],
+        min_memory_mib=r["min_memory_mib"],
+        status=ImageStatus(r["status"]),
+        size_bytes=r["size_bytes"],
+        checksum_sha256=r["checksum_sha256"],
+        properties=dict(r["properties"]),
+        version=r["version"],
+        created_at=r["created_at"],
+    )
+
+
+async def insert_outbox(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+    if not messages:
+        return
+    await conn.executemany(
+        "INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource,"
+        " payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [
+            (m.kind, m.message_id, m.message_type, m.routing_key, m.project, m.resource, m.payload)
+            for m in messages
+        ],
+    )
