@@ -1,0 +1,291 @@
+"""Commands from RabbitMQ: parse, execute on the hypervisor, report, then acknowledge.
+
+Delivery is at least once, so every command is idempotent on the hypervisor side. A message
+is acknowledged only after the controller accepted its report; if the agent stops first, the
+message stays unacknowledged and RabbitMQ delivers it again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aio_pika
+import structlog
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from google.protobuf import json_format
+
+from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
+from agent.model import Command, CommandResult, Op
+from agent.sequencer import KeyedSequencer
+from agent.uplink import Backoff
+from overcast.v1 import agent_pb2
+
+log = structlog.get_logger("agent.commands")
+
+Settle = Callable[[], Awaitable[Any]]
+
+
+class ReportSink(Protocol):
+    async def deliver(self, result: CommandResult) -> None:
+        """Return once the controller accepted the report."""
+
+
+class MalformedCommand(ValueError):
+    pass
+
+
+def parse_command(body: bytes) -> Command:
+    message = agent_pb2.AgentCommand()
+    try:
+        json_format.Parse(body, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
+        raise MalformedCommand(f"not an AgentCommand: {exc}") from None
+    if not message.command_id:
+        raise MalformedCommand("command_id is missing")
+    try:
+        op = Op(message.op)
+    except ValueError:
+        op = Op.COMMAND_OP_UNSPECIFIED  # an op newer than this agent: reported as unsupported
+    return Command(
+        command_id=message.command_id,
+        op=op,
+        instance_uid=message.instance_uid,
+        instance_name=message.instance_name,
+        vcpus=message.vcpus,
+        memory_mib=message.memory_mib,
+        disk_gib=message.disk_gib,
+        image=message.image,
+        metadata=dict(message.metadata),
+    )
+
+
+async def execute(hypervisor: Hypervisor, command: Command) -> CommandResult:
+    """Run one command; never raises, failures become ok=False with the reason."""
+    uid = command.instance_uid
+    try:
+        if command.op is Op.SPAWN:
+            await hypervisor.spawn(
+                DomainSpec(
+                    instance_uid=uid,
+                    instance_name=command.instance_name,
+                    vcpus=command.vcpus,
+                    memory_mib=command.memory_mib,
+                    disk_gib=command.disk_gib,
+                    image=command.image,
+                    metadata=command.metadata,
+                )
+            )
+        elif command.op is Op.START:
+            await hypervisor.start(uid)
+        elif command.op is Op.STOP:
+            await hypervisor.stop(uid)
+        elif command.op is Op.REBOOT:
+            await hypervisor.reboot(uid)
+        elif command.op is Op.DELETE:
+            await hypervisor.delete(uid)
+        else:
+            raise HypervisorError(f"unsupported command op {command.op.name}")
+        ok, error = True, ""
+    except HypervisorError as exc:
+        ok, error = False, str(exc)
+    except Exception as exc:
+        # A driver bug must cost one command, not the agent.
+        log.exception("command.crashed", command_id=command.command_id)
+        ok, error = False, f"agent internal error: {exc!r}"
+    try:
+        state = await hypervisor.power_state(uid)
+    except HypervisorError:
+        state = PowerState.MISSING
+    except Exception:
+        log.exception("command.power_state_crashed", command_id=command.command_id)
+        state = PowerState.MISSING
+    return CommandResult(
+        command_id=command.command_id,
+        op=command.op,
+        instance_uid=uid,
+        ok=ok,
+        error=error,
+        power_state=state,
+    )
+
+
+class CommandProcessor:
+    """Everything between "a message arrived" and "ack it", independent of AMQP."""
+
+    def __init__(self, hypervisor: Hypervisor, reports: ReportSink) -> None:
+        self._hypervisor = hypervisor
+        self._reports = reports
+        self._sequencer = KeyedSequencer()
+        self._malformed_ids = itertools.count()
+
+    def submit(self, body: bytes, *, ack: Settle, reject: Settle) -> bool:
+        """Queue a message for execution in arrival order for its instance.
+
+        Synchronous on purpose: the caller's arrival order is the order jobs are queued in.
+        Returns False when closing (the message is left unsettled, to be redelivered).
+        """
+        try:
+            command = parse_command(body)
+        except MalformedCommand as exc:
+            log.error("command.malformed", error=str(exc), body=body[:200].decode(errors="replace"))
+            key: object = ("malformed", next(self._malformed_ids))
+            return self._sequencer.submit(key, lambda: _settle(reject, "reject"))
+        # Commands without an instance still get reported (as failures), each on its own.
+        key = command.instance_uid or ("command", command.command_id)
+        return self._sequencer.submit(key, lambda: self._run(command, ack))
+
+    async def _run(self, command: Command, ack: Settle) -> None:
+        started = time.monotonic()
+        result = await execute(self._hypervisor, command)
+        log.info(
+            "command.executed",
+            command_id=command.command_id,
+            op=command.op.name,
+            instance_uid=command.instance_uid,
+            ok=result.ok,
+            error=result.error or None,
+            power_state=result.power_state.name,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+        )
+        await self._reports.deliver(result)
+        await _settle(ack, "ack", command_id=command.command_id)
+
+    @property
+    def in_flight(self) -> int:
+        return self._sequencer.active_keys
+
+    async def close(self, grace: float) -> int:
+        """Start no more commands; wait up to `grace` s for running ones; return how many
+        were cut short (their messages stay unacknowledged)."""
+        return await self._sequencer.close(grace)
+
+
+async def _settle(settle: Settle, what: str, **context: Any) -> None:
+    try:
+        await settle()
+    except Exception as exc:
+        # The channel went away (e.g. a broker reconnect): RabbitMQ redelivers the message.
+        log.warning("command.settle_failed", action=what, error=repr(exc), **context)
+
+
+def _redacted(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        if not parts.password:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return "<invalid url>"
+
+
+class CommandConsumer:
+    """The AMQP side: declares the host's queue and feeds deliveries to a CommandProcessor."""
+
+    def __init__(
+        self,
+        *,
+        amqp_url: str,
+        prefix: str,
+        host_id: str,
+        processor: CommandProcessor,
+        prefetch: int = 64,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._url = amqp_url
+        self.exchange_name = f"{prefix}.commands"
+        self.queue_name = f"{prefix}.host.{host_id}"
+        self._routing_key = host_id
+        self._processor = processor
+        self._prefetch = prefetch
+        self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._stopping = False
+        self.consuming = asyncio.Event()
+
+    async def run(self, ready: asyncio.Event) -> None:
+        """Connect (retrying), declare and consume once `ready` is set; returns when consuming."""
+        await ready.wait()
+        self._connection = await self._connect()
+        self._channel = await self._connection.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        exchange = await self._channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        queue = await self._channel.declare_queue(
+            self.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, routing_key=self._routing_key)
+        if self._stopping:
+            return
+        self._queue = queue
+        self._consumer_tag = await queue.consume(self._on_message)
+        self.consuming.set()
+        log.info("amqp.consuming", queue=self.queue_name, prefetch=self._prefetch)
+
+    async def _connect(self) -> AbstractRobustConnection:
+        attempt = 0
+        while True:
+            try:
+                connection = await aio_pika.connect_robust(self._url)
+            except Exception as exc:
+                delay = self._backoff.delay(attempt)
+                attempt += 1
+                log.warning(
+                    "amqp.connect_failed",
+                    url=_redacted(self._url),
+                    error=str(exc) or repr(exc),
+                    retry_in_s=round(delay, 2),
+                )
+                await asyncio.sleep(delay)
+                continue
+            log.info("amqp.connected", url=_redacted(self._url))
+            connection.reconnect_callbacks.add(self._on_reconnect)
+            return connection
+
+    def _on_reconnect(self, *_args: Any) -> None:
+        log.info("amqp.reconnected", url=_redacted(self._url))
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # No await before submit(): aio-pika starts one task per delivery in arrival order,
+        # so the synchronous part of these callbacks runs in arrival order too.
+        if self._stopping:
+            return  # left unacknowledged: redelivered once this channel closes
+        self._processor.submit(
+            message.body,
+            ack=message.ack,
+            reject=lambda: message.reject(requeue=False),
+        )
+
+    async def stop_consuming(self) -> None:
+        self._stopping = True
+        if self._queue is not None and self._consumer_tag is not None:
+            try:
+                await self._queue.cancel(self._consumer_tag)
+            except Exception as exc:
+                log.warning("amqp.cancel_failed", error=repr(exc))
+            self._consumer_tag = None
+            log.info("amqp.stopped_consuming", queue=self.queue_name)
+
+    async def close(self) -> None:
+        self._stopping = True
+        if self._connection is not None:
+            try:
+                await self._connection.close()
+            except Exception as exc:
+                log.warning("amqp.close_failed", error=repr(exc))
+            self._connection = None
+            log.info("amqp.closed")

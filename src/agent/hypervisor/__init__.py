@@ -1,0 +1,21 @@
+"""Hypervisor drivers. Nothing in this package knows about protobuf, gRPC or AMQP."""
+
+from agent.hypervisor.base import (
+    DomainChange,
+    DomainInfo,
+    DomainSpec,
+    Hypervisor,
+    HypervisorError,
+    HypervisorInfo,
+    PowerState,
+)
+
+__all__ = [
+    "DomainChange",
+    "DomainInfo",
+    "DomainSpec",
+    "Hypervisor",
+    "HypervisorError",
+    "HypervisorInfo",
+    "PowerState",
+]

@@ -1,0 +1,105 @@
+"""The port the rest of the agent uses to drive a hypervisor, and its plain data types."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+MANAGED_NAME_PREFIX = "oc-"
+
+
+def domain_name(instance_uid: str) -> str:
+    return f"{MANAGED_NAME_PREFIX}{instance_uid}"
+
+
+def is_managed_name(name: str) -> bool:
+    return name.startswith(MANAGED_NAME_PREFIX)
+
+
+class PowerState(enum.Enum):
+    """Power state as the hypervisor reports it; names match common.proto's PowerState."""
+
+    MISSING = "missing"  # no such domain (never defined, or deleted)
+    RUNNING = "running"
+    PAUSED = "paused"
+    SHUTDOWN = "shutdown"
+    CRASHED = "crashed"
+    SUSPENDED = "suspended"
+    NOSTATE = "nostate"
+
+
+class HypervisorError(Exception):
+    """A hypervisor operation failed; str() is a message fit for a command report."""
+
+
+@dataclass(frozen=True)
+class HypervisorInfo:
+    hostname: str
+    arch: str
+    hypervisor_type: str
+    uri: str
+    vcpus: int
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    instance_uid: str
+    instance_name: str
+    vcpus: int
+    memory_mib: int
+    disk_gib: int = 0
+    image: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    uuid: str
+    name: str
+    power_state: PowerState
+    persistent: bool
+    vcpus: int
+    memory_mib: int
+
+
+@dataclass(frozen=True)
+class DomainChange:
+    """A domain changed on its own; power_state is read after the fact (level, not edge)."""
+
+    instance_uid: str
+    power_state: PowerState
+    gone: bool
+
+
+class Hypervisor(Protocol):
+    """What the agent needs from a hypervisor. Only Overcast-managed domains are visible."""
+
+    @property
+    def uri(self) -> str: ...
+
+    async def inventory(self) -> HypervisorInfo: ...
+
+    async def list_domains(self) -> list[DomainInfo]: ...
+
+    async def spawn(self, spec: DomainSpec) -> None:
+        """Define and start the domain, or make sure it runs if it already exists."""
+
+    async def start(self, instance_uid: str) -> None: ...
+
+    async def stop(self, instance_uid: str) -> None: ...
+
+    async def reboot(self, instance_uid: str) -> None: ...
+
+    async def delete(self, instance_uid: str) -> None:
+        """Destroy and undefine; a missing domain is success."""
+
+    async def power_state(self, instance_uid: str) -> PowerState: ...
+
+    def domain_changes(self) -> AsyncIterator[DomainChange]:
+        """Changes the hypervisor reported on its own, for one consumer, until close()."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,339 @@
+"""The agent's gRPC stream to the controller (AgentGateway.Connect).
+
+Registers (inventory + every managed domain), heartbeats, sends command reports and domain
+events, and reconnects with jittered exponential backoff. A report counts as delivered only
+when the controller answers ReportAccepted with its seq; until then it is kept and sent again
+on every new stream, so the caller can safely acknowledge the AMQP message afterwards.
+Protobuf <-> agent dataclass conversion for this edge lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import structlog
+from google.protobuf import timestamp_pb2
+
+from agent import __version__
+from agent.hypervisor.base import DomainChange, DomainInfo, Hypervisor, HypervisorError, PowerState
+from agent.model import CommandResult, Op
+from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+
+log = structlog.get_logger("agent.uplink")
+
+_CHANNEL_OPTIONS = [
+    # The agent runs its own reconnect loop; keep gRPC's from waiting up to 2 min on its own.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+]
+_REGISTER_TIMEOUT_S = 10.0
+
+
+_POWER_STATES: dict[PowerState, common_pb2.PowerState] = {
+    PowerState.MISSING: common_pb2.POWER_STATE_UNSPECIFIED,
+    PowerState.RUNNING: common_pb2.RUNNING,
+    PowerState.PAUSED: common_pb2.PAUSED,
+    PowerState.SHUTDOWN: common_pb2.SHUTDOWN,
+    PowerState.CRASHED: common_pb2.CRASHED,
+    PowerState.SUSPENDED: common_pb2.SUSPENDED,
+    PowerState.NOSTATE: common_pb2.NOSTATE,
+}
+_OPS: dict[Op, agent_pb2.CommandOp] = {
+    Op.COMMAND_OP_UNSPECIFIED: agent_pb2.COMMAND_OP_UNSPECIFIED,
+    Op.SPAWN: agent_pb2.SPAWN,
+    Op.START: agent_pb2.START,
+    Op.STOP: agent_pb2.STOP,
+    Op.REBOOT: agent_pb2.REBOOT,
+    Op.DELETE: agent_pb2.DELETE,
+}
+
+
+def power_state_to_proto(state: PowerState) -> common_pb2.PowerState:
+    return _POWER_STATES[state]
+
+
+def op_to_proto(op: Op) -> agent_pb2.CommandOp:
+    return _OPS[op]
+
+
+def report_to_proto(result: CommandResult) -> agent_pb2.CommandReport:
+    return agent_pb2.CommandReport(
+        command_id=result.command_id,
+        op=op_to_proto(result.op),
+        instance_uid=result.instance_uid,
+        ok=result.ok,
+        error=result.error,
+        power_state=power_state_to_proto(result.power_state),
+    )
+
+
+def domain_status_to_proto(domain: DomainInfo) -> agent_pb2.DomainStatus:
+    return agent_pb2.DomainStatus(
+        instance_uid=domain.uuid, power_state=power_state_to_proto(domain.power_state)
+    )
+
+
+def domain_event_to_proto(change: DomainChange) -> agent_pb2.DomainEvent:
+    return agent_pb2.DomainEvent(
+        domain=agent_pb2.DomainStatus(
+            instance_uid=change.instance_uid,
+            power_state=power_state_to_proto(change.power_state),
+        ),
+        gone=change.gone,
+    )
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.2
+    maximum: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        # "Equal jitter": never below half the step, so a fleet of agents spreads out
+        # without any of them hammering a controller that is still starting.
+        step = min(self.maximum, self.initial * (2.0 ** min(attempt, 32)))
+        return step / 2 + random.uniform(0, step / 2)
+
+
+class SessionError(Exception):
+    """The stream ended or the controller broke the protocol."""
+
+
+@dataclass
+class _PendingReport:
+    report: agent_pb2.CommandReport
+    accepted: asyncio.Future[None]
+
+
+class Uplink:
+    def __init__(
+        self,
+        *,
+        target: str,
+        host_id: str,
+        availability_zone: str,
+        disk_gib: int,
+        hypervisor: Hypervisor,
+        heartbeat_interval: float,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._target = target
+        self._host_id = host_id
+        self._availability_zone = availability_zone
+        self._disk_gib = disk_gib
+        self._hypervisor = hypervisor
+        self._default_interval = heartbeat_interval
+        self._interval = heartbeat_interval
+        self._backoff = backoff or Backoff()
+        self._seq = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _PendingReport] = {}  # insertion order = resend order
+        self._by_seq: dict[int, _PendingReport] = {}  # seqs sent on the current stream
+        self._outbox: asyncio.Queue[agent_pb2.AgentMessage] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.registered = asyncio.Event()  # set after the first successful registration
+        self.controller_id = ""
+        self.sessions = 0  # successful registrations so far
+
+    @property
+    def connected(self) -> bool:
+        return self._outbox is not None
+
+    @property
+    def pending_reports(self) -> int:
+        return len(self._pending)
+
+    # -- API for the rest of the agent ------------------------------------------------------
+
+    async def deliver(self, result: CommandResult) -> None:
+        """Send a report and return once the controller accepted it (across reconnects)."""
+        pending = _PendingReport(
+            report=report_to_proto(result),
+            accepted=asyncio.get_running_loop().create_future(),
+        )
+        key = next(self._ids)
+        self._pending[key] = pending
+        try:
+            if self._outbox is not None:
+                self._enqueue_report(self._outbox, pending)
+            await pending.accepted
+        finally:
+            # Cancelled (agent stopping): forget it; its AMQP message stays unacked and is
+            # redelivered, so the command runs and reports again later.
+            self._pending.pop(key, None)
+
+    def publish_change(self, change: DomainChange) -> bool:
+        """Best effort: dropped while disconnected (Register resends the whole inventory)."""
+        if self._outbox is None:
+            return False
+        self._outbox.put_nowait(
+            agent_pb2.AgentMessage(seq=next(self._seq), domain_event=domain_event_to_proto(change))
+        )
+        return True
+
+    async def close(self) -> None:
+        self._closing = True
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+    # -- the connection loop ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._task = asyncio.current_task()
+        attempt = 0
+        while not self._closing:
+            before = self.sessions
+            try:
+                await self._session()
+                reason = "controller closed the stream"
+            except grpc.aio.AioRpcError as exc:
+                reason = f"{exc.code().name}: {exc.details()}"
+            except (SessionError, HypervisorError) as exc:
+                reason = str(exc)
+            if self.sessions > before:
+                attempt = 0
+                log.warning("uplink.disconnected", controller=self._target, reason=reason)
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            if self.sessions == before:
+                log.info(
+                    "uplink.connect_failed",
+                    controller=self._target,
+                    reason=reason,
+                    retry_in_s=round(delay, 2),
+                )
+            await asyncio.sleep(delay)
+
+    async def _register_message(self) -> agent_pb2.AgentMessage:
+        info = await self._hypervisor.inventory()
+        domains = await self._hypervisor.list_domains()
+        inventory = agent_pb2.HostInventory(
+            host_id=self._host_id,
+            hostname=info.hostname,
+            arch=info.arch,
+            hypervisor_type=info.hypervisor_type,
+            hypervisor_uri=info.uri,
+            availability_zone=self._availability_zone,
+            vcpus=info.vcpus,
+            memory_mib=info.memory_mib,
+            disk_gib=self._disk_gib,
+        )
+        return agent_pb2.AgentMessage(
+            seq=next(self._seq),
+            register=agent_pb2.Register(
+                inventory=inventory,
+                domains=[domain_status_to_proto(d) for d in domains],
+                agent_version=__version__,
+            ),
+        )
+
+    async def _session(self) -> None:
+        register = await self._register_message()
+        channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        call = agent_pb2_grpc.AgentGatewayStub(channel).Connect()
+        try:
+            await call.write(register)
+            try:
+                reply = await asyncio.wait_for(call.read(), timeout=_REGISTER_TIMEOUT_S)
+            except TimeoutError:
+                raise SessionError("no Registered from the controller in time") from None
+            if reply is grpc.aio.EOF:
+                raise SessionError("controller closed the stream before Registered")
+            if reply.WhichOneof("kind") != "registered":
+                raise SessionError(f"expected Registered, got {reply.WhichOneof('kind')}")
+            self.controller_id = reply.registered.controller_id
+            self._apply_interval(reply.registered.heartbeat_interval_ms)
+            outbox: asyncio.Queue[agent_pb2.AgentMessage] = asyncio.Queue()
+            self._by_seq.clear()
+            for pending in self._pending.values():
+                self._enqueue_report(outbox, pending)
+            self._outbox = outbox
+            self.sessions += 1
+            self.registered.set()
+            log.info(
+                "uplink.connected",
+                controller=self._target,
+                controller_id=self.controller_id,
+                domains=len(register.register.domains),
+                resent_reports=len(self._pending),
+                heartbeat_interval_s=self._interval,
+            )
+            await _first_failure(
+                self._write_loop(call, outbox), self._read_loop(call), self._heartbeats(outbox)
+            )
+        finally:
+            self._outbox = None
+            self._by_seq.clear()
+            call.cancel()
+            await channel.close()
+
+    def _apply_interval(self, interval_ms: int) -> None:
+        self._interval = interval_ms / 1000 if interval_ms > 0 else self._default_interval
+
+    def _enqueue_report(
+        self, outbox: asyncio.Queue[agent_pb2.AgentMessage], pending: _PendingReport
+    ) -> None:
+        # A fresh seq per send: seqs stay increasing on every stream, and an acceptance can
+        # only match what was sent on the stream it arrives on.
+        seq = next(self._seq)
+        self._by_seq[seq] = pending
+        outbox.put_nowait(agent_pb2.AgentMessage(seq=seq, report=pending.report))
+
+    async def _heartbeats(self, outbox: asyncio.Queue[agent_pb2.AgentMessage]) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            sent_at = timestamp_pb2.Timestamp()
+            sent_at.GetCurrentTime()
+            outbox.put_nowait(
+                agent_pb2.AgentMessage(
+                    seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at)
+                )
+            )
+
+    async def _write_loop(
+        self, call: grpc.aio.StreamStreamCall, outbox: asyncio.Queue[agent_pb2.AgentMessage]
+    ) -> None:
+        while True:
+            message = await outbox.get()
+            await call.write(message)
+
+    async def _read_loop(self, call: grpc.aio.StreamStreamCall) -> None:
+        while True:
+            reply = await call.read()
+            if reply is grpc.aio.EOF:
+                raise SessionError("controller closed the stream")
+            kind = reply.WhichOneof("kind")
+            if kind == "accepted":
+                pending = self._by_seq.pop(reply.accepted.seq, None)
+                if pending is not None and not pending.accepted.done():
+                    pending.accepted.set_result(None)
+            elif kind == "registered":
+                self._apply_interval(reply.registered.heartbeat_interval_ms)
+            else:
+                log.debug("uplink.unexpected_message", kind=kind)
+
+
+async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run the loops of one stream together; the first to end (they only end by failing)
+    cancels the others and its exception propagates."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+    for task in done:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error

@@ -1,0 +1,287 @@
+"""Asynchronous Overcast client over one grpc.aio channel.
+
+Every unary call carries a deadline and waits for a slot in a semaphore: grpcio cancels a
+share of thousands of calls fired at once on one channel, so in-flight calls are bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
+from contextlib import aclosing
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_pb2
+
+from . import build
+from .build import Listing, Unary
+from .channel import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_TIMEOUT,
+    PageTokens,
+    Stubs,
+    channel_options,
+)
+from .errors import OvercastError, from_rpc_error
+from .names import DEFAULT_PROJECT, project_of, server_name
+from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """`async with AsyncClient("127.0.0.1:50051") as oc: await oc.get_server("web-1")`.
+
+    The channel opens on first use, inside the running event loop. Methods return the API's
+    proto messages and raise `client.errors.OvercastError` subclasses.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._channel: Any = None
+        self._stubs: Stubs | None = None
+
+    async def __aenter__(self) -> AsyncClient:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            channel, self._channel, self._stubs = self._channel, None, None
+            await channel.close()
+
+    def _open(self) -> Stubs:
+        if self._stubs is None:
+            self._channel = grpc.aio.insecure_channel(self.endpoint, options=channel_options())
+            self._stubs = Stubs.for_channel(self._channel)
+        return self._stubs
+
+    async def _unary(self, rpc: Unary[T]) -> T:
+        method = getattr(getattr(self._open(), rpc.stub), rpc.method)
+        async with self._semaphore:
+            try:
+                response: T = await method(rpc.request, timeout=self.timeout)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from err
+        return response
+
+    async def _list(self, rpc: Listing[T]) -> AsyncGenerator[T, None]:
+        tokens = PageTokens()
+        while True:
+            page = Unary(rpc.stub, rpc.method, rpc.request, object)
+            response: Any = await self._unary(page)
+            for item in getattr(response, rpc.field):
+                yield item
+            if not tokens.advance(rpc.request, response.next_page_token):
+                return
+
+    async def _watch(
+        self, request: server_pb2.WatchServersRequest, deadline: float | None
+    ) -> AsyncGenerator[server_pb2.ServerChange, None]:
+        call = self._open().servers.WatchServers(request, timeout=deadline)
+        try:
+            async for change in call:
+                yield change
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
+
+    # --- servers -----------------------------------------------------------------------------
+
+    async def create_server(
+        self,
+        server_id: str,
+        *,
+        flavor: str,
+        image: str,
+        project: str = DEFAULT_PROJECT,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> server_pb2.Server:
+        return await self._unary(
+            build.create_server(
+                server_id,
+                flavor=flavor,
+                image=image,
+                project=project,
+                metadata=metadata,
+                request_id=request_id,
+            )
+        )
+
+    async def get_server(self, name: str, project: str = DEFAULT_PROJECT) -> server_pb2.Server:
+        return await self._unary(build.get_server(name, project))
+
+    def list_servers(
+        self,
+        project: str = DEFAULT_PROJECT,
+        *,
+        vm_state: int | str | None = None,
+        host: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[server_pb2.Server]:
+        """Every server of the project (all pages), optionally filtered by state and host."""
+        return self._list(
+            build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size)
+        )
+
+    async def delete_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return await self._unary(build.delete_server(name, project, etag))
+
+    async def start_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return await self._unary(build.start_server(name, project, etag))
+
+    async def stop_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return await self._unary(build.stop_server(name, project, etag))
+
+    async def reboot_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return await self._unary(build.reboot_server(name, project, etag))
+
+    def watch_servers(
+        self, project: str = DEFAULT_PROJECT
+    ) -> AsyncGenerator[server_pb2.ServerChange, None]:
+        """Every ServerChange of the project, snapshot first; runs until closed or cancelled.
+
+        No deadline. Close it with `contextlib.aclosing(...)` or by cancelling the task.
+        """
+        return self._watch(build.watch_servers(project), deadline=None)
+
+    async def wait_for_server(
+        self,
+        name: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        until: Collection[int] = DEFAULT_UNTIL,
+        on_change: OnChange | None = None,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109 - it is the stream's gRPC deadline
+    ) -> server_pb2.Server | None:
+        """Watch `name` until its vm_state is in `until` with no task in flight (or ERROR).
+
+        Returns the final Server, or None once the server is gone (deleted or absent).
+        Raises DeadlineExceeded after `timeout` seconds. A watch that drops because the
+        controller went away is re-opened until then.
+        """
+        full_name = server_name(name, project)
+        waiter = ServerWaiter(full_name, until=until, on_change=on_change, timeout=timeout)
+        request = build.watch_servers(project_of(full_name) or project)
+        while True:
+            waiter.restart()
+            try:
+                async with aclosing(self._watch(request, waiter.remaining())) as changes:
+                    async for change in changes:
+                        if waiter.feed(change):
+                            result: server_pb2.Server | None = waiter.result
+                            return result
+                waiter.stream_ended()
+            except OvercastError as err:
+                waiter.stream_failed(err)
+            await asyncio.sleep(waiter.backoff())
+
+    # --- flavors -----------------------------------------------------------------------------
+
+    def list_flavors(self, *, page_size: int | None = None) -> AsyncIterator[flavor_pb2.Flavor]:
+        return self._list(build.list_flavors(page_size))
+
+    async def get_flavor(self, name: str) -> flavor_pb2.Flavor:
+        return await self._unary(build.get_flavor(name))
+
+    async def create_flavor(
+        self,
+        flavor_id: str,
+        vcpus: int,
+        memory_mib: int,
+        disk_gib: int,
+        description: str = "",
+        *,
+        request_id: str | None = None,
+    ) -> flavor_pb2.Flavor:
+        return await self._unary(
+            build.create_flavor(flavor_id, vcpus, memory_mib, disk_gib, description, request_id)
+        )
+
+    async def delete_flavor(self, name: str, etag: str = "") -> None:
+        await self._unary(build.delete_flavor(name, etag))
+
+    # --- images ------------------------------------------------------------------------------
+
+    async def create_image(
+        self,
+        image_id: str,
+        disk_format: str,
+        *,
+        min_disk_gib: int = 0,
+        min_memory_mib: int = 0,
+        properties: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> image_pb2.Image:
+        return await self._unary(
+            build.create_image(
+                image_id,
+                disk_format,
+                min_disk_gib=min_disk_gib,
+                min_memory_mib=min_memory_mib,
+                properties=properties,
+                request_id=request_id,
+            )
+        )
+
+    def list_images(self, *, page_size: int | None = None) -> AsyncIterator[image_pb2.Image]:
+        return self._list(build.list_images(page_size))
+
+    async def get_image(self, name: str) -> image_pb2.Image:
+        return await self._unary(build.get_image(name))
+
+    async def delete_image(self, name: str, etag: str = "") -> None:
+        await self._unary(build.delete_image(name, etag))
+
+    # --- hosts -------------------------------------------------------------------------------
+
+    def list_hosts(self, *, page_size: int | None = None) -> AsyncIterator[host_pb2.Host]:
+        return self._list(build.list_hosts(page_size))
+
+    async def get_host(self, name: str) -> host_pb2.Host:
+        return await self._unary(build.get_host(name))
+
+    async def enable_host(self, name: str, etag: str = "") -> host_pb2.Host:
+        return await self._unary(build.enable_host(name, etag))
+
+    async def disable_host(self, name: str, reason: str = "", etag: str = "") -> host_pb2.Host:
+        return await self._unary(build.disable_host(name, reason, etag))
+
+    # --- health ------------------------------------------------------------------------------
+
+    async def health(self, service: str = "") -> str:
+        """The grpc.health.v1 serving status name, e.g. "SERVING"."""
+        return build.serving_status_name(await self._unary(build.health(service)))

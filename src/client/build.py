@@ -1,0 +1,269 @@
+"""Every Overcast call as data, shared by the sync and async clients.
+
+Each function turns friendly arguments (short ids, plain dicts, state names) into the request
+proto and says which stub method takes it and what comes back, so a client method is one line:
+`return self._unary(build.get_server(name, project))`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from google.protobuf import empty_pb2
+from grpc_health.v1 import health_pb2
+
+from overcast.v1 import (
+    common_pb2,
+    flavor_pb2,
+    host_pb2,
+    image_pb2,
+    server_pb2,
+)
+
+from .errors import InvalidArgument
+from .names import (
+    DEFAULT_PROJECT,
+    flavor_name,
+    host_name,
+    image_name,
+    project_name,
+    server_name,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Unary(Generic[T]):
+    """One unary call: `Stubs.<stub>.<method>(request)` returns a `returns`."""
+
+    stub: str
+    method: str
+    request: Any
+    returns: type[T]
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """A paginated List call whose responses hold `item`s in their `field`."""
+
+    stub: str
+    method: str
+    request: Any
+    field: str
+    item: type[T]
+
+
+def vm_state_value(state: int | str | None) -> common_pb2.VmState:
+    """A VmState from its number or name ("active" and "ACTIVE" both work); None → unspecified."""
+    if state is None or state == "":
+        return common_pb2.VM_STATE_UNSPECIFIED
+    if isinstance(state, int):
+        return cast(common_pb2.VmState, state)
+    try:
+        return cast(common_pb2.VmState, common_pb2.VmState.Value(state.strip().upper()))
+    except ValueError:
+        choices = ", ".join(vm_state_names())
+        raise InvalidArgument(
+            f"unknown server state {state!r} (expected one of {choices})",
+            field_violations=[("vm_state", f"must be one of {choices}")],
+        ) from None
+
+
+def vm_state_names() -> list[str]:
+    """The VmState names a user may filter on (everything but UNSPECIFIED)."""
+    names: list[str] = list(common_pb2.VmState.keys())
+    return [n for n in names if not n.endswith("_UNSPECIFIED")]
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+_Server = server_pb2.Server
+
+
+def create_server(
+    server_id: str,
+    *,
+    flavor: str,
+    image: str,
+    project: str = DEFAULT_PROJECT,
+    metadata: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+) -> Unary[server_pb2.Server]:
+    server = server_pb2.Server(
+        flavor=flavor_name(flavor),
+        image=image_name(image),
+        metadata=dict(metadata or {}),
+    )
+    request = server_pb2.CreateServerRequest(
+        parent=project_name(project),
+        server=server,
+        server_id=server_id,
+        request_id=request_id or "",
+    )
+    return Unary("servers", "CreateServer", request, _Server)
+
+
+def get_server(name: str, project: str = DEFAULT_PROJECT) -> Unary[server_pb2.Server]:
+    request = server_pb2.GetServerRequest(name=server_name(name, project))
+    return Unary("servers", "GetServer", request, _Server)
+
+
+def list_servers(
+    project: str = DEFAULT_PROJECT,
+    *,
+    vm_state: int | str | None = None,
+    host: str | None = None,
+    page_size: int | None = None,
+) -> Listing[server_pb2.Server]:
+    request = server_pb2.ListServersRequest(
+        parent=project_name(project),
+        vm_state=vm_state_value(vm_state),
+        host=host_name(host) if host else "",
+        page_size=page_size or 0,
+    )
+    return Listing("servers", "ListServers", request, "servers", _Server)
+
+
+def delete_server(
+    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    request = server_pb2.DeleteServerRequest(name=server_name(name, project), etag=etag)
+    return Unary("servers", "DeleteServer", request, _Server)
+
+
+def start_server(
+    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    request = server_pb2.StartServerRequest(name=server_name(name, project), etag=etag)
+    return Unary("servers", "StartServer", request, _Server)
+
+
+def stop_server(
+    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    request = server_pb2.StopServerRequest(name=server_name(name, project), etag=etag)
+    return Unary("servers", "StopServer", request, _Server)
+
+
+def reboot_server(
+    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    request = server_pb2.RebootServerRequest(name=server_name(name, project), etag=etag)
+    return Unary("servers", "RebootServer", request, _Server)
+
+
+def watch_servers(project: str = DEFAULT_PROJECT) -> server_pb2.WatchServersRequest:
+    """The request for the WatchServers stream (streams are opened by the clients)."""
+    return server_pb2.WatchServersRequest(parent=project_name(project))
+
+
+# --- flavors ---------------------------------------------------------------------------------
+
+
+def list_flavors(page_size: int | None = None) -> Listing[flavor_pb2.Flavor]:
+    request = flavor_pb2.ListFlavorsRequest(page_size=page_size or 0)
+    return Listing("flavors", "ListFlavors", request, "flavors", flavor_pb2.Flavor)
+
+
+def get_flavor(name: str) -> Unary[flavor_pb2.Flavor]:
+    request = flavor_pb2.GetFlavorRequest(name=flavor_name(name))
+    return Unary("flavors", "GetFlavor", request, flavor_pb2.Flavor)
+
+
+def create_flavor(
+    flavor_id: str,
+    vcpus: int,
+    memory_mib: int,
+    disk_gib: int,
+    description: str = "",
+    request_id: str | None = None,
+) -> Unary[flavor_pb2.Flavor]:
+    flavor = flavor_pb2.Flavor(
+        vcpus=vcpus, memory_mib=memory_mib, disk_gib=disk_gib, description=description
+    )
+    request = flavor_pb2.CreateFlavorRequest(
+        flavor=flavor, flavor_id=flavor_id, request_id=request_id or ""
+    )
+    return Unary("flavors", "CreateFlavor", request, flavor_pb2.Flavor)
+
+
+def delete_flavor(name: str, etag: str = "") -> Unary[empty_pb2.Empty]:
+    request = flavor_pb2.DeleteFlavorRequest(name=flavor_name(name), etag=etag)
+    return Unary("flavors", "DeleteFlavor", request, empty_pb2.Empty)
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def create_image(
+    image_id: str,
+    disk_format: str,
+    *,
+    min_disk_gib: int = 0,
+    min_memory_mib: int = 0,
+    properties: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+) -> Unary[image_pb2.Image]:
+    image = image_pb2.Image(
+        disk_format=disk_format,
+        min_disk_gib=min_disk_gib,
+        min_memory_mib=min_memory_mib,
+        properties=dict(properties or {}),
+    )
+    request = image_pb2.CreateImageRequest(
+        image=image, image_id=image_id, request_id=request_id or ""
+    )
+    return Unary("images", "CreateImage", request, image_pb2.Image)
+
+
+def list_images(page_size: int | None = None) -> Listing[image_pb2.Image]:
+    request = image_pb2.ListImagesRequest(page_size=page_size or 0)
+    return Listing("images", "ListImages", request, "images", image_pb2.Image)
+
+
+def get_image(name: str) -> Unary[image_pb2.Image]:
+    request = image_pb2.GetImageRequest(name=image_name(name))
+    return Unary("images", "GetImage", request, image_pb2.Image)
+
+
+def delete_image(name: str, etag: str = "") -> Unary[empty_pb2.Empty]:
+    request = image_pb2.DeleteImageRequest(name=image_name(name), etag=etag)
+    return Unary("images", "DeleteImage", request, empty_pb2.Empty)
+
+
+# --- hosts -----------------------------------------------------------------------------------
+
+
+def list_hosts(page_size: int | None = None) -> Listing[host_pb2.Host]:
+    request = host_pb2.ListHostsRequest(page_size=page_size or 0)
+    return Listing("hosts", "ListHosts", request, "hosts", host_pb2.Host)
+
+
+def get_host(name: str) -> Unary[host_pb2.Host]:
+    request = host_pb2.GetHostRequest(name=host_name(name))
+    return Unary("hosts", "GetHost", request, host_pb2.Host)
+
+
+def enable_host(name: str, etag: str = "") -> Unary[host_pb2.Host]:
+    request = host_pb2.EnableHostRequest(name=host_name(name), etag=etag)
+    return Unary("hosts", "EnableHost", request, host_pb2.Host)
+
+
+def disable_host(name: str, reason: str = "", etag: str = "") -> Unary[host_pb2.Host]:
+    request = host_pb2.DisableHostRequest(name=host_name(name), reason=reason, etag=etag)
+    return Unary("hosts", "DisableHost", request, host_pb2.Host)
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def health(service: str = "") -> Unary[health_pb2.HealthCheckResponse]:
+    request = health_pb2.HealthCheckRequest(service=service)
+    return Unary("health", "Check", request, health_pb2.HealthCheckResponse)
+
+
+def serving_status_name(response: health_pb2.HealthCheckResponse) -> str:
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))

@@ -1,0 +1,1 @@
+"""The `overcast` command line interface (typer + rich) over `client.Client`."""

@@ -1,0 +1,207 @@
+"""Tables and JSON for the CLI.
+
+On a terminal tables are drawn by rich; anywhere else (pipes, CI) they are plain text with
+space-aligned columns and no colour, so `awk`/`cut` keep working. `-o json` prints canonical
+proto3 JSON (a list as a JSON array) and nothing else on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC
+from typing import Any
+
+from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_pb2
+
+from ..names import short_id
+
+EMPTY = "-"
+Row = Sequence[str]
+
+# Enum values whose names carry a prefix only to stay unique in the proto package.
+_ENUM_PREFIXES = {"overcast.v1.ImageStatus": "IMAGE_"}
+
+
+def enum_label(enum_type: Any, value: int) -> str:
+    """ "ACTIVE" for ACTIVE, "ACTIVE" for IMAGE_ACTIVE, "-" for *_UNSPECIFIED."""
+    return descriptor_label(enum_type.DESCRIPTOR, value)
+
+
+def descriptor_label(descriptor: EnumDescriptor, value: int) -> str:
+    value_descriptor = descriptor.values_by_number.get(value)
+    if value_descriptor is None:
+        return str(value)  # a value newer than these stubs
+    name: str = value_descriptor.name
+    if name.endswith("_UNSPECIFIED"):
+        return EMPTY
+    prefix = _ENUM_PREFIXES.get(descriptor.full_name, "")
+    return name.removeprefix(prefix) if prefix else name
+
+
+def timestamp_text(ts: timestamp_pb2.Timestamp) -> str:
+    """RFC 3339 in UTC to the second ("2025-01-02T03:04:05Z"), "-" when unset."""
+    if ts.seconds == 0 and ts.nanos == 0:
+        return EMPTY
+    return ts.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def text(value: object) -> str:
+    return EMPTY if value in ("", None) else str(value)
+
+
+def short(name: str) -> str:
+    return short_id(name) if name else EMPTY
+
+
+# --- rows ------------------------------------------------------------------------------------
+
+SERVER_COLUMNS = ("NAME", "STATE", "TASK", "POWER", "HOST", "FLAVOR", "IMAGE", "FAULT")
+
+
+def server_row(s: server_pb2.Server) -> Row:
+    return (
+        short(s.name),
+        enum_label(common_pb2.VmState, s.vm_state),
+        enum_label(common_pb2.TaskState, s.task_state),
+        enum_label(common_pb2.PowerState, s.power_state),
+        short(s.host),
+        short(s.flavor),
+        short(s.image),
+        text(s.fault),
+    )
+
+
+HOST_COLUMNS = (
+    "NAME",
+    "STATE",
+    "ENABLED",
+    "VCPUS",
+    "MEMORY MiB",
+    "SERVERS",
+    "AZ",
+    "HYPERVISOR",
+    "LAST HEARTBEAT",
+)
+
+
+def host_row(h: host_pb2.Host) -> Row:
+    return (
+        short(h.name),
+        enum_label(common_pb2.HostState, h.state),
+        "yes" if h.enabled else "no",
+        f"{h.vcpus_used}/{h.vcpus}",
+        f"{h.memory_mib_used}/{h.memory_mib}",
+        str(h.servers),
+        text(h.availability_zone),
+        text(h.hypervisor_type),
+        timestamp_text(h.last_heartbeat_time),
+    )
+
+
+FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY MiB", "DISK GiB", "DESCRIPTION")
+
+
+def flavor_row(f: flavor_pb2.Flavor) -> Row:
+    return (short(f.name), str(f.vcpus), str(f.memory_mib), str(f.disk_gib), text(f.description))
+
+
+IMAGE_COLUMNS = ("NAME", "FORMAT", "STATUS", "MIN DISK GiB", "MIN MEMORY MiB", "SIZE", "CREATED")
+
+
+def image_row(i: image_pb2.Image) -> Row:
+    return (
+        short(i.name),
+        text(i.disk_format),
+        enum_label(image_pb2.ImageStatus, i.status),
+        str(i.min_disk_gib),
+        str(i.min_memory_mib),
+        str(i.size_bytes),
+        timestamp_text(i.create_time),
+    )
+
+
+def detail_rows(message: Message) -> list[tuple[str, str]]:
+    """One (field, value) row per field of `message`, in proto order, for `show` commands."""
+    rows: list[tuple[str, str]] = []
+    for field in message.DESCRIPTOR.fields:
+        rows.append((field.name, _field_text(message, field)))
+    return rows
+
+
+def _field_text(message: Message, field: Any) -> str:  # a (upb or python) FieldDescriptor
+    value = getattr(message, field.name)
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or EMPTY
+    if field.message_type is not None and field.message_type.full_name == (
+        "google.protobuf.Timestamp"
+    ):
+        return timestamp_text(value)
+    if field.enum_type is not None:
+        return descriptor_label(field.enum_type, value)
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return "yes" if value else "no"
+    return text(value)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def stdout_console() -> Console:
+    # Created per use so that it follows sys.stdout (replaced under test runners).
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def plain_table(columns: Sequence[str], rows: Iterable[Row]) -> str:
+    """Space-aligned columns, two spaces apart, no trailing blanks; one line per row."""
+    all_rows = [tuple(columns), *(tuple(r) for r in rows)]
+    widths = [max(len(r[i]) for r in all_rows) for i in range(len(columns))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in all_rows
+    ]
+    return "\n".join(lines)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Row], *, header: bool = True) -> None:
+    console = stdout_console()
+    if not console.is_terminal:
+        rendered = plain_table(columns, rows)
+        if not header:
+            rendered = rendered.split("\n", 1)[1] if "\n" in rendered else ""
+        if rendered:
+            print(rendered)
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_header=header, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def print_details(message: Message) -> None:
+    print_table(("FIELD", "VALUE"), detail_rows(message), header=False)
+
+
+def to_json(value: Message | Iterable[Message]) -> str:
+    """Canonical proto3 JSON of one message, or a JSON array of several."""
+    if isinstance(value, Message):
+        return json.dumps(_as_dict(value), indent=2)
+    return json.dumps([_as_dict(m) for m in value], indent=2)
+
+
+def _as_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
+
+
+def print_json(value: Message | Iterable[Message]) -> None:
+    print(to_json(value))

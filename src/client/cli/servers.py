@@ -1,0 +1,171 @@
+"""`overcast server ...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from overcast.v1 import common_pb2, server_pb2
+
+from ..build import vm_state_names
+from ..channel import DEFAULT_WAIT_TIMEOUT
+from ..sync import Client
+from .context import State, parse_pairs, session, state_of
+from .output import SERVER_COLUMNS, print_json, print_table, server_row
+from .wait import WAIT_TIMEOUT_HELP, show_server, wait_and_show
+
+app = typer.Typer(help="Create, inspect and drive servers.", no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(help="Server id (e.g. web-1) or full resource name.")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the server until it settles.")]
+WaitTimeoutOpt = Annotated[float, typer.Option("--wait-timeout", min=0.1, help=WAIT_TIMEOUT_HELP)]
+
+
+def _state_filter(value: str | None) -> str | None:
+    if value is None:
+        return None
+    names = vm_state_names()
+    if value.upper() not in names:
+        raise typer.BadParameter(f"expected one of {', '.join(names)}, got {value!r}")
+    return value.upper()
+
+
+def _finish(
+    client: Client,
+    state: State,
+    server: server_pb2.Server,
+    *,
+    wait: bool,
+    expect: int | None,
+    wait_timeout: float,
+) -> None:
+    if wait:
+        wait_and_show(client, state, server, expect=expect, timeout=wait_timeout)
+    else:
+        show_server(state, server)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: NameArg,
+    flavor: Annotated[str, typer.Option("--flavor", "-f", help="Flavor, e.g. m1.small.")],
+    image: Annotated[str, typer.Option("--image", "-i", help="Image, e.g. cirros.")],
+    meta: Annotated[
+        list[str] | None, typer.Option("--meta", "-m", help="Metadata KEY=VALUE (repeatable).")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="Idempotency key (AIP-155).")
+    ] = None,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
+) -> None:
+    """Create a server; with --wait, follow it until ACTIVE or ERROR."""
+    metadata = parse_pairs(meta, "--meta")
+    state = state_of(ctx)
+    with session(ctx) as client:
+        server = client.create_server(
+            name,
+            flavor=flavor,
+            image=image,
+            project=state.project,
+            metadata=metadata,
+            request_id=request_id,
+        )
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
+        )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    vm_state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            callback=_state_filter,
+            help=f"Only servers in this state ({', '.join(vm_state_names())}).",
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Only servers on this host.")] = None,
+) -> None:
+    """List the project's servers."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        servers = list(client.list_servers(state.project, vm_state=vm_state, host=host))
+    if state.json:
+        print_json(servers)
+    else:
+        print_table(SERVER_COLUMNS, [server_row(s) for s in servers])
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: NameArg) -> None:
+    """Show one server."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        show_server(state, client.get_server(name, state.project))
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: NameArg,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
+) -> None:
+    """Delete a server; with --wait, follow it until it is gone."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        server = client.delete_server(name, state.project)
+        _finish(client, state, server, wait=wait, expect=None, wait_timeout=wait_timeout)
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    name: NameArg,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
+) -> None:
+    """Power a stopped server on; with --wait, follow it until ACTIVE."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        server = client.start_server(name, state.project)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
+        )
+
+
+@app.command("stop")
+def stop(
+    ctx: typer.Context,
+    name: NameArg,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
+) -> None:
+    """Power a server off; with --wait, follow it until STOPPED."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        server = client.stop_server(name, state.project)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.STOPPED, wait_timeout=wait_timeout
+        )
+
+
+@app.command("reboot")
+def reboot(
+    ctx: typer.Context,
+    name: NameArg,
+    wait: WaitOpt = False,
+    wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
+) -> None:
+    """Reboot a server; with --wait, follow it until ACTIVE again."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        server = client.reboot_server(name, state.project)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
+        )

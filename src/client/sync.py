@@ -1,0 +1,290 @@
+"""Synchronous Overcast client over one grpc channel; the same methods as `AsyncClient`.
+
+Listings and watches are plain iterators. The channel is thread-safe; a semaphore bounds the
+calls in flight across threads, and every unary call carries a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection, Generator, Iterator, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_pb2
+
+from . import build
+from .build import Listing, Unary
+from .channel import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_TIMEOUT,
+    PageTokens,
+    Stubs,
+    channel_options,
+)
+from .errors import OvercastError, from_rpc_error
+from .names import DEFAULT_PROJECT, project_of, server_name
+from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
+
+T = TypeVar("T")
+
+
+class Client:
+    """`with Client("127.0.0.1:50051") as oc: oc.get_server("web-1")`.
+
+    The channel opens on first use. Methods return the API's
+    proto messages and raise `client.errors.OvercastError` subclasses.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._semaphore = threading.BoundedSemaphore(max_concurrency)
+        self._lock = threading.Lock()  # the channel opens once even when threads race
+        self._channel: Any = None
+        self._stubs: Stubs | None = None
+
+    def __enter__(self) -> Client:
+        self._open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            channel, self._channel, self._stubs = self._channel, None, None
+        if channel is not None:
+            channel.close()
+
+    def _open(self) -> Stubs:
+        with self._lock:
+            if self._stubs is None:
+                self._channel = grpc.insecure_channel(self.endpoint, options=channel_options())
+                self._stubs = Stubs.for_channel(self._channel)
+            return self._stubs
+
+    def _unary(self, rpc: Unary[T]) -> T:
+        method = getattr(getattr(self._open(), rpc.stub), rpc.method)
+        with self._semaphore:
+            try:
+                response: T = method(rpc.request, timeout=self.timeout)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from err
+        return response
+
+    def _list(self, rpc: Listing[T]) -> Generator[T, None, None]:
+        tokens = PageTokens()
+        while True:
+            page = Unary(rpc.stub, rpc.method, rpc.request, object)
+            response: Any = self._unary(page)
+            yield from getattr(response, rpc.field)
+            if not tokens.advance(rpc.request, response.next_page_token):
+                return
+
+    def _watch(
+        self, request: server_pb2.WatchServersRequest, deadline: float | None
+    ) -> Generator[server_pb2.ServerChange, None, None]:
+        call = self._open().servers.WatchServers(request, timeout=deadline)
+        try:
+            yield from call
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
+
+    # --- servers -----------------------------------------------------------------------------
+
+    def create_server(
+        self,
+        server_id: str,
+        *,
+        flavor: str,
+        image: str,
+        project: str = DEFAULT_PROJECT,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> server_pb2.Server:
+        return self._unary(
+            build.create_server(
+                server_id,
+                flavor=flavor,
+                image=image,
+                project=project,
+                metadata=metadata,
+                request_id=request_id,
+            )
+        )
+
+    def get_server(self, name: str, project: str = DEFAULT_PROJECT) -> server_pb2.Server:
+        return self._unary(build.get_server(name, project))
+
+    def list_servers(
+        self,
+        project: str = DEFAULT_PROJECT,
+        *,
+        vm_state: int | str | None = None,
+        host: str | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[server_pb2.Server]:
+        """Every server of the project (all pages), optionally filtered by state and host."""
+        return self._list(
+            build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size)
+        )
+
+    def delete_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return self._unary(build.delete_server(name, project, etag))
+
+    def start_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return self._unary(build.start_server(name, project, etag))
+
+    def stop_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return self._unary(build.stop_server(name, project, etag))
+
+    def reboot_server(
+        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        return self._unary(build.reboot_server(name, project, etag))
+
+    def watch_servers(
+        self, project: str = DEFAULT_PROJECT
+    ) -> Generator[server_pb2.ServerChange, None, None]:
+        """Every ServerChange of the project, snapshot first; runs until closed.
+
+        No deadline. Stop it by breaking out of the loop and calling `.close()` on it.
+        """
+        return self._watch(build.watch_servers(project), deadline=None)
+
+    def wait_for_server(
+        self,
+        name: str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        until: Collection[int] = DEFAULT_UNTIL,
+        on_change: OnChange | None = None,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+    ) -> server_pb2.Server | None:
+        """Watch `name` until its vm_state is in `until` with no task in flight (or ERROR).
+
+        Returns the final Server, or None once the server is gone (deleted or absent).
+        Raises DeadlineExceeded after `timeout` seconds. A watch that drops because the
+        controller went away is re-opened until then.
+        """
+        full_name = server_name(name, project)
+        waiter = ServerWaiter(full_name, until=until, on_change=on_change, timeout=timeout)
+        request = build.watch_servers(project_of(full_name) or project)
+        while True:
+            waiter.restart()
+            changes = self._watch(request, waiter.remaining())
+            try:
+                for change in changes:
+                    if waiter.feed(change):
+                        result: server_pb2.Server | None = waiter.result
+                        return result
+                waiter.stream_ended()
+            except OvercastError as err:
+                waiter.stream_failed(err)
+            finally:
+                changes.close()
+            time.sleep(waiter.backoff())
+
+    # --- flavors -----------------------------------------------------------------------------
+
+    def list_flavors(self, *, page_size: int | None = None) -> Iterator[flavor_pb2.Flavor]:
+        return self._list(build.list_flavors(page_size))
+
+    def get_flavor(self, name: str) -> flavor_pb2.Flavor:
+        return self._unary(build.get_flavor(name))
+
+    def create_flavor(
+        self,
+        flavor_id: str,
+        vcpus: int,
+        memory_mib: int,
+        disk_gib: int,
+        description: str = "",
+        *,
+        request_id: str | None = None,
+    ) -> flavor_pb2.Flavor:
+        return self._unary(
+            build.create_flavor(flavor_id, vcpus, memory_mib, disk_gib, description, request_id)
+        )
+
+    def delete_flavor(self, name: str, etag: str = "") -> None:
+        self._unary(build.delete_flavor(name, etag))
+
+    # --- images ------------------------------------------------------------------------------
+
+    def create_image(
+        self,
+        image_id: str,
+        disk_format: str,
+        *,
+        min_disk_gib: int = 0,
+        min_memory_mib: int = 0,
+        properties: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> image_pb2.Image:
+        return self._unary(
+            build.create_image(
+                image_id,
+                disk_format,
+                min_disk_gib=min_disk_gib,
+                min_memory_mib=min_memory_mib,
+                properties=properties,
+                request_id=request_id,
+            )
+        )
+
+    def list_images(self, *, page_size: int | None = None) -> Iterator[image_pb2.Image]:
+        return self._list(build.list_images(page_size))
+
+    def get_image(self, name: str) -> image_pb2.Image:
+        return self._unary(build.get_image(name))
+
+    def delete_image(self, name: str, etag: str = "") -> None:
+        self._unary(build.delete_image(name, etag))
+
+    # --- hosts -------------------------------------------------------------------------------
+
+    def list_hosts(self, *, page_size: int | None = None) -> Iterator[host_pb2.Host]:
+        return self._list(build.list_hosts(page_size))
+
+    def get_host(self, name: str) -> host_pb2.Host:
+        return self._unary(build.get_host(name))
+
+    def enable_host(self, name: str, etag: str = "") -> host_pb2.Host:
+        return self._unary(build.enable_host(name, etag))
+
+    def disable_host(self, name: str, reason: str = "", etag: str = "") -> host_pb2.Host:
+        return self._unary(build.disable_host(name, reason, etag))
+
+    # --- health ------------------------------------------------------------------------------
+
+    def health(self, service: str = "") -> str:
+        """The grpc.health.v1 serving status name, e.g. "SERVING"."""
+        return build.serving_status_name(self._unary(build.health(service)))
