@@ -12,7 +12,7 @@ from overcast.v1 import agent_pb2, agent_pb2_grpc
 log = structlog.get_logger("agent.admin")
 
 
-class AgentAdminService(agent_pb2_grpc.AgentAdminServicer):
+class AgentAdminService(agent_pb2_grpc.AgentAdminServicer):  # type: ignore[misc]
     def __init__(self, hypervisor: Hypervisor) -> None:
         self._hypervisor = hypervisor
 

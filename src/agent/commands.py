@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from urllib.parse import urlsplit, urlunsplit
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import structlog

@@ -145,9 +145,7 @@ class AsyncClient:
         page_size: int | None = None,
     ) -> AsyncIterator[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state and host."""
-        return self._list(
-            build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size)
-        )
+        return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
 
     async def delete_server(
         self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
@@ -169,9 +167,7 @@ class AsyncClient:
     ) -> server_pb2.Server:
         return await self._unary(build.reboot_server(name, project, etag))
 
-    def watch_servers(
-        self, project: str = DEFAULT_PROJECT
-    ) -> AsyncGenerator[server_pb2.ServerChange, None]:
+    def watch_servers(self, project: str = DEFAULT_PROJECT) -> AsyncGenerator[server_pb2.ServerChange, None]:
         """Every ServerChange of the project, snapshot first; runs until closed or cancelled.
 
         No deadline. Close it with `contextlib.aclosing(...)` or by cancelling the task.

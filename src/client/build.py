@@ -127,30 +127,22 @@ def list_servers(
     return Listing("servers", "ListServers", request, "servers", _Server)
 
 
-def delete_server(
-    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-) -> Unary[server_pb2.Server]:
+def delete_server(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> Unary[server_pb2.Server]:
     request = server_pb2.DeleteServerRequest(name=server_name(name, project), etag=etag)
     return Unary("servers", "DeleteServer", request, _Server)
 
 
-def start_server(
-    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-) -> Unary[server_pb2.Server]:
+def start_server(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> Unary[server_pb2.Server]:
     request = server_pb2.StartServerRequest(name=server_name(name, project), etag=etag)
     return Unary("servers", "StartServer", request, _Server)
 
 
-def stop_server(
-    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-) -> Unary[server_pb2.Server]:
+def stop_server(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> Unary[server_pb2.Server]:
     request = server_pb2.StopServerRequest(name=server_name(name, project), etag=etag)
     return Unary("servers", "StopServer", request, _Server)
 
 
-def reboot_server(
-    name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-) -> Unary[server_pb2.Server]:
+def reboot_server(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> Unary[server_pb2.Server]:
     request = server_pb2.RebootServerRequest(name=server_name(name, project), etag=etag)
     return Unary("servers", "RebootServer", request, _Server)
 
@@ -181,12 +173,8 @@ def create_flavor(
     description: str = "",
     request_id: str | None = None,
 ) -> Unary[flavor_pb2.Flavor]:
-    flavor = flavor_pb2.Flavor(
-        vcpus=vcpus, memory_mib=memory_mib, disk_gib=disk_gib, description=description
-    )
-    request = flavor_pb2.CreateFlavorRequest(
-        flavor=flavor, flavor_id=flavor_id, request_id=request_id or ""
-    )
+    flavor = flavor_pb2.Flavor(vcpus=vcpus, memory_mib=memory_mib, disk_gib=disk_gib, description=description)
+    request = flavor_pb2.CreateFlavorRequest(flavor=flavor, flavor_id=flavor_id, request_id=request_id or "")
     return Unary("flavors", "CreateFlavor", request, flavor_pb2.Flavor)
 
 
@@ -213,9 +201,7 @@ def create_image(
         min_memory_mib=min_memory_mib,
         properties=dict(properties or {}),
     )
-    request = image_pb2.CreateImageRequest(
-        image=image, image_id=image_id, request_id=request_id or ""
-    )
+    request = image_pb2.CreateImageRequest(image=image, image_id=image_id, request_id=request_id or "")
     return Unary("images", "CreateImage", request, image_pb2.Image)
 
 

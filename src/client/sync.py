@@ -146,33 +146,21 @@ class Client:
         page_size: int | None = None,
     ) -> Iterator[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state and host."""
-        return self._list(
-            build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size)
-        )
+        return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
 
-    def delete_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-    ) -> server_pb2.Server:
+    def delete_server(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> server_pb2.Server:
         return self._unary(build.delete_server(name, project, etag))
 
-    def start_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-    ) -> server_pb2.Server:
+    def start_server(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> server_pb2.Server:
         return self._unary(build.start_server(name, project, etag))
 
-    def stop_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-    ) -> server_pb2.Server:
+    def stop_server(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> server_pb2.Server:
         return self._unary(build.stop_server(name, project, etag))
 
-    def reboot_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
-    ) -> server_pb2.Server:
+    def reboot_server(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> server_pb2.Server:
         return self._unary(build.reboot_server(name, project, etag))
 
-    def watch_servers(
-        self, project: str = DEFAULT_PROJECT
-    ) -> Generator[server_pb2.ServerChange, None, None]:
+    def watch_servers(self, project: str = DEFAULT_PROJECT) -> Generator[server_pb2.ServerChange, None, None]:
         """Every ServerChange of the project, snapshot first; runs until closed.
 
         No deadline. Stop it by breaking out of the loop and calling `.close()` on it.

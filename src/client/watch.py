@@ -61,9 +61,7 @@ class ServerWaiter:
         return left
 
     def timed_out(self) -> DeadlineExceeded:
-        return DeadlineExceeded(
-            f"timed out after {self.timeout:g}s waiting for server {short_id(self.name)}"
-        )
+        return DeadlineExceeded(f"timed out after {self.timeout:g}s waiting for server {short_id(self.name)}")
 
     def restart(self) -> None:
         """A new stream begins: its snapshot replaces what we knew."""

@@ -108,16 +108,10 @@ def show_image(ctx: typer.Context, name: ImageArg) -> None:
 def create_image(
     ctx: typer.Context,
     name: ImageArg,
-    disk_format: Annotated[
-        str, typer.Option("--disk-format", help="qcow2, raw, aki or ari.")
-    ] = "qcow2",
+    disk_format: Annotated[str, typer.Option("--disk-format", help="qcow2, raw, aki or ari.")] = "qcow2",
     min_disk: Annotated[int, typer.Option("--min-disk", min=0, help="Minimum disk, GiB.")] = 0,
-    min_memory: Annotated[
-        int, typer.Option("--min-memory", min=0, help="Minimum memory, MiB.")
-    ] = 0,
-    prop: Annotated[
-        list[str] | None, typer.Option("--property", help="KEY=VALUE (repeatable).")
-    ] = None,
+    min_memory: Annotated[int, typer.Option("--min-memory", min=0, help="Minimum memory, MiB.")] = 0,
+    prop: Annotated[list[str] | None, typer.Option("--property", help="KEY=VALUE (repeatable).")] = None,
 ) -> None:
     """Register an image (metadata only for now)."""
     properties = parse_pairs(prop, "--property")

@@ -63,8 +63,7 @@ def report(err: OvercastError, state: State) -> int:
         )
     elif isinstance(err, DeadlineExceeded) and err.message == "Deadline Exceeded":
         error(
-            f"the controller at {state.endpoint} did not answer within {state.timeout:g}s "
-            "(raise --timeout?)"
+            f"the controller at {state.endpoint} did not answer within {state.timeout:g}s (raise --timeout?)"
         )
     else:
         error(err.message)
@@ -78,9 +77,7 @@ def report(err: OvercastError, state: State) -> int:
 def _is_cli_control(exc: BaseException) -> bool:
     # typer.Exit / Abort and click's usage errors (which carry `exit_code` and `show`) are how
     # the CLI itself ends a command: let them through.
-    return isinstance(exc, typer.Exit | typer.Abort) or (
-        hasattr(exc, "exit_code") and hasattr(exc, "show")
-    )
+    return isinstance(exc, typer.Exit | typer.Abort) or (hasattr(exc, "exit_code") and hasattr(exc, "show"))
 
 
 @contextmanager

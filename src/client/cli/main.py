@@ -37,9 +37,7 @@ def main(
     ctx: typer.Context,
     endpoint: Annotated[
         str,
-        typer.Option(
-            "--endpoint", envvar="OVERCAST_ENDPOINT", help="Controller address, HOST:PORT."
-        ),
+        typer.Option("--endpoint", envvar="OVERCAST_ENDPOINT", help="Controller address, HOST:PORT."),
     ] = DEFAULT_ENDPOINT,
     project: Annotated[
         str, typer.Option("--project", "-p", envvar="OVERCAST_PROJECT", help="Project id.")

@@ -141,9 +141,7 @@ def _field_text(message: Message, field: Any) -> str:  # a (upb or python) Field
     value = getattr(message, field.name)
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or EMPTY
-    if field.message_type is not None and field.message_type.full_name == (
-        "google.protobuf.Timestamp"
-    ):
+    if field.message_type is not None and field.message_type.full_name == ("google.protobuf.Timestamp"):
         return timestamp_text(value)
     if field.enum_type is not None:
         return descriptor_label(field.enum_type, value)
@@ -164,10 +162,7 @@ def plain_table(columns: Sequence[str], rows: Iterable[Row]) -> str:
     """Space-aligned columns, two spaces apart, no trailing blanks; one line per row."""
     all_rows = [tuple(columns), *(tuple(r) for r in rows)]
     widths = [max(len(r[i]) for r in all_rows) for i in range(len(columns))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-        for r in all_rows
-    ]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in all_rows]
     return "\n".join(lines)
 
 

@@ -55,9 +55,7 @@ def create(
     meta: Annotated[
         list[str] | None, typer.Option("--meta", "-m", help="Metadata KEY=VALUE (repeatable).")
     ] = None,
-    request_id: Annotated[
-        str | None, typer.Option("--request-id", help="Idempotency key (AIP-155).")
-    ] = None,
+    request_id: Annotated[str | None, typer.Option("--request-id", help="Idempotency key (AIP-155).")] = None,
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
@@ -73,9 +71,7 @@ def create(
             metadata=metadata,
             request_id=request_id,
         )
-        _finish(
-            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
-        )
+        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
 
 
 @app.command("list")
@@ -134,9 +130,7 @@ def start(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.start_server(name, state.project)
-        _finish(
-            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
-        )
+        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
 
 
 @app.command("stop")
@@ -150,9 +144,7 @@ def stop(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.stop_server(name, state.project)
-        _finish(
-            client, state, server, wait=wait, expect=common_pb2.STOPPED, wait_timeout=wait_timeout
-        )
+        _finish(client, state, server, wait=wait, expect=common_pb2.STOPPED, wait_timeout=wait_timeout)
 
 
 @app.command("reboot")
@@ -166,6 +158,4 @@ def reboot(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.reboot_server(name, state.project)
-        _finish(
-            client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout
-        )
+        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)

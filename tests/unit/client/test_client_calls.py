@@ -6,7 +6,7 @@ import asyncio
 from contextlib import aclosing
 
 import pytest
-from conftest import FakeController, server
+from client_fakes import FakeController, server
 
 import client
 from overcast.v1 import common_pb2, server_pb2
@@ -54,7 +54,7 @@ async def test_async_concurrency_is_bounded(fake: FakeController) -> None:
 
 def _create_script(fake: FakeController) -> None:
     fake.servers.script = [
-        (0.02, server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, 0)),
+        (0.02, server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED)),
         (0.02, server("other", common_pb2.ERROR)),  # someone else's change: ignored
         (0.02, server("web-1", common_pb2.ACTIVE, power=common_pb2.RUNNING)),
     ]
@@ -88,7 +88,9 @@ async def test_wait_for_absent_server_returns_none(fake: FakeController) -> None
 
 def test_wait_sees_deletion(fake: FakeController) -> None:
     fake.servers.add(server("web-1", task=common_pb2.DELETING))
-    fake.servers.script = [(0.02, server("web-1", common_pb2.DELETED, power=0))]
+    fake.servers.script = [
+        (0.02, server("web-1", common_pb2.DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
+    ]
     gone: list[server_pb2.Server | None] = []
     with client.Client(fake.endpoint) as oc:
         assert oc.wait_for_server("web-1", until=(), on_change=gone.append, timeout=5) is None

@@ -6,7 +6,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import FakeController, bad_request_status
+from client_fakes import FakeController, bad_request_status
 from google.rpc import code_pb2, status_pb2
 
 import client

@@ -1,0 +1,140 @@
+"""Composition root of the agent: wires hypervisor, uplink, command consumer and admin server.
+
+Shutdown order (SIGTERM/SIGINT): stop consuming commands, let in-flight commands finish
+(bounded), close the controller stream, close AMQP, then close libvirt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+import structlog
+import uvloop
+
+from agent import __version__
+from agent.admin import AdminServer
+from agent.commands import CommandConsumer, CommandProcessor
+from agent.hypervisor.base import Hypervisor, HypervisorError
+from agent.hypervisor.libvirt_driver import LibvirtHypervisor
+from agent.logs import configure_logging
+from agent.settings import Settings, parse_settings
+from agent.uplink import Uplink
+
+log = structlog.get_logger("agent")
+
+
+async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None:
+    async for change in hypervisor.domain_changes():
+        sent = uplink.publish_change(change)
+        log.info(
+            "domain.changed",
+            instance_uid=change.instance_uid,
+            power_state=change.power_state.name,
+            gone=change.gone,
+            sent=sent,
+        )
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """Run the agent until `stop` is set (or a signal arrives); return the exit status."""
+    stop = stop or asyncio.Event()
+    log.info(
+        "agent.starting",
+        version=__version__,
+        host_id=settings.host_id,
+        libvirt_uri=settings.libvirt_uri,
+        controller=settings.controller,
+    )
+    try:
+        hypervisor = await LibvirtHypervisor.open(
+            settings.libvirt_uri, stop_timeout=settings.stop_timeout
+        )
+    except HypervisorError as exc:
+        log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+        return 1
+
+    exit_code = 0
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        info = await hypervisor.inventory()
+        log.info(
+            "agent.inventory",
+            hostname=info.hostname,
+            arch=info.arch,
+            hypervisor_type=info.hypervisor_type,
+            vcpus=info.vcpus,
+            memory_mib=info.memory_mib,
+            disk_gib=settings.disk_gib,
+            availability_zone=settings.availability_zone,
+        )
+        uplink = Uplink(
+            target=settings.controller,
+            host_id=settings.host_id,
+            availability_zone=settings.availability_zone,
+            disk_gib=settings.disk_gib,
+            hypervisor=hypervisor,
+            heartbeat_interval=settings.heartbeat_interval,
+        )
+        processor = CommandProcessor(hypervisor, uplink)
+        consumer = CommandConsumer(
+            amqp_url=settings.amqp_url,
+            prefix=settings.bus_prefix,
+            host_id=settings.host_id,
+            processor=processor,
+            prefetch=settings.prefetch,
+        )
+        admin: AdminServer | None = None
+        if settings.admin_listen:
+            admin = AdminServer(hypervisor, settings.admin_listen)
+            await admin.start()
+
+        async def watch_libvirt() -> None:
+            nonlocal exit_code
+            await hypervisor.connection_lost.wait()
+            exit_code = 1
+            stop.set()
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                background = [
+                    tg.create_task(uplink.run(), name="uplink"),
+                    tg.create_task(consumer.run(uplink.registered), name="amqp-consumer"),
+                    tg.create_task(forward_domain_changes(hypervisor, uplink), name="events"),
+                    tg.create_task(watch_libvirt(), name="libvirt-watch"),
+                ]
+                await stop.wait()
+                log.info("agent.stopping", in_flight=processor.in_flight)
+                await consumer.stop_consuming()
+                cut_short = await processor.close(settings.shutdown_grace)
+                if cut_short:
+                    log.warning("agent.commands_cut_short", count=cut_short)
+                await uplink.close()
+                await consumer.close()
+                for task in background:
+                    task.cancel()
+        except* Exception as failures:
+            for failure in failures.exceptions:
+                log.error("agent.failed", error=repr(failure), exc_info=failure)
+            exit_code = 1
+        finally:
+            await uplink.close()
+            await consumer.close()
+            if admin is not None:
+                await admin.stop()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await hypervisor.close()
+    log.info("agent.stopped", exit_code=exit_code)
+    return exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_settings(argv)
+    configure_logging(settings.log_format, settings.log_level)
+    sys.exit(uvloop.run(run(settings)))

@@ -1,0 +1,51 @@
+"""A tap on the events exchange: an exclusive queue bound to every routing key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+
+class EventTap:
+    def __init__(self, amqp_url: str, prefix: str) -> None:
+        self._amqp_url = amqp_url
+        self._exchange = f"{prefix}.events"
+        self.events: list[dict[str, Any]] = []
+        self.raw: list[AbstractIncomingMessage] = []
+        self._changed = asyncio.Event()
+        self._conn: aio_pika.abc.AbstractConnection | None = None
+
+    async def __aenter__(self) -> EventTap:
+        self._conn = await aio_pika.connect(self._amqp_url)
+        ch = await self._conn.channel()
+        exchange = await ch.declare_exchange(self._exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await ch.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange, routing_key="#")
+        await queue.consume(self._on_message, no_ack=True)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def _on_message(self, msg: AbstractIncomingMessage) -> None:
+        self.raw.append(msg)
+        self.events.append(json.loads(msg.body))
+        self._changed.set()
+
+    def of(self, resource: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("resource") == resource]
+
+    async def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
+        async with asyncio.timeout(timeout):
+            while not predicate(self.events):
+                self._changed.clear()
+                await self._changed.wait()
+        return self.events

@@ -1,0 +1,52 @@
+"""Per-run isolation on the real services: a database and a bus prefix of the run's own."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import aio_pika
+import asyncpg
+
+PG_ADMIN_URL = os.environ.get("OVERCAST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("OVERCAST_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def database_url(name: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+async def drop_database(name: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def delete_bus(prefix: str, host_ids: list[str]) -> None:
+    """Remove what a run declared: its two exchanges and its host queues."""
+    conn = await aio_pika.connect(AMQP_URL)
+    try:
+        ch = await conn.channel()
+        for host_id in host_ids:
+            await ch.queue_delete(f"{prefix}.host.{host_id}")
+        for name in (f"{prefix}.commands", f"{prefix}.events"):
+            await ch.exchange_delete(name)
+    finally:
+        await conn.close()
+
+
+def cleanup(db_names: list[str], prefix: str, host_ids: list[str]) -> None:
+    async def run() -> None:
+        for name in db_names:
+            await drop_database(name)
+        await delete_bus(prefix, host_ids)
+
+    asyncio.run(run())

@@ -1,0 +1,185 @@
+"""Real controller and agent processes for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from overcast.v1 import common_pb2, host_pb2, host_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[2]  # the checkout: src/devcluster/../..
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    killed: bool = False  # by the test, on purpose
+
+    def start(self) -> Proc:
+        log = self.log_path.open("ab")
+        env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **self.env}
+        self.popen = subprocess.Popen(
+            self.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, wait for a clean exit, SIGKILL if it does not come."""
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.killed = True
+            self.popen.kill()
+            self.popen.wait()
+
+
+@dataclass
+class Cluster:
+    """One or more controllers and agents on libvirt test-driver hosts, all real processes."""
+
+    workdir: Path
+    database_url: str
+    bus_prefix: str
+    amqp_url: str
+    controllers: list[Proc] = field(default_factory=list)
+    agents: dict[str, Proc] = field(default_factory=dict)
+    endpoints: list[str] = field(default_factory=list)
+    agent_admin: dict[str, str] = field(default_factory=dict)
+    heartbeat_interval: float = 0.5
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoints[0]
+
+    def start_controller(self, *extra: str) -> Proc:
+        n = len(self.controllers) + 1
+        port = free_port()
+        endpoint = f"127.0.0.1:{port}"
+        proc = Proc(
+            f"controller-{n}",
+            [sys.executable, "-m", "controller", "--listen", endpoint,
+             "--heartbeat-interval", str(self.heartbeat_interval), *extra],
+            {
+                "OVERCAST_DATABASE_URL": self.database_url,
+                "OVERCAST_AMQP_URL": self.amqp_url,
+                "OVERCAST_BUS_PREFIX": self.bus_prefix,
+                "OVERCAST_CONTROLLER_ID": f"controller-{n}",
+            },
+            self.workdir / f"controller-{n}.log",
+        ).start()
+        self.controllers.append(proc)
+        self.endpoints.append(endpoint)
+        return proc
+
+    def wait_controller(self, index: int = 0, timeout: float = 60.0) -> None:
+        proc, endpoint = self.controllers[index], self.endpoints[index]
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(endpoint) as ch:
+            stub = health_pb2_grpc.HealthStub(ch)
+            while time.monotonic() < deadline:
+                if not proc.running:
+                    raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+                try:
+                    resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise TimeoutError(f"{proc.name} not serving after {timeout}s:\n{proc.log_tail()}")
+
+    def node_file(self, host_id: str, cpus: int, memory_gib: int) -> Path:
+        path = self.workdir / f"{host_id}.xml"
+        subprocess.run(
+            [sys.executable, "-m", "agent.testhost", str(path), "--cpus", str(cpus),
+             "--memory-gib", str(memory_gib)],
+            check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        )
+        return path
+
+    def start_agent(self, host_id: str, *, cpus: int = 16, memory_gib: int = 32,
+                    controller: int = 0, extra: tuple[str, ...] = ()) -> Proc:
+        node = self.workdir / f"{host_id}.xml"
+        if not node.exists():
+            node = self.node_file(host_id, cpus, memory_gib)
+        admin = self.agent_admin.get(host_id) or f"127.0.0.1:{free_port()}"
+        self.agent_admin[host_id] = admin
+        proc = Proc(
+            host_id,
+            [sys.executable, "-m", "agent", "--host-id", host_id,
+             "--libvirt-uri", f"test://{node}", "--admin-listen", admin,
+             "--heartbeat-interval", str(self.heartbeat_interval), *extra],
+            {
+                "OVERCAST_CONTROLLER": self.endpoints[controller],
+                "OVERCAST_AMQP_URL": self.amqp_url,
+                "OVERCAST_BUS_PREFIX": self.bus_prefix,
+            },
+            self.workdir / f"{host_id}.log",
+        ).start()
+        self.agents[host_id] = proc
+        return proc
+
+    def wait_hosts_up(self, host_ids: list[str], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self.endpoint) as ch:
+            stub = host_pb2_grpc.HostServiceStub(ch)
+            while time.monotonic() < deadline:
+                for h in host_ids:
+                    if not self.agents[h].running:
+                        raise RuntimeError(f"agent {h} exited:\n{self.agents[h].log_tail()}")
+                resp = stub.ListHosts(host_pb2.ListHostsRequest(page_size=1000), timeout=5)
+                up = {x.name.split("/", 1)[1] for x in resp.hosts if x.state == common_pb2.UP}
+                if set(host_ids) <= up:
+                    return
+                time.sleep(0.1)
+        tails = "\n".join(f"--- {h}\n{self.agents[h].log_tail()}" for h in host_ids)
+        raise TimeoutError(f"hosts {host_ids} not UP after {timeout}s\n{tails}")
+
+    def stop(self) -> list[str]:
+        """Stop agents then controllers; returns the names of processes that did not exit 0."""
+        unclean = []
+        for proc in [*self.agents.values(), *self.controllers]:
+            code = proc.stop()
+            if code not in (0, None) and not proc.killed:
+                unclean.append(f"{proc.name} (exit {code})\n{proc.log_tail(15)}")
+        return unclean

@@ -1,0 +1,183 @@
+"""The `overcast` CLI through typer's CliRunner (not a terminal: plain output)."""
+
+from __future__ import annotations
+
+import json
+
+from client_fakes import FakeController, server
+from typer.testing import CliRunner
+
+from client.cli.main import app
+from overcast.v1 import common_pb2
+
+runner = CliRunner()
+
+
+def run(endpoint: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["--endpoint", endpoint, *args])
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_bad_meta_is_a_usage_error(dead_endpoint: str) -> None:
+    code, _, err = run(
+        dead_endpoint,
+        "server",
+        "create",
+        "web-1",
+        "--flavor",
+        "f",
+        "--image",
+        "i",
+        "--meta",
+        "no-equals-sign",
+    )
+    assert code == 2
+    assert "--meta" in err and "expected KEY=VALUE, got 'no-equals-sign'" in err
+
+
+def test_bad_state_filter_is_a_usage_error(dead_endpoint: str) -> None:
+    code, _, err = run(dead_endpoint, "server", "list", "--state", "SLEEPY")
+    assert code == 2 and "--state" in err
+
+
+def test_bad_output_format_is_a_usage_error(dead_endpoint: str) -> None:
+    code, _, _ = run(dead_endpoint, "-o", "yaml", "server", "list")
+    assert code == 2
+
+
+def test_unreachable_controller(dead_endpoint: str) -> None:
+    code, out, err = run(dead_endpoint, "server", "list")
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"error: cannot reach the controller at {dead_endpoint}: ")
+    assert "OVERCAST_ENDPOINT" in err
+
+
+def test_endpoint_from_environment(dead_endpoint: str) -> None:
+    result = runner.invoke(app, ["host", "list"], env={"OVERCAST_ENDPOINT": dead_endpoint})
+    assert result.exit_code == 1 and dead_endpoint in result.stderr
+
+
+def test_field_violations_exit_2(fake: FakeController) -> None:
+    code, _, err = run(fake.endpoint, "server", "create", "invalid", "--flavor", "m1.nope", "--image", "c")
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0] == "error: invalid server"
+    assert "  - server.flavor: flavor m1.nope does not exist" in lines
+
+
+def test_failed_precondition_exit_1(fake: FakeController) -> None:
+    code, _, err = run(fake.endpoint, "server", "reboot", "busy")
+    assert (code, err) == (1, "error: server busy is BUILDING\n")
+
+
+def test_server_list_table(fake: FakeController) -> None:
+    fake.servers.add(server("web-1"), server("web-2", common_pb2.ERROR, fault="no valid host"))
+    code, out, _ = run(fake.endpoint, "server", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "STATE", "TASK", "POWER", "HOST", "FLAVOR", "IMAGE", "FAULT"]
+    assert lines[1].split() == ["web-1", "ACTIVE", "-", "RUNNING", "host-1", "m1.small", "cirros", "-"]
+    assert lines[2].split()[:2] == ["web-2", "ERROR"] and lines[2].endswith("no valid host")
+    assert "\x1b" not in out and "─" not in out  # no colour, no box drawing
+
+
+def test_server_list_json(fake: FakeController) -> None:
+    fake.servers.add(server("web-1"), server("web-2"), server("web-3"))
+    code, out, _ = run(fake.endpoint, "-o", "json", "server", "list")
+    assert code == 0
+    servers = json.loads(out)
+    assert [s["name"] for s in servers] == [f"projects/demo/servers/web-{i}" for i in (1, 2, 3)]
+
+
+def test_host_list_table(fake: FakeController) -> None:
+    code, out, _ = run(fake.endpoint, "host", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == (
+        "NAME    STATE  ENABLED  VCPUS  MEMORY MiB  SERVERS  AZ    HYPERVISOR  LAST HEARTBEAT"
+    )
+    assert lines[1].split() == [
+        "host-1",
+        "UP",
+        "yes",
+        "4/32",
+        "2048/65536",
+        "2",
+        "az-1",
+        "test",
+        "2023-11-14T22:13:20Z",
+    ]
+    assert lines[2].split()[:3] == ["host-2", "DOWN", "no"]
+
+
+def test_flavor_delete(fake: FakeController) -> None:
+    assert run(fake.endpoint, "flavor", "delete", "m1.small")[:2] == (0, "deleted flavor m1.small\n")
+    code, out, _ = run(fake.endpoint, "-o", "json", "flavor", "list")
+    assert code == 0 and json.loads(out)[0]["memoryMib"] == "2048"
+
+
+def test_create_wait_prints_progress(fake: FakeController) -> None:
+    fake.servers.script = [
+        (0.02, server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED)),
+        (
+            0.02,
+            server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED),
+        ),  # no new line
+        (0.02, server("web-1", common_pb2.ACTIVE)),
+    ]
+    code, out, _ = run(
+        fake.endpoint,
+        "server",
+        "create",
+        "web-1",
+        "--flavor",
+        "m1.small",
+        "--image",
+        "cirros",
+        "--meta",
+        "role=web",
+        "--wait",
+    )
+    assert code == 0
+    progress = [line for line in out.splitlines() if "vm_state=" in line]
+    assert [line.split("  ", 1)[1] for line in progress] == [
+        "web-1  vm_state=BUILDING task_state=SCHEDULING power_state=-  host=-",
+        "web-1  vm_state=BUILDING task_state=SPAWNING power_state=-  host=host-1",
+        "web-1  vm_state=ACTIVE task_state=- power_state=RUNNING  host=host-1",
+    ]
+    assert fake.servers.servers["projects/demo/servers/web-1"].metadata["role"] == "web"
+
+
+def test_wait_json_keeps_stdout_clean(fake: FakeController) -> None:
+    fake.servers.add(server("web-1", task=common_pb2.POWERING_OFF))
+    fake.servers.script = [(0.02, server("web-1", common_pb2.STOPPED, power=common_pb2.SHUTDOWN))]
+    code, out, err = run(fake.endpoint, "-o", "json", "server", "stop", "web-1", "--wait")
+    assert code == 0
+    assert json.loads(out)["vmState"] == "STOPPED"
+    assert "vm_state=STOPPED" in err
+
+
+def test_wait_error_exits_1_with_fault(fake: FakeController) -> None:
+    fake.servers.script = [(0.02, server("web-1", common_pb2.ERROR, fault="No valid host"))]
+    code, _, err = run(fake.endpoint, "server", "create", "web-1", "--flavor", "f", "--image", "i", "--wait")
+    assert code == 1
+    assert "error: server web-1 is in ERROR: No valid host" in err
+
+
+def test_delete_wait_until_gone(fake: FakeController) -> None:
+    fake.servers.add(server("web-1"))
+    fake.servers.script = [
+        (0.02, server("web-1", common_pb2.DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
+    ]
+    code, out, _ = run(fake.endpoint, "server", "delete", "web-1", "--wait")
+    assert code == 0
+    assert out.splitlines()[-1].endswith("web-1  deleted")
+
+
+def test_wait_timeout(fake: FakeController) -> None:
+    fake.servers.add(server("web-1", common_pb2.ACTIVE))
+    code, _, err = run(fake.endpoint, "server", "stop", "web-1", "--wait", "--wait-timeout", "0.3")
+    assert code == 1
+    assert "timed out after 0.3s waiting for server web-1" in err
