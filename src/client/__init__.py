@@ -1,6 +1,6 @@
 """Overcast client library: `Client` (sync) and `AsyncClient` (asyncio) over the public API."""
 
-from .aio import AsyncClient
+from .aio import AsyncClient, Pages
 from .errors import (
     Aborted,
     AlreadyExists,
@@ -37,6 +37,7 @@ __all__ = [
     "NotFound",
     "OutOfRange",
     "OvercastError",
+    "Pages",
     "PermissionDenied",
     "ResourceExhausted",
     "Unauthenticated",

@@ -7,10 +7,10 @@ share of thousands of calls fired at once on one channel, so in-flight calls are
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Generator, Mapping
 from contextlib import aclosing
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
@@ -32,6 +32,26 @@ from .names import DEFAULT_PROJECT, project_of, server_name
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
 T = TypeVar("T")
+
+
+class Pages(Generic[T]):
+    """A listing over every page: `async for x in pages`, or `await pages` for a list.
+
+    Each iteration (or await) runs the listing again from the first page.
+    """
+
+    def __init__(self, open_pages: Callable[[], AsyncGenerator[T, None]]) -> None:
+        self._open_pages = open_pages
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._open_pages()
+
+    def __await__(self) -> Generator[Any, None, list[T]]:
+        return self._collect().__await__()
+
+    async def _collect(self) -> list[T]:
+        async with aclosing(self._open_pages()) as pages:
+            return [item async for item in pages]
 
 
 class AsyncClient:
@@ -88,14 +108,17 @@ class AsyncClient:
                 raise from_rpc_error(err) from err
         return response
 
-    async def _list(self, rpc: Listing[T]) -> AsyncGenerator[T, None]:
+    def _list(self, rpc: Listing[T]) -> Pages[T]:
+        return Pages(lambda: self._pages(rpc))
+
+    async def _pages(self, rpc: Listing[T]) -> AsyncGenerator[T, None]:
+        page = rpc.first_page()
         tokens = PageTokens()
         while True:
-            page = Unary(rpc.stub, rpc.method, rpc.request, object)
             response: Any = await self._unary(page)
             for item in getattr(response, rpc.field):
                 yield item
-            if not tokens.advance(rpc.request, response.next_page_token):
+            if not tokens.advance(page.request, response.next_page_token):
                 return
 
     async def _watch(
@@ -143,7 +166,7 @@ class AsyncClient:
         vm_state: int | str | None = None,
         host: str | None = None,
         page_size: int | None = None,
-    ) -> AsyncIterator[server_pb2.Server]:
+    ) -> Pages[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state and host."""
         return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
 
@@ -207,7 +230,7 @@ class AsyncClient:
 
     # --- flavors -----------------------------------------------------------------------------
 
-    def list_flavors(self, *, page_size: int | None = None) -> AsyncIterator[flavor_pb2.Flavor]:
+    def list_flavors(self, *, page_size: int | None = None) -> Pages[flavor_pb2.Flavor]:
         return self._list(build.list_flavors(page_size))
 
     async def get_flavor(self, name: str) -> flavor_pb2.Flavor:
@@ -253,7 +276,7 @@ class AsyncClient:
             )
         )
 
-    def list_images(self, *, page_size: int | None = None) -> AsyncIterator[image_pb2.Image]:
+    def list_images(self, *, page_size: int | None = None) -> Pages[image_pb2.Image]:
         return self._list(build.list_images(page_size))
 
     async def get_image(self, name: str) -> image_pb2.Image:
@@ -264,7 +287,7 @@ class AsyncClient:
 
     # --- hosts -------------------------------------------------------------------------------
 
-    def list_hosts(self, *, page_size: int | None = None) -> AsyncIterator[host_pb2.Host]:
+    def list_hosts(self, *, page_size: int | None = None) -> Pages[host_pb2.Host]:
         return self._list(build.list_hosts(page_size))
 
     async def get_host(self, name: str) -> host_pb2.Host:

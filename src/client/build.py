@@ -55,6 +55,12 @@ class Listing(Generic[T]):
     field: str
     item: type[T]
 
+    def first_page(self) -> Unary[Any]:
+        """The call for the first page, on a copy of the request that paging may change."""
+        request = type(self.request)()
+        request.CopyFrom(self.request)
+        return Unary(self.stub, self.method, request, object)
+
 
 def vm_state_value(state: int | str | None) -> common_pb2.VmState:
     """A VmState from its number or name ("active" and "ACTIVE" both work); None → unspecified."""

@@ -92,12 +92,12 @@ class Client:
         return response
 
     def _list(self, rpc: Listing[T]) -> Generator[T, None, None]:
+        page = rpc.first_page()
         tokens = PageTokens()
         while True:
-            page = Unary(rpc.stub, rpc.method, rpc.request, object)
             response: Any = self._unary(page)
             yield from getattr(response, rpc.field)
-            if not tokens.advance(rpc.request, response.next_page_token):
+            if not tokens.advance(page.request, response.next_page_token):
                 return
 
     def _watch(

@@ -58,6 +58,7 @@ SERVER_OPTIONS = [
     # Agents and watchers hold long streams open; let their keepalive pings through.
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_pings_without_data", 0),
 ]
 

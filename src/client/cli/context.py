@@ -69,8 +69,6 @@ def report(err: OvercastError, state: State) -> int:
         error(err.message)
     for field, description in err.field_violations:
         print(f"  - {field}: {description}", file=sys.stderr)
-    if err.reason:
-        print(f"  reason: {err.reason}", file=sys.stderr)
     return EXIT_USAGE if isinstance(err, InvalidArgument) else EXIT_ERROR
 
 

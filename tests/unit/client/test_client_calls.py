@@ -31,7 +31,10 @@ async def test_async_list_walks_every_page(fake: FakeController) -> None:
     _five(fake)
     async with client.AsyncClient(fake.endpoint) as oc:
         names = [s.name async for s in oc.list_servers(host="host-1")]
-    assert len(names) == 6
+        assert len(names) == 6
+        pages = oc.list_servers(page_size=4)
+        assert [s.name for s in await pages] == names  # awaiting gives a list
+        assert [s.name async for s in pages] == names  # each use starts from the first page
 
 
 def test_unknown_state_filter_is_invalid_argument() -> None:
