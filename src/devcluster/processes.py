@@ -66,6 +66,14 @@ class Proc:
                 self.popen.wait()
         return self.popen.returncode
 
+    def pause(self) -> None:
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
             self.killed = True
@@ -91,10 +99,10 @@ class Cluster:
     def endpoint(self) -> str:
         return self.endpoints[0]
 
-    def start_controller(self, *extra: str) -> Proc:
-        n = len(self.controllers) + 1
-        port = free_port()
-        endpoint = f"127.0.0.1:{port}"
+    def start_controller(self, *extra: str, replace: int | None = None) -> Proc:
+        """Start a controller; `replace=i` restarts controller i on its old address."""
+        n = len(self.controllers) + 1 if replace is None else replace + 1
+        endpoint = f"127.0.0.1:{free_port()}" if replace is None else self.endpoints[replace]
         proc = Proc(
             f"controller-{n}",
             [sys.executable, "-m", "controller", "--listen", endpoint,
@@ -107,8 +115,11 @@ class Cluster:
             },
             self.workdir / f"controller-{n}.log",
         ).start()
-        self.controllers.append(proc)
-        self.endpoints.append(endpoint)
+        if replace is None:
+            self.controllers.append(proc)
+            self.endpoints.append(endpoint)
+        else:
+            self.controllers[replace] = proc
         return proc
 
     def wait_controller(self, index: int = 0, timeout: float = 60.0) -> None:

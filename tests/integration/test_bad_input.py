@@ -1,0 +1,135 @@
+"""Bad input gets the right status code and a message that says what to fix; never INTERNAL."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+
+from client import AsyncClient, OvercastError
+from overcast.v1 import server_pb2, server_pb2_grpc
+
+from .helpers import active_server
+
+IA, NF, FP = (
+    grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION
+)
+
+
+async def expect(code: grpc.StatusCode, call: object, *, field: str | None = None,
+                 says: str = "") -> OvercastError:
+    with pytest.raises(OvercastError) as info:
+        await call  # type: ignore[misc]
+    err = info.value
+    assert err.code == code, f"{err.code}: {err.message}"
+    if field is not None:
+        fields = [f for f, _ in err.field_violations]
+        assert field in fields, f"no violation on {field}: {err.field_violations}"
+    assert says in err.message
+    return err
+
+
+async def test_unknown_flavor_or_image(api: AsyncClient) -> None:
+    await expect(NF, api.create_server("x-flavor", flavor="m9.nope", image="cirros"),
+                 says="flavors/m9.nope not found")
+    await expect(NF, api.create_server("x-image", flavor="m1.tiny", image="no-such-image"),
+                 says="images/no-such-image not found")
+
+
+@pytest.mark.parametrize(
+    ("vcpus", "memory_mib", "disk_gib", "field"),
+    [
+        (0, 512, 1, "flavor.vcpus"),
+        (-4, 512, 1, "flavor.vcpus"),
+        (1, -1, 1, "flavor.memory_mib"),
+        (1, 0, 1, "flavor.memory_mib"),
+        (1, 512, -10, "flavor.disk_gib"),
+        (100_000, 512, 1, "flavor.vcpus"),
+        (1, 2**40, 1, "flavor.memory_mib"),
+        (1, 512, 2**40, "flavor.disk_gib"),
+    ],
+)
+async def test_zero_negative_or_absurd_sizes(
+    api: AsyncClient, vcpus: int, memory_mib: int, disk_gib: int, field: str
+) -> None:
+    await expect(IA, api.create_flavor(f"bad{uuid.uuid4().hex[:6]}", vcpus=vcpus,
+                                       memory_mib=memory_mib, disk_gib=disk_gib), field=field)
+
+
+@pytest.mark.parametrize(
+    "server_id", ["Upper", "has_underscore", "-leading-hyphen", "1starts-with-digit", "a" * 64, ""]
+)
+async def test_malformed_server_ids(api: AsyncClient, server_id: str) -> None:
+    await expect(IA, api.create_server(server_id, flavor="m1.tiny", image="cirros"),
+                 field="server_id")
+
+
+async def test_malformed_resource_names(api: AsyncClient, cluster: object) -> None:
+    await expect(IA, api.get_server("servers/web-1"), field="name")
+    await expect(IA, api.get_server("projects/demo/servers/a/b"), field="name")
+    await expect(IA, api.get_host("hosts/bad host"), field="name")
+    await expect(NF, api.get_server("never-created"), says="not found")
+    await expect(NF, api.disable_host("no-such-host"), says="hosts/no-such-host not found")
+
+
+async def test_strings_over_their_limits(api: AsyncClient) -> None:
+    await expect(IA, api.create_server("meta-big", flavor="m1.tiny", image="cirros",
+                                       metadata={"k": "v" * 5000}), field="server.metadata['k']")
+    too_many = {f"k{i}": "v" for i in range(65)}
+    await expect(IA, api.create_server("meta-many", flavor="m1.tiny", image="cirros",
+                                       metadata=too_many), field="server.metadata")
+    await expect(IA, api.create_server("req-big", flavor="m1.tiny", image="cirros",
+                                       request_id="r" * 200), field="request_id")
+    await expect(IA, api.disable_host("host-1", reason="x" * 2000), field="reason")
+
+
+async def test_every_violation_is_reported_at_once(api: AsyncClient) -> None:
+    err = await expect(IA, api.create_server("Bad Name", flavor="flavors/", image="x/y"))
+    fields = {f for f, _ in err.field_violations}
+    assert {"server_id", "server.flavor", "server.image"} <= fields
+
+
+async def test_bad_page_token_and_size(cluster: object, api: AsyncClient) -> None:
+    endpoint = cluster.endpoint  # type: ignore[attr-defined]
+    async with grpc.aio.insecure_channel(endpoint) as ch:
+        stub = server_pb2_grpc.ServerServiceStub(ch)
+        for req, field in [
+            (server_pb2.ListServersRequest(parent="projects/demo", page_token="garbage"), "page_token"),
+            (server_pb2.ListServersRequest(parent="projects/demo", page_size=-1), "page_size"),
+            (server_pb2.ListServersRequest(parent="nope"), "parent"),
+        ]:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.ListServers(req, timeout=10)
+            assert info.value.code() == IA
+            assert field in info.value.details()
+        first = await stub.ListServers(
+            server_pb2.ListServersRequest(parent="projects/demo", page_size=1), timeout=10
+        )
+        if first.next_page_token:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await stub.ListServers(server_pb2.ListServersRequest(
+                    parent="projects/demo", page_size=1, page_token=first.next_page_token,
+                    vm_state=2), timeout=10)
+            assert info.value.code() == IA and "different query" in info.value.details()
+
+
+async def test_illegal_transitions(api: AsyncClient) -> None:
+    server = await active_server(api, f"illegal-{uuid.uuid4().hex[:6]}")
+    await expect(FP, api.start_server(server.name), says="allowed from STOPPED")
+    await expect(grpc.StatusCode.ABORTED, api.stop_server(server.name, etag="999"),
+                 says="has changed")
+    await expect(FP, api.delete_image("cirros"), says="used by")
+    await api.delete_server(server.name)
+    assert await api.wait_for_server(server.name, timeout=30) is None
+    await expect(NF, api.start_server(server.name))
+
+
+async def test_duplicate_names(api: AsyncClient) -> None:
+    server = await active_server(api, f"dup-{uuid.uuid4().hex[:6]}")
+    await expect(grpc.StatusCode.ALREADY_EXISTS,
+                 api.create_server(server.name.rsplit("/", 1)[1], flavor="m1.tiny", image="cirros"))
+    await expect(grpc.StatusCode.ALREADY_EXISTS,
+                 api.create_flavor("m1.tiny", vcpus=1, memory_mib=512, disk_gib=1))
+    await expect(IA, api.create_image(f"img{uuid.uuid4().hex[:4]}", "vmdk"), field="image.disk_format")
+    await api.delete_server(server.name)

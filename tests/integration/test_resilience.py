@@ -1,0 +1,104 @@
+"""Several controllers, dead controllers, paused agents: nothing acknowledged is lost and
+every event is published once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from client import AsyncClient, FailedPrecondition
+from devcluster.events import EventTap
+from overcast.v1 import common_pb2
+
+from .helpers import short
+
+ACTIVE = common_pb2.ACTIVE
+
+
+async def _ensure_image(api: AsyncClient) -> None:
+    if not await api.list_images():
+        await api.create_image("cirros", "qcow2")
+
+
+async def test_two_controllers_on_one_empty_database(clusters) -> None:  # type: ignore[no-untyped-def]
+    c = clusters("duo")
+    c.start_controller()
+    c.start_controller()  # at the same moment, on the same empty database
+    c.wait_controller(0)
+    c.wait_controller(1)
+    c.start_agent("host-a", controller=0)
+    c.start_agent("host-b", controller=1)
+    c.wait_hosts_up(["host-a", "host-b"])
+
+    async with EventTap(c.amqp_url, c.bus_prefix) as tap, \
+            AsyncClient(c.endpoints[0]) as api1, AsyncClient(c.endpoints[1]) as api2:
+        await _ensure_image(api1)
+        names = [f"duo-{i}" for i in range(6)]
+        await asyncio.gather(*[
+            (api1 if i % 2 else api2).create_server(n, flavor="m1.tiny", image="cirros")
+            for i, n in enumerate(names)
+        ])
+        done = await asyncio.gather(*[api1.wait_for_server(n, timeout=60) for n in names])
+        assert all(s is not None and s.vm_state == ACTIVE for s in done)
+        assert {short(s.host) for s in done if s} == {"host-a", "host-b"}
+
+        # The relay leader dies hard; the other replica takes over publishing.
+        c.controllers[0].kill()
+        late = ["duo-late-1", "duo-late-2"]
+        for n in late:
+            await api2.create_server(n, flavor="m1.tiny", image="cirros")
+        late_done = await asyncio.gather(*[api2.wait_for_server(n, timeout=60) for n in late])
+        assert all(s is not None and s.vm_state == ACTIVE for s in late_done)
+
+        # host-a's agent reconnects once its controller is back on the same address.
+        c.start_controller(replace=0)
+        c.wait_controller(0)
+        c.wait_hosts_up(["host-a"])
+
+        def all_created(events: list[dict]) -> bool:  # type: ignore[type-arg]
+            ends = [e for e in events if e["eventType"] == "instance.create.end"]
+            return len(ends) >= len(names) + len(late)
+
+        events = await tap.wait_for(all_created, timeout=30)
+        await asyncio.sleep(1.0)  # a duplicate, if any, would arrive now
+        ids = Counter(e["eventId"] for e in tap.events)
+        assert [i for i, n in ids.items() if n > 1] == []
+        creates = Counter(e["resource"] for e in events if e["eventType"] == "instance.create.end")
+        assert all(creates[f"projects/demo/servers/{n}"] == 1 for n in names + late)
+
+
+async def test_commands_for_a_paused_agent_are_carried_out_when_it_returns(clusters) -> None:  # type: ignore[no-untyped-def]
+    c = clusters("pause")
+    c.start_controller()
+    c.wait_controller()
+    agent = c.start_agent("host-p")
+    c.wait_hosts_up(["host-p"])
+    async with AsyncClient(c.endpoint) as api, EventTap(c.amqp_url, c.bus_prefix) as tap:
+        await _ensure_image(api)
+        for n in ("keep", "drop"):
+            await api.create_server(n, flavor="m1.tiny", image="cirros")
+        for n in ("keep", "drop"):
+            s = await api.wait_for_server(n, timeout=30)
+            assert s is not None and s.vm_state == ACTIVE
+
+        agent.pause()
+        try:
+            await tap.wait_for(lambda ev: any(e["eventType"] == "host.down" for e in ev), 15)
+            assert (await api.get_host("host-p")).state == common_pb2.DOWN
+            await api.stop_server("keep")
+            await api.delete_server("drop")
+            with pytest.raises(FailedPrecondition, match="DELETING"):
+                await api.start_server("drop")
+            assert (await api.get_server("keep")).task_state == common_pb2.POWERING_OFF
+        finally:
+            agent.resume()
+
+        kept = await api.wait_for_server("keep", until={common_pb2.STOPPED}, timeout=30)
+        assert kept is not None and kept.vm_state == common_pb2.STOPPED
+        assert await api.wait_for_server("drop", timeout=30) is None
+        await tap.wait_for(
+            lambda ev: [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:]
+            == ["host.up"], 15,
+        )
