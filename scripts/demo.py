@@ -23,7 +23,7 @@ from devcluster.events import EventTap
 from devcluster.processes import REPO, Cluster
 
 CLI = str(Path(sys.executable).with_name("overcast"))
-HOSTS = {"host-1": (8, 16), "host-2": (16, 32), "host-3": (32, 64)}  # vcpus, GiB
+HOSTS = {"host-1": (16, 32), "host-2": (16, 32), "host-3": (16, 32)}  # vcpus, GiB
 
 
 def say(text: str) -> None:
@@ -61,15 +61,15 @@ async def demo(args: argparse.Namespace) -> None:
         cluster.wait_controller()
         endpoint = cluster.endpoint
         print(f"controller serving on {endpoint}; logs in {workdir}/")
-        hosts = list(HOSTS)[: args.agents]
-        say(f"Starting {len(hosts)} agents, each with its own libvirt test-driver host")
-        for h in hosts:
-            cpus, gib = HOSTS[h]
-            cluster.start_agent(h, cpus=cpus, memory_gib=gib)
-        cluster.wait_hosts_up(hosts)
-        run_cli(endpoint, "host", "list")
-
         async with EventTap(cluster.amqp_url, cluster.bus_prefix) as tap:
+            hosts = list(HOSTS)[: args.agents]
+            say(f"Starting {len(hosts)} agents, each with its own libvirt test-driver host")
+            for h in hosts:
+                cpus, gib = HOSTS[h]
+                cluster.start_agent(h, cpus=cpus, memory_gib=gib)
+            cluster.wait_hosts_up(hosts)
+            run_cli(endpoint, "host", "list")
+
             say("The catalog: default flavors, and an image (metadata only for now)")
             run_cli(endpoint, "flavor", "list")
             run_cli(endpoint, "image", "create", "cirros", "--disk-format", "qcow2")
@@ -92,7 +92,7 @@ async def demo(args: argparse.Namespace) -> None:
 
             say("A request no host can take fails with a reason a person can act on")
             run_cli(endpoint, "flavor", "create", "m1.huge", "--vcpus", "64",
-                    "--memory-mib", str(512 * 1024), "--disk-gib", "100")
+                    "--memory", str(512 * 1024), "--disk", "100")
             run_cli(endpoint, "server", "create", "too-big", "--flavor", "m1.huge",
                     "--image", "cirros", "--wait", check=False)
 
@@ -137,7 +137,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--keep", action="store_true", help="leave the cluster running")
     p.add_argument("--agents", type=int, default=3, choices=(1, 2, 3))
-    p.add_argument("--servers", type=int, default=5)
+    p.add_argument("--servers", type=int, default=6)
     args = p.parse_args()
     started = time.monotonic()
     asyncio.run(demo(args))

@@ -18,19 +18,19 @@ HOST_ID_RULE = "1-63 characters: letters, digits, '.', '_' and '-'"
 
 
 def check_id(value: str, field: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise InvalidArgument.single(field, f"{value!r} is not a valid id ({ID_RULE})")
     return value
 
 
 def check_catalog_id(value: str, field: str) -> str:
-    if not _CATALOG_ID.match(value):
+    if not _CATALOG_ID.fullmatch(value):
         raise InvalidArgument.single(field, f"{value!r} is not a valid id ({CATALOG_ID_RULE})")
     return value
 
 
 def check_host_id(value: str, field: str) -> str:
-    if not _HOST_ID.match(value):
+    if not _HOST_ID.fullmatch(value):
         raise InvalidArgument.single(field, f"{value!r} is not a valid host id ({HOST_ID_RULE})")
     return value
 

@@ -1,0 +1,342 @@
+"""Placement (controller.scheduler): filters, weighers, ranking, the NoValidHost message, and
+batch placement against an in-memory fleet; plus the conversions the scheduler workers feed it
+(controller.services.scheduling.host_view / placement_request)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from controller.domain.model import Host, HostState, Instance, VmState
+from controller.scheduler.fleet import HostView, PlacementRequest
+from controller.scheduler.placement import Scheduler
+from controller.scheduler.weighers import free_ram, free_vcpus, weigh
+from controller.services.scheduling import host_view, placement_request
+
+SPREAD = Scheduler(weighers=(free_ram(1.0),))
+PACK = Scheduler(weighers=(free_ram(-1.0),))
+
+
+def host(id: str, **kw: object) -> HostView:
+    fields: dict[str, object] = dict(
+        id=id,
+        availability_zone="az1",
+        arch="x86_64",
+        hypervisor_type="qemu",
+        enabled=True,
+        up=True,
+        vcpus=8,
+        memory_mib=16384,
+        disk_gib=100,
+        cpu_allocation_ratio=1.0,
+        ram_allocation_ratio=1.0,
+        disk_allocation_ratio=1.0,
+        vcpus_used=0,
+        memory_mib_used=0,
+        disk_gib_used=0,
+    )
+    fields.update(kw)
+    return HostView(**fields)  # type: ignore[arg-type]
+
+
+def req(vcpus: int = 1, memory_mib: int = 512, disk_gib: int = 1, **kw: object) -> PlacementRequest:
+    return PlacementRequest(uuid.uuid4(), vcpus, memory_mib, disk_gib, **kw)  # type: ignore[arg-type]
+
+
+# ---- filters --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "request_", "filter_name"),
+    [
+        (host("bad", up=False), req(), "down or disabled"),
+        (host("bad", enabled=False), req(), "down or disabled"),
+        (host("bad", availability_zone="az2"), req(availability_zone="az1"), "availability zone"),
+        (host("bad", arch="aarch64"), req(arch="x86_64"), "architecture"),
+        (host("bad", vcpus=2), req(vcpus=4), "capacity (vcpus)"),
+        (host("bad", vcpus_used=7), req(vcpus=2), "capacity (vcpus)"),
+        (host("bad", memory_mib=1024), req(memory_mib=2048), "capacity (memory)"),
+        (host("bad", memory_mib_used=16000), req(memory_mib=512), "capacity (memory)"),
+        (host("bad", disk_gib=10), req(disk_gib=20), "capacity (disk)"),
+        (host("bad", disk_gib_used=95), req(disk_gib=10), "capacity (disk)"),
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_filter_removes_host_that_cannot_take_the_request(
+    bad: HostView, request_: PlacementRequest, filter_name: str
+) -> None:
+    good = host("good", vcpus=64, memory_mib=65536, disk_gib=1000)
+    ranking = SPREAD.rank([bad, good], request_)
+    assert ranking.candidates == ["good"]
+    assert ranking.removed == Counter({filter_name: 1})
+    assert ranking.considered == 2
+
+
+def test_no_zone_or_arch_asked_means_any() -> None:
+    hosts = [
+        host("a", availability_zone="az1", arch="x86_64"),
+        host("b", availability_zone="az9", arch="aarch64"),
+    ]
+    assert sorted(SPREAD.rank(hosts, req()).candidates) == ["a", "b"]
+
+
+def test_exact_fit_is_accepted() -> None:
+    h = host("h", vcpus=4, memory_mib=4096, disk_gib=40, vcpus_used=2, memory_mib_used=2048, disk_gib_used=20)
+    assert SPREAD.rank([h], req(vcpus=2, memory_mib=2048, disk_gib=20)).candidates == ["h"]
+    assert SPREAD.rank([h], req(vcpus=3, memory_mib=2048, disk_gib=20)).candidates == []
+
+
+@pytest.mark.parametrize(
+    ("h", "one", "fits"),
+    [
+        (host("h", vcpus=4, cpu_allocation_ratio=4.0), req(vcpus=1, memory_mib=1, disk_gib=0), 16),
+        (host("h", memory_mib=1000, ram_allocation_ratio=1.5), req(vcpus=0, memory_mib=100, disk_gib=0), 15),
+        (host("h", disk_gib=10, disk_allocation_ratio=2.0), req(vcpus=0, memory_mib=0, disk_gib=1), 20),
+        (host("h", vcpus=8, cpu_allocation_ratio=0.5), req(vcpus=1, memory_mib=1, disk_gib=0), 4),
+    ],
+    ids=["vcpus x4", "memory x1.5", "disk x2", "vcpus x0.5"],
+)
+def test_allocation_ratios_set_the_capacity(h: HostView, one: PlacementRequest, fits: int) -> None:
+    placed = 0
+    while SPREAD.rank([h], one).candidates == ["h"]:
+        h = h.claimed(one)
+        placed += 1
+        assert placed <= fits, "overcommitted beyond the allocation ratio"
+    assert placed == fits
+
+
+def test_each_host_is_counted_once_under_the_first_filter_that_removes_it() -> None:
+    # Down *and* too small: reported as down, not as both.
+    ranking = SPREAD.rank([host("x", up=False, memory_mib=1)], req(memory_mib=512))
+    assert ranking.removed == Counter({"down or disabled": 1})
+
+
+# ---- weighers and ranking -------------------------------------------------------------------
+
+
+def fleet_with_free_ram() -> list[HostView]:
+    return [
+        host("a", memory_mib_used=8192),  # 8 GiB free
+        host("b", memory_mib_used=1024),  # 15 GiB free
+        host("c", memory_mib_used=12288),  # 4 GiB free
+        host("d", memory_mib_used=16000),  # too full for the request
+    ]
+
+
+def test_positive_free_ram_multiplier_spreads() -> None:
+    assert SPREAD.rank(fleet_with_free_ram(), req(memory_mib=1024)).candidates == ["b", "a", "c"]
+
+
+def test_negative_free_ram_multiplier_packs() -> None:
+    assert PACK.rank(fleet_with_free_ram(), req(memory_mib=1024)).candidates == ["c", "a", "b"]
+
+
+def test_ram_allocation_ratio_counts_as_free_ram() -> None:
+    hosts = [host("small-overcommitted", memory_mib=8192, ram_allocation_ratio=3.0), host("big")]
+    assert SPREAD.rank(hosts, req()).candidates[0] == "small-overcommitted"  # 24 GiB > 16 GiB
+
+
+@pytest.mark.parametrize("scheduler", [SPREAD, PACK], ids=["spread", "pack"])
+def test_ties_break_on_host_id_whatever_the_input_order(scheduler: Scheduler) -> None:
+    hosts = [host(f"h{i}") for i in (3, 1, 4, 0, 2)]
+    for seed in range(5):
+        random.Random(seed).shuffle(hosts)
+        assert scheduler.rank(hosts, req()).candidates == ["h0", "h1", "h2", "h3", "h4"]
+
+
+def test_weighers_are_normalised_then_multiplied_and_summed() -> None:
+    hosts = [
+        host("a", memory_mib_used=0, vcpus_used=8),  # most RAM, no vcpus
+        host("b", memory_mib_used=8192, vcpus_used=4),
+        host("c", memory_mib_used=16384, vcpus_used=0),  # no RAM, most vcpus
+    ]
+    assert weigh(hosts, [free_ram(1.0)]) == [1.0, 0.5, 0.0]
+    assert weigh(hosts, [free_ram(2.0), free_vcpus(1.0)]) == [2.0, 1.5, 1.0]
+    assert weigh(hosts, [free_ram(1.0), free_vcpus(3.0)]) == [1.0, 2.0, 3.0]
+    assert weigh(hosts, [free_vcpus(0.0)]) == [0.0, 0.0, 0.0]  # a zero multiplier is off
+    assert weigh([], [free_ram(1.0)]) == []
+
+
+# ---- NoValidHost ----------------------------------------------------------------------------
+
+
+def test_no_valid_host_counts_hosts_removed_per_filter() -> None:
+    hosts = [host(f"full{i}", memory_mib_used=16384) for i in range(3)]
+    hosts += [host("down", up=False), host("off", enabled=False)]
+    ranking = SPREAD.rank(hosts, req())
+    assert ranking.candidates == []
+    assert ranking.no_valid_host() == (
+        "No valid host: 5 hosts: 3 removed by capacity (memory), 2 removed by down or disabled"
+    )
+
+
+def test_no_valid_host_with_one_host() -> None:
+    ranking = SPREAD.rank([host("h", availability_zone="az2")], req(availability_zone="az1"))
+    assert ranking.no_valid_host() == "No valid host: 1 host: 1 removed by availability zone"
+
+
+def test_no_valid_host_with_no_hosts() -> None:
+    assert SPREAD.rank([], req()).no_valid_host() == "No valid host: no hosts are registered"
+
+
+# ---- batches --------------------------------------------------------------------------------
+
+
+def within_ratios(h: HostView) -> bool:
+    return (
+        h.vcpus_used <= h.vcpus * h.cpu_allocation_ratio
+        and h.memory_mib_used <= h.memory_mib * h.ram_allocation_ratio
+        and h.disk_gib_used <= h.disk_gib * h.disk_allocation_ratio
+    )
+
+
+def fits(h: HostView, r: PlacementRequest) -> bool:
+    return h.up and h.enabled and within_ratios(h.claimed(r))
+
+
+@pytest.mark.parametrize("scheduler", [SPREAD, PACK], ids=["spread", "pack"])
+def test_a_batch_never_overcommits_any_host(scheduler: Scheduler) -> None:
+    rng = random.Random(20240607)
+    fleet = {
+        h.id: h
+        for h in [
+            host("big", vcpus=32, memory_mib=131072, disk_gib=2000, cpu_allocation_ratio=4.0),
+            host(
+                "mid",
+                vcpus=16,
+                memory_mib=65536,
+                disk_gib=1000,
+                cpu_allocation_ratio=8.0,
+                ram_allocation_ratio=1.5,
+            ),
+            host(
+                "small",
+                vcpus=4,
+                memory_mib=8192,
+                disk_gib=100,
+                cpu_allocation_ratio=16.0,
+                disk_allocation_ratio=2.0,
+            ),
+            host("busy", vcpus=8, memory_mib=16384, disk_gib=200, vcpus_used=6, memory_mib_used=12000),
+            host("down", up=False, vcpus=64, memory_mib=262144, disk_gib=4000),
+        ]
+    }
+    placed: Counter[str] = Counter()
+    refused = 0
+    for _ in range(400):
+        r = req(rng.choice([1, 1, 2, 4]), rng.choice([512, 1024, 2048, 4096]), rng.choice([1, 10, 20, 40]))
+        ranking = scheduler.rank(list(fleet.values()), r)
+        if not ranking.candidates:
+            refused += 1
+            # A refusal must be true: no host had room for it.
+            assert not any(fits(h, r) for h in fleet.values()), ranking.no_valid_host()
+            assert sum(ranking.removed.values()) == len(fleet)
+            continue
+        chosen = ranking.candidates[0]
+        fleet[chosen] = fleet[chosen].claimed(r)
+        placed[chosen] += 1
+        assert all(within_ratios(h) for h in fleet.values()), fleet[chosen]
+    assert set(placed) == {"big", "mid", "small", "busy"}  # every up host took some, "down" none
+    assert sum(placed.values()) > 100 and refused > 0  # and the fleet filled up along the way
+
+
+@pytest.mark.parametrize("n", [3, 10, 31, 90])
+def test_spread_over_equal_hosts_is_even(n: int) -> None:
+    fleet = {h.id: h for h in (host("h1"), host("h2"), host("h3"))}
+    placed = Counter({h: 0 for h in fleet})
+    r = req(vcpus=0, memory_mib=128, disk_gib=0)
+    for _ in range(n):
+        chosen = SPREAD.rank(list(fleet.values()), r).candidates[0]
+        fleet[chosen] = fleet[chosen].claimed(r)
+        placed[chosen] += 1
+        assert max(placed.values()) - min(placed.values()) <= 1, placed
+    assert sum(placed.values()) == n
+
+
+def test_pack_fills_one_host_before_the_next() -> None:
+    fleet = {h.id: h for h in (host("h1", vcpus=2), host("h2", vcpus=2))}
+    r = req(vcpus=1, memory_mib=1024, disk_gib=0)
+    order = []
+    for _ in range(4):
+        chosen = PACK.rank(list(fleet.values()), r).candidates[0]
+        fleet[chosen] = fleet[chosen].claimed(r)
+        order.append(chosen)
+    assert order == ["h1", "h1", "h2", "h2"]
+
+
+# ---- what the scheduler workers feed in -----------------------------------------------------
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def db_host(**kw: object) -> Host:
+    fields: dict[str, object] = dict(
+        id="h1",
+        hostname="node1",
+        arch="x86_64",
+        hypervisor_type="qemu",
+        hypervisor_uri="test:///default",
+        availability_zone="az1",
+        vcpus=32,
+        memory_mib=65536,
+        disk_gib=500,
+        cpu_allocation_ratio=4.0,
+        ram_allocation_ratio=1.5,
+        disk_allocation_ratio=1.0,
+        vcpus_used=3,
+        memory_mib_used=4096,
+        disk_gib_used=40,
+        state=HostState.UP,
+        last_heartbeat=NOW,
+    )
+    fields.update(kw)
+    return Host(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "age_s", "up"),
+    [
+        ({}, 1.0, True),
+        ({}, 3.0, False),  # stale: heartbeat as old as the limit
+        ({}, 60.0, False),
+        ({"state": HostState.DOWN}, 1.0, False),
+        ({"last_heartbeat": None}, 0.0, False),
+    ],
+    ids=["fresh", "at limit", "stale", "down", "never seen"],
+)
+def test_host_view_is_up_only_when_up_and_fresh(changes: dict[str, object], age_s: float, up: bool) -> None:
+    h = replace(db_host(), **changes)  # type: ignore[arg-type]
+    assert host_view(h, NOW.timestamp() + age_s, stale_after_s=3.0).up is up
+
+
+def test_host_view_carries_capacity_usage_and_placement_traits() -> None:
+    v = host_view(db_host(enabled=False, availability_zone="az7"), NOW.timestamp(), 3.0)
+    assert (v.id, v.availability_zone, v.arch, v.enabled) == ("h1", "az7", "x86_64", False)
+    assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (32 * 4 - 3, 65536 * 1.5 - 4096, 460)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "zone"),
+    [({}, None), ({"availability_zone": ""}, None), ({"availability_zone": "az2", "x": "y"}, "az2")],
+)
+def test_placement_request_from_instance(metadata: dict[str, str], zone: str | None) -> None:
+    inst = Instance(
+        uid=uuid.UUID(int=1),
+        project="acme",
+        server_id="web",
+        flavor_id="m1.small",
+        image_id="debian",
+        vcpus=2,
+        memory_mib=2048,
+        disk_gib=20,
+        vm_state=VmState.BUILDING,
+        task_state=None,
+        metadata=metadata,
+    )
+    r = placement_request(inst)
+    assert (r.uid, r.vcpus, r.memory_mib, r.disk_gib, r.availability_zone) == (inst.uid, 2, 2048, 20, zone)
