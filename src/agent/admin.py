@@ -42,9 +42,7 @@ class AgentAdminService(agent_pb2_grpc.AgentAdminServicer):  # type: ignore[misc
 class AdminServer:
     def __init__(self, hypervisor: Hypervisor, listen: str) -> None:
         self._server = grpc.aio.server()
-        agent_pb2_grpc.add_AgentAdminServicer_to_server(
-            AgentAdminService(hypervisor), self._server
-        )
+        agent_pb2_grpc.add_AgentAdminServicer_to_server(AgentAdminService(hypervisor), self._server)
         self._listen = listen
         self.port = 0
 

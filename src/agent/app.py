@@ -49,9 +49,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         controller=settings.controller,
     )
     try:
-        hypervisor = await LibvirtHypervisor.open(
-            settings.libvirt_uri, stop_timeout=settings.stop_timeout
-        )
+        hypervisor = await LibvirtHypervisor.open(settings.libvirt_uri, stop_timeout=settings.stop_timeout)
     except HypervisorError as exc:
         log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
         return 1
@@ -61,7 +59,11 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        info = await hypervisor.inventory()
+        try:
+            info = await hypervisor.inventory()
+        except HypervisorError as exc:
+            log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+            return 1
         log.info(
             "agent.inventory",
             hostname=info.hostname,
@@ -91,7 +93,11 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         admin: AdminServer | None = None
         if settings.admin_listen:
             admin = AdminServer(hypervisor, settings.admin_listen)
-            await admin.start()
+            try:
+                await admin.start()
+            except OSError as exc:
+                log.error("agent.admin_unavailable", listen=settings.admin_listen, error=str(exc))
+                return 1
 
         async def watch_libvirt() -> None:
             nonlocal exit_code

@@ -8,6 +8,7 @@ message stays unacknowledged and RabbitMQ delivers it again later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 import structlog
 from aio_pika.abc import (
-    AbstractChannel,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
@@ -210,38 +210,26 @@ class CommandConsumer:
         self._prefetch = prefetch
         self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
         self._connection: AbstractRobustConnection | None = None
-        self._channel: AbstractChannel | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._stopping = False
         self.consuming = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Connect (retrying), declare and consume once `ready` is set; returns when consuming."""
+        """Once `ready` is set: connect, declare and consume, retrying with backoff until it
+        works; returns when consuming (the robust connection handles later reconnects)."""
         await ready.wait()
-        self._connection = await self._connect()
-        self._channel = await self._connection.channel()
-        await self._channel.set_qos(prefetch_count=self._prefetch)
-        exchange = await self._channel.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        queue = await self._channel.declare_queue(
-            self.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
-        )
-        await queue.bind(exchange, routing_key=self._routing_key)
-        if self._stopping:
-            return
-        self._queue = queue
-        self._consumer_tag = await queue.consume(self._on_message)
-        self.consuming.set()
-        log.info("amqp.consuming", queue=self.queue_name, prefetch=self._prefetch)
-
-    async def _connect(self) -> AbstractRobustConnection:
         attempt = 0
-        while True:
+        while not self._stopping:
+            connection: AbstractRobustConnection | None = None
             try:
                 connection = await aio_pika.connect_robust(self._url)
+                await self._consume(connection)
+                return
             except Exception as exc:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
                 delay = self._backoff.delay(attempt)
                 attempt += 1
                 log.warning(
@@ -251,10 +239,27 @@ class CommandConsumer:
                     retry_in_s=round(delay, 2),
                 )
                 await asyncio.sleep(delay)
-                continue
-            log.info("amqp.connected", url=_redacted(self._url))
-            connection.reconnect_callbacks.add(self._on_reconnect)
-            return connection
+
+    async def _consume(self, connection: AbstractRobustConnection) -> None:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        # Same declarations as the controller's; a mismatch fails here with a clear reason.
+        exchange = await channel.declare_exchange(
+            self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
+        )
+        queue = await channel.declare_queue(
+            self.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, routing_key=self._routing_key)
+        self._connection = connection
+        log.info("amqp.connected", url=_redacted(self._url))
+        connection.reconnect_callbacks.add(self._on_reconnect)
+        if self._stopping:
+            return
+        self._queue = queue
+        self._consumer_tag = await queue.consume(self._on_message)
+        self.consuming.set()
+        log.info("amqp.consuming", queue=self.queue_name, prefetch=self._prefetch)
 
     def _on_reconnect(self, *_args: Any) -> None:
         log.info("amqp.reconnected", url=_redacted(self._url))

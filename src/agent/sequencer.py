@@ -63,6 +63,10 @@ class KeyedSequencer:
             if not self._workers:
                 self._idle.set()
 
+    async def wait_idle(self) -> None:
+        """Wait until every queued job has run."""
+        await self._idle.wait()
+
     async def close(self, grace: float) -> int:
         """Start nothing new, give running jobs `grace` seconds, then cancel them.
 

@@ -84,45 +84,78 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     def flag(name: str, var: str, default: str, help_: str, **kwargs: object) -> None:
         # argparse runs string defaults through `type`, so a bad env value fails like a bad flag.
         parser.add_argument(
-            name, default=env.get(var, default), help=f"{help_} (env {var})", **kwargs  # type: ignore[arg-type]
+            name,
+            default=env.get(var, default),
+            help=f"{help_} (env {var})",
+            **kwargs,  # type: ignore[arg-type]
         )
 
     flag("--host-id", "OVERCAST_HOST_ID", socket.gethostname(), "host id", type=_non_empty)
-    flag("--controller", "OVERCAST_CONTROLLER", "127.0.0.1:50051", "controller gRPC address",
-         type=_non_empty)
-    flag("--amqp-url", "OVERCAST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", "RabbitMQ URL",
-         type=_non_empty)
-    flag("--bus-prefix", "OVERCAST_BUS_PREFIX", "overcast", "exchange/queue name prefix",
-         type=_non_empty)
-    flag("--libvirt-uri", "OVERCAST_LIBVIRT_URI", "test:///default", "libvirt URI",
-         type=_non_empty)
-    flag("--availability-zone", "OVERCAST_AVAILABILITY_ZONE", "az1", "availability zone",
-         type=_non_empty)
-    flag("--disk-gib", "OVERCAST_DISK_GIB", "1000", "disk capacity reported, GiB",
-         type=_at_least(0, int))
-    flag("--heartbeat-interval", "OVERCAST_HEARTBEAT_INTERVAL", "1.0",
-         "seconds between heartbeats unless the controller says otherwise",
-         type=_positive_seconds)
-    flag("--admin-listen", "OVERCAST_AGENT_ADMIN", "",
-         "HOST:PORT for the AgentAdmin gRPC service; empty disables it",
-         type=_host_port_or_empty)
-    flag("--stop-timeout", "OVERCAST_STOP_TIMEOUT", "5.0",
-         "seconds a guest gets to shut down before it is destroyed", type=_at_least(0, float))
-    flag("--shutdown-grace", "OVERCAST_SHUTDOWN_GRACE", "10.0",
-         "seconds in-flight commands get to finish when the agent stops",
-         type=_at_least(0, float))
-    flag("--prefetch", "OVERCAST_PREFETCH", "64", "unacknowledged commands in flight",
-         type=_at_least(1, int))
-    flag("--log-format", "OVERCAST_LOG_FORMAT", "console", "log format: console|json",
-         type=_one_of("console", "json"))
-    flag("--log-level", "OVERCAST_LOG_LEVEL", "info", "log level",
-         type=_one_of("debug", "info", "warning", "error"))
+    flag(
+        "--controller",
+        "OVERCAST_CONTROLLER",
+        "127.0.0.1:50051",
+        "controller gRPC address; several replicas as HOST:PORT,HOST:PORT",
+        type=_non_empty,
+    )
+    flag(
+        "--amqp-url",
+        "OVERCAST_AMQP_URL",
+        "amqp://guest:guest@127.0.0.1:5672/",
+        "RabbitMQ URL",
+        type=_non_empty,
+    )
+    flag("--bus-prefix", "OVERCAST_BUS_PREFIX", "overcast", "exchange/queue name prefix", type=_non_empty)
+    flag("--libvirt-uri", "OVERCAST_LIBVIRT_URI", "test:///default", "libvirt URI", type=_non_empty)
+    flag("--availability-zone", "OVERCAST_AVAILABILITY_ZONE", "az1", "availability zone", type=_non_empty)
+    flag("--disk-gib", "OVERCAST_DISK_GIB", "1000", "disk capacity reported, GiB", type=_at_least(0, int))
+    flag(
+        "--heartbeat-interval",
+        "OVERCAST_HEARTBEAT_INTERVAL",
+        "1.0",
+        "seconds between heartbeats unless the controller says otherwise",
+        type=_positive_seconds,
+    )
+    flag(
+        "--admin-listen",
+        "OVERCAST_AGENT_ADMIN",
+        "",
+        "HOST:PORT for the AgentAdmin gRPC service; empty disables it",
+        type=_host_port_or_empty,
+    )
+    flag(
+        "--stop-timeout",
+        "OVERCAST_STOP_TIMEOUT",
+        "5.0",
+        "seconds a guest gets to shut down before it is destroyed",
+        type=_at_least(0, float),
+    )
+    flag(
+        "--shutdown-grace",
+        "OVERCAST_SHUTDOWN_GRACE",
+        "5.0",
+        "seconds in-flight commands get to finish when the agent stops",
+        type=_at_least(0, float),
+    )
+    flag("--prefetch", "OVERCAST_PREFETCH", "64", "unacknowledged commands in flight", type=_at_least(1, int))
+    flag(
+        "--log-format",
+        "OVERCAST_LOG_FORMAT",
+        "console",
+        "log format: console|json",
+        type=_one_of("console", "json"),
+    )
+    flag(
+        "--log-level",
+        "OVERCAST_LOG_LEVEL",
+        "info",
+        "log level",
+        type=_one_of("debug", "info", "warning", "error"),
+    )
     return parser
 
 
-def parse_settings(
-    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def parse_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Parse flags; on bad input argparse prints usage and exits with status 2."""
     args = build_parser(os.environ if env is None else env).parse_args(argv)
     return Settings(

@@ -1,6 +1,6 @@
 """Write a libvirt test-driver node file.
 
-    python -m agent.testhost PATH --cpus 32 --memory-gib 64
+python -m agent.testhost PATH --cpus 32 --memory-gib 64
 """
 
 from __future__ import annotations

@@ -96,10 +96,10 @@ class Backoff:
     maximum: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        # "Equal jitter": never below half the step, so a fleet of agents spreads out
-        # without any of them hammering a controller that is still starting.
+        # "Equal jitter" (half fixed, half random) so a fleet of agents spreads out, never
+        # below `initial` so nobody hammers a controller that is still starting.
         step = min(self.maximum, self.initial * (2.0 ** min(attempt, 32)))
-        return step / 2 + random.uniform(0, step / 2)
+        return max(self.initial, step / 2 + random.uniform(0, step / 2))
 
 
 class SessionError(Exception):
@@ -124,7 +124,12 @@ class Uplink:
         heartbeat_interval: float,
         backoff: Backoff | None = None,
     ) -> None:
-        self._target = target
+        # Several controller replicas may be given ("a:1,b:2"): a failed attempt moves on
+        # to the next one, a working stream stays where it is.
+        self._targets = [t.strip() for t in target.split(",") if t.strip()]
+        if not self._targets:
+            raise ValueError("no controller address given")
+        self._target_index = 0
         self._host_id = host_id
         self._availability_zone = availability_zone
         self._disk_gib = disk_gib
@@ -142,6 +147,10 @@ class Uplink:
         self.registered = asyncio.Event()  # set after the first successful registration
         self.controller_id = ""
         self.sessions = 0  # successful registrations so far
+
+    @property
+    def target(self) -> str:
+        return self._targets[self._target_index]
 
     @property
     def connected(self) -> bool:
@@ -202,16 +211,17 @@ class Uplink:
                 reason = str(exc)
             if self.sessions > before:
                 attempt = 0
-                log.warning("uplink.disconnected", controller=self._target, reason=reason)
+                log.warning("uplink.disconnected", controller=self.target, reason=reason)
             delay = self._backoff.delay(attempt)
             attempt += 1
             if self.sessions == before:
                 log.info(
                     "uplink.connect_failed",
-                    controller=self._target,
+                    controller=self.target,
                     reason=reason,
                     retry_in_s=round(delay, 2),
                 )
+                self._target_index = (self._target_index + 1) % len(self._targets)
             await asyncio.sleep(delay)
 
     async def _register_message(self) -> agent_pb2.AgentMessage:
@@ -239,7 +249,7 @@ class Uplink:
 
     async def _session(self) -> None:
         register = await self._register_message()
-        channel = grpc.aio.insecure_channel(self._target, options=_CHANNEL_OPTIONS)
+        channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
         call = agent_pb2_grpc.AgentGatewayStub(channel).Connect()
         try:
             await call.write(register)
@@ -262,7 +272,7 @@ class Uplink:
             self.registered.set()
             log.info(
                 "uplink.connected",
-                controller=self._target,
+                controller=self.target,
                 controller_id=self.controller_id,
                 domains=len(register.register.domains),
                 resent_reports=len(self._pending),
@@ -280,9 +290,7 @@ class Uplink:
     def _apply_interval(self, interval_ms: int) -> None:
         self._interval = interval_ms / 1000 if interval_ms > 0 else self._default_interval
 
-    def _enqueue_report(
-        self, outbox: asyncio.Queue[agent_pb2.AgentMessage], pending: _PendingReport
-    ) -> None:
+    def _enqueue_report(self, outbox: asyncio.Queue[agent_pb2.AgentMessage], pending: _PendingReport) -> None:
         # A fresh seq per send: seqs stay increasing on every stream, and an acceptance can
         # only match what was sent on the stream it arrives on.
         seq = next(self._seq)
@@ -295,9 +303,7 @@ class Uplink:
             sent_at = timestamp_pb2.Timestamp()
             sent_at.GetCurrentTime()
             outbox.put_nowait(
-                agent_pb2.AgentMessage(
-                    seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at)
-                )
+                agent_pb2.AgentMessage(seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at))
             )
 
     async def _write_loop(

@@ -357,9 +357,7 @@ class LibvirtHypervisor:
         await self._call(self._reboot_sync, _canonical_uid(instance_uid))
 
     def _undefine(self, dom: libvirt.virDomain) -> None:
-        flag_sets = (
-            _UNDEFINE_FLAG_SETS if self._undefine_flags is None else (self._undefine_flags,)
-        )
+        flag_sets = _UNDEFINE_FLAG_SETS if self._undefine_flags is None else (self._undefine_flags,)
         for flags in flag_sets:
             try:
                 dom.undefineFlags(flags)
@@ -427,9 +425,7 @@ class LibvirtHypervisor:
 
     def _change_sync(self, instance_uid: str) -> DomainChange:
         state = self._power_state_sync(instance_uid)
-        return DomainChange(
-            instance_uid=instance_uid, power_state=state, gone=state is PowerState.MISSING
-        )
+        return DomainChange(instance_uid=instance_uid, power_state=state, gone=state is PowerState.MISSING)
 
     async def domain_changes(self) -> AsyncIterator[DomainChange]:
         # Events only say "something changed"; the state is read afterwards, so a burst of

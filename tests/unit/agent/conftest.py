@@ -8,23 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import grpc
 import pytest
+from agent_testkit import FakeGateway
 
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.hypervisor.testdriver import uri_for, write_node_file
-from overcast.v1 import agent_pb2, agent_pb2_grpc
-
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll until predicate() is true (for state owned by other tasks or processes)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -63,58 +51,6 @@ async def hypervisor(node_file: Path) -> AsyncIterator[LibvirtHypervisor]:
 @pytest.fixture
 def new_uid() -> Callable[[], str]:
     return lambda: str(uuid.uuid4())
-
-
-class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
-    """A controller stand-in: answers Register, records everything, accepts reports on demand."""
-
-    def __init__(self, *, accepting: bool = True, heartbeat_interval_ms: int = 0) -> None:
-        self.accepting = accepting
-        self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.messages: list[agent_pb2.AgentMessage] = []
-        self.streams = 0
-        self._server: grpc.aio.Server | None = None
-        self.port = 0
-
-    def of_kind(self, kind: str) -> list[agent_pb2.AgentMessage]:
-        return [m for m in self.messages if m.WhichOneof("kind") == kind]
-
-    async def Connect(self, request_iterator: object, context: grpc.aio.ServicerContext) -> None:
-        first = await context.read()
-        if first is grpc.aio.EOF or first.WhichOneof("kind") != "register":
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "Register first")
-        self.messages.append(first)
-        self.streams += 1
-        await context.write(
-            agent_pb2.ControllerMessage(
-                registered=agent_pb2.Registered(
-                    controller_id="fake", heartbeat_interval_ms=self.heartbeat_interval_ms
-                )
-            )
-        )
-        while True:
-            message = await context.read()
-            if message is grpc.aio.EOF:
-                return
-            self.messages.append(message)
-            if message.WhichOneof("kind") == "report" and self.accepting:
-                await context.write(
-                    agent_pb2.ControllerMessage(
-                        accepted=agent_pb2.ReportAccepted(seq=message.seq)
-                    )
-                )
-
-    async def start(self, port: int = 0) -> int:
-        self._server = grpc.aio.server()
-        agent_pb2_grpc.add_AgentGatewayServicer_to_server(self, self._server)
-        self.port = self._server.add_insecure_port(f"127.0.0.1:{port}")
-        await self._server.start()
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.stop(grace=None)
-            self._server = None
 
 
 @pytest.fixture

@@ -31,8 +31,7 @@ def test_every_open_starts_fresh(tmp_path: Path) -> None:
     second = None
     try:
         first.defineXML(
-            "<domain type='test'><name>x</name><memory>1024</memory>"
-            "<os><type>hvm</type></os></domain>"
+            "<domain type='test'><name>x</name><memory>1024</memory><os><type>hvm</type></os></domain>"
         )
         second = libvirt.open(uri)
         assert [d.name() for d in first.listAllDomains()] == ["x"]

@@ -1,0 +1,142 @@
+"""Command parsing, execution on the real test driver, per-instance ordering, ack after report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from agent_testkit import RecordingSink, Settlements, body, wait_for
+
+from agent.commands import CommandProcessor, MalformedCommand, execute, parse_command
+from agent.hypervisor.base import PowerState
+from agent.hypervisor.libvirt_driver import LibvirtHypervisor
+from agent.model import Command, Op
+from overcast.v1 import agent_pb2
+
+NewUid = Callable[[], str]
+
+
+def test_parse_command_reads_canonical_json() -> None:
+    raw = (
+        b'{"commandId": "c1", "op": "SPAWN", "instanceUid": "u1", "instanceName": "projects/p/'
+        b'servers/s", "vcpus": 2, "memoryMib": "512", "metadata": {"k": "v"}, "future": 1}'
+    )
+    command = parse_command(raw)
+    assert command == Command(
+        command_id="c1",
+        op=Op.SPAWN,
+        instance_uid="u1",
+        instance_name="projects/p/servers/s",
+        vcpus=2,
+        memory_mib=512,
+        metadata={"k": "v"},
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", [b"not json", b"[]", b'{"op": "SPAWN"}', b'{"commandId": "c", "vcpus": "x"}', b"\xff"]
+)
+def test_parse_command_rejects_malformed_bodies(raw: bytes) -> None:
+    with pytest.raises(MalformedCommand):
+        parse_command(raw)
+
+
+def test_unknown_ops_become_unspecified() -> None:
+    assert parse_command(b'{"commandId": "c", "op": 99}').op is Op.COMMAND_OP_UNSPECIFIED
+    assert parse_command(b'{"commandId": "c", "op": "MIGRATE"}').op is Op.COMMAND_OP_UNSPECIFIED
+
+
+async def test_execute_reports_power_state_and_errors(hypervisor: LibvirtHypervisor, new_uid: NewUid) -> None:
+    uid = new_uid()
+    spawn = Command("c1", Op.SPAWN, uid, "projects/p/servers/s", vcpus=1, memory_mib=128)
+    result = await execute(hypervisor, spawn)
+    assert (result.ok, result.error, result.power_state) == (True, "", PowerState.RUNNING)
+    result = await execute(hypervisor, Command("c2", Op.STOP, uid))
+    assert (result.ok, result.power_state) == (True, PowerState.SHUTDOWN)
+    result = await execute(hypervisor, Command("c3", Op.DELETE, uid))
+    assert (result.ok, result.power_state) == (True, PowerState.MISSING)
+    result = await execute(hypervisor, Command("c4", Op.START, uid))
+    assert not result.ok
+    assert "no domain" in result.error
+    result = await execute(hypervisor, Command("c5", Op.COMMAND_OP_UNSPECIFIED, uid))
+    assert not result.ok
+    assert "unsupported" in result.error
+    result = await execute(hypervisor, Command("c6", Op.DELETE, "bogus"))
+    assert (result.ok, result.power_state) == (False, PowerState.MISSING)
+
+
+async def test_processor_keeps_per_instance_order_and_acks_after_acceptance(
+    hypervisor: LibvirtHypervisor, new_uid: NewUid
+) -> None:
+    sink = RecordingSink()
+    settle = Settlements(sink.events)
+    processor = CommandProcessor(hypervisor, sink)
+    uids = [new_uid() for _ in range(4)]
+    sequence = [
+        (agent_pb2.SPAWN, "spawn"),
+        (agent_pb2.STOP, "stop"),
+        (agent_pb2.START, "start"),
+        (agent_pb2.REBOOT, "reboot"),
+        (agent_pb2.SPAWN, "spawn-again"),
+        (agent_pb2.DELETE, "delete"),
+    ]
+    sink.gate.clear()  # hold acceptance: nothing may be acked yet
+    for op, name in sequence:
+        for uid in uids:
+            cid = f"{uid}:{name}"
+            assert processor.submit(body(op, uid, cid), ack=settle.ack(cid), reject=settle.reject(cid))
+    await asyncio.sleep(0.2)
+    assert not any(e.startswith("ack:") for e in sink.events)
+    # One command per instance runs at a time, and the next one waits for its report.
+    assert processor.in_flight == len(uids)
+    sink.gate.set()
+    await wait_for(lambda: len([e for e in sink.events if e.startswith("ack:")]) == 24)
+    await processor.close(grace=1)
+
+    for uid in uids:
+        mine = [r for r in sink.results if r.instance_uid == uid]
+        assert [r.command_id.split(":")[1] for r in mine] == [name for _, name in sequence]
+        assert all(r.ok for r in mine), [r.error for r in mine]
+        assert [r.power_state for r in mine] == [
+            PowerState.RUNNING,
+            PowerState.SHUTDOWN,
+            PowerState.RUNNING,
+            PowerState.RUNNING,
+            PowerState.RUNNING,
+            PowerState.MISSING,
+        ]
+        for _, name in sequence:
+            cid = f"{uid}:{name}"
+            assert sink.events.index(f"accepted:{cid}") < sink.events.index(f"ack:{cid}")
+    assert await hypervisor.list_domains() == []
+
+
+async def test_processor_rejects_malformed_messages_without_running_anything(
+    hypervisor: LibvirtHypervisor,
+) -> None:
+    sink = RecordingSink()
+    settle = Settlements(sink.events)
+    processor = CommandProcessor(hypervisor, sink)
+    assert processor.submit(b"{broken", ack=settle.ack("m"), reject=settle.reject("m"))
+    await wait_for(lambda: sink.events == ["reject:m"])
+    await processor.close(grace=1)
+    assert sink.results == []
+
+
+async def test_processor_leaves_unaccepted_commands_unacked_on_close(
+    hypervisor: LibvirtHypervisor, new_uid: NewUid
+) -> None:
+    sink = RecordingSink()
+    sink.gate.clear()  # the controller never accepts
+    settle = Settlements(sink.events)
+    processor = CommandProcessor(hypervisor, sink)
+    uid = new_uid()
+    processor.submit(body(agent_pb2.SPAWN, uid, "c1"), ack=settle.ack("c1"), reject=settle.reject("c1"))
+    processor.submit(body(agent_pb2.DELETE, uid, "c2"), ack=settle.ack("c2"), reject=settle.reject("c2"))
+    await asyncio.sleep(0.1)
+    assert await processor.close(grace=0.1) == 1
+    assert sink.events == []
+    # The second command never started: the domain is still there.
+    assert [d.uuid for d in await hypervisor.list_domains()] == [uid]
+    assert not processor.submit(b"{}", ack=settle.ack("x"), reject=settle.reject("x"))
