@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aio_pika
 import asyncpg
@@ -73,6 +73,18 @@ SERVICE_NAMES = [
 
 class StartupError(Exception):
     pass
+
+
+async def supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """Keep a background loop alive: a failure (a database blip, a bug) is logged and the
+    loop restarts after a pause, instead of taking the whole controller down."""
+    while True:
+        try:
+            await run()
+            return
+        except Exception:
+            log.exception("background.failed", task=name)
+            await asyncio.sleep(1.0)
 
 
 async def _connect_services(
@@ -156,20 +168,19 @@ async def serve(s: Settings) -> None:
 
     try:
         async with asyncio.TaskGroup() as tg:
-            background = [
-                tg.create_task(listener.run()),
-                tg.create_task(feed.run()),
-                tg.create_task(workers.run()),
-                tg.create_task(relay.run()),
-                tg.create_task(hosts.flush_heartbeats(s.heartbeat_interval_s)),
-                tg.create_task(
-                    lead(
-                        s.database_url,
-                        Role.HOST_MONITOR,
-                        lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
-                    )
+            loops: dict[str, Callable[[], Awaitable[None]]] = {
+                "listener": listener.run,
+                "watch-feed": feed.run,
+                "scheduler": workers.run,
+                "outbox-relay": relay.run,
+                "heartbeats": lambda: hosts.flush_heartbeats(s.heartbeat_interval_s),
+                "host-monitor": lambda: lead(
+                    s.database_url,
+                    Role.HOST_MONITOR,
+                    lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
                 ),
-            ]
+            }
+            background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()
             for name in ("", *SERVICE_NAMES):

@@ -161,7 +161,10 @@ class Cluster:
              "--libvirt-uri", f"test://{node}", "--admin-listen", admin,
              "--heartbeat-interval", str(self.heartbeat_interval), *extra],
             {
-                "OVERCAST_CONTROLLER": self.endpoints[controller],
+                # Its own controller first, the others to fail over to.
+                "OVERCAST_CONTROLLER": ",".join(
+                    self.endpoints[controller:] + self.endpoints[:controller]
+                ),
                 "OVERCAST_AMQP_URL": self.amqp_url,
                 "OVERCAST_BUS_PREFIX": self.bus_prefix,
             },

@@ -88,45 +88,54 @@ class SchedulerWorkers:
             if done:
                 self._wake.set()  # more may be waiting: let the other workers in too
                 continue
+            # Nothing pending, or only lost races: wait for news before trying again.
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
 
     async def place_batch(self) -> int:
+        """Place one batch; returns how many instances left the pending state."""
         async with self.store.batch(self.batch_size) as batch:
             if not batch.pending:
                 return 0
-            await self._place(batch)
-            return len(batch.pending)
+            return await self._place(batch)
 
-    async def _place(self, batch: SchedulingBatch) -> None:
+    async def _place(self, batch: SchedulingBatch) -> int:
         now = time.time()
         views = {h.id: host_view(h, now, self.stale_after_s) for h in batch.hosts}
+        chosen: list[tuple[str, Instance]] = []
+        done = 0
+        # Decide every placement against the snapshot first (each one consuming capacity in
+        # the view), then claim in host-id order: concurrent batches then lock host rows in
+        # the same order and cannot deadlock.
         for inst in batch.pending:
             req = placement_request(inst)
             ranking = self.scheduler.rank(list(views.values()), req)
-            for host_id in ranking.candidates:
-                command_id = uuid.uuid4()
-                placed = bump(
-                    inst,
-                    host_id=host_id,
-                    allocated=True,
-                    task_state=TaskState.SPAWNING,
-                    task_command=command_id,
-                )
-                messages = [
-                    command(placed, CommandOp.SPAWN, command_id),
-                    instance_event(placed, "instance.scheduled"),
-                ]
-                if await batch.claim(placed, host_id, messages):
-                    views[host_id] = views[host_id].claimed(req)
-                    self.placed += 1
-                    break
-                # Another worker filled this host first: forget it for this batch.
-                views.pop(host_id)
-            else:
-                if ranking.candidates:
-                    continue  # every candidate lost a race: stays pending for a fresh view
-                failed = bump(inst, vm_state=VmState.ERROR, task_state=None, fault=ranking.no_valid_host())
-                await batch.fail(failed, [instance_event(failed, "instance.create.error")])
-                log.info("scheduler.no_valid_host", server=inst.name, reason=failed.fault)
+            if ranking.candidates:
+                host_id = ranking.candidates[0]
+                views[host_id] = views[host_id].claimed(req)
+                chosen.append((host_id, inst))
+                continue
+            failed = bump(inst, vm_state=VmState.ERROR, task_state=None, fault=ranking.no_valid_host())
+            await batch.fail(failed, [instance_event(failed, "instance.create.error")])
+            log.info("scheduler.no_valid_host", server=inst.name, reason=failed.fault)
+            done += 1
+        for host_id, inst in sorted(chosen, key=lambda c: c[0]):
+            command_id = uuid.uuid4()
+            placed = bump(
+                inst,
+                host_id=host_id,
+                allocated=True,
+                task_state=TaskState.SPAWNING,
+                task_command=command_id,
+            )
+            messages = [
+                command(placed, CommandOp.SPAWN, command_id),
+                instance_event(placed, "instance.scheduled"),
+            ]
+            if await batch.claim(placed, host_id, messages):
+                self.placed += 1
+                done += 1
+            # else another replica filled the host first: the instance stays pending and
+            # the next batch places it against a fresh snapshot.
+        return done

@@ -1,4 +1,8 @@
-"""Hosts in PostgreSQL: registration, heartbeats, up/down, enable/disable."""
+"""Hosts in PostgreSQL: registration, heartbeats, up/down, enable/disable.
+
+Inventory and usage live in `hosts` (claims lock those rows); liveness in `host_status`, so
+heartbeats never wait on claims. Reads go through the `hosts_view` join of the two.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,13 @@ from controller.storage.rows import HOST_COLUMNS
 HostEvent = Callable[[Host], OutboxMessage]
 
 
+async def _read(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[str]) -> list[Host]:
+    found = await conn.fetch(
+        f"SELECT {HOST_COLUMNS} FROM hosts_view WHERE id = ANY($1::text[]) ORDER BY id", list(ids)
+    )
+    return [rows.host(r) for r in found]
+
+
 class PgHostStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
@@ -23,22 +34,20 @@ class PgHostStore:
     async def register(
         self, inv: HostInventory, ratios: tuple[float, float, float], on_up: HostEvent
     ) -> Host:
-        """Insert or refresh the host's inventory and mark it UP (ratios only set on insert:
-        an operator may have tuned them since)."""
+        """Insert or refresh the host's inventory and mark it UP (ratios are only set on
+        insert: an operator may have tuned them since)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            was = await conn.fetchval("SELECT state FROM hosts WHERE id = $1 FOR UPDATE", inv.host_id)
-            row = await conn.fetchrow(
-                f"""INSERT INTO hosts (id, hostname, arch, hypervisor_type, hypervisor_uri,
+            await conn.execute(
+                """INSERT INTO hosts (id, hostname, arch, hypervisor_type, hypervisor_uri,
                     availability_zone, vcpus, memory_mib, disk_gib, cpu_allocation_ratio,
-                    ram_allocation_ratio, disk_allocation_ratio, state, last_heartbeat)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'UP', now())
+                    ram_allocation_ratio, disk_allocation_ratio)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                 ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname,
                     arch = EXCLUDED.arch, hypervisor_type = EXCLUDED.hypervisor_type,
                     hypervisor_uri = EXCLUDED.hypervisor_uri,
                     availability_zone = EXCLUDED.availability_zone, vcpus = EXCLUDED.vcpus,
                     memory_mib = EXCLUDED.memory_mib, disk_gib = EXCLUDED.disk_gib,
-                    state = 'UP', last_heartbeat = now(), version = hosts.version + 1
-                RETURNING {HOST_COLUMNS}""",
+                    version = hosts.version + 1""",
                 inv.host_id,
                 inv.hostname,
                 inv.arch,
@@ -50,7 +59,13 @@ class PgHostStore:
                 inv.disk_gib,
                 *ratios,
             )
-            host = rows.host(row)
+            was = await conn.fetchval(
+                """INSERT INTO host_status AS s (id, state, last_heartbeat) VALUES ($1, 'UP', now())
+                ON CONFLICT (id) DO UPDATE SET state = 'UP', last_heartbeat = now()
+                RETURNING (SELECT state FROM host_status WHERE id = $1)""",
+                inv.host_id,
+            )
+            (host,) = await _read(conn, [inv.host_id])
             if was != "UP":
                 await rows.insert_outbox(conn, [on_up(host)])
             return host
@@ -61,39 +76,37 @@ class PgHostStore:
             return []
         async with self._pool.acquire() as conn, conn.transaction():
             came_up = await conn.fetch(
-                """UPDATE hosts h SET last_heartbeat = now(), state = 'UP',
-                    version = h.version + (CASE WHEN h.state = 'UP' THEN 0 ELSE 1 END)
-                FROM (SELECT id, state AS old_state FROM hosts WHERE id = ANY($1::text[])
+                """UPDATE host_status s SET last_heartbeat = now(), state = 'UP'
+                FROM (SELECT id, state FROM host_status WHERE id = ANY($1::text[])
                       ORDER BY id FOR UPDATE) old
-                WHERE h.id = old.id
-                RETURNING old.old_state, h.*""",
+                WHERE s.id = old.id RETURNING s.id, old.state AS old_state""",
                 list(host_ids),
             )
-            up = [rows.host(r) for r in came_up if r["old_state"] != "UP"]
+            up = await _read(conn, [r["id"] for r in came_up if r["old_state"] != "UP"])
             await rows.insert_outbox(conn, [on_up(h) for h in up])
             return up
 
     async def mark_down_stale(self, older_than: datetime, on_down: HostEvent) -> list[Host]:
         async with self._pool.acquire() as conn, conn.transaction():
-            found = await conn.fetch(
-                f"""UPDATE hosts SET state = 'DOWN', version = version + 1
+            ids = await conn.fetch(
+                """UPDATE host_status SET state = 'DOWN'
                 WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
-                RETURNING {HOST_COLUMNS}""",
+                RETURNING id""",
                 older_than,
             )
-            down = [rows.host(r) for r in found]
+            down = await _read(conn, [r["id"] for r in ids])
             await rows.insert_outbox(conn, [on_down(h) for h in down])
             return down
 
     async def get(self, host_id: str) -> Host:
-        row = await self._pool.fetchrow(f"SELECT {HOST_COLUMNS} FROM hosts WHERE id = $1", host_id)
-        if row is None:
+        found = await _read(self._pool, [host_id])
+        if not found:
             raise NotFound(f"hosts/{host_id}")
-        return rows.host(row)
+        return found[0]
 
     async def list(self, *, after: str | None, limit: int) -> list[Host]:
         found = await self._pool.fetch(
-            f"SELECT {HOST_COLUMNS} FROM hosts WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
+            f"SELECT {HOST_COLUMNS} FROM hosts_view WHERE ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2",
             after,
             limit,
         )
@@ -104,21 +117,23 @@ class PgHostStore:
     ) -> Host:
         async with self._pool.acquire() as conn, conn.transaction():
             current = await conn.fetchrow(
-                f"SELECT {HOST_COLUMNS} FROM hosts WHERE id = $1 FOR UPDATE", host_id
+                "SELECT version, enabled, disabled_reason FROM hosts WHERE id = $1 FOR UPDATE",
+                host_id,
             )
             if current is None:
                 raise NotFound(f"hosts/{host_id}")
             if etag and etag != str(current["version"]):
                 raise EtagMismatch(f"hosts/{host_id}", etag, str(current["version"]))
-            if current["enabled"] == enabled and current["disabled_reason"] == reason:
-                return rows.host(current)
-            row = await conn.fetchrow(
-                f"UPDATE hosts SET enabled = $2, disabled_reason = $3, version = version + 1"
-                f" WHERE id = $1 RETURNING {HOST_COLUMNS}",
-                host_id,
-                enabled,
-                reason,
-            )
-            host = rows.host(row)
-            await rows.insert_outbox(conn, [event(host)])
+            if current["enabled"] != enabled or current["disabled_reason"] != reason:
+                await conn.execute(
+                    "UPDATE hosts SET enabled = $2, disabled_reason = $3, version = version + 1"
+                    " WHERE id = $1",
+                    host_id,
+                    enabled,
+                    reason,
+                )
+                (host,) = await _read(conn, [host_id])
+                await rows.insert_outbox(conn, [event(host)])
+                return host
+            (host,) = await _read(conn, [host_id])
             return host

@@ -17,7 +17,8 @@ from controller.storage.rows import HOST_COLUMNS, INSTANCE_COLUMNS
 CLAIM = """
 UPDATE hosts SET vcpus_used = vcpus_used + $2, memory_mib_used = memory_mib_used + $3,
     disk_gib_used = disk_gib_used + $4, servers = servers + 1, version = version + 1
-WHERE id = $1 AND enabled AND state = 'UP'
+WHERE id = $1 AND enabled
+  AND (SELECT state FROM host_status WHERE host_status.id = $1) = 'UP'
   AND vcpus_used + $2 <= vcpus * cpu_allocation_ratio
   AND memory_mib_used + $3 <= memory_mib * ram_allocation_ratio
   AND disk_gib_used + $4 <= disk_gib * disk_allocation_ratio
@@ -68,5 +69,5 @@ class PgSchedulingStore:
             )
             hosts: list[asyncpg.Record] = []
             if pending:
-                hosts = await conn.fetch(f"SELECT {HOST_COLUMNS} FROM hosts ORDER BY id")
+                hosts = await conn.fetch(f"SELECT {HOST_COLUMNS} FROM hosts_view ORDER BY id")
             yield PgSchedulingBatch(conn, [rows.instance(r) for r in pending], [rows.host(r) for r in hosts])

@@ -44,8 +44,6 @@ CREATE TABLE hosts (
     servers               integer NOT NULL DEFAULT 0,
     enabled               boolean NOT NULL DEFAULT true,
     disabled_reason       text    NOT NULL DEFAULT '',
-    state                 text    NOT NULL DEFAULT 'DOWN',
-    last_heartbeat        timestamptz,
     version               bigint  NOT NULL DEFAULT 1,
     created_at            timestamptz NOT NULL DEFAULT now(),
     -- The claim invariant, enforced by the database itself as a last line of defence.
@@ -53,6 +51,17 @@ CREATE TABLE hosts (
     CHECK (memory_mib_used <= memory_mib * ram_allocation_ratio),
     CHECK (disk_gib_used <= disk_gib * disk_allocation_ratio)
 );
+
+-- Liveness lives apart from inventory and usage: heartbeats arrive every second from every
+-- host and must never queue behind (or deadlock with) the row locks that claims take.
+CREATE TABLE host_status (
+    id             text PRIMARY KEY REFERENCES hosts (id),
+    state          text NOT NULL DEFAULT 'DOWN',
+    last_heartbeat timestamptz
+);
+
+CREATE VIEW hosts_view AS
+    SELECT h.*, s.state, s.last_heartbeat FROM hosts h JOIN host_status s USING (id);
 
 CREATE TABLE instances (
     uid          uuid PRIMARY KEY,
