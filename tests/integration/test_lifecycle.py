@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from client import AsyncClient, NotFound
+from controller.domain.lifecycle import event_catalogue
 from devcluster.events import EventTap
 from devcluster.processes import Cluster
 from overcast.v1 import common_pb2
@@ -77,6 +78,7 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
         assert all(m.content_type == "application/json" for m in raw)
         assert [m.message_id for m in raw] == [e["eventId"] for e in mine]
         assert [m.type for m in raw] == expected
+        assert {e["eventType"] for e in tap.events} <= set(event_catalogue())
 
 
 async def test_disabled_host_gets_no_new_placements(api: AsyncClient, cluster: Cluster) -> None:

@@ -173,3 +173,37 @@ def sync_power(inst: Instance, power: PowerState) -> Instance | None:
     if vm_state is inst.vm_state and power is inst.power_state:
         return None
     return bump(inst, vm_state=vm_state, power_state=power)
+
+
+POWER_STATE_UPDATE = "instance.power_state.update"
+
+
+def event_catalogue() -> dict[str, str]:
+    """Every event type the controller publishes, with what it announces."""
+    catalogue = {"instance.create.start": "a server was accepted (BUILDING, SCHEDULING)"}
+    for action in ACTIONS.values():
+        verb = action.verb
+        catalogue[action.start_event] = (
+            "the scheduler placed the server and sent spawn to its host"
+            if action.op is CommandOp.SPAWN
+            else f"{verb} was requested and sent to the server's host"
+        )
+        catalogue[action.end_event] = (
+            "the server is gone (DELETED); its domain, if it had one, is undefined"
+            if action.op is CommandOp.DELETE
+            else f"the agent reported {verb} done (vm_state {action.end_vm_state.value})"
+        )
+        catalogue[action.error_event] = f"{verb} failed; the payload's fault says why"
+    catalogue["instance.create.error"] = (
+        "the server could not be built: no valid host, or spawn failed on its host (ERROR)"
+    )
+    catalogue[POWER_STATE_UPDATE] = (
+        "the hypervisor reported a power change nobody asked for (guest shut itself down)"
+    )
+    catalogue.update({
+        "host.up": "an agent registered, or its heartbeats resumed",
+        "host.down": "a host missed its heartbeats: no placements until it returns",
+        "host.enabled": "a host was taken back into scheduling",
+        "host.disabled": "a host was taken out of scheduling (maintenance); reason in payload",
+    })
+    return catalogue

@@ -10,6 +10,7 @@ from uuid import UUID
 from controller.domain import limits, names, paging
 from controller.domain.errors import EtagMismatch, FailedPrecondition, ViolationCollector
 from controller.domain.lifecycle import (
+    POWER_STATE_UPDATE,
     apply_result,
     bump,
     check_action,
@@ -173,6 +174,6 @@ class ServerService:
             new = sync_power(inst, power)
             if new is None:
                 return None
-            return Mutation(new, [instance_event(new, "instance.power_state.update")])
+            return Mutation(new, [instance_event(new, POWER_STATE_UPDATE)])
 
         await self._instances.mutate_uid(uid, decide)
