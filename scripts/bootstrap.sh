@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=(libvirt-dev pkg-config libvirt-clients libvirt-daemon python3-venv)
+need=(libvirt-dev pkg-config libvirt-clients libvirt-daemon)
 if [[ "${1:-}" == "--qemu" ]]; then
   need+=(libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils)
 fi

@@ -12,12 +12,14 @@ from overcast.v1 import agent_pb2, agent_pb2_grpc
 log = structlog.get_logger("agent.admin")
 
 
-class AgentAdminService(agent_pb2_grpc.AgentAdminServicer):  # type: ignore[misc]
+class AgentAdminService(agent_pb2_grpc.AgentAdminServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(self, hypervisor: Hypervisor) -> None:
         self._hypervisor = hypervisor
 
     async def ListDomains(
-        self, request: agent_pb2.ListDomainsRequest, context: grpc.aio.ServicerContext
+        self,
+        request: agent_pb2.ListDomainsRequest,
+        context: grpc.aio.ServicerContext[agent_pb2.ListDomainsRequest, agent_pb2.ListDomainsResponse],
     ) -> agent_pb2.ListDomainsResponse:
         try:
             domains = await self._hypervisor.list_domains()

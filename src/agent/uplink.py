@@ -14,7 +14,7 @@ import itertools
 import random
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import structlog
@@ -24,6 +24,9 @@ from agent import __version__
 from agent.hypervisor.base import DomainChange, DomainInfo, Hypervisor, HypervisorError, PowerState
 from agent.model import CommandResult, Op
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+
+# AgentGateway.Connect as the agent sees it: it writes AgentMessages, reads ControllerMessages.
+GatewayCall: TypeAlias = "grpc.aio.StreamStreamCall[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]"
 
 log = structlog.get_logger("agent.uplink")
 
@@ -306,14 +309,12 @@ class Uplink:
                 agent_pb2.AgentMessage(seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at))
             )
 
-    async def _write_loop(
-        self, call: grpc.aio.StreamStreamCall, outbox: asyncio.Queue[agent_pb2.AgentMessage]
-    ) -> None:
+    async def _write_loop(self, call: GatewayCall, outbox: asyncio.Queue[agent_pb2.AgentMessage]) -> None:
         while True:
             message = await outbox.get()
             await call.write(message)
 
-    async def _read_loop(self, call: grpc.aio.StreamStreamCall) -> None:
+    async def _read_loop(self, call: GatewayCall) -> None:
         while True:
             reply = await call.read()
             if reply is grpc.aio.EOF:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -179,6 +180,13 @@ def _rich_status(trailing_metadata: Any) -> status_pb2.Status | None:
     return None
 
 
+def _holds(detail: any_pb2.Any, message: type[Message]) -> bool:
+    """Whether `detail` packs a message of type `message`."""
+    # types-protobuf gap: Message.DESCRIPTOR is `Descriptor | upb Descriptor` but Any.Is is
+    # typed to take only the former; it only reads `.full_name`, which both have.
+    return detail.Is(message.DESCRIPTOR)  # type: ignore[arg-type]
+
+
 def from_status(code: Any, message: str, status: status_pb2.Status | None) -> OvercastError:
     """Build the OvercastError subclass for `code`, decoding the details of `status`."""
     violations: list[tuple[str, str]] = []
@@ -188,15 +196,15 @@ def from_status(code: Any, message: str, status: status_pb2.Status | None) -> Ov
         if not message:
             message = status.message
         for detail in status.details:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            if _holds(detail, error_details_pb2.BadRequest):
                 bad_request = error_details_pb2.BadRequest()
                 detail.Unpack(bad_request)
                 violations.extend((v.field, v.description) for v in bad_request.field_violations)
-            elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            elif _holds(detail, error_details_pb2.ErrorInfo):
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
                 reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
-            elif detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            elif _holds(detail, error_details_pb2.PreconditionFailure):
                 failure = error_details_pb2.PreconditionFailure()
                 detail.Unpack(failure)
                 violations.extend((v.subject or v.type, v.description) for v in failure.violations)

@@ -41,8 +41,11 @@ class EventTap:
     def of(self, resource: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("resource") == resource]
 
+    # A built-in default deadline (ASYNC109): no test can forget one and hang on a lost event.
     async def wait_for(
-        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0
+        self,
+        predicate: Callable[[list[dict[str, Any]]], bool],
+        timeout: float = 30.0,  # noqa: ASYNC109
     ) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout):
             while not predicate(self.events):

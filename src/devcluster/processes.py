@@ -38,7 +38,11 @@ class Proc:
         log = self.log_path.open("ab")
         env = {**os.environ, "PYTHONPATH": str(REPO / "src"), **self.env}
         self.popen = subprocess.Popen(
-            self.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             cwd=REPO,
         )
         log.close()
@@ -105,8 +109,16 @@ class Cluster:
         endpoint = f"127.0.0.1:{free_port()}" if replace is None else self.endpoints[replace]
         proc = Proc(
             f"controller-{n}",
-            [sys.executable, "-m", "controller", "--listen", endpoint,
-             "--heartbeat-interval", str(self.heartbeat_interval), *extra],
+            [
+                sys.executable,
+                "-m",
+                "controller",
+                "--listen",
+                endpoint,
+                "--heartbeat-interval",
+                str(self.heartbeat_interval),
+                *extra,
+            ],
             {
                 "OVERCAST_DATABASE_URL": self.database_url,
                 "OVERCAST_AMQP_URL": self.amqp_url,
@@ -142,14 +154,30 @@ class Cluster:
     def node_file(self, host_id: str, cpus: int, memory_gib: int) -> Path:
         path = self.workdir / f"{host_id}.xml"
         subprocess.run(
-            [sys.executable, "-m", "agent.testhost", str(path), "--cpus", str(cpus),
-             "--memory-gib", str(memory_gib)],
-            check=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            [
+                sys.executable,
+                "-m",
+                "agent.testhost",
+                str(path),
+                "--cpus",
+                str(cpus),
+                "--memory-gib",
+                str(memory_gib),
+            ],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         )
         return path
 
-    def start_agent(self, host_id: str, *, cpus: int = 16, memory_gib: int = 32,
-                    controller: int = 0, extra: tuple[str, ...] = ()) -> Proc:
+    def start_agent(
+        self,
+        host_id: str,
+        *,
+        cpus: int = 16,
+        memory_gib: int = 32,
+        controller: int = 0,
+        extra: tuple[str, ...] = (),
+    ) -> Proc:
         node = self.workdir / f"{host_id}.xml"
         if not node.exists():
             node = self.node_file(host_id, cpus, memory_gib)
@@ -157,14 +185,23 @@ class Cluster:
         self.agent_admin[host_id] = admin
         proc = Proc(
             host_id,
-            [sys.executable, "-m", "agent", "--host-id", host_id,
-             "--libvirt-uri", f"test://{node}", "--admin-listen", admin,
-             "--heartbeat-interval", str(self.heartbeat_interval), *extra],
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "--host-id",
+                host_id,
+                "--libvirt-uri",
+                f"test://{node}",
+                "--admin-listen",
+                admin,
+                "--heartbeat-interval",
+                str(self.heartbeat_interval),
+                *extra,
+            ],
             {
                 # Its own controller first, the others to fail over to.
-                "OVERCAST_CONTROLLER": ",".join(
-                    self.endpoints[controller:] + self.endpoints[:controller]
-                ),
+                "OVERCAST_CONTROLLER": ",".join(self.endpoints[controller:] + self.endpoints[:controller]),
                 "OVERCAST_AMQP_URL": self.amqp_url,
                 "OVERCAST_BUS_PREFIX": self.bus_prefix,
             },

@@ -12,9 +12,9 @@ from controller.domain.lifecycle import event_catalogue
 from devcluster.events import EventTap
 from devcluster.processes import Cluster
 from overcast.v1 import common_pb2
-from .helpers import active_server, short
 
 from .agents import domains
+from .helpers import active_server, short
 
 ACTIVE, STOPPED = common_pb2.ACTIVE, common_pb2.STOPPED
 

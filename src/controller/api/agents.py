@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 import asyncpg
 import grpc
@@ -23,7 +24,8 @@ from controller.services.servers import AgentResult, ServerService
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 log = structlog.get_logger(__name__)
-Ctx = grpc.aio.ServicerContext
+# Connect's stream: the agent sends AgentMessages, the controller ControllerMessages.
+Ctx: TypeAlias = grpc.aio.ServicerContext[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]
 
 REGISTER_TIMEOUT_S = 10.0
 MAX_REPORTS_IN_FLIGHT = 64
@@ -47,7 +49,7 @@ def _inventory(inv: agent_pb2.HostInventory) -> HostInventory:
     )
 
 
-class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):
+class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(
         self,
         hosts: HostService,

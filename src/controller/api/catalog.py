@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf import empty_pb2
 
 from controller.api import convert
-from controller.api.errors import unary
+from controller.api.errors import Ctx, unary
 from controller.services.catalog import CatalogService
 from overcast.v1 import flavor_pb2, flavor_pb2_grpc, image_pb2, image_pb2_grpc
 
-Ctx = grpc.aio.ServicerContext
 
-
-class FlavorApi(flavor_pb2_grpc.FlavorServiceServicer):
+class FlavorApi(flavor_pb2_grpc.FlavorServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(self, catalog: CatalogService) -> None:
         self._catalog = catalog
 
@@ -44,7 +41,7 @@ class FlavorApi(flavor_pb2_grpc.FlavorServiceServicer):
         return empty_pb2.Empty()
 
 
-class ImageApi(image_pb2_grpc.ImageServiceServicer):
+class ImageApi(image_pb2_grpc.ImageServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(self, catalog: CatalogService) -> None:
         self._catalog = catalog
 

@@ -19,14 +19,15 @@ def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def server(i: Instance) -> server_pb2.Server:
+    # Enum fields are set by name: the domain enums' values are the proto enum names.
     return server_pb2.Server(
         name=i.name,
         uid=str(i.uid),
         flavor=f"flavors/{i.flavor_id}",
         image=f"images/{i.image_id}",
-        vm_state=common_pb2.VmState.Value(i.vm_state.value),
-        task_state=common_pb2.TaskState.Value(i.task_state.value) if i.task_state else 0,
-        power_state=common_pb2.PowerState.Value(i.power_state.value),
+        vm_state=i.vm_state.value,
+        task_state=i.task_state.value if i.task_state else common_pb2.TASK_STATE_UNSPECIFIED,
+        power_state=i.power_state.value,
         host=f"hosts/{i.host_id}" if i.host_id else "",
         fault=i.fault,
         metadata=i.metadata,
@@ -63,7 +64,7 @@ def image(i: Image) -> image_pb2.Image:
         disk_format=i.disk_format,
         min_disk_gib=i.min_disk_gib,
         min_memory_mib=i.min_memory_mib,
-        status=image_pb2.ImageStatus.Value(i.status.value),
+        status=i.status.value,
         size_bytes=i.size_bytes,
         checksum_sha256=i.checksum_sha256,
         properties=i.properties,
@@ -92,7 +93,7 @@ def host(h: Host) -> host_pb2.Host:
         servers=h.servers,
         enabled=h.enabled,
         disabled_reason=h.disabled_reason,
-        state=common_pb2.HostState.Value(h.state.value),
+        state=h.state.value,
         last_heartbeat_time=_ts(h.last_heartbeat),
         create_time=_ts(h.created_at),
         etag=str(h.version),

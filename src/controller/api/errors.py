@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import structlog
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -17,6 +18,10 @@ from controller.domain import errors
 log = structlog.get_logger(__name__)
 
 DOMAIN = "overcast.dev"
+
+# The context of a unary or server-streaming handler: the request is its argument and responses
+# are returned or yielded, never read or written through the context, so their types don't matter.
+Ctx: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 _CODES: dict[type[errors.DomainError], tuple[grpc.StatusCode, int]] = {
     errors.InvalidArgument: (grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT),
@@ -33,7 +38,7 @@ def to_status(exc: errors.DomainError) -> Any:
         (c for cls, c in _CODES.items() if isinstance(exc, cls)),
         (grpc.StatusCode.INTERNAL, code_pb2.INTERNAL),
     )[1]
-    details = []
+    details: list[Message] = []
     if isinstance(exc, errors.InvalidArgument):
         bad = error_details_pb2.BadRequest(
             field_violations=[
@@ -58,7 +63,7 @@ def unary(fn: Handler) -> Handler:
     """Turn domain errors into statuses; anything else is a bug, logged and INTERNAL."""
 
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: Any, request: Any, context: Ctx) -> Any:
         try:
             return await fn(self, request, context)
         except errors.DomainError as exc:
@@ -75,7 +80,7 @@ StreamHandler = TypeVar("StreamHandler", bound=Callable[..., AsyncIterator[Any]]
 
 def streaming(fn: StreamHandler) -> StreamHandler:
     @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: Any, request: Any, context: Ctx) -> Any:
         try:
             async for item in fn(self, request, context):
                 yield item

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import grpc
-
 from controller.api import convert
-from controller.api.errors import unary
+from controller.api.errors import Ctx, unary
 from controller.services.hosts import HostService
 from overcast.v1 import host_pb2, host_pb2_grpc
 
-Ctx = grpc.aio.ServicerContext
 
-
-class HostApi(host_pb2_grpc.HostServiceServicer):
+class HostApi(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(self, hosts: HostService) -> None:
         self._hosts = hosts
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
-
 from controller.api import convert
-from controller.api.errors import streaming, unary
+from controller.api.errors import Ctx, streaming, unary
 from controller.domain import names
 from controller.domain.errors import Unavailable
 from controller.domain.model import CommandOp
@@ -15,10 +13,8 @@ from controller.services.servers import CreateServer, ServerService
 from controller.services.watch import ServerChangeFeed, WatchInterrupted
 from overcast.v1 import server_pb2, server_pb2_grpc
 
-Ctx = grpc.aio.ServicerContext
 
-
-class ServerApi(server_pb2_grpc.ServerServiceServicer):
+class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(self, servers: ServerService, feed: ServerChangeFeed) -> None:
         self._servers = servers
         self._feed = feed

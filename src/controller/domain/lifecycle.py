@@ -200,10 +200,12 @@ def event_catalogue() -> dict[str, str]:
     catalogue[POWER_STATE_UPDATE] = (
         "the hypervisor reported a power change nobody asked for (guest shut itself down)"
     )
-    catalogue.update({
-        "host.up": "an agent registered, or its heartbeats resumed",
-        "host.down": "a host missed its heartbeats: no placements until it returns",
-        "host.enabled": "a host was taken back into scheduling",
-        "host.disabled": "a host was taken out of scheduling (maintenance); reason in payload",
-    })
+    catalogue.update(
+        {
+            "host.up": "an agent registered, or its heartbeats resumed",
+            "host.down": "a host missed its heartbeats: no placements until it returns",
+            "host.enabled": "a host was taken back into scheduling",
+            "host.disabled": "a host was taken out of scheduling (maintenance); reason in payload",
+        }
+    )
     return catalogue

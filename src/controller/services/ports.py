@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ class InstanceStore(Protocol):
         after: str | None,
         limit: int,
     ) -> list[Instance]: ...
-    async def list_on_host(self, host_id: str) -> list[Instance]: ...
+    # `builtins.`: inside the class, `list` names the method above.
+    async def list_on_host(self, host_id: str) -> builtins.list[Instance]: ...
     async def mutate(self, project: str, server_id: str, fn: MutateFn) -> Instance: ...
     async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None: ...
 

@@ -176,4 +176,9 @@ class ServerService:
                 return None
             return Mutation(new, [instance_event(new, POWER_STATE_UPDATE)])
 
+        # Most reports echo what an operation in flight already owns (libvirt announces the
+        # start of every spawn): an unlocked read spares those a write transaction.
+        found = await self._instances.get_many([uid])
+        if found and decide(found[0]) is None:
+            return
         await self._instances.mutate_uid(uid, decide)

@@ -38,6 +38,8 @@ class PgCatalogStore:
             if request_id and existing is not None and existing["request_id"] == request_id:
                 return rows.flavor(existing)  # a retried create (AIP-155)
             raise AlreadyExists(f"flavors/{flavor.id}") from exc
+        if row is None:  # INSERT ... RETURNING always yields the row
+            raise RuntimeError(f"inserting flavors/{flavor.id} returned no row")
         return rows.flavor(row)
 
     async def get_flavor(self, flavor_id: str) -> Flavor:
@@ -85,6 +87,8 @@ class PgCatalogStore:
             if request_id and existing is not None and existing["request_id"] == request_id:
                 return rows.image(existing)
             raise AlreadyExists(f"images/{image.id}") from exc
+        if row is None:  # INSERT ... RETURNING always yields the row
+            raise RuntimeError(f"inserting images/{image.id} returned no row")
         return rows.image(row)
 
     async def get_image(self, image_id: str) -> Image:

@@ -20,7 +20,7 @@ from controller.storage.rows import HOST_COLUMNS
 HostEvent = Callable[[Host], OutboxMessage]
 
 
-async def _read(conn: asyncpg.Connection | asyncpg.Pool, ids: Sequence[str]) -> list[Host]:
+async def _read(conn: rows.Conn | asyncpg.Pool, ids: Sequence[str]) -> list[Host]:
     found = await conn.fetch(
         f"SELECT {HOST_COLUMNS} FROM hosts_view WHERE id = ANY($1::text[]) ORDER BY id", list(ids)
     )

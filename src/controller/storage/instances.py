@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -40,6 +41,8 @@ class PgInstanceStore:
                     inst.metadata,
                     inst.request_id,
                 )
+                if row is None:  # INSERT ... RETURNING always yields the row
+                    raise RuntimeError(f"inserting {inst.name} returned no row")
                 await rows.insert_outbox(conn, messages)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "instances_request_id" and inst.request_id:
@@ -97,7 +100,8 @@ class PgInstanceStore:
         )
         return [rows.instance(r) for r in found]
 
-    async def list_on_host(self, host_id: str) -> list[Instance]:
+    # `builtins.`: inside the class, `list` names the method above.
+    async def list_on_host(self, host_id: str) -> builtins.list[Instance]:
         found = await self._pool.fetch(
             f"SELECT {INSTANCE_COLUMNS} FROM instances"
             " WHERE host_id = $1 AND deleted_at IS NULL ORDER BY created_at",
@@ -127,14 +131,14 @@ class PgInstanceStore:
             return await _apply(conn, rows.instance(row), fn)
 
 
-async def _apply(conn: asyncpg.Connection, current: Instance, fn: MutateFn) -> Instance:
+async def _apply(conn: rows.Conn, current: Instance, fn: MutateFn) -> Instance:
     mutation: Mutation | None = fn(current)
     if mutation is None:
         return current
     return await write_mutation(conn, current, mutation)
 
 
-async def write_mutation(conn: asyncpg.Connection, current: Instance, mutation: Mutation) -> Instance:
+async def write_mutation(conn: rows.Conn, current: Instance, mutation: Mutation) -> Instance:
     """Write a decided change (the row is locked by the caller's transaction)."""
     new = mutation.instance
     row = await conn.fetchrow(rows.UPDATE_INSTANCE, current.uid, current.version, *rows.instance_values(new))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+import asyncpg.pool
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import (
@@ -19,6 +20,9 @@ from controller.domain.model import (
     TaskState,
     VmState,
 )
+
+# A dedicated connection or one borrowed from the pool (`pool.acquire()` yields a proxy).
+Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 INSTANCE_COLUMNS = (
     "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
@@ -141,7 +145,7 @@ def image(r: asyncpg.Record) -> Image:
     )
 
 
-async def insert_outbox(conn: asyncpg.Connection, messages: Sequence[OutboxMessage]) -> None:
+async def insert_outbox(conn: Conn, messages: Sequence[OutboxMessage]) -> None:
     if not messages:
         return
     await conn.executemany(

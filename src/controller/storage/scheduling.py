@@ -27,7 +27,7 @@ RETURNING id
 
 
 class PgSchedulingBatch:
-    def __init__(self, conn: asyncpg.Connection, pending: list[Instance], hosts: list[Host]):
+    def __init__(self, conn: rows.Conn, pending: list[Instance], hosts: list[Host]):
         self._conn = conn
         self.pending = pending
         self.hosts = hosts
