@@ -6,10 +6,11 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from controller.domain.errors import InvalidArgument
+from controller.domain.errors import InvalidArgument, ViolationCollector
+from controller.domain.limits import check_page_size
 
 T = TypeVar("T")
 
@@ -47,3 +48,19 @@ def cut(found: Sequence[T], size: int, key: Callable[[T], str], scope: str) -> t
     page = list(found[:size])
     token = encode(key(page[-1]), scope) if len(found) > size else ""
     return page, token
+
+
+async def fetch_page(
+    page_size: int,
+    page_token: str,
+    scope: str,
+    fetch: Callable[[str | None, int], Awaitable[Sequence[T]]],
+    key: Callable[[T], str],
+) -> tuple[list[T], str]:
+    """Validate the page request, fetch one item more than asked (to know whether another
+    page follows) and cut it: every List in the API is this."""
+    v = ViolationCollector()
+    size = check_page_size(v, page_size)
+    v.raise_if_any()
+    found = await fetch(decode(page_token, scope), size + 1)
+    return cut(found, size, key, scope)

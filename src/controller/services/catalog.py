@@ -39,12 +39,13 @@ class CatalogService:
         return await self._store.get_flavor(names.parse_flavor(name))
 
     async def list_flavors(self, page_size: int, page_token: str) -> tuple[list[Flavor], str]:
-        v = ViolationCollector()
-        size = limits.check_page_size(v, page_size)
-        v.raise_if_any()
-        after = paging.decode(page_token, "flavors")
-        found = await self._store.list_flavors(after=after, limit=size + 1)
-        return paging.cut(found, size, lambda f: f.id, "flavors")
+        return await paging.fetch_page(
+            page_size,
+            page_token,
+            "flavors",
+            lambda after, limit: self._store.list_flavors(after=after, limit=limit),
+            lambda f: f.id,
+        )
 
     async def delete_flavor(self, name: str, etag: str) -> None:
         await self._store.delete_flavor(names.parse_flavor(name), etag)
@@ -83,12 +84,13 @@ class CatalogService:
         return await self._store.get_image(names.parse_image(name))
 
     async def list_images(self, page_size: int, page_token: str) -> tuple[list[Image], str]:
-        v = ViolationCollector()
-        size = limits.check_page_size(v, page_size)
-        v.raise_if_any()
-        after = paging.decode(page_token, "images")
-        found = await self._store.list_images(after=after, limit=size + 1)
-        return paging.cut(found, size, lambda i: i.id, "images")
+        return await paging.fetch_page(
+            page_size,
+            page_token,
+            "images",
+            lambda after, limit: self._store.list_images(after=after, limit=limit),
+            lambda i: i.id,
+        )
 
     async def delete_image(self, name: str, etag: str) -> None:
         await self._store.delete_image(names.parse_image(name), etag)

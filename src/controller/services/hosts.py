@@ -77,12 +77,13 @@ class HostService:
         return await self._store.get(names.parse_host(name))
 
     async def list(self, page_size: int, page_token: str) -> tuple[list[Host], str]:
-        v = ViolationCollector()
-        size = limits.check_page_size(v, page_size)
-        v.raise_if_any()
-        after = paging.decode(page_token, "hosts")
-        found = await self._store.list(after=after, limit=size + 1)
-        return paging.cut(found, size, lambda h: h.id, "hosts")
+        return await paging.fetch_page(
+            page_size,
+            page_token,
+            "hosts",
+            lambda after, limit: self._store.list(after=after, limit=limit),
+            lambda h: h.id,
+        )
 
     async def set_enabled(self, name: str, enabled: bool, reason: str, etag: str) -> Host:
         host_id = names.parse_host(name)

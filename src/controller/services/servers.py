@@ -111,17 +111,17 @@ class ServerService:
         vm_state: VmState | None,
         host: str,
     ) -> tuple[list[Instance], str]:
-        v = ViolationCollector()
-        size = limits.check_page_size(v, page_size)
-        v.raise_if_any()
         project = names.parse_project(parent)
         host_id = names.parse_host(host, "host") if host else None
-        scope = f"servers|{project}|{vm_state}|{host_id}"
-        after = paging.decode(page_token, scope)
-        found = await self._instances.list(
-            project, vm_state=vm_state, host_id=host_id, after=after, limit=size + 1
+        return await paging.fetch_page(
+            page_size,
+            page_token,
+            f"servers|{project}|{vm_state}|{host_id}",
+            lambda after, limit: self._instances.list(
+                project, vm_state=vm_state, host_id=host_id, after=after, limit=limit
+            ),
+            lambda i: i.server_id,
         )
-        return paging.cut(found, size, lambda i: i.server_id, scope)
 
     async def act(self, name: str, op: CommandOp, etag: str) -> Instance:
         """Start, stop, reboot or delete: check the state machine, record the task and send
