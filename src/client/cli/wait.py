@@ -66,6 +66,7 @@ def wait_and_show(
     """
     until: Collection[int] = () if expect is None else (expect,)
     progress = ProgressLines(server.name, sys.stderr if state.json else sys.stdout)
+    progress(server)  # the state the call itself returned comes first (e.g. SCHEDULING)
     final = client.wait_for_server(
         server.name, project=state.project, until=until, on_change=progress, timeout=timeout
     )

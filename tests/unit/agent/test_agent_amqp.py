@@ -95,7 +95,7 @@ async def test_commands_run_in_order_per_instance_and_are_acked(
         await consumer.close()
         await task
     # Everything was acked and the malformed message was dropped, not requeued.
-    assert await queue_depth(broker, consumer.queue_name) == 0
+    await wait_until_depth(broker, consumer.queue_name, 0)
 
 
 async def test_unaccepted_commands_stay_on_the_queue(
