@@ -19,15 +19,17 @@ class CommandOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STOP: _ClassVar[CommandOp]
     REBOOT: _ClassVar[CommandOp]
     DELETE: _ClassVar[CommandOp]
+    UPDATE_METADATA: _ClassVar[CommandOp]
 COMMAND_OP_UNSPECIFIED: CommandOp
 SPAWN: CommandOp
 START: CommandOp
 STOP: CommandOp
 REBOOT: CommandOp
 DELETE: CommandOp
+UPDATE_METADATA: CommandOp
 
 class HostInventory(_message.Message):
-    __slots__ = ("host_id", "hostname", "arch", "hypervisor_type", "hypervisor_uri", "availability_zone", "vcpus", "memory_mib", "disk_gib")
+    __slots__ = ("host_id", "hostname", "arch", "hypervisor_type", "hypervisor_uri", "availability_zone", "vcpus", "memory_mib", "disk_gib", "domain_type")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     ARCH_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +39,7 @@ class HostInventory(_message.Message):
     VCPUS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
     DISK_GIB_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_TYPE_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     hostname: str
     arch: str
@@ -46,7 +49,8 @@ class HostInventory(_message.Message):
     vcpus: int
     memory_mib: int
     disk_gib: int
-    def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., arch: _Optional[str] = ..., hypervisor_type: _Optional[str] = ..., hypervisor_uri: _Optional[str] = ..., availability_zone: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ...) -> None: ...
+    domain_type: str
+    def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., arch: _Optional[str] = ..., hypervisor_type: _Optional[str] = ..., hypervisor_uri: _Optional[str] = ..., availability_zone: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., domain_type: _Optional[str] = ...) -> None: ...
 
 class DomainStatus(_message.Message):
     __slots__ = ("instance_uid", "power_state")
@@ -88,6 +92,60 @@ class CommandReport(_message.Message):
     power_state: _common_pb2.PowerState
     def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ...) -> None: ...
 
+class HostMetricsSample(_message.Message):
+    __slots__ = ("sampled_at", "cpu_util", "memory_used_mib", "memory_free_mib", "load1", "load5", "load15", "instances", "simulated")
+    SAMPLED_AT_FIELD_NUMBER: _ClassVar[int]
+    CPU_UTIL_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USED_MIB_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FREE_MIB_FIELD_NUMBER: _ClassVar[int]
+    LOAD1_FIELD_NUMBER: _ClassVar[int]
+    LOAD5_FIELD_NUMBER: _ClassVar[int]
+    LOAD15_FIELD_NUMBER: _ClassVar[int]
+    INSTANCES_FIELD_NUMBER: _ClassVar[int]
+    SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    sampled_at: _timestamp_pb2.Timestamp
+    cpu_util: float
+    memory_used_mib: int
+    memory_free_mib: int
+    load1: float
+    load5: float
+    load15: float
+    instances: _containers.RepeatedCompositeFieldContainer[InstanceSample]
+    simulated: bool
+    def __init__(self, sampled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cpu_util: _Optional[float] = ..., memory_used_mib: _Optional[int] = ..., memory_free_mib: _Optional[int] = ..., load1: _Optional[float] = ..., load5: _Optional[float] = ..., load15: _Optional[float] = ..., instances: _Optional[_Iterable[_Union[InstanceSample, _Mapping]]] = ..., simulated: _Optional[bool] = ...) -> None: ...
+
+class InstanceSample(_message.Message):
+    __slots__ = ("instance_uid", "cpu_util", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "simulated")
+    INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    CPU_UTIL_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_RSS_MIB_FIELD_NUMBER: _ClassVar[int]
+    DISK_READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_RX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_TX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    instance_uid: str
+    cpu_util: float
+    memory_rss_mib: int
+    disk_read_bytes: int
+    disk_write_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    simulated: bool
+    def __init__(self, instance_uid: _Optional[str] = ..., cpu_util: _Optional[float] = ..., memory_rss_mib: _Optional[int] = ..., disk_read_bytes: _Optional[int] = ..., disk_write_bytes: _Optional[int] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ..., simulated: _Optional[bool] = ...) -> None: ...
+
+class ConsoleLogReply(_message.Message):
+    __slots__ = ("request_id", "text", "truncated", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    text: str
+    truncated: bool
+    error: str
+    def __init__(self, request_id: _Optional[str] = ..., text: _Optional[str] = ..., truncated: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+
 class DomainEvent(_message.Message):
     __slots__ = ("domain", "gone")
     DOMAIN_FIELD_NUMBER: _ClassVar[int]
@@ -97,18 +155,22 @@ class DomainEvent(_message.Message):
     def __init__(self, domain: _Optional[_Union[DomainStatus, _Mapping]] = ..., gone: _Optional[bool] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("seq", "register", "heartbeat", "report", "domain_event")
+    __slots__ = ("seq", "register", "heartbeat", "report", "domain_event", "metrics", "console_log")
     SEQ_FIELD_NUMBER: _ClassVar[int]
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     REPORT_FIELD_NUMBER: _ClassVar[int]
     DOMAIN_EVENT_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    CONSOLE_LOG_FIELD_NUMBER: _ClassVar[int]
     seq: int
     register: Register
     heartbeat: Heartbeat
     report: CommandReport
     domain_event: DomainEvent
-    def __init__(self, seq: _Optional[int] = ..., register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., report: _Optional[_Union[CommandReport, _Mapping]] = ..., domain_event: _Optional[_Union[DomainEvent, _Mapping]] = ...) -> None: ...
+    metrics: HostMetricsSample
+    console_log: ConsoleLogReply
+    def __init__(self, seq: _Optional[int] = ..., register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., report: _Optional[_Union[CommandReport, _Mapping]] = ..., domain_event: _Optional[_Union[DomainEvent, _Mapping]] = ..., metrics: _Optional[_Union[HostMetricsSample, _Mapping]] = ..., console_log: _Optional[_Union[ConsoleLogReply, _Mapping]] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("controller_id", "heartbeat_interval_ms")
@@ -124,16 +186,28 @@ class ReportAccepted(_message.Message):
     seq: int
     def __init__(self, seq: _Optional[int] = ...) -> None: ...
 
+class ConsoleLogQuery(_message.Message):
+    __slots__ = ("request_id", "instance_uid", "tail_lines")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
+    TAIL_LINES_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    instance_uid: str
+    tail_lines: int
+    def __init__(self, request_id: _Optional[str] = ..., instance_uid: _Optional[str] = ..., tail_lines: _Optional[int] = ...) -> None: ...
+
 class ControllerMessage(_message.Message):
-    __slots__ = ("registered", "accepted")
+    __slots__ = ("registered", "accepted", "console_log")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    CONSOLE_LOG_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     accepted: ReportAccepted
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., accepted: _Optional[_Union[ReportAccepted, _Mapping]] = ...) -> None: ...
+    console_log: ConsoleLogQuery
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., accepted: _Optional[_Union[ReportAccepted, _Mapping]] = ..., console_log: _Optional[_Union[ConsoleLogQuery, _Mapping]] = ...) -> None: ...
 
 class AgentCommand(_message.Message):
-    __slots__ = ("command_id", "op", "instance_uid", "instance_name", "vcpus", "memory_mib", "disk_gib", "image", "metadata", "issued_at")
+    __slots__ = ("command_id", "op", "instance_uid", "instance_name", "vcpus", "memory_mib", "disk_gib", "image", "metadata", "issued_at", "root_image", "kernel", "ramdisk", "kernel_args")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +225,10 @@ class AgentCommand(_message.Message):
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROOT_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_FIELD_NUMBER: _ClassVar[int]
+    RAMDISK_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     op: CommandOp
     instance_uid: str
@@ -161,7 +239,23 @@ class AgentCommand(_message.Message):
     image: str
     metadata: _containers.ScalarMap[str, str]
     issued_at: _timestamp_pb2.Timestamp
-    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., instance_name: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., image: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    root_image: ImageRef
+    kernel: ImageRef
+    ramdisk: ImageRef
+    kernel_args: str
+    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., instance_name: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., image: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., root_image: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel: _Optional[_Union[ImageRef, _Mapping]] = ..., ramdisk: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel_args: _Optional[str] = ...) -> None: ...
+
+class ImageRef(_message.Message):
+    __slots__ = ("name", "disk_format", "size_bytes", "checksum_sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISK_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    disk_format: str
+    size_bytes: int
+    checksum_sha256: str
+    def __init__(self, name: _Optional[str] = ..., disk_format: _Optional[str] = ..., size_bytes: _Optional[int] = ..., checksum_sha256: _Optional[str] = ...) -> None: ...
 
 class ListDomainsRequest(_message.Message):
     __slots__ = ()

@@ -54,6 +54,11 @@ class HostServiceStub:
                 request_serializer=overcast_dot_v1_dot_host__pb2.DisableHostRequest.SerializeToString,
                 response_deserializer=overcast_dot_v1_dot_host__pb2.Host.FromString,
                 _registered_method=True)
+        self.WatchHostMetrics = channel.unary_stream(
+                '/overcast.v1.HostService/WatchHostMetrics',
+                request_serializer=overcast_dot_v1_dot_host__pb2.WatchHostMetricsRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_host__pb2.HostMetricsUpdate.FromString,
+                _registered_method=True)
 
 
 class HostServiceServicer:
@@ -83,6 +88,13 @@ class HostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchHostMetrics(self, request, context):
+        """Every metrics sample the controller absorbs, as it arrives (dashboards, autoscaling).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HostServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +117,11 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.DisableHost,
                     request_deserializer=overcast_dot_v1_dot_host__pb2.DisableHostRequest.FromString,
                     response_serializer=overcast_dot_v1_dot_host__pb2.Host.SerializeToString,
+            ),
+            'WatchHostMetrics': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchHostMetrics,
+                    request_deserializer=overcast_dot_v1_dot_host__pb2.WatchHostMetricsRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_host__pb2.HostMetricsUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +232,33 @@ class HostService:
             '/overcast.v1.HostService/DisableHost',
             overcast_dot_v1_dot_host__pb2.DisableHostRequest.SerializeToString,
             overcast_dot_v1_dot_host__pb2.Host.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchHostMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/overcast.v1.HostService/WatchHostMetrics',
+            overcast_dot_v1_dot_host__pb2.WatchHostMetricsRequest.SerializeToString,
+            overcast_dot_v1_dot_host__pb2.HostMetricsUpdate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17overcast/v1/image.proto\x12\x0bovercast.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64isk_format\x18\x02 \x01(\t\x12\x14\n\x0cmin_disk_gib\x18\x03 \x01(\x03\x12\x16\n\x0emin_memory_mib\x18\x04 \x01(\x03\x12(\n\x06status\x18\x05 \x01(\x0e\x32\x18.overcast.v1.ImageStatus\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x07 \x01(\t\x12\x36\n\nproperties\x18\x08 \x03(\x0b\x32\".overcast.v1.Image.PropertiesEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x12\x43reateImageRequest\x12!\n\x05image\x18\x01 \x01(\x0b\x32\x12.overcast.v1.Image\x12\x10\n\x08image_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\":\n\x11ListImagesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListImagesResponse\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.overcast.v1.Image\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0fGetImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t*h\n\x0bImageStatus\x12\x1c\n\x18IMAGE_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\n\n\x06SAVING\x10\x02\x12\x10\n\x0cIMAGE_ACTIVE\x10\x03\x12\x11\n\rIMAGE_DELETED\x10\x04\x32\xa7\x02\n\x0cImageService\x12\x42\n\x0b\x43reateImage\x12\x1f.overcast.v1.CreateImageRequest\x1a\x12.overcast.v1.Image\x12M\n\nListImages\x12\x1e.overcast.v1.ListImagesRequest\x1a\x1f.overcast.v1.ListImagesResponse\x12<\n\x08GetImage\x12\x1c.overcast.v1.GetImageRequest\x1a\x12.overcast.v1.Image\x12\x46\n\x0b\x44\x65leteImage\x12\x1f.overcast.v1.DeleteImageRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17overcast/v1/image.proto\x12\x0bovercast.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64isk_format\x18\x02 \x01(\t\x12\x14\n\x0cmin_disk_gib\x18\x03 \x01(\x03\x12\x16\n\x0emin_memory_mib\x18\x04 \x01(\x03\x12(\n\x06status\x18\x05 \x01(\x0e\x32\x18.overcast.v1.ImageStatus\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x07 \x01(\t\x12\x36\n\nproperties\x18\x08 \x03(\x0b\x32\".overcast.v1.Image.PropertiesEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x14\n\x0ckernel_image\x18\x0b \x01(\t\x12\x15\n\rramdisk_image\x18\x0c \x01(\t\x12\x13\n\x0bkernel_args\x18\r \x01(\t\x12\x1a\n\x12virtual_size_bytes\x18\x0e \x01(\x03\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x12\x43reateImageRequest\x12!\n\x05image\x18\x01 \x01(\x0b\x32\x12.overcast.v1.Image\x12\x10\n\x08image_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\":\n\x11ListImagesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListImagesResponse\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.overcast.v1.Image\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0fGetImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"b\n\x16UploadImageDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x03 \x01(\t\x12\r\n\x05\x63hunk\x18\x04 \x01(\x0c\"8\n\x18\x44ownloadImageDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"B\n\x0eImageDataChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03*h\n\x0bImageStatus\x12\x1c\n\x18IMAGE_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\n\n\x06SAVING\x10\x02\x12\x10\n\x0cIMAGE_ACTIVE\x10\x03\x12\x11\n\rIMAGE_DELETED\x10\x04\x32\xd0\x03\n\x0cImageService\x12\x42\n\x0b\x43reateImage\x12\x1f.overcast.v1.CreateImageRequest\x1a\x12.overcast.v1.Image\x12M\n\nListImages\x12\x1e.overcast.v1.ListImagesRequest\x1a\x1f.overcast.v1.ListImagesResponse\x12<\n\x08GetImage\x12\x1c.overcast.v1.GetImageRequest\x1a\x12.overcast.v1.Image\x12\x46\n\x0b\x44\x65leteImage\x12\x1f.overcast.v1.DeleteImageRequest\x1a\x16.google.protobuf.Empty\x12L\n\x0fUploadImageData\x12#.overcast.v1.UploadImageDataRequest\x1a\x12.overcast.v1.Image(\x01\x12Y\n\x11\x44ownloadImageData\x12%.overcast.v1.DownloadImageDataRequest\x1a\x1b.overcast.v1.ImageDataChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,22 +35,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_IMAGE_PROPERTIESENTRY']._loaded_options = None
   _globals['_IMAGE_PROPERTIESENTRY']._serialized_options = b'8\001'
-  _globals['_IMAGESTATUS']._serialized_start=771
-  _globals['_IMAGESTATUS']._serialized_end=875
+  _globals['_IMAGESTATUS']._serialized_start=1091
+  _globals['_IMAGESTATUS']._serialized_end=1195
   _globals['_IMAGE']._serialized_start=103
-  _globals['_IMAGE']._serialized_end=448
-  _globals['_IMAGE_PROPERTIESENTRY']._serialized_start=399
-  _globals['_IMAGE_PROPERTIESENTRY']._serialized_end=448
-  _globals['_CREATEIMAGEREQUEST']._serialized_start=450
-  _globals['_CREATEIMAGEREQUEST']._serialized_end=543
-  _globals['_LISTIMAGESREQUEST']._serialized_start=545
-  _globals['_LISTIMAGESREQUEST']._serialized_end=603
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=605
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=686
-  _globals['_GETIMAGEREQUEST']._serialized_start=688
-  _globals['_GETIMAGEREQUEST']._serialized_end=719
-  _globals['_DELETEIMAGEREQUEST']._serialized_start=721
-  _globals['_DELETEIMAGEREQUEST']._serialized_end=769
-  _globals['_IMAGESERVICE']._serialized_start=878
-  _globals['_IMAGESERVICE']._serialized_end=1173
+  _globals['_IMAGE']._serialized_end=542
+  _globals['_IMAGE_PROPERTIESENTRY']._serialized_start=493
+  _globals['_IMAGE_PROPERTIESENTRY']._serialized_end=542
+  _globals['_CREATEIMAGEREQUEST']._serialized_start=544
+  _globals['_CREATEIMAGEREQUEST']._serialized_end=637
+  _globals['_LISTIMAGESREQUEST']._serialized_start=639
+  _globals['_LISTIMAGESREQUEST']._serialized_end=697
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=699
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=780
+  _globals['_GETIMAGEREQUEST']._serialized_start=782
+  _globals['_GETIMAGEREQUEST']._serialized_end=813
+  _globals['_DELETEIMAGEREQUEST']._serialized_start=815
+  _globals['_DELETEIMAGEREQUEST']._serialized_end=863
+  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_start=865
+  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_end=963
+  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_start=965
+  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_end=1021
+  _globals['_IMAGEDATACHUNK']._serialized_start=1023
+  _globals['_IMAGEDATACHUNK']._serialized_end=1089
+  _globals['_IMAGESERVICE']._serialized_start=1198
+  _globals['_IMAGESERVICE']._serialized_end=1662
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ IMAGE_ACTIVE: ImageStatus
 IMAGE_DELETED: ImageStatus
 
 class Image(_message.Message):
-    __slots__ = ("name", "disk_format", "min_disk_gib", "min_memory_mib", "status", "size_bytes", "checksum_sha256", "properties", "create_time", "etag")
+    __slots__ = ("name", "disk_format", "min_disk_gib", "min_memory_mib", "status", "size_bytes", "checksum_sha256", "properties", "create_time", "etag", "kernel_image", "ramdisk_image", "kernel_args", "virtual_size_bytes")
     class PropertiesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,10 @@ class Image(_message.Message):
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    RAMDISK_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
+    VIRTUAL_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     disk_format: str
     min_disk_gib: int
@@ -53,7 +57,11 @@ class Image(_message.Message):
     properties: _containers.ScalarMap[str, str]
     create_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., disk_format: _Optional[str] = ..., min_disk_gib: _Optional[int] = ..., min_memory_mib: _Optional[int] = ..., status: _Optional[_Union[ImageStatus, str]] = ..., size_bytes: _Optional[int] = ..., checksum_sha256: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    kernel_image: str
+    ramdisk_image: str
+    kernel_args: str
+    virtual_size_bytes: int
+    def __init__(self, name: _Optional[str] = ..., disk_format: _Optional[str] = ..., min_disk_gib: _Optional[int] = ..., min_memory_mib: _Optional[int] = ..., status: _Optional[_Union[ImageStatus, str]] = ..., size_bytes: _Optional[int] = ..., checksum_sha256: _Optional[str] = ..., properties: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., virtual_size_bytes: _Optional[int] = ...) -> None: ...
 
 class CreateImageRequest(_message.Message):
     __slots__ = ("image", "image_id", "request_id")
@@ -94,3 +102,33 @@ class DeleteImageRequest(_message.Message):
     name: str
     etag: str
     def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class UploadImageDataRequest(_message.Message):
+    __slots__ = ("name", "size_bytes", "checksum_sha256", "chunk")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_SHA256_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size_bytes: int
+    checksum_sha256: str
+    chunk: bytes
+    def __init__(self, name: _Optional[str] = ..., size_bytes: _Optional[int] = ..., checksum_sha256: _Optional[str] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class DownloadImageDataRequest(_message.Message):
+    __slots__ = ("name", "offset")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    offset: int
+    def __init__(self, name: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ImageDataChunk(_message.Message):
+    __slots__ = ("data", "offset", "size_bytes")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    offset: int
+    size_bytes: int
+    def __init__(self, data: _Optional[bytes] = ..., offset: _Optional[int] = ..., size_bytes: _Optional[int] = ...) -> None: ...

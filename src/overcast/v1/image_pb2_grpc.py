@@ -55,6 +55,16 @@ class ImageServiceStub:
                 request_serializer=overcast_dot_v1_dot_image__pb2.DeleteImageRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.UploadImageData = channel.stream_unary(
+                '/overcast.v1.ImageService/UploadImageData',
+                request_serializer=overcast_dot_v1_dot_image__pb2.UploadImageDataRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_image__pb2.Image.FromString,
+                _registered_method=True)
+        self.DownloadImageData = channel.unary_stream(
+                '/overcast.v1.ImageService/DownloadImageData',
+                request_serializer=overcast_dot_v1_dot_image__pb2.DownloadImageDataRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_image__pb2.ImageDataChunk.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -84,6 +94,18 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadImageData(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadImageData(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +128,16 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.DeleteImage,
                     request_deserializer=overcast_dot_v1_dot_image__pb2.DeleteImageRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'UploadImageData': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadImageData,
+                    request_deserializer=overcast_dot_v1_dot_image__pb2.UploadImageDataRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_image__pb2.Image.SerializeToString,
+            ),
+            'DownloadImageData': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadImageData,
+                    request_deserializer=overcast_dot_v1_dot_image__pb2.DownloadImageDataRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_image__pb2.ImageDataChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +248,60 @@ class ImageService:
             '/overcast.v1.ImageService/DeleteImage',
             overcast_dot_v1_dot_image__pb2.DeleteImageRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadImageData(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/overcast.v1.ImageService/UploadImageData',
+            overcast_dot_v1_dot_image__pb2.UploadImageDataRequest.SerializeToString,
+            overcast_dot_v1_dot_image__pb2.Image.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadImageData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/overcast.v1.ImageService/DownloadImageData',
+            overcast_dot_v1_dot_image__pb2.DownloadImageDataRequest.SerializeToString,
+            overcast_dot_v1_dot_image__pb2.ImageDataChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from overcast.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -12,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Server(_message.Message):
-    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib")
+    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib", "availability_zone", "server_group", "kernel_image", "ramdisk_image", "kernel_args", "load")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +37,12 @@ class Server(_message.Message):
     VCPUS_FIELD_NUMBER: _ClassVar[int]
     MEMORY_MIB_FIELD_NUMBER: _ClassVar[int]
     DISK_GIB_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_ZONE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    RAMDISK_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: str
     flavor: str
@@ -52,7 +59,35 @@ class Server(_message.Message):
     vcpus: int
     memory_mib: int
     disk_gib: int
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ...) -> None: ...
+    availability_zone: str
+    server_group: str
+    kernel_image: str
+    ramdisk_image: str
+    kernel_args: str
+    load: InstanceLoad
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ...) -> None: ...
+
+class InstanceLoad(_message.Message):
+    __slots__ = ("cpu_util", "cpu_util_ewma", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "sampled_at", "simulated")
+    CPU_UTIL_FIELD_NUMBER: _ClassVar[int]
+    CPU_UTIL_EWMA_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_RSS_MIB_FIELD_NUMBER: _ClassVar[int]
+    DISK_READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_RX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NET_TX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    cpu_util: float
+    cpu_util_ewma: float
+    memory_rss_mib: int
+    disk_read_bytes: int
+    disk_write_bytes: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+    sampled_at: _timestamp_pb2.Timestamp
+    simulated: bool
+    def __init__(self, cpu_util: _Optional[float] = ..., cpu_util_ewma: _Optional[float] = ..., memory_rss_mib: _Optional[int] = ..., disk_read_bytes: _Optional[int] = ..., disk_write_bytes: _Optional[int] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ..., sampled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., simulated: _Optional[bool] = ...) -> None: ...
 
 class CreateServerRequest(_message.Message):
     __slots__ = ("parent", "server", "server_id", "request_id")
@@ -125,6 +160,30 @@ class RebootServerRequest(_message.Message):
     name: str
     etag: str
     def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class UpdateServerRequest(_message.Message):
+    __slots__ = ("server", "update_mask")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    server: Server
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, server: _Optional[_Union[Server, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class GetConsoleLogRequest(_message.Message):
+    __slots__ = ("name", "tail_lines")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TAIL_LINES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tail_lines: int
+    def __init__(self, name: _Optional[str] = ..., tail_lines: _Optional[int] = ...) -> None: ...
+
+class ConsoleLog(_message.Message):
+    __slots__ = ("text", "truncated")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    truncated: bool
+    def __init__(self, text: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class WatchServersRequest(_message.Message):
     __slots__ = ("parent",)

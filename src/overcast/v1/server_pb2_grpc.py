@@ -74,6 +74,16 @@ class ServerServiceStub:
                 request_serializer=overcast_dot_v1_dot_server__pb2.WatchServersRequest.SerializeToString,
                 response_deserializer=overcast_dot_v1_dot_server__pb2.ServerChange.FromString,
                 _registered_method=True)
+        self.UpdateServer = channel.unary_unary(
+                '/overcast.v1.ServerService/UpdateServer',
+                request_serializer=overcast_dot_v1_dot_server__pb2.UpdateServerRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_server__pb2.Server.FromString,
+                _registered_method=True)
+        self.GetConsoleLog = channel.unary_unary(
+                '/overcast.v1.ServerService/GetConsoleLog',
+                request_serializer=overcast_dot_v1_dot_server__pb2.GetConsoleLogRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_server__pb2.ConsoleLog.FromString,
+                _registered_method=True)
 
 
 class ServerServiceServicer:
@@ -128,6 +138,19 @@ class ServerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateServer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsoleLog(self, request, context):
+        """The guest's serial console, read from its host through the agent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +193,16 @@ def add_ServerServiceServicer_to_server(servicer, server):
                     servicer.WatchServers,
                     request_deserializer=overcast_dot_v1_dot_server__pb2.WatchServersRequest.FromString,
                     response_serializer=overcast_dot_v1_dot_server__pb2.ServerChange.SerializeToString,
+            ),
+            'UpdateServer': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateServer,
+                    request_deserializer=overcast_dot_v1_dot_server__pb2.UpdateServerRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_server__pb2.Server.SerializeToString,
+            ),
+            'GetConsoleLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsoleLog,
+                    request_deserializer=overcast_dot_v1_dot_server__pb2.GetConsoleLogRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_server__pb2.ConsoleLog.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +421,60 @@ class ServerService:
             '/overcast.v1.ServerService/WatchServers',
             overcast_dot_v1_dot_server__pb2.WatchServersRequest.SerializeToString,
             overcast_dot_v1_dot_server__pb2.ServerChange.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateServer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/overcast.v1.ServerService/UpdateServer',
+            overcast_dot_v1_dot_server__pb2.UpdateServerRequest.SerializeToString,
+            overcast_dot_v1_dot_server__pb2.Server.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsoleLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/overcast.v1.ServerService/GetConsoleLog',
+            overcast_dot_v1_dot_server__pb2.GetConsoleLogRequest.SerializeToString,
+            overcast_dot_v1_dot_server__pb2.ConsoleLog.FromString,
             options,
             channel_credentials,
             insecure,
