@@ -46,6 +46,7 @@ def _inventory(inv: agent_pb2.HostInventory) -> HostInventory:
         vcpus=inv.vcpus,
         memory_mib=inv.memory_mib,
         disk_gib=inv.disk_gib,
+        domain_type=inv.domain_type,
     )
 
 

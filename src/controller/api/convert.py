@@ -37,6 +37,11 @@ def server(i: Instance) -> server_pb2.Server:
         vcpus=i.vcpus,
         memory_mib=i.memory_mib,
         disk_gib=i.disk_gib,
+        availability_zone=i.availability_zone,
+        server_group=f"projects/{i.project}/serverGroups/{i.server_group}" if i.server_group else "",
+        kernel_image=i.boot.kernel.name if i.boot.kernel else "",
+        ramdisk_image=i.boot.ramdisk.name if i.boot.ramdisk else "",
+        kernel_args=i.boot.kernel_args,
     )
 
 
@@ -70,6 +75,10 @@ def image(i: Image) -> image_pb2.Image:
         properties=i.properties,
         create_time=_ts(i.created_at),
         etag=str(i.version),
+        kernel_image=f"images/{i.kernel_image}" if i.kernel_image else "",
+        ramdisk_image=f"images/{i.ramdisk_image}" if i.ramdisk_image else "",
+        kernel_args=i.kernel_args,
+        virtual_size_bytes=i.virtual_size_bytes,
     )
 
 
@@ -97,4 +106,5 @@ def host(h: Host) -> host_pb2.Host:
         last_heartbeat_time=_ts(h.last_heartbeat),
         create_time=_ts(h.created_at),
         etag=str(h.version),
+        domain_type=h.domain_type,
     )

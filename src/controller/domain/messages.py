@@ -65,7 +65,20 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
         "disk_gib": str(inst.disk_gib),
         "image": f"images/{inst.image_id}",
         "metadata": dict(inst.metadata),
+        "kernel_args": inst.boot.kernel_args,
     }
+    for key, ref in (
+        ("root_image", inst.boot.root_image),
+        ("kernel", inst.boot.kernel),
+        ("ramdisk", inst.boot.ramdisk),
+    ):
+        if ref is not None:
+            payload[key] = {
+                "name": ref.name,
+                "disk_format": ref.disk_format,
+                "size_bytes": str(ref.size_bytes),
+                "checksum_sha256": ref.checksum_sha256,
+            }
     return OutboxMessage(
         "command",
         f"command.{op.value.lower()}",

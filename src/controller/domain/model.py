@@ -54,6 +54,7 @@ class CommandOp(enum.StrEnum):
     STOP = "STOP"
     REBOOT = "REBOOT"
     DELETE = "DELETE"
+    UPDATE_METADATA = "UPDATE_METADATA"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,30 @@ class Image:
     properties: dict[str, str] = field(default_factory=dict)
     version: int = 1
     created_at: datetime | None = None
+    kernel_image: str = ""  # image id of the kernel (aki) this disk image boots with
+    ramdisk_image: str = ""  # image id of the ramdisk (ari)
+    kernel_args: str = ""
+    virtual_size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image as a spawn needs it: enough to fetch and verify its data."""
+
+    name: str  # "images/{image}"
+    disk_format: str
+    size_bytes: int
+    checksum_sha256: str
+
+
+@dataclass(frozen=True)
+class BootSpec:
+    """What a server boots, frozen at create time."""
+
+    root_image: ImageRef | None = None
+    kernel: ImageRef | None = None
+    ramdisk: ImageRef | None = None
+    kernel_args: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,9 @@ class Instance:
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    availability_zone: str = ""  # requested; empty = any
+    server_group: str = ""  # group id within the project; empty = none
+    boot: BootSpec = field(default_factory=BootSpec)
 
     @property
     def name(self) -> str:
@@ -122,6 +150,7 @@ class HostInventory:
     vcpus: int
     memory_mib: int
     disk_gib: int
+    domain_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,7 @@ class Host:
     last_heartbeat: datetime | None = None
     version: int = 1
     created_at: datetime | None = None
+    domain_type: str = ""
 
     @property
     def name(self) -> str:

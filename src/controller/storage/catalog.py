@@ -11,7 +11,8 @@ from controller.storage import rows
 FLAVOR_COLUMNS = "id, vcpus, memory_mib, disk_gib, description, version, created_at"
 IMAGE_COLUMNS = (
     "id, disk_format, min_disk_gib, min_memory_mib, status, size_bytes, checksum_sha256,"
-    " properties, version, created_at"
+    " properties, version, created_at, kernel_image, ramdisk_image, kernel_args,"
+    " virtual_size_bytes"
 )
 
 

@@ -40,14 +40,14 @@ class PgHostStore:
             await conn.execute(
                 """INSERT INTO hosts (id, hostname, arch, hypervisor_type, hypervisor_uri,
                     availability_zone, vcpus, memory_mib, disk_gib, cpu_allocation_ratio,
-                    ram_allocation_ratio, disk_allocation_ratio)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    ram_allocation_ratio, disk_allocation_ratio, domain_type)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                 ON CONFLICT (id) DO UPDATE SET hostname = EXCLUDED.hostname,
                     arch = EXCLUDED.arch, hypervisor_type = EXCLUDED.hypervisor_type,
                     hypervisor_uri = EXCLUDED.hypervisor_uri,
                     availability_zone = EXCLUDED.availability_zone, vcpus = EXCLUDED.vcpus,
                     memory_mib = EXCLUDED.memory_mib, disk_gib = EXCLUDED.disk_gib,
-                    version = hosts.version + 1""",
+                    domain_type = EXCLUDED.domain_type, version = hosts.version + 1""",
                 inv.host_id,
                 inv.hostname,
                 inv.arch,
@@ -58,6 +58,7 @@ class PgHostStore:
                 inv.memory_mib,
                 inv.disk_gib,
                 *ratios,
+                inv.domain_type,
             )
             was = await conn.fetchval(
                 """INSERT INTO host_status AS s (id, state, last_heartbeat) VALUES ($1, 'UP', now())

@@ -25,8 +25,9 @@ class PgInstanceStore:
             async with self._pool.acquire() as conn, conn.transaction():
                 row = await conn.fetchrow(
                     f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
-                    f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id)"
-                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                    f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
+                    f" availability_zone, server_group, boot)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                     f" RETURNING {INSTANCE_COLUMNS}",
                     inst.uid,
                     inst.project,
@@ -40,6 +41,9 @@ class PgInstanceStore:
                     inst.task_state.value if inst.task_state else None,
                     inst.metadata,
                     inst.request_id,
+                    inst.availability_zone,
+                    inst.server_group,
+                    rows.boot_json(inst.boot),
                 )
                 if row is None:  # INSERT ... RETURNING always yields the row
                     raise RuntimeError(f"inserting {inst.name} returned no row")

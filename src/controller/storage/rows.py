@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -10,10 +11,12 @@ import asyncpg.pool
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import (
+    BootSpec,
     Flavor,
     Host,
     HostState,
     Image,
+    ImageRef,
     ImageStatus,
     Instance,
     PowerState,
@@ -27,8 +30,30 @@ Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnect
 INSTANCE_COLUMNS = (
     "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
     " task_state, power_state, host_id, allocated, task_command, fault, metadata, request_id,"
-    " version, created_at, updated_at"
+    " version, created_at, updated_at, availability_zone, server_group, boot"
 )
+
+
+def _image_ref(d: dict[str, Any] | None) -> ImageRef | None:
+    return ImageRef(**d) if d else None
+
+
+def boot_spec(d: dict[str, Any]) -> BootSpec:
+    return BootSpec(
+        root_image=_image_ref(d.get("root_image")),
+        kernel=_image_ref(d.get("kernel")),
+        ramdisk=_image_ref(d.get("ramdisk")),
+        kernel_args=d.get("kernel_args", ""),
+    )
+
+
+def boot_json(b: BootSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"kernel_args": b.kernel_args}
+    for key in ("root_image", "kernel", "ramdisk"):
+        ref = getattr(b, key)
+        if ref is not None:
+            out[key] = dataclasses.asdict(ref)
+    return out
 
 
 def instance(r: asyncpg.Record) -> Instance:
@@ -53,6 +78,9 @@ def instance(r: asyncpg.Record) -> Instance:
         version=r["version"],
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        availability_zone=r["availability_zone"],
+        server_group=r["server_group"],
+        boot=boot_spec(r["boot"]),
     )
 
 
@@ -87,7 +115,7 @@ HOST_COLUMNS = (
     "id, hostname, arch, hypervisor_type, hypervisor_uri, availability_zone, vcpus, memory_mib,"
     " disk_gib, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, vcpus_used,"
     " memory_mib_used, disk_gib_used, servers, enabled, disabled_reason, state, last_heartbeat,"
-    " version, created_at"
+    " version, created_at, domain_type"
 )
 
 
@@ -115,6 +143,7 @@ def host(r: asyncpg.Record) -> Host:
         last_heartbeat=r["last_heartbeat"],
         version=r["version"],
         created_at=r["created_at"],
+        domain_type=r["domain_type"],
     )
 
 
@@ -142,6 +171,10 @@ def image(r: asyncpg.Record) -> Image:
         properties=dict(r["properties"]),
         version=r["version"],
         created_at=r["created_at"],
+        kernel_image=r["kernel_image"],
+        ramdisk_image=r["ramdisk_image"],
+        kernel_args=r["kernel_args"],
+        virtual_size_bytes=r["virtual_size_bytes"],
     )
 
 
