@@ -27,10 +27,10 @@ _SYNCED = server_pb2.ServerChange.SYNCED
 
 
 def is_settled(server: Any, until: Collection[int]) -> bool:
-    """True when `server` reached one of `until` with no task in flight, or ERROR."""
-    if server.vm_state == common_pb2.ERROR:
-        return True
-    return bool(server.vm_state in until and server.task_state == common_pb2.TASK_STATE_UNSPECIFIED)
+    """True when `server` reached one of `until`, or ERROR, with no task in flight (a server
+    in ERROR that is being deleted has not settled yet)."""
+    idle = server.task_state == common_pb2.TASK_STATE_UNSPECIFIED
+    return bool(idle and (server.vm_state == common_pb2.ERROR or server.vm_state in until))
 
 
 class ServerWaiter:

@@ -108,3 +108,26 @@ async def test_commands_for_a_paused_agent_are_carried_out_when_it_returns(clust
             lambda ev: [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:]
             == ["host.up"], 15,
         )
+
+
+async def test_a_restarted_test_driver_host_reports_its_servers_lost(clusters) -> None:  # type: ignore[no-untyped-def]
+    """libvirt's test driver keeps domains in memory only: after its agent restarts they are
+    gone, and reconciliation says so instead of showing them ACTIVE."""
+    c = clusters("lost")
+    c.start_controller()
+    c.wait_controller()
+    agent = c.start_agent("host-l")
+    c.wait_hosts_up(["host-l"])
+    async with AsyncClient(c.endpoint) as api, EventTap(c.amqp_url, c.bus_prefix) as tap:
+        await _ensure_image(api)
+        await api.create_server("ghost", flavor="m1.tiny", image="cirros")
+        s = await api.wait_for_server("ghost", timeout=30)
+        assert s is not None and s.vm_state == ACTIVE
+        agent.stop()
+        c.start_agent("host-l")
+        await tap.wait_for(lambda ev: any(e["eventType"] == "instance.lost" for e in ev), 30)
+        ghost = await api.get_server("ghost")
+        assert ghost.vm_state == common_pb2.ERROR
+        assert "domain missing on host-l" in ghost.fault
+        await api.delete_server("ghost")
+        assert await api.wait_for_server("ghost", until=set(), timeout=30) is None

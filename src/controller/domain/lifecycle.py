@@ -176,6 +176,7 @@ def sync_power(inst: Instance, power: PowerState) -> Instance | None:
 
 
 POWER_STATE_UPDATE = "instance.power_state.update"
+INSTANCE_LOST = "instance.lost"
 
 
 def event_catalogue() -> dict[str, str]:
@@ -196,6 +197,9 @@ def event_catalogue() -> dict[str, str]:
         catalogue[action.error_event] = f"{verb} failed; the payload's fault says why"
     catalogue["instance.create.error"] = (
         "the server could not be built: no valid host, or spawn failed on its host (ERROR)"
+    )
+    catalogue[INSTANCE_LOST] = (
+        "reconciliation found the server's domain gone from its host (ERROR, fault says so)"
     )
     catalogue[POWER_STATE_UPDATE] = (
         "the hypervisor reported a power change nobody asked for (guest shut itself down)"

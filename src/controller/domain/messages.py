@@ -88,3 +88,14 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
         inst.name,
         message_id=command_id,
     )
+
+
+def orphan_delete(uid: UUID, host_id: str) -> OutboxMessage:
+    """Remove a domain that no live server owns (found by reconciliation)."""
+    command_id = uuid.uuid4()
+    payload: dict[str, Any] = {
+        "command_id": str(command_id),
+        "op": CommandOp.DELETE.value,
+        "instance_uid": str(uid),
+    }
+    return OutboxMessage("command", "command.delete", host_id, payload, message_id=command_id)

@@ -46,9 +46,8 @@ class HostService:
             (self._ratios.cpu, self._ratios.ram, self._ratios.disk),
             lambda h: host_event(h, "host.up"),
         )
-        # Level-triggered correction: whatever libvirt says now wins for idle servers.
-        for uid, power in domains:
-            await self._servers.apply_power(inv.host_id, uid, power)
+        # Level-triggered correction: compare the host's whole inventory with the database.
+        await self._servers.reconcile(inv.host_id, dict(domains))
         return host
 
     def heartbeat(self, host_id: str) -> None:

@@ -10,6 +10,7 @@ from uuid import UUID
 from controller.domain import limits, names, paging
 from controller.domain.errors import EtagMismatch, FailedPrecondition, ViolationCollector
 from controller.domain.lifecycle import (
+    INSTANCE_LOST,
     POWER_STATE_UPDATE,
     apply_result,
     bump,
@@ -17,7 +18,7 @@ from controller.domain.lifecycle import (
     needs_agent_for_delete,
     sync_power,
 )
-from controller.domain.messages import command, instance_event
+from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
     CommandOp,
     ImageStatus,
@@ -26,6 +27,7 @@ from controller.domain.model import (
     TaskState,
     VmState,
 )
+from controller.domain.reconcile import compare, mark_lost
 from controller.services.ports import CatalogStore, InstanceStore, Mutation
 
 
@@ -182,3 +184,22 @@ class ServerService:
         if found and decide(found[0]) is None:
             return
         await self._instances.mutate_uid(uid, decide)
+
+    async def reconcile(self, host_id: str, domains: Mapping[UUID, PowerState]) -> None:
+        """An agent (re)registered with the whole inventory of its domains: correct every
+        difference from what the database wants on that host."""
+        found = compare(host_id, await self._instances.list_on_host(host_id), domains)
+        for uid, power in found.power.items():
+            await self.apply_power(host_id, uid, power)
+
+        def lost(inst: Instance) -> Mutation | None:
+            # Re-checked under the row lock: an operation may have started meanwhile.
+            if compare(host_id, [inst], {}).lost != [inst.uid]:
+                return None
+            gone = mark_lost(inst)
+            return Mutation(gone, [instance_event(gone, INSTANCE_LOST)])
+
+        for uid in found.lost:
+            await self._instances.mutate_uid(uid, lost)
+        if found.orphans:
+            await self._instances.enqueue([orphan_delete(uid, host_id) for uid in found.orphans])

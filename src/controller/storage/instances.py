@@ -125,6 +125,10 @@ class PgInstanceStore:
                 raise NotFound(f"projects/{project}/servers/{server_id}")
             return await _apply(conn, rows.instance(row), fn)
 
+    async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await rows.insert_outbox(conn, messages)
+
     async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(

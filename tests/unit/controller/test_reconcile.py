@@ -1,0 +1,47 @@
+"""What reconciliation decides when an agent registers its whole domain inventory."""
+
+from __future__ import annotations
+
+import uuid
+
+from controller.domain.model import Instance, PowerState, TaskState, VmState
+from controller.domain.reconcile import compare, mark_lost
+
+
+def inst(vm: VmState, task: TaskState | None = None, host: str = "h1", allocated: bool = True) -> Instance:
+    return Instance(
+        uid=uuid.uuid4(), project="p", server_id=f"s{uuid.uuid4().hex[:6]}", flavor_id="f",
+        image_id="i", vcpus=1, memory_mib=512, disk_gib=1, vm_state=vm, task_state=task,
+        host_id=host, allocated=allocated,
+    )
+
+
+def test_power_is_adopted_only_for_live_servers_of_this_host() -> None:
+    a, b = inst(VmState.ACTIVE), inst(VmState.ACTIVE, host="h2")
+    found = compare("h1", [a, b], {a.uid: PowerState.SHUTDOWN, b.uid: PowerState.RUNNING})
+    assert found.power == {a.uid: PowerState.SHUTDOWN}
+    assert found.orphans == [b.uid]  # h1 has a domain that h1 should not run
+
+
+def test_idle_server_without_domain_is_lost_but_one_in_flight_is_not() -> None:
+    idle, stopped = inst(VmState.ACTIVE), inst(VmState.STOPPED)
+    spawning = inst(VmState.BUILDING, TaskState.SPAWNING)
+    deleting = inst(VmState.ACTIVE, TaskState.DELETING)
+    errored = inst(VmState.ERROR, allocated=False)
+    found = compare("h1", [idle, stopped, spawning, deleting, errored], {})
+    assert sorted(found.lost) == sorted([idle.uid, stopped.uid])
+    assert found.orphans == [] and found.power == {}
+
+
+def test_domains_of_deleted_or_unknown_servers_are_orphans() -> None:
+    deleted = inst(VmState.DELETED, allocated=False)
+    unknown = uuid.uuid4()
+    found = compare("h1", [deleted], {deleted.uid: PowerState.RUNNING, unknown: PowerState.SHUTDOWN})
+    assert sorted(found.orphans) == sorted([deleted.uid, unknown])
+
+
+def test_a_lost_server_goes_to_error_saying_why() -> None:
+    server = inst(VmState.ACTIVE)
+    lost = mark_lost(server)
+    assert lost.vm_state is VmState.ERROR and lost.version == server.version + 1
+    assert "domain missing on h1" in lost.fault and lost.allocated
