@@ -4,14 +4,27 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: setup demo test unit integration lint typecheck protos protos-check clean
+.PHONY: setup demo test unit integration lint typecheck protos protos-check clean guest libvirtd
 
 setup:
 	@scripts/bootstrap.sh
 
+# HYPERVISOR=qemu boots real guests (root: starts libvirtd, builds the tiny guest).
 demo: setup
 	@scripts/check_services.sh
+ifeq ($(HYPERVISOR),qemu)
+	@$(PY) scripts/demo_qemu.py $(if $(KEEP),--keep)
+else
 	@$(PY) scripts/demo.py $(if $(KEEP),--keep) $(if $(AGENTS),--agents $(AGENTS)) $(if $(SERVERS),--servers $(SERVERS))
+endif
+
+# The tiny test guest (kernel, busybox initramfs, root disk) in .cache/guest, from Debian packages.
+guest:
+	@scripts/build_tiny_guest.sh
+
+# qemu:///system without systemd (root).
+libvirtd:
+	@scripts/libvirtd.sh
 
 test: setup
 	@scripts/check_services.sh

@@ -67,3 +67,21 @@ def cluster(clusters: ClusterFactory) -> Iterator[Cluster]:
     c.controllers.clear()
     c.agents.clear()
     assert not unclean, f"processes did not shut down cleanly: {unclean}"
+
+
+@pytest.fixture(autouse=True)
+def _stop_clusters_made_by_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A cluster a test starts itself is stopped (and its database dropped) when the test
+    ends, so clusters do not pile up connections on the shared PostgreSQL; clusters of
+    module- or session-scoped fixtures are made before this runs and are left alone."""
+    if "clusters" not in request.fixturenames:
+        yield
+        return
+    factory: ClusterFactory = request.getfixturevalue("clusters")
+    before = len(factory.made)
+    yield
+    for c in factory.made[before:]:
+        if c.controllers or c.agents:
+            factory.teardown(c)
+            c.controllers.clear()
+            c.agents.clear()

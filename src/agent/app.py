@@ -17,9 +17,12 @@ import uvloop
 from agent import __version__
 from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
+from agent.console import ConsoleLogs
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.logs import configure_logging
+from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
+from agent.metrics.simulation import LoadSimulator
+from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import Settings, parse_settings
 from agent.uplink import Uplink
 
@@ -49,7 +52,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         controller=settings.controller,
     )
     try:
-        hypervisor = await LibvirtHypervisor.open(settings.libvirt_uri, stop_timeout=settings.stop_timeout)
+        hypervisor = await open_hypervisor(settings)
     except HypervisorError as exc:
         log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
         return 1
@@ -69,6 +72,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
             hostname=info.hostname,
             arch=info.arch,
             hypervisor_type=info.hypervisor_type,
+            domain_type=info.domain_type,
             vcpus=info.vcpus,
             memory_mib=info.memory_mib,
             disk_gib=settings.disk_gib,
@@ -81,14 +85,27 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
             disk_gib=settings.disk_gib,
             hypervisor=hypervisor,
             heartbeat_interval=settings.heartbeat_interval,
+            console=ConsoleLogs(hypervisor, hypervisor.files),
         )
-        processor = CommandProcessor(hypervisor, uplink)
+        images = image_cache(settings, hypervisor)  # None on the test driver
+        simulator = LoadSimulator()
+        stats = LibvirtStats(hypervisor)
+        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(simulator, stats), images=images)
+        sampler = MetricsSampler(
+            stats,
+            simulator,
+            host_vcpus=info.vcpus,
+            host_memory_mib=info.memory_mib,
+            # The test driver describes a host that is not this machine: derive, don't measure.
+            simulate_host=info.hypervisor_type == "test",
+        )
         consumer = CommandConsumer(
             amqp_url=settings.amqp_url,
             prefix=settings.bus_prefix,
             host_id=settings.host_id,
             processor=processor,
             prefetch=settings.prefetch,
+            queue_type=settings.host_queue_type,
         )
         admin: AdminServer | None = None
         if settings.admin_listen:
@@ -113,6 +130,16 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                     tg.create_task(forward_domain_changes(hypervisor, uplink), name="events"),
                     tg.create_task(watch_libvirt(), name="libvirt-watch"),
                 ]
+                if images is not None:
+                    background.append(
+                        tg.create_task(images.run_sweeper(sweep_interval(settings)), name="image-sweeper")
+                    )
+                if settings.metrics_interval > 0:
+                    background.append(
+                        tg.create_task(
+                            report_metrics(sampler, uplink, settings.metrics_interval), name="metrics"
+                        )
+                    )
                 await stop.wait()
                 log.info("agent.stopping", in_flight=processor.in_flight)
                 await consumer.stop_consuming()
@@ -130,6 +157,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         finally:
             await uplink.close()
             await consumer.close()
+            if images is not None:
+                await images.close()
             if admin is not None:
                 await admin.stop()
     finally:

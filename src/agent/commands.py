@@ -25,7 +25,9 @@ from aio_pika.abc import (
 from google.protobuf import json_format
 
 from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
-from agent.model import Command, CommandResult, Op
+from agent.images import ImageCache
+from agent.metrics.sampler import InstanceProfiles
+from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
 from agent.uplink import Backoff
 from overcast.v1 import agent_pb2
@@ -66,25 +68,76 @@ def parse_command(body: bytes) -> Command:
         disk_gib=message.disk_gib,
         image=message.image,
         metadata=dict(message.metadata),
+        boot=_boot_request(message),
     )
 
 
-async def execute(hypervisor: Hypervisor, command: Command) -> CommandResult:
-    """Run one command; never raises, failures become ok=False with the reason."""
+def _image_request(ref: agent_pb2.ImageRef) -> ImageRequest | None:
+    if not ref.name and not ref.checksum_sha256:
+        return None
+    return ImageRequest(
+        name=ref.name,
+        disk_format=ref.disk_format,
+        size_bytes=ref.size_bytes,
+        checksum_sha256=ref.checksum_sha256,
+    )
+
+
+def _boot_request(message: agent_pb2.AgentCommand) -> BootRequest | None:
+    boot = BootRequest(
+        root_image=_image_request(message.root_image),
+        kernel=_image_request(message.kernel),
+        ramdisk=_image_request(message.ramdisk),
+        kernel_args=message.kernel_args,
+    )
+    return None if boot == BootRequest() else boot
+
+
+async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | None) -> None:
+    """Fetch what the domain boots (QEMU hosts, and only when the domain does not exist yet:
+    a redelivered spawn must not download anything), then define and start it."""
+    boot = None
+    if (
+        images is not None
+        and command.boot is not None
+        and await hypervisor.power_state(command.instance_uid) is PowerState.MISSING
+    ):
+        boot = await images.prepare(command.boot)
+    try:
+        await hypervisor.spawn(
+            DomainSpec(
+                instance_uid=command.instance_uid,
+                instance_name=command.instance_name,
+                vcpus=command.vcpus,
+                memory_mib=command.memory_mib,
+                disk_gib=command.disk_gib,
+                image=command.image,
+                metadata=command.metadata,
+                boot=boot,
+            )
+        )
+    finally:
+        if boot is not None and images is not None:
+            images.release(boot)
+
+
+async def execute(
+    hypervisor: Hypervisor,
+    command: Command,
+    profiles: InstanceProfiles | None = None,
+    *,
+    images: ImageCache | None = None,
+) -> CommandResult:
+    """Run one command; never raises, failures become ok=False with the reason.
+
+    `profiles` hears of metadata (a simulated load profile) from spawn and update_metadata.
+    """
     uid = command.instance_uid
     try:
         if command.op is Op.SPAWN:
-            await hypervisor.spawn(
-                DomainSpec(
-                    instance_uid=uid,
-                    instance_name=command.instance_name,
-                    vcpus=command.vcpus,
-                    memory_mib=command.memory_mib,
-                    disk_gib=command.disk_gib,
-                    image=command.image,
-                    metadata=command.metadata,
-                )
-            )
+            if profiles is not None:
+                profiles.spawning(uid, command.metadata)
+            await _spawn(hypervisor, command, images)
         elif command.op is Op.START:
             await hypervisor.start(uid)
         elif command.op is Op.STOP:
@@ -93,6 +146,11 @@ async def execute(hypervisor: Hypervisor, command: Command) -> CommandResult:
             await hypervisor.reboot(uid)
         elif command.op is Op.DELETE:
             await hypervisor.delete(uid)
+            if profiles is not None:
+                profiles.deleted(uid)
+        elif command.op is Op.UPDATE_METADATA:
+            if profiles is not None:
+                await profiles.update(uid, command.instance_name, command.image, command.metadata)
         else:
             raise HypervisorError(f"unsupported command op {command.op.name}")
         ok, error = True, ""
@@ -122,9 +180,18 @@ async def execute(hypervisor: Hypervisor, command: Command) -> CommandResult:
 class CommandProcessor:
     """Everything between "a message arrived" and "ack it", independent of AMQP."""
 
-    def __init__(self, hypervisor: Hypervisor, reports: ReportSink) -> None:
+    def __init__(
+        self,
+        hypervisor: Hypervisor,
+        reports: ReportSink,
+        profiles: InstanceProfiles | None = None,
+        *,
+        images: ImageCache | None = None,  # QEMU hosts: spawns fetch what they boot
+    ) -> None:
+        self._images = images
         self._hypervisor = hypervisor
         self._reports = reports
+        self._profiles = profiles
         self._sequencer = KeyedSequencer()
         self._malformed_ids = itertools.count()
 
@@ -146,7 +213,7 @@ class CommandProcessor:
 
     async def _run(self, command: Command, ack: Settle) -> None:
         started = time.monotonic()
-        result = await execute(self._hypervisor, command)
+        result = await execute(self._hypervisor, command, self._profiles, images=self._images)
         log.info(
             "command.executed",
             command_id=command.command_id,
@@ -189,6 +256,22 @@ def _redacted(url: str) -> str:
         return "<invalid url>"
 
 
+# The kinds of host command queue (agent --host-queue-type, the same setting as the
+# controller's): a durable quorum queue (the default), a durable classic queue, or a transient
+# classic queue (no disk at all, gone when the broker restarts: for fleet simulations, where
+# one broker holds thousands of host queues).
+HOST_QUEUE_TYPES = ("quorum", "classic", "transient")
+
+
+def host_queue_declaration(queue_type: str) -> tuple[bool, dict[str, str]]:
+    """(durable, arguments) of a host command queue; the controller declares it alike."""
+    if queue_type not in HOST_QUEUE_TYPES:
+        raise ValueError(f"host queue type must be one of {', '.join(HOST_QUEUE_TYPES)}, got {queue_type!r}")
+    if queue_type == "transient":
+        return False, {"x-queue-type": "classic"}
+    return True, {"x-queue-type": queue_type}
+
+
 class CommandConsumer:
     """The AMQP side: declares the host's queue and feeds deliveries to a CommandProcessor."""
 
@@ -201,8 +284,10 @@ class CommandConsumer:
         processor: CommandProcessor,
         prefetch: int = 64,
         backoff: Backoff | None = None,
+        queue_type: str = "quorum",
     ) -> None:
         self._url = amqp_url
+        self._queue_durable, self._queue_arguments = host_queue_declaration(queue_type)
         self.exchange_name = f"{prefix}.commands"
         self.queue_name = f"{prefix}.host.{host_id}"
         self._routing_key = host_id
@@ -248,7 +333,7 @@ class CommandConsumer:
             self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
         )
         queue = await channel.declare_queue(
-            self.queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+            self.queue_name, durable=self._queue_durable, arguments=self._queue_arguments
         )
         await queue.bind(exchange, routing_key=self._routing_key)
         self._connection = connection

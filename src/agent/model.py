@@ -18,6 +18,25 @@ class Op(enum.Enum):
     STOP = 3
     REBOOT = 4
     DELETE = 5
+    UPDATE_METADATA = 6  # new metadata (a simulated load profile); no power change
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """An image a spawn boots (agent.proto's ImageRef): fetched and verified by agent.images."""
+
+    name: str
+    disk_format: str = ""
+    size_bytes: int = 0
+    checksum_sha256: str = ""
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    root_image: ImageRequest | None = None
+    kernel: ImageRequest | None = None
+    ramdisk: ImageRequest | None = None
+    kernel_args: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,7 @@ class Command:
     disk_gib: int = 0
     image: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    boot: BootRequest | None = None  # SPAWN: what to boot (QEMU hosts; test hosts ignore it)
 
 
 @dataclass(frozen=True)

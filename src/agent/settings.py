@@ -19,12 +19,20 @@ class Settings:
     availability_zone: str
     disk_gib: int
     heartbeat_interval: float
+    metrics_interval: float  # 0 = no metrics (heartbeats only)
     admin_listen: str  # host:port; empty = admin service disabled
     stop_timeout: float
     shutdown_grace: float
     prefetch: int
     log_format: str
     log_level: str
+    # QEMU hosts (agent.images, agent.kvm_probe, hypervisor.instance_files):
+    state_dir: str = "/var/lib/overcast/agent"
+    image_cache_max_age: float = 86400.0  # seconds an unused cached image is kept
+    network: str = ""  # libvirt network for instance NICs; empty = no NIC
+    domain_type: str = "auto"  # auto (probe KVM) | kvm | qemu
+    # quorum | classic | transient: must match the controller's --host-queue-type
+    host_queue_type: str = "quorum"
 
 
 def _at_least(minimum: float, kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -117,6 +125,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         type=_positive_seconds,
     )
     flag(
+        "--metrics-interval",
+        "OVERCAST_METRICS_INTERVAL",
+        "1.0",
+        "seconds between metrics samples (each also counts as a heartbeat); 0 disables them",
+        type=_at_least(0, float),
+    )
+    flag(
         "--admin-listen",
         "OVERCAST_AGENT_ADMIN",
         "",
@@ -139,6 +154,13 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     )
     flag("--prefetch", "OVERCAST_PREFETCH", "64", "unacknowledged commands in flight", type=_at_least(1, int))
     flag(
+        "--host-queue-type",
+        "OVERCAST_HOST_QUEUE_TYPE",
+        "quorum",
+        "the host's command queue: quorum, classic or transient (simulations); as the controller's",
+        type=_one_of("quorum", "classic", "transient"),
+    )
+    flag(
         "--log-format",
         "OVERCAST_LOG_FORMAT",
         "console",
@@ -151,6 +173,28 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "info",
         "log level",
         type=_one_of("debug", "info", "warning", "error"),
+    )
+    flag(
+        "--state-dir",
+        "OVERCAST_STATE_DIR",
+        "/var/lib/overcast/agent",
+        "QEMU hosts: image cache and instance files (disks, console logs)",
+        type=_non_empty,
+    )
+    flag(
+        "--image-cache-max-age",
+        "OVERCAST_IMAGE_CACHE_MAX_AGE",
+        "86400",
+        "seconds a cached image no instance uses is kept",
+        type=_positive_seconds,
+    )
+    flag("--network", "OVERCAST_NETWORK", "", "libvirt network for instance NICs; empty: no NIC")
+    flag(
+        "--domain-type",
+        "OVERCAST_DOMAIN_TYPE",
+        "auto",
+        "QEMU hosts: kvm, qemu (TCG) or auto (kvm only when a probe guest runs under KVM)",
+        type=_one_of("auto", "kvm", "qemu"),
     )
     return parser
 
@@ -167,10 +211,16 @@ def parse_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | N
         availability_zone=args.availability_zone,
         disk_gib=int(args.disk_gib),
         heartbeat_interval=float(args.heartbeat_interval),
+        metrics_interval=float(args.metrics_interval),
         admin_listen=args.admin_listen,
         stop_timeout=float(args.stop_timeout),
         shutdown_grace=float(args.shutdown_grace),
         prefetch=int(args.prefetch),
+        host_queue_type=args.host_queue_type,
         log_format=args.log_format,
         log_level=args.log_level,
+        state_dir=args.state_dir,
+        image_cache_max_age=float(args.image_cache_max_age),
+        network=args.network.strip(),
+        domain_type=args.domain_type,
     )

@@ -1,9 +1,10 @@
 """The agent's gRPC stream to the controller (AgentGateway.Connect).
 
-Registers (inventory + every managed domain), heartbeats, sends command reports and domain
-events, and reconnects with jittered exponential backoff. A report counts as delivered only
-when the controller answers ReportAccepted with its seq; until then it is kept and sent again
-on every new stream, so the caller can safely acknowledge the AMQP message afterwards.
+Registers (inventory + every managed domain), heartbeats, sends command reports, domain
+events and metrics samples (a sample doubles as the heartbeat), and reconnects with jittered
+exponential backoff. A report counts as delivered only when the controller answers
+ReportAccepted with its seq; until then it is kept and sent again on every new stream, so the
+caller can safely acknowledge the AMQP message afterwards.
 Protobuf <-> agent dataclass conversion for this edge lives here.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -21,7 +22,9 @@ import structlog
 from google.protobuf import timestamp_pb2
 
 from agent import __version__
+from agent.console import ConsoleLogs
 from agent.hypervisor.base import DomainChange, DomainInfo, Hypervisor, HypervisorError, PowerState
+from agent.metrics.model import HostMetrics
 from agent.model import CommandResult, Op
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
@@ -55,6 +58,7 @@ _OPS: dict[Op, agent_pb2.CommandOp] = {
     Op.STOP: agent_pb2.STOP,
     Op.REBOOT: agent_pb2.REBOOT,
     Op.DELETE: agent_pb2.DELETE,
+    Op.UPDATE_METADATA: agent_pb2.UPDATE_METADATA,
 }
 
 
@@ -93,6 +97,35 @@ def domain_event_to_proto(change: DomainChange) -> agent_pb2.DomainEvent:
     )
 
 
+def metrics_to_proto(sample: HostMetrics) -> agent_pb2.HostMetricsSample:
+    whole = int(sample.sampled_at)
+    nanos = min(999_999_999, max(0, round((sample.sampled_at - whole) * 1e9)))
+    sampled_at = timestamp_pb2.Timestamp(seconds=whole, nanos=nanos)
+    return agent_pb2.HostMetricsSample(
+        sampled_at=sampled_at,
+        cpu_util=sample.cpu_util,
+        memory_used_mib=sample.memory_used_mib,
+        memory_free_mib=sample.memory_free_mib,
+        load1=sample.load1,
+        load5=sample.load5,
+        load15=sample.load15,
+        simulated=sample.simulated,
+        instances=[
+            agent_pb2.InstanceSample(
+                instance_uid=i.instance_uid,
+                cpu_util=i.cpu_util,
+                memory_rss_mib=i.memory_rss_mib,
+                disk_read_bytes=i.disk_read_bytes,
+                disk_write_bytes=i.disk_write_bytes,
+                net_rx_bytes=i.net_rx_bytes,
+                net_tx_bytes=i.net_tx_bytes,
+                simulated=i.simulated,
+            )
+            for i in sample.instances
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class Backoff:
     initial: float = 0.2
@@ -126,6 +159,8 @@ class Uplink:
         hypervisor: Hypervisor,
         heartbeat_interval: float,
         backoff: Backoff | None = None,
+        console: ConsoleLogs | None = None,
+        channel: Callable[[str], grpc.aio.Channel] | None = None,
     ) -> None:
         # Several controller replicas may be given ("a:1,b:2"): a failed attempt moves on
         # to the next one, a working stream stays where it is.
@@ -147,6 +182,12 @@ class Uplink:
         self._outbox: asyncio.Queue[agent_pb2.AgentMessage] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._last_beat = 0.0  # loop time of the last message that counts as a heartbeat
+        self._console = console  # answers ConsoleLogQuery; None: they get an error reply
+        # A channel shared with other uplinks, per target (a fleet simulation runs thousands of
+        # uplinks in one process); None: a channel of its own per stream, closed with it.
+        self._shared_channel = channel
+        self._console_tasks: set[asyncio.Task[None]] = set()
         self.registered = asyncio.Event()  # set after the first successful registration
         self.controller_id = ""
         self.sessions = 0  # successful registrations so far
@@ -191,8 +232,19 @@ class Uplink:
         )
         return True
 
+    def publish_metrics(self, sample: HostMetrics) -> bool:
+        """Best effort, like domain changes. A metrics message also tells the controller the
+        agent is alive, so no heartbeat is sent in an interval that carried one."""
+        if self._outbox is None:
+            return False
+        self._outbox.put_nowait(agent_pb2.AgentMessage(seq=next(self._seq), metrics=metrics_to_proto(sample)))
+        self._last_beat = asyncio.get_running_loop().time()
+        return True
+
     async def close(self) -> None:
         self._closing = True
+        for pending in list(self._console_tasks):
+            pending.cancel()
         task = self._task
         if task is not None and not task.done():
             task.cancel()
@@ -240,6 +292,7 @@ class Uplink:
             vcpus=info.vcpus,
             memory_mib=info.memory_mib,
             disk_gib=self._disk_gib,
+            domain_type=info.domain_type,
         )
         return agent_pb2.AgentMessage(
             seq=next(self._seq),
@@ -252,7 +305,8 @@ class Uplink:
 
     async def _session(self) -> None:
         register = await self._register_message()
-        channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
+        shared = self._shared_channel(self.target) if self._shared_channel is not None else None
+        channel = shared or grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
         call = agent_pb2_grpc.AgentGatewayStub(channel).Connect()
         try:
             await call.write(register)
@@ -288,7 +342,8 @@ class Uplink:
             self._outbox = None
             self._by_seq.clear()
             call.cancel()
-            await channel.close()
+            if shared is None:
+                await channel.close()
 
     def _apply_interval(self, interval_ms: int) -> None:
         self._interval = interval_ms / 1000 if interval_ms > 0 else self._default_interval
@@ -301,8 +356,11 @@ class Uplink:
         outbox.put_nowait(agent_pb2.AgentMessage(seq=seq, report=pending.report))
 
     async def _heartbeats(self, outbox: asyncio.Queue[agent_pb2.AgentMessage]) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._interval)
+            if loop.time() - self._last_beat < self._interval:
+                continue  # a metrics sample went out in this interval: it was the heartbeat
             sent_at = timestamp_pb2.Timestamp()
             sent_at.GetCurrentTime()
             outbox.put_nowait(
@@ -326,8 +384,26 @@ class Uplink:
                     pending.accepted.set_result(None)
             elif kind == "registered":
                 self._apply_interval(reply.registered.heartbeat_interval_ms)
+            elif kind == "console_log":
+                # Off the read loop: reading a log file must not hold up acceptances.
+                task = asyncio.create_task(self._answer_console(reply.console_log))
+                self._console_tasks.add(task)
+                task.add_done_callback(self._console_tasks.discard)
             else:
                 log.debug("uplink.unexpected_message", kind=kind)
+
+    async def _answer_console(self, query: agent_pb2.ConsoleLogQuery) -> None:
+        if self._console is None:
+            answer = agent_pb2.ConsoleLogReply(
+                request_id=query.request_id, error="this agent serves no console logs"
+            )
+        else:
+            text = await self._console.read(query.instance_uid, query.tail_lines)
+            answer = agent_pb2.ConsoleLogReply(
+                request_id=query.request_id, text=text.text, truncated=text.truncated, error=text.error
+            )
+        if self._outbox is not None:  # else the stream is gone: the controller's wait times out
+            self._outbox.put_nowait(agent_pb2.AgentMessage(seq=next(self._seq), console_log=answer))
 
 
 async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:

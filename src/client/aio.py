@@ -7,16 +7,26 @@ share of thousands of calls fired at once on one channel, so in-flight calls are
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Generator, Mapping
+import contextlib
+import os
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from contextlib import aclosing
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import grpc
 
-from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_pb2
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
-from . import build
+from . import build, transfer
 from .build import Listing, Unary
 from .channel import (
     DEFAULT_ENDPOINT,
@@ -28,7 +38,7 @@ from .channel import (
     channel_options,
 )
 from .errors import OvercastError, from_rpc_error
-from .names import DEFAULT_PROJECT, project_of, server_name
+from .names import DEFAULT_PROJECT, image_name, project_of, server_name
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
 T = TypeVar("T")
@@ -52,6 +62,18 @@ class Pages(Generic[T]):
     async def _collect(self) -> list[T]:
         async with aclosing(self._open_pages()) as pages:
             return [item async for item in pages]
+
+
+def _in_loop(on_progress: transfer.OnProgress | None) -> transfer.OnProgress | None:
+    """`on_progress`, called on the running event loop from whichever thread reports."""
+    if on_progress is None:
+        return None
+    loop = asyncio.get_running_loop()
+
+    def report(phase: str, done: int, total: int) -> None:
+        loop.call_soon_threadsafe(on_progress, phase, done, total)
+
+    return report
 
 
 class AsyncClient:
@@ -144,7 +166,11 @@ class AsyncClient:
         project: str = DEFAULT_PROJECT,
         metadata: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        availability_zone: str = "",
+        server_group: str | None = None,
     ) -> server_pb2.Server:
+        """`availability_zone`: only hosts of that zone; `server_group`: join that group (its
+        id or full name) so its policy (affinity, anti-affinity…) decides the host."""
         return await self._unary(
             build.create_server(
                 server_id,
@@ -153,6 +179,8 @@ class AsyncClient:
                 project=project,
                 metadata=metadata,
                 request_id=request_id,
+                availability_zone=availability_zone,
+                server_group=server_group,
             )
         )
 
@@ -189,6 +217,19 @@ class AsyncClient:
         self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
     ) -> server_pb2.Server:
         return await self._unary(build.reboot_server(name, project, etag))
+
+    async def get_console_log(
+        self, name: str, project: str = DEFAULT_PROJECT, *, tail_lines: int = 0
+    ) -> server_pb2.ConsoleLog:
+        """The server's serial console output (the last `tail_lines` lines; 0 = all kept)."""
+        return await self._unary(build.get_console_log(name, project, tail_lines))
+
+    async def update_server_metadata(
+        self, name: str, metadata: Mapping[str, str], project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        """Replace the server's metadata (e.g. `sim.cpu`, the simulated load profile); its
+        host hears of it. A non-empty `etag` must match (else Aborted)."""
+        return await self._unary(build.update_server_metadata(name, metadata, project, etag))
 
     def watch_servers(self, project: str = DEFAULT_PROJECT) -> AsyncGenerator[server_pb2.ServerChange, None]:
         """Every ServerChange of the project, snapshot first; runs until closed or cancelled.
@@ -228,6 +269,33 @@ class AsyncClient:
                 waiter.stream_failed(err)
             await asyncio.sleep(waiter.backoff())
 
+    # --- server groups -----------------------------------------------------------------------
+
+    async def create_server_group(
+        self,
+        group_id: str,
+        policy: int | str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        request_id: str | None = None,
+    ) -> server_group_pb2.ServerGroup:
+        """`policy`: AFFINITY, ANTI_AFFINITY, SOFT_AFFINITY or SOFT_ANTI_AFFINITY."""
+        call = build.create_server_group(group_id, policy, project=project, request_id=request_id)
+        return await self._unary(call)
+
+    async def get_server_group(
+        self, name: str, project: str = DEFAULT_PROJECT
+    ) -> server_group_pb2.ServerGroup:
+        return await self._unary(build.get_server_group(name, project))
+
+    def list_server_groups(
+        self, project: str = DEFAULT_PROJECT, *, page_size: int | None = None
+    ) -> Pages[server_group_pb2.ServerGroup]:
+        return self._list(build.list_server_groups(project, page_size))
+
+    async def delete_server_group(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> None:
+        await self._unary(build.delete_server_group(name, project, etag))
+
     # --- flavors -----------------------------------------------------------------------------
 
     def list_flavors(self, *, page_size: int | None = None) -> Pages[flavor_pb2.Flavor]:
@@ -264,7 +332,11 @@ class AsyncClient:
         min_memory_mib: int = 0,
         properties: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        kernel_image: str | None = None,
+        ramdisk_image: str | None = None,
+        kernel_args: str = "",
     ) -> image_pb2.Image:
+        """Register an image (QUEUED, metadata only); `upload_image_data` adds its data."""
         return await self._unary(
             build.create_image(
                 image_id,
@@ -273,8 +345,101 @@ class AsyncClient:
                 min_memory_mib=min_memory_mib,
                 properties=properties,
                 request_id=request_id,
+                kernel_image=kernel_image,
+                ramdisk_image=ramdisk_image,
+                kernel_args=kernel_args,
             )
         )
+
+    async def upload_image(
+        self,
+        image_id: str,
+        path: str | os.PathLike[str],
+        disk_format: str,
+        *,
+        min_disk_gib: int = 0,
+        min_memory_mib: int = 0,
+        properties: Mapping[str, str] | None = None,
+        kernel_image: str | None = None,
+        ramdisk_image: str | None = None,
+        kernel_args: str = "",
+        request_id: str | None = None,
+        on_progress: transfer.OnProgress | None = None,
+    ) -> image_pb2.Image:
+        """Create an image and upload the file at `path` as its data; returns it IMAGE_ACTIVE.
+
+        If the upload fails the image stays QUEUED (retry with `upload_image_data`).
+        """
+        transfer.file_size(path)  # refuse a missing file before creating anything
+        image = await self.create_image(
+            image_id,
+            disk_format,
+            min_disk_gib=min_disk_gib,
+            min_memory_mib=min_memory_mib,
+            properties=properties,
+            request_id=request_id,
+            kernel_image=kernel_image,
+            ramdisk_image=ramdisk_image,
+            kernel_args=kernel_args,
+        )
+        return await self.upload_image_data(image.name, path, on_progress=on_progress)
+
+    async def upload_image_data(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: transfer.OnProgress | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - it is the stream's gRPC deadline
+    ) -> image_pb2.Image:
+        """Upload the file at `path` as the data of a QUEUED image: its sha256 first, then the
+        bytes in 1 MiB chunks. The deadline defaults to the call timeout plus 1 s per MiB."""
+        size = transfer.file_size(path)
+        progress = _in_loop(on_progress)  # the file is read in worker threads
+        checksum = await asyncio.to_thread(transfer.file_sha256, path, size, progress)
+        requests = transfer.upload_requests(image_name(name), path, size, checksum, progress)
+
+        async def stream() -> AsyncGenerator[image_pb2.UploadImageDataRequest, None]:
+            while (message := await asyncio.to_thread(next, requests, None)) is not None:
+                yield message
+
+        deadline = timeout or transfer.transfer_timeout(self.timeout, size)
+        try:
+            image: image_pb2.Image = await self._open().images.UploadImageData(stream(), timeout=deadline)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            with contextlib.suppress(ValueError):  # still reading in a worker thread
+                requests.close()
+        return image
+
+    async def download_image(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: transfer.OnProgress | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - it is the stream's gRPC deadline
+    ) -> image_pb2.Image:
+        """Download an IMAGE_ACTIVE image's data into `path`, verified against its sha256."""
+        image = await self.get_image(name)
+        target = transfer.DownloadFile(path, image)
+        deadline = timeout or transfer.transfer_timeout(self.timeout, image.size_bytes)
+        request = image_pb2.DownloadImageDataRequest(name=image.name)
+        await asyncio.to_thread(target.open)
+        call = self._open().images.DownloadImageData(request, timeout=deadline)
+        try:
+            async for chunk in call:
+                await asyncio.to_thread(target.write, chunk)
+                if on_progress is not None:
+                    on_progress("download", target.received, image.size_bytes)
+            await asyncio.to_thread(target.finish)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
+            await asyncio.to_thread(target.discard)
+        return image
 
     def list_images(self, *, page_size: int | None = None) -> Pages[image_pb2.Image]:
         return self._list(build.list_images(page_size))
@@ -298,6 +463,22 @@ class AsyncClient:
 
     async def disable_host(self, name: str, reason: str = "", etag: str = "") -> host_pb2.Host:
         return await self._unary(build.disable_host(name, reason, etag))
+
+    async def watch_host_metrics(
+        self, hosts: Iterable[str] = (), *, include_instances: bool = False
+    ) -> AsyncGenerator[host_pb2.HostMetricsUpdate, None]:
+        """Every metrics sample the controller absorbs (of `hosts`, or all), as it arrives.
+
+        No deadline: runs until closed (`contextlib.aclosing`) or cancelled.
+        """
+        call = self._open().hosts.WatchHostMetrics(build.watch_host_metrics(hosts, include_instances))
+        try:
+            async for update in call:
+                yield update
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
 
     # --- health ------------------------------------------------------------------------------
 

@@ -7,11 +7,11 @@ proto and says which stub method takes it and what comes back, so a client metho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from google.protobuf import empty_pb2
+from google.protobuf import empty_pb2, field_mask_pb2
 from grpc_health.v1 import health_pb2
 
 from overcast.v1 import (
@@ -19,6 +19,7 @@ from overcast.v1 import (
     flavor_pb2,
     host_pb2,
     image_pb2,
+    server_group_pb2,
     server_pb2,
 )
 
@@ -29,6 +30,7 @@ from .names import (
     host_name,
     image_name,
     project_name,
+    server_group_name,
     server_name,
 )
 
@@ -97,11 +99,15 @@ def create_server(
     project: str = DEFAULT_PROJECT,
     metadata: Mapping[str, str] | None = None,
     request_id: str | None = None,
+    availability_zone: str = "",
+    server_group: str | None = None,
 ) -> Unary[server_pb2.Server]:
     server = server_pb2.Server(
         flavor=flavor_name(flavor),
         image=image_name(image),
         metadata=dict(metadata or {}),
+        availability_zone=availability_zone,
+        server_group=server_group_name(server_group, project) if server_group else "",
     )
     request = server_pb2.CreateServerRequest(
         parent=project_name(project),
@@ -153,9 +159,85 @@ def reboot_server(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> 
     return Unary("servers", "RebootServer", request, _Server)
 
 
+def get_console_log(
+    name: str, project: str = DEFAULT_PROJECT, tail_lines: int = 0
+) -> Unary[server_pb2.ConsoleLog]:
+    request = server_pb2.GetConsoleLogRequest(name=server_name(name, project), tail_lines=tail_lines)
+    return Unary("servers", "GetConsoleLog", request, server_pb2.ConsoleLog)
+
+
+def update_server_metadata(
+    name: str, metadata: Mapping[str, str], project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    """UpdateServer replacing the server's metadata (the only field it may change)."""
+    request = server_pb2.UpdateServerRequest(
+        server=server_pb2.Server(name=server_name(name, project), metadata=dict(metadata), etag=etag),
+        update_mask=field_mask_pb2.FieldMask(paths=["metadata"]),
+    )
+    return Unary("servers", "UpdateServer", request, _Server)
+
+
 def watch_servers(project: str = DEFAULT_PROJECT) -> server_pb2.WatchServersRequest:
     """The request for the WatchServers stream (streams are opened by the clients)."""
     return server_pb2.WatchServersRequest(parent=project_name(project))
+
+
+# --- server groups ---------------------------------------------------------------------------
+
+_Group = server_group_pb2.ServerGroup
+
+
+def server_group_policy_value(policy: int | str) -> server_group_pb2.ServerGroupPolicy:
+    """A ServerGroupPolicy from its number or name ("anti-affinity", "SOFT_AFFINITY", …)."""
+    if isinstance(policy, int):
+        return cast(server_group_pb2.ServerGroupPolicy, policy)
+    try:
+        key = policy.strip().upper().replace("-", "_")
+        return cast(server_group_pb2.ServerGroupPolicy, server_group_pb2.ServerGroupPolicy.Value(key))
+    except ValueError:
+        choices = ", ".join(server_group_policy_names())
+        raise InvalidArgument(
+            f"unknown server group policy {policy!r} (expected one of {choices})",
+            field_violations=[("server_group.policy", f"must be one of {choices}")],
+        ) from None
+
+
+def server_group_policy_names() -> list[str]:
+    names: list[str] = list(server_group_pb2.ServerGroupPolicy.keys())
+    return [n for n in names if not n.endswith("_UNSPECIFIED")]
+
+
+def create_server_group(
+    group_id: str,
+    policy: int | str,
+    *,
+    project: str = DEFAULT_PROJECT,
+    request_id: str | None = None,
+) -> Unary[server_group_pb2.ServerGroup]:
+    request = server_group_pb2.CreateServerGroupRequest(
+        parent=project_name(project),
+        server_group=_Group(policy=server_group_policy_value(policy)),
+        server_group_id=group_id,
+        request_id=request_id or "",
+    )
+    return Unary("server_groups", "CreateServerGroup", request, _Group)
+
+
+def get_server_group(name: str, project: str = DEFAULT_PROJECT) -> Unary[server_group_pb2.ServerGroup]:
+    request = server_group_pb2.GetServerGroupRequest(name=server_group_name(name, project))
+    return Unary("server_groups", "GetServerGroup", request, _Group)
+
+
+def list_server_groups(
+    project: str = DEFAULT_PROJECT, page_size: int | None = None
+) -> Listing[server_group_pb2.ServerGroup]:
+    request = server_group_pb2.ListServerGroupsRequest(parent=project_name(project), page_size=page_size or 0)
+    return Listing("server_groups", "ListServerGroups", request, "server_groups", _Group)
+
+
+def delete_server_group(name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> Unary[empty_pb2.Empty]:
+    request = server_group_pb2.DeleteServerGroupRequest(name=server_group_name(name, project), etag=etag)
+    return Unary("server_groups", "DeleteServerGroup", request, empty_pb2.Empty)
 
 
 # --- flavors ---------------------------------------------------------------------------------
@@ -200,12 +282,18 @@ def create_image(
     min_memory_mib: int = 0,
     properties: Mapping[str, str] | None = None,
     request_id: str | None = None,
+    kernel_image: str | None = None,
+    ramdisk_image: str | None = None,
+    kernel_args: str = "",
 ) -> Unary[image_pb2.Image]:
     image = image_pb2.Image(
         disk_format=disk_format,
         min_disk_gib=min_disk_gib,
         min_memory_mib=min_memory_mib,
         properties=dict(properties or {}),
+        kernel_image=image_name(kernel_image) if kernel_image else "",
+        ramdisk_image=image_name(ramdisk_image) if ramdisk_image else "",
+        kernel_args=kernel_args,
     )
     request = image_pb2.CreateImageRequest(image=image, image_id=image_id, request_id=request_id or "")
     return Unary("images", "CreateImage", request, image_pb2.Image)
@@ -247,6 +335,15 @@ def enable_host(name: str, etag: str = "") -> Unary[host_pb2.Host]:
 def disable_host(name: str, reason: str = "", etag: str = "") -> Unary[host_pb2.Host]:
     request = host_pb2.DisableHostRequest(name=host_name(name), reason=reason, etag=etag)
     return Unary("hosts", "DisableHost", request, host_pb2.Host)
+
+
+def watch_host_metrics(
+    hosts: Iterable[str] = (), include_instances: bool = False
+) -> host_pb2.WatchHostMetricsRequest:
+    """The request for the WatchHostMetrics stream; no hosts = every host."""
+    return host_pb2.WatchHostMetricsRequest(
+        hosts=[host_name(h) for h in hosts], include_instances=include_instances
+    )
 
 
 # --- health ----------------------------------------------------------------------------------

@@ -8,7 +8,13 @@ from typing import Any
 
 from grpc_health.v1 import health_pb2_grpc
 
-from overcast.v1 import flavor_pb2_grpc, host_pb2_grpc, image_pb2_grpc, server_pb2_grpc
+from overcast.v1 import (
+    flavor_pb2_grpc,
+    host_pb2_grpc,
+    image_pb2_grpc,
+    server_group_pb2_grpc,
+    server_pb2_grpc,
+)
 
 from .errors import Internal
 
@@ -24,6 +30,7 @@ _RETRIED_READS = {
     "overcast.v1.FlavorService": ("GetFlavor", "ListFlavors"),
     "overcast.v1.ImageService": ("GetImage", "ListImages"),
     "overcast.v1.HostService": ("GetHost", "ListHosts"),
+    "overcast.v1.ServerGroupService": ("GetServerGroup", "ListServerGroups"),
 }
 
 _SERVICE_CONFIG = {
@@ -73,6 +80,7 @@ class Stubs:
     images: Any
     hosts: Any
     health: Any
+    server_groups: Any
 
     @classmethod
     def for_channel(cls, channel: Any) -> Stubs:
@@ -82,6 +90,7 @@ class Stubs:
             images=image_pb2_grpc.ImageServiceStub(channel),
             hosts=host_pb2_grpc.HostServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
+            server_groups=server_group_pb2_grpc.ServerGroupServiceStub(channel),
         )
 
 

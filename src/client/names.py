@@ -21,6 +21,13 @@ def server_name(server: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{project_name(project)}/servers/{server}"
 
 
+def server_group_name(group: str, project: str = DEFAULT_PROJECT) -> str:
+    """ "web" + project "demo" → "projects/demo/serverGroups/web"."""
+    if group.startswith("projects/"):
+        return group
+    return f"{project_name(project)}/serverGroups/{group}"
+
+
 def _simple(collection: str, value: str) -> str:
     prefix = f"{collection}/"
     return value if value.startswith(prefix) else prefix + value
@@ -59,6 +66,7 @@ __all__ = [
     "image_name",
     "project_name",
     "project_of",
+    "server_group_name",
     "server_name",
     "short_id",
 ]

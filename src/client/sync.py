@@ -6,17 +6,19 @@ calls in flight across threads, and every unary call carries a deadline.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
-from collections.abc import Collection, Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 
-from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_pb2
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
-from . import build
+from . import build, transfer
 from .build import Listing, Unary
 from .channel import (
     DEFAULT_ENDPOINT,
@@ -28,7 +30,7 @@ from .channel import (
     channel_options,
 )
 from .errors import OvercastError, from_rpc_error
-from .names import DEFAULT_PROJECT, project_of, server_name
+from .names import DEFAULT_PROJECT, image_name, project_of, server_name
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
 T = TypeVar("T")
@@ -122,7 +124,11 @@ class Client:
         project: str = DEFAULT_PROJECT,
         metadata: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        availability_zone: str = "",
+        server_group: str | None = None,
     ) -> server_pb2.Server:
+        """`availability_zone`: only hosts of that zone; `server_group`: join that group (its
+        id or full name) so its policy (affinity, anti-affinity…) decides the host."""
         return self._unary(
             build.create_server(
                 server_id,
@@ -131,6 +137,8 @@ class Client:
                 project=project,
                 metadata=metadata,
                 request_id=request_id,
+                availability_zone=availability_zone,
+                server_group=server_group,
             )
         )
 
@@ -159,6 +167,19 @@ class Client:
 
     def reboot_server(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> server_pb2.Server:
         return self._unary(build.reboot_server(name, project, etag))
+
+    def get_console_log(
+        self, name: str, project: str = DEFAULT_PROJECT, *, tail_lines: int = 0
+    ) -> server_pb2.ConsoleLog:
+        """The server's serial console output (the last `tail_lines` lines; 0 = all kept)."""
+        return self._unary(build.get_console_log(name, project, tail_lines))
+
+    def update_server_metadata(
+        self, name: str, metadata: Mapping[str, str], project: str = DEFAULT_PROJECT, etag: str = ""
+    ) -> server_pb2.Server:
+        """Replace the server's metadata (e.g. `sim.cpu`, the simulated load profile); its
+        host hears of it. A non-empty `etag` must match (else Aborted)."""
+        return self._unary(build.update_server_metadata(name, metadata, project, etag))
 
     def watch_servers(self, project: str = DEFAULT_PROJECT) -> Generator[server_pb2.ServerChange, None, None]:
         """Every ServerChange of the project, snapshot first; runs until closed.
@@ -200,6 +221,31 @@ class Client:
                 changes.close()
             time.sleep(waiter.backoff())
 
+    # --- server groups -----------------------------------------------------------------------
+
+    def create_server_group(
+        self,
+        group_id: str,
+        policy: int | str,
+        *,
+        project: str = DEFAULT_PROJECT,
+        request_id: str | None = None,
+    ) -> server_group_pb2.ServerGroup:
+        """`policy`: AFFINITY, ANTI_AFFINITY, SOFT_AFFINITY or SOFT_ANTI_AFFINITY."""
+        call = build.create_server_group(group_id, policy, project=project, request_id=request_id)
+        return self._unary(call)
+
+    def get_server_group(self, name: str, project: str = DEFAULT_PROJECT) -> server_group_pb2.ServerGroup:
+        return self._unary(build.get_server_group(name, project))
+
+    def list_server_groups(
+        self, project: str = DEFAULT_PROJECT, *, page_size: int | None = None
+    ) -> Iterator[server_group_pb2.ServerGroup]:
+        return self._list(build.list_server_groups(project, page_size))
+
+    def delete_server_group(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> None:
+        self._unary(build.delete_server_group(name, project, etag))
+
     # --- flavors -----------------------------------------------------------------------------
 
     def list_flavors(self, *, page_size: int | None = None) -> Iterator[flavor_pb2.Flavor]:
@@ -236,7 +282,11 @@ class Client:
         min_memory_mib: int = 0,
         properties: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        kernel_image: str | None = None,
+        ramdisk_image: str | None = None,
+        kernel_args: str = "",
     ) -> image_pb2.Image:
+        """Register an image (QUEUED, metadata only); `upload_image_data` adds its data."""
         return self._unary(
             build.create_image(
                 image_id,
@@ -245,8 +295,96 @@ class Client:
                 min_memory_mib=min_memory_mib,
                 properties=properties,
                 request_id=request_id,
+                kernel_image=kernel_image,
+                ramdisk_image=ramdisk_image,
+                kernel_args=kernel_args,
             )
         )
+
+    def upload_image(
+        self,
+        image_id: str,
+        path: str | os.PathLike[str],
+        disk_format: str,
+        *,
+        min_disk_gib: int = 0,
+        min_memory_mib: int = 0,
+        properties: Mapping[str, str] | None = None,
+        kernel_image: str | None = None,
+        ramdisk_image: str | None = None,
+        kernel_args: str = "",
+        request_id: str | None = None,
+        on_progress: transfer.OnProgress | None = None,
+    ) -> image_pb2.Image:
+        """Create an image and upload the file at `path` as its data; returns it IMAGE_ACTIVE.
+
+        If the upload fails the image stays QUEUED (retry with `upload_image_data`).
+        """
+        transfer.file_size(path)  # refuse a missing file before creating anything
+        image = self.create_image(
+            image_id,
+            disk_format,
+            min_disk_gib=min_disk_gib,
+            min_memory_mib=min_memory_mib,
+            properties=properties,
+            request_id=request_id,
+            kernel_image=kernel_image,
+            ramdisk_image=ramdisk_image,
+            kernel_args=kernel_args,
+        )
+        return self.upload_image_data(image.name, path, on_progress=on_progress)
+
+    def upload_image_data(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: transfer.OnProgress | None = None,
+        timeout: float | None = None,
+    ) -> image_pb2.Image:
+        """Upload the file at `path` as the data of a QUEUED image: its sha256 first, then the
+        bytes in 1 MiB chunks. The deadline defaults to the call timeout plus 1 s per MiB.
+        `on_progress` is called from gRPC's thread while the chunks go out."""
+        size = transfer.file_size(path)
+        checksum = transfer.file_sha256(path, size, on_progress)
+        requests = transfer.upload_requests(image_name(name), path, size, checksum, on_progress)
+        deadline = timeout or transfer.transfer_timeout(self.timeout, size)
+        try:
+            image: image_pb2.Image = self._open().images.UploadImageData(requests, timeout=deadline)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            with contextlib.suppress(ValueError):  # still being read by gRPC's thread
+                requests.close()
+        return image
+
+    def download_image(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        on_progress: transfer.OnProgress | None = None,
+        timeout: float | None = None,
+    ) -> image_pb2.Image:
+        """Download an IMAGE_ACTIVE image's data into `path`, verified against its sha256."""
+        image = self.get_image(name)
+        target = transfer.DownloadFile(path, image)
+        deadline = timeout or transfer.transfer_timeout(self.timeout, image.size_bytes)
+        request = image_pb2.DownloadImageDataRequest(name=image.name)
+        target.open()
+        call = self._open().images.DownloadImageData(request, timeout=deadline)
+        try:
+            for chunk in call:
+                target.write(chunk)
+                if on_progress is not None:
+                    on_progress("download", target.received, image.size_bytes)
+            target.finish()
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
+            target.discard()
+        return image
 
     def list_images(self, *, page_size: int | None = None) -> Iterator[image_pb2.Image]:
         return self._list(build.list_images(page_size))
@@ -270,6 +408,21 @@ class Client:
 
     def disable_host(self, name: str, reason: str = "", etag: str = "") -> host_pb2.Host:
         return self._unary(build.disable_host(name, reason, etag))
+
+    def watch_host_metrics(
+        self, hosts: Iterable[str] = (), *, include_instances: bool = False
+    ) -> Generator[host_pb2.HostMetricsUpdate, None, None]:
+        """Every metrics sample the controller absorbs (of `hosts`, or all), as it arrives.
+
+        No deadline: stop it by breaking out of the loop and calling `.close()` on it.
+        """
+        call = self._open().hosts.WatchHostMetrics(build.watch_host_metrics(hosts, include_instances))
+        try:
+            yield from call
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from err
+        finally:
+            call.cancel()
 
     # --- health ------------------------------------------------------------------------------
 

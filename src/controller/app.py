@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 import aio_pika
 import asyncpg
@@ -18,26 +19,36 @@ from grpc_reflection.v1alpha import reflection
 
 from controller import logs
 from controller.api.agents import AgentGatewayApi
-from controller.api.catalog import FlavorApi, ImageApi
+from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
+from controller.api.images import ImageApi
+from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
-from controller.scheduler.placement import Scheduler
-from controller.scheduler.weighers import free_ram
+from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.catalog import CatalogService
+from controller.services.console import ConsoleRelay, ConsoleService
+from controller.services.fleet import FleetView
 from controller.services.hosts import AllocationRatios, HostService
-from controller.services.scheduling import SchedulerWorkers
+from controller.services.images import ImageService
+from controller.services.metrics import MetricsService
+from controller.services.scheduling import SchedulerWorkers, live_load
+from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
 from controller.settings import Settings, parse
 from controller.storage import database
 from controller.storage.catalog import PgCatalogStore
 from controller.storage.hosts import PgHostStore
+from controller.storage.image_store import FileImageStore
+from controller.storage.image_uploads import PgImageUploads
 from controller.storage.instances import PgInstanceStore
 from controller.storage.leadership import Role, lead
+from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
+from controller.storage.server_groups import PgServerGroupStore
 from overcast.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -47,6 +58,8 @@ from overcast.v1 import (
     host_pb2_grpc,
     image_pb2,
     image_pb2_grpc,
+    server_group_pb2,
+    server_group_pb2_grpc,
     server_pb2,
     server_pb2_grpc,
 )
@@ -67,6 +80,7 @@ SERVICE_NAMES = [
     flavor_pb2.DESCRIPTOR.services_by_name["FlavorService"].full_name,
     image_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
     host_pb2.DESCRIPTOR.services_by_name["HostService"].full_name,
+    server_group_pb2.DESCRIPTOR.services_by_name["ServerGroupService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
 ]
 
@@ -110,7 +124,25 @@ async def _connect_services(
     return pool, amqp
 
 
+def scheduler_policy(s: Settings) -> SchedulerPolicy:
+    return SchedulerPolicy(
+        strategy=Strategy(s.placement_strategy),
+        ram_weight=s.ram_weight,
+        cpu_weight=s.cpu_weight,
+        load_weight=s.load_weight,
+        load_target=s.load_target,
+        soft_affinity_weight=s.soft_affinity_weight,
+        soft_anti_affinity_weight=s.soft_anti_affinity_weight,
+        host_subset_size=s.host_subset_size,
+    )
+
+
 async def serve(s: Settings) -> None:
+    image_store = FileImageStore(Path(s.image_store))
+    try:
+        image_store.prepare()
+    except OSError as exc:
+        raise StartupError(f"cannot use the image store {image_store.root}: {exc}") from exc
     pool, amqp = await _connect_services(s)
     topo = Topology(s.bus_prefix)
     admin_channel = await amqp.channel()
@@ -121,20 +153,38 @@ async def serve(s: Settings) -> None:
 
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
-    servers = ServerService(instances, catalog_store)
+    server_groups = PgServerGroupStore(pool)
+    servers = ServerService(instances, catalog_store, server_groups)
     catalog = CatalogService(catalog_store)
+    images = ImageService(
+        catalog_store,
+        PgImageUploads(s.database_url),
+        image_store,
+        max_image_bytes=int(s.image_max_gib * 1024**3),
+    )
+    console_relay = ConsoleRelay()
     hosts = HostService(
         PgHostStore(pool),
         servers,
         AllocationRatios(s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio),
     )
     feed = ServerChangeFeed(instances)
+    # The live fleet view (agents' metrics, smoothed); the scheduler reads fleet.load_of(host).
+    fleet = FleetView(
+        stale_after_s=s.metrics_stale_after_s,
+        alpha=s.metrics_ewma_alpha,
+        remote_grace_s=2 * s.metrics_persist_interval_s,
+    )
+    metrics = MetricsService(
+        fleet, PgMetricsStore(pool), instances, persist_interval_s=s.metrics_persist_interval_s
+    )
     workers = SchedulerWorkers(
         PgSchedulingStore(pool),
-        Scheduler(weighers=(free_ram(s.ram_weight),)),
+        build_scheduler(scheduler_policy(s)),
         workers=s.scheduler_workers,
         batch_size=s.scheduler_batch,
         stale_after_s=s.host_down_after_s,
+        load_of=live_load(fleet.load_of),
     )
     listener = Listener(
         s.database_url,
@@ -145,12 +195,24 @@ async def serve(s: Settings) -> None:
     relay = OutboxRelay(s.database_url, amqp, topo, publisher)
 
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed), server)
+    console = ConsoleService(instances, console_relay)
+    server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
-    image_pb2_grpc.add_ImageServiceServicer_to_server(ImageApi(catalog), server)
-    host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts), server)
+    image_pb2_grpc.add_ImageServiceServicer_to_server(ImageApi(images), server)
+    host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts, metrics), server)
+    server_group_pb2_grpc.add_ServerGroupServiceServicer_to_server(
+        ServerGroupApi(ServerGroupService(server_groups)), server
+    )
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(
-        AgentGatewayApi(hosts, servers, s.controller_id, s.heartbeat_interval_s, ensure_host_queue),
+        AgentGatewayApi(
+            hosts,
+            servers,
+            s.controller_id,
+            s.heartbeat_interval_s,
+            ensure_host_queue,
+            console=console_relay,
+            fleet=fleet,
+        ),
         server,
     )
     health_servicer = health.aio.HealthServicer()
@@ -174,6 +236,7 @@ async def serve(s: Settings) -> None:
                 "scheduler": workers.run,
                 "outbox-relay": relay.run,
                 "heartbeats": lambda: hosts.flush_heartbeats(s.heartbeat_interval_s),
+                "metrics-persist": metrics.persist_forever,
                 "host-monitor": lambda: lead(
                     s.database_url,
                     Role.HOST_MONITOR,

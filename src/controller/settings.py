@@ -20,12 +20,25 @@ class Settings:
     scheduler_batch: int
     heartbeat_interval_s: float
     host_down_after_s: float
+    metrics_interval_s: float
+    metrics_stale_after_s: float
+    metrics_ewma_alpha: float
+    metrics_persist_interval_s: float
     cpu_allocation_ratio: float
     ram_allocation_ratio: float
     disk_allocation_ratio: float
     ram_weight: float
+    placement_strategy: str
+    cpu_weight: float
+    load_weight: float
+    load_target: float
+    soft_affinity_weight: float
+    soft_anti_affinity_weight: float
+    host_subset_size: int
     log_format: str
     grace_s: float
+    image_store: str
+    image_max_gib: float
 
 
 def _env(name: str, default: str) -> str:
@@ -40,6 +53,54 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
         return value
 
     return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def _open_fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _scheduler_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--placement-strategy",
+        choices=("spread", "pack"),
+        default=_env("PLACEMENT_STRATEGY", "spread"),
+        help="spread: emptiest hosts first; pack: fullest hosts first [OVERCAST_PLACEMENT_STRATEGY]",
+    )
+    for flag, env, default, what in (
+        ("--cpu-weight", "CPU_WEIGHT", "1.0", "free-vcpus (CPU allocation) weigher multiplier"),
+        ("--load-weight", "LOAD_WEIGHT", "1.0", "live CPU load (target load packing) weigher multiplier"),
+        ("--soft-affinity-weight", "SOFT_AFFINITY_WEIGHT", "10.0", "SOFT_AFFINITY weigher"),
+        ("--soft-anti-affinity-weight", "SOFT_ANTI_AFFINITY_WEIGHT", "10.0", "SOFT_ANTI_AFFINITY weigher"),
+    ):
+        p.add_argument(flag, type=float, default=float(_env(env, default)), help=f"{what} [OVERCAST_{env}]")
+    p.add_argument(
+        "--load-target",
+        type=_open_fraction,
+        default=_env("LOAD_TARGET", "0.6"),  # a string default goes through `type` too
+        help="CPU utilisation the load weigher fills hosts up to [OVERCAST_LOAD_TARGET]",
+    )
+    p.add_argument(
+        "--host-subset-size",
+        type=_positive(int),
+        default=_env("HOST_SUBSET_SIZE", "1"),
+        help="choose at random among this many best hosts [OVERCAST_HOST_SUBSET_SIZE]",
+    )
 
 
 def parse(argv: Sequence[str] | None = None) -> Settings:
@@ -100,8 +161,9 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         "--ram-weight",
         type=float,
         default=float(_env("RAM_WEIGHT", "1.0")),
-        help="free-RAM weigher multiplier: positive spreads, negative packs",
+        help="free-RAM weigher multiplier (the placement strategy gives its sign) [OVERCAST_RAM_WEIGHT]",
     )
+    _scheduler_flags(p)
     p.add_argument("--log-format", choices=("console", "json"), default=_env("LOG_FORMAT", "console"))
     p.add_argument(
         "--grace",
@@ -110,7 +172,48 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         default=5.0,
         help="seconds in-flight RPCs get at shutdown",
     )
+    p.add_argument(
+        "--image-store",
+        default=_env("IMAGE_STORE", "./.overcast/images"),
+        help="directory holding image data (shared by every controller replica) [OVERCAST_IMAGE_STORE]",
+    )
+    p.add_argument(
+        "--image-max-gib",
+        type=_positive(float),
+        default=float(_env("IMAGE_MAX_GIB", "20")),
+        help="largest image upload accepted, in GiB [OVERCAST_IMAGE_MAX_GIB]",
+    )
+    p.add_argument(
+        "--metrics-interval",
+        type=_positive(float),
+        dest="metrics_interval_s",
+        default=float(_env("METRICS_INTERVAL", "1.0")),
+        help="seconds between the agents' metrics samples (as the agents are configured)",
+    )
+    p.add_argument(
+        "--metrics-stale-after",
+        type=_positive(float),
+        dest="metrics_stale_after_s",
+        default=None,
+        help="seconds without a sample before a host's load is unknown (default: 3 metrics intervals)",
+    )
+    p.add_argument(
+        "--metrics-ewma-alpha",
+        type=_fraction,
+        dest="metrics_ewma_alpha",
+        default=_env("METRICS_EWMA_ALPHA", "0.3"),  # a string: argparse checks it with `type`
+        help="weight of the newest sample in the smoothed CPU utilisation, in (0, 1]",
+    )
+    p.add_argument(
+        "--metrics-persist-interval",
+        type=_positive(float),
+        dest="metrics_persist_interval_s",
+        default=float(_env("METRICS_PERSIST_INTERVAL", "5.0")),
+        help="seconds between metrics snapshots written to the database (shared with other replicas)",
+    )
     ns = p.parse_args(argv)
     if ns.host_down_after_s is None:
         ns.host_down_after_s = 3 * ns.heartbeat_interval_s
+    if ns.metrics_stale_after_s is None:
+        ns.metrics_stale_after_s = 3 * ns.metrics_interval_s
     return Settings(**vars(ns))

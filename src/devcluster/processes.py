@@ -98,10 +98,21 @@ class Cluster:
     endpoints: list[str] = field(default_factory=list)
     agent_admin: dict[str, str] = field(default_factory=dict)
     heartbeat_interval: float = 0.5
+    # Short, so load shows up (and goes stale) within a test's patience.
+    metrics_interval: float = 0.2
+    metrics_persist_interval: float = 1.0
+    # Host command queues (controller and agents alike): "transient" for large simulations.
+    host_queue_type: str = "quorum"
+    fleets: list[Proc] = field(default_factory=list)
+    fleet_hosts: list[str] = field(default_factory=list)  # host ids of every fleet simulation
 
     @property
     def endpoint(self) -> str:
         return self.endpoints[0]
+
+    @property
+    def image_store(self) -> Path:
+        return self.workdir / "images"
 
     def start_controller(self, *extra: str, replace: int | None = None) -> Proc:
         """Start a controller; `replace=i` restarts controller i on its old address."""
@@ -124,6 +135,11 @@ class Cluster:
                 "OVERCAST_AMQP_URL": self.amqp_url,
                 "OVERCAST_BUS_PREFIX": self.bus_prefix,
                 "OVERCAST_CONTROLLER_ID": f"controller-{n}",
+                "OVERCAST_HOST_QUEUE_TYPE": self.host_queue_type,
+                "OVERCAST_METRICS_INTERVAL": str(self.metrics_interval),
+                "OVERCAST_METRICS_PERSIST_INTERVAL": str(self.metrics_persist_interval),
+                # Shared by the cluster's controllers, as replicas share one store.
+                "OVERCAST_IMAGE_STORE": str(self.image_store),
             },
             self.workdir / f"controller-{n}.log",
         ).start()
@@ -177,10 +193,18 @@ class Cluster:
         memory_gib: int = 32,
         controller: int = 0,
         extra: tuple[str, ...] = (),
+        qemu_state_dir: Path | None = None,
     ) -> Proc:
-        node = self.workdir / f"{host_id}.xml"
-        if not node.exists():
-            node = self.node_file(host_id, cpus, memory_gib)
+        """An agent on its own test-driver host file, or with `qemu_state_dir` one on
+        qemu:///system that boots real guests (its images and instance files go there)."""
+        if qemu_state_dir is not None:
+            uri = "qemu:///system"
+            extra = ("--state-dir", str(qemu_state_dir), *extra)
+        else:
+            node = self.workdir / f"{host_id}.xml"
+            if not node.exists():
+                node = self.node_file(host_id, cpus, memory_gib)
+            uri = f"test://{node}"
         admin = self.agent_admin.get(host_id) or f"127.0.0.1:{free_port()}"
         self.agent_admin[host_id] = admin
         proc = Proc(
@@ -192,7 +216,7 @@ class Cluster:
                 "--host-id",
                 host_id,
                 "--libvirt-uri",
-                f"test://{node}",
+                uri,
                 "--admin-listen",
                 admin,
                 "--heartbeat-interval",
@@ -204,6 +228,8 @@ class Cluster:
                 "OVERCAST_CONTROLLER": ",".join(self.endpoints[controller:] + self.endpoints[:controller]),
                 "OVERCAST_AMQP_URL": self.amqp_url,
                 "OVERCAST_BUS_PREFIX": self.bus_prefix,
+                "OVERCAST_METRICS_INTERVAL": str(self.metrics_interval),
+                "OVERCAST_HOST_QUEUE_TYPE": self.host_queue_type,
             },
             self.workdir / f"{host_id}.log",
         ).start()
@@ -226,10 +252,87 @@ class Cluster:
         tails = "\n".join(f"--- {h}\n{self.agents[h].log_tail()}" for h in host_ids)
         raise TimeoutError(f"hosts {host_ids} not UP after {timeout}s\n{tails}")
 
+    def start_fleet(
+        self,
+        hosts: int,
+        *extra: str,
+        host_prefix: str = "sim",
+        first_host: int = 1,
+        controller: int = 0,
+    ) -> Proc:
+        """A fleet simulation (python -m agent.simulation): `hosts` simulated agents in one
+        process, each with its own stream and command queue; `extra` are its flags (shapes,
+        zones, --op-delay, --metrics-interval …). Its stats go to fleet-N.json in the workdir."""
+        n = len(self.fleets) + 1
+        stats = self.workdir / f"fleet-{n}.json"
+        proc = Proc(
+            f"fleet-{n}",
+            [
+                sys.executable,
+                "-m",
+                "agent.simulation",
+                "--hosts",
+                str(hosts),
+                "--host-prefix",
+                host_prefix,
+                "--first-host",
+                str(first_host),
+                "--heartbeat-interval",
+                str(self.heartbeat_interval),
+                "--stats-file",
+                str(stats),
+                *extra,
+            ],
+            {
+                "OVERCAST_CONTROLLER": ",".join(self.endpoints[controller:] + self.endpoints[:controller]),
+                "OVERCAST_AMQP_URL": self.amqp_url,
+                "OVERCAST_BUS_PREFIX": self.bus_prefix,
+                "OVERCAST_METRICS_INTERVAL": str(self.metrics_interval),
+                "OVERCAST_HOST_QUEUE_TYPE": self.host_queue_type,
+            },
+            self.workdir / f"fleet-{n}.log",
+        ).start()
+        width = max(5, len(str(first_host + hosts - 1)))
+        self.fleet_hosts += [f"{host_prefix}-{i:0{width}d}" for i in range(first_host, first_host + hosts)]
+        self.fleets.append(proc)
+        return proc
+
+    def count_hosts_up(self, prefix: str = "") -> int:
+        """Hosts UP whose id starts with `prefix`, paging through ListHosts."""
+        up = 0
+        with grpc.insecure_channel(self.endpoint) as ch:
+            stub = host_pb2_grpc.HostServiceStub(ch)
+            request = host_pb2.ListHostsRequest(page_size=1000)
+            while True:
+                resp = stub.ListHosts(request, timeout=30)
+                up += sum(
+                    1 for x in resp.hosts if x.state == common_pb2.UP and x.name.startswith(f"hosts/{prefix}")
+                )
+                if not resp.next_page_token:
+                    return up
+                request.page_token = resp.next_page_token
+
+    def wait_fleet_up(self, timeout: float = 120.0, poll: float = 0.5) -> None:
+        """Wait until every fleet-simulated host is UP."""
+        deadline = time.monotonic() + timeout
+        want = len(self.fleet_hosts)
+        up = 0
+        while time.monotonic() < deadline:
+            for proc in self.fleets:
+                if not proc.running:
+                    raise RuntimeError(f"{proc.name} exited:\n{proc.log_tail()}")
+            up = sum(self.count_hosts_up(p) for p in {h.rsplit("-", 1)[0] + "-" for h in self.fleet_hosts})
+            if up >= want:
+                return
+            time.sleep(poll)
+        tails = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in self.fleets)
+        raise TimeoutError(f"{up} of {want} simulated hosts UP after {timeout}s\n{tails}")
+
     def stop(self) -> list[str]:
-        """Stop agents then controllers; returns the names of processes that did not exit 0."""
+        """Stop agents, fleets, then controllers; returns the names of processes that did not
+        exit 0."""
         unclean = []
-        for proc in [*self.agents.values(), *self.controllers]:
+        for proc in [*self.agents.values(), *self.fleets, *self.controllers]:
             code = proc.stop()
             if code not in (0, None) and not proc.killed:
                 unclean.append(f"{proc.name} (exit {code})\n{proc.log_tail(15)}")

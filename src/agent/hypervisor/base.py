@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 MANAGED_NAME_PREFIX = "oc-"
@@ -42,6 +43,32 @@ class HypervisorInfo:
     uri: str
     vcpus: int
     memory_mib: int
+    # The libvirt domain type instances get: "kvm" only when a probe proved KVM works,
+    # "qemu" (TCG) otherwise, "test" on the test driver.
+    domain_type: str = ""
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """A verified image in the agent's cache (read-only, shared by instances)."""
+
+    path: Path
+    disk_format: str  # qcow2, raw, ... (only the root disk's matters)
+    checksum_sha256: str
+
+
+@dataclass(frozen=True)
+class BootFiles:
+    """What a QEMU domain boots: a root disk image (its per-instance overlay is made from
+    it) and, for a direct kernel boot, kernel and ramdisk plus extra kernel arguments."""
+
+    root_image: ImageFile | None = None
+    kernel: ImageFile | None = None
+    ramdisk: ImageFile | None = None
+    kernel_args: str = ""
+
+    def images(self) -> list[ImageFile]:
+        return [i for i in (self.root_image, self.kernel, self.ramdisk) if i is not None]
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,7 @@ class DomainSpec:
     disk_gib: int = 0
     image: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    boot: BootFiles | None = None  # None on the test driver (nothing to boot)
 
 
 @dataclass(frozen=True)

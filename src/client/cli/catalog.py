@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from google.protobuf.message import Message
 
+from overcast.v1 import image_pb2
+
+from ..errors import OvercastError
 from ..names import short_id
-from .context import State, parse_pairs, session, state_of
+from ..sync import Client
+from .context import State, parse_pairs, report, session, state_of
 from .output import (
     FLAVOR_COLUMNS,
     IMAGE_COLUMNS,
@@ -18,9 +24,10 @@ from .output import (
     print_json,
     print_table,
 )
+from .progress import transfer_progress
 
 flavors = typer.Typer(help="Hardware templates for servers.", no_args_is_help=True)
-images = typer.Typer(help="Bootable images (metadata only for now).", no_args_is_help=True)
+images = typer.Typer(help="Bootable images and their data.", no_args_is_help=True)
 
 FlavorArg = Annotated[str, typer.Argument(help="Flavor id (e.g. m1.small) or flavors/NAME.")]
 ImageArg = Annotated[str, typer.Argument(help="Image id (e.g. cirros) or images/NAME.")]
@@ -104,17 +111,41 @@ def show_image(ctx: typer.Context, name: ImageArg) -> None:
         _show(state_of(ctx), client.get_image(name))
 
 
+FileOpt = Annotated[
+    Path,
+    typer.Option("--file", exists=True, dir_okay=False, readable=True, help="The image data to upload."),
+]
+
+
 @images.command("create")
 def create_image(
     ctx: typer.Context,
     name: ImageArg,
     disk_format: Annotated[str, typer.Option("--disk-format", help="qcow2, raw, aki or ari.")] = "qcow2",
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="Upload this file as the image's data (else the image stays QUEUED, metadata only).",
+        ),
+    ] = None,
+    kernel_image: Annotated[
+        str | None, typer.Option("--kernel-image", help="Kernel (aki image) this disk boots with.")
+    ] = None,
+    ramdisk_image: Annotated[
+        str | None, typer.Option("--ramdisk-image", help="Ramdisk (ari image) this disk boots with.")
+    ] = None,
+    kernel_args: Annotated[str, typer.Option("--kernel-args", help="Kernel command line arguments.")] = "",
     min_disk: Annotated[int, typer.Option("--min-disk", min=0, help="Minimum disk, GiB.")] = 0,
     min_memory: Annotated[int, typer.Option("--min-memory", min=0, help="Minimum memory, MiB.")] = 0,
     prop: Annotated[list[str] | None, typer.Option("--property", help="KEY=VALUE (repeatable).")] = None,
 ) -> None:
-    """Register an image (metadata only for now)."""
+    """Register an image; with --file, upload its data too (progress on stderr)."""
     properties = parse_pairs(prop, "--property")
+    state = state_of(ctx)
     with session(ctx) as client:
         image = client.create_image(
             name,
@@ -122,8 +153,52 @@ def create_image(
             min_disk_gib=min_disk,
             min_memory_mib=min_memory,
             properties=properties,
+            kernel_image=kernel_image,
+            ramdisk_image=ramdisk_image,
+            kernel_args=kernel_args,
         )
-        _show(state_of(ctx), image)
+        if file is not None:
+            image = _upload(client, state, image.name, file)
+        _show(state, image)
+
+
+@images.command("upload")
+def upload_image(ctx: typer.Context, name: ImageArg, file: FileOpt) -> None:
+    """Upload the data of a QUEUED image (progress on stderr)."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        _show(state, _upload(client, state, name, file))
+
+
+@images.command("download")
+def download_image(
+    ctx: typer.Context,
+    name: ImageArg,
+    file: Annotated[Path, typer.Option("--file", dir_okay=False, help="Where to write the data.")],
+) -> None:
+    """Download an ACTIVE image's data into a file, verified against its sha256."""
+    state = state_of(ctx)
+    with session(ctx) as client, transfer_progress(short_id(name)) as progress:
+        image = client.download_image(name, file, on_progress=progress)
+    if state.json:
+        print_json(image)
+    else:
+        print(f"downloaded {short_id(image.name)} to {file} ({image.size_bytes} bytes, sha256 verified)")
+
+
+def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Image:
+    try:
+        with transfer_progress(short_id(name)) as progress:
+            return client.upload_image_data(name, file, on_progress=progress)
+    except OvercastError as err:
+        code = report(err, state)
+        image = short_id(name)
+        print(
+            f"  images/{image} holds no data (QUEUED): retry with `overcast image upload {image} "
+            f"--file {file}`, or remove it with `overcast image delete {image}`",
+            file=sys.stderr,
+        )
+        raise typer.Exit(code) from None
 
 
 @images.command("delete")

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
+from google.protobuf import json_format
 
 from overcast.v1 import host_pb2
 
 from .context import State, session, state_of
-from .output import HOST_COLUMNS, host_row, print_details, print_json, print_table
+from .output import (
+    EMPTY,
+    HOST_COLUMNS,
+    host_row,
+    load_markers,
+    percent,
+    print_details,
+    print_json,
+    print_table,
+    short,
+    timestamp_text,
+)
 
 app = typer.Typer(
     help="Inspect hypervisor hosts and take them in or out of scheduling.", no_args_is_help=True
@@ -63,3 +76,52 @@ def disable(
     state = state_of(ctx)
     with session(ctx) as client:
         _show(state, client.disable_host(name, reason))
+
+
+def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
+    """One line for the host, then one per instance (when the update has them)."""
+    load = update.load
+    lines = [
+        f"{timestamp_text(load.sampled_at)}  {short(update.host)}"
+        f"  cpu {percent(load.cpu_util)}% ewma {percent(load.cpu_util_ewma)}%"
+        f"  mem used {load.memory_used_mib} MiB free {load.memory_free_mib} MiB"
+        f"  load {load.load1:.2f}  {load_markers(load)}"
+    ]
+    for i in update.instances:
+        marks = "sim" if i.load.simulated else "live"
+        lines.append(
+            f"    {short(i.server) if i.server else i.uid or EMPTY}"
+            f"  cpu {percent(i.load.cpu_util)}% ewma {percent(i.load.cpu_util_ewma)}%"
+            f"  rss {i.load.memory_rss_mib} MiB  {marks}"
+        )
+    return lines
+
+
+@app.command("watch-metrics")
+def watch_metrics(
+    ctx: typer.Context,
+    hosts: Annotated[list[str] | None, typer.Argument(help="Host ids; none = every host.")] = None,
+    instances: Annotated[
+        bool, typer.Option("--instances", "-i", help="Also one line per instance.")
+    ] = False,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=0, help="Stop after N samples (0 = until Ctrl-C).")
+    ] = 0,
+) -> None:
+    """Print every metrics sample the controller absorbs, as it arrives (-o json: one JSON
+    object per line)."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        stream = client.watch_host_metrics(hosts or (), include_instances=instances)
+        try:
+            for seen, update in enumerate(stream, start=1):
+                if state.json:
+                    as_dict = json_format.MessageToDict(update, always_print_fields_with_no_presence=True)
+                    print(json.dumps(as_dict), flush=True)
+                else:
+                    print("\n".join(metrics_lines(update)), flush=True)
+                if count and seen >= count:
+                    break
+        finally:
+            stream.close()
+

@@ -12,7 +12,7 @@ import typer
 
 from ..channel import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT
 from ..names import DEFAULT_PROJECT
-from . import catalog, hosts, servers
+from . import catalog, hosts, server_groups, servers
 from .context import EXIT_ERROR, OutputFormat, State, session, state_of
 
 # Rich help and error panels on a terminal; plain click text anywhere else (CI, pipes).
@@ -27,6 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(servers.app, name="server")
+app.add_typer(server_groups.app, name="server-group")
 app.add_typer(hosts.app, name="host")
 app.add_typer(catalog.flavors, name="flavor")
 app.add_typer(catalog.images, name="image")

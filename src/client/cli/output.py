@@ -20,7 +20,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_pb2
+from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 from ..names import short_id
 
@@ -87,13 +87,30 @@ HOST_COLUMNS = (
     "VCPUS",
     "MEMORY MiB",
     "SERVERS",
+    "CPU%",
+    "CPU% EWMA",
+    "MEM USED MiB",
+    "METRICS",
     "AZ",
     "HYPERVISOR",
     "LAST HEARTBEAT",
 )
 
 
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}"
+
+
+def load_markers(load: host_pb2.HostLoad | None) -> str:
+    """Metrics markers: "live" (measured, recent), "sim" (simulated), "stale" (load unknown)."""
+    if load is None:
+        return EMPTY
+    marks = [m for m, on in (("sim", load.simulated), ("stale", load.stale)) if on]
+    return ",".join(marks) or "live"
+
+
 def host_row(h: host_pb2.Host) -> Row:
+    load = h.load if h.HasField("load") else None
     return (
         short(h.name),
         enum_label(common_pb2.HostState, h.state),
@@ -101,10 +118,36 @@ def host_row(h: host_pb2.Host) -> Row:
         f"{h.vcpus_used}/{h.vcpus}",
         f"{h.memory_mib_used}/{h.memory_mib}",
         str(h.servers),
+        percent(load.cpu_util) if load else EMPTY,
+        percent(load.cpu_util_ewma) if load else EMPTY,
+        str(load.memory_used_mib) if load else EMPTY,
+        load_markers(load),
         text(h.availability_zone),
         text(h.hypervisor_type),
         timestamp_text(h.last_heartbeat_time),
     )
+
+
+SERVER_GROUP_COLUMNS = ("NAME", "POLICY", "MEMBERS", "CREATED")
+
+
+def server_group_row(g: server_group_pb2.ServerGroup) -> Row:
+    return (
+        short(g.name),
+        enum_label(server_group_pb2.ServerGroupPolicy, g.policy),
+        ", ".join(short(m) for m in g.members) or EMPTY,
+        timestamp_text(g.create_time),
+    )
+
+
+def server_group_details(g: server_group_pb2.ServerGroup) -> list[tuple[str, str]]:
+    return [
+        ("name", g.name),
+        ("policy", enum_label(server_group_pb2.ServerGroupPolicy, g.policy)),
+        ("members", ", ".join(short(m) for m in g.members) or EMPTY),
+        ("create_time", timestamp_text(g.create_time)),
+        ("etag", text(g.etag)),
+    ]
 
 
 FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY MiB", "DISK GiB", "DESCRIPTION")
@@ -137,8 +180,38 @@ def detail_rows(message: Message) -> list[tuple[str, str]]:
     return rows
 
 
+def host_load_text(load: host_pb2.HostLoad) -> str:
+    parts = [
+        f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
+        f"mem used {load.memory_used_mib} MiB, free {load.memory_free_mib} MiB",
+        f"load {load.load1:.2f} {load.load5:.2f} {load.load15:.2f}",
+        f"sampled {timestamp_text(load.sampled_at)}",
+    ]
+    return ", ".join(parts + [m for m, on in (("simulated", load.simulated), ("stale", load.stale)) if on])
+
+
+def instance_load_text(load: server_pb2.InstanceLoad) -> str:
+    parts = [
+        f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
+        f"rss {load.memory_rss_mib} MiB",
+        f"disk read/write {load.disk_read_bytes}/{load.disk_write_bytes} B",
+        f"net rx/tx {load.net_rx_bytes}/{load.net_tx_bytes} B",
+        f"sampled {timestamp_text(load.sampled_at)}",
+    ]
+    return ", ".join(parts + (["simulated"] if load.simulated else []))
+
+
+_SUMMARIES: dict[str, Any] = {
+    "overcast.v1.HostLoad": host_load_text,
+    "overcast.v1.InstanceLoad": instance_load_text,
+}
+
+
 def _field_text(message: Message, field: Any) -> str:  # a (upb or python) FieldDescriptor
     value = getattr(message, field.name)
+    summary = _SUMMARIES.get(field.message_type.full_name) if field.message_type is not None else None
+    if summary is not None:
+        return str(summary(value)) if message.HasField(field.name) else EMPTY
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or EMPTY
     if field.message_type is not None and field.message_type.full_name == ("google.protobuf.Timestamp"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from overcast.v1 import common_pb2, server_pb2
 
 from ..build import vm_state_names
 from ..channel import DEFAULT_WAIT_TIMEOUT
+from ..errors import Aborted
 from ..sync import Client
 from .context import State, parse_pairs, session, state_of
 from .output import SERVER_COLUMNS, print_json, print_table, server_row
@@ -56,6 +58,12 @@ def create(
         list[str] | None, typer.Option("--meta", "-m", help="Metadata KEY=VALUE (repeatable).")
     ] = None,
     request_id: Annotated[str | None, typer.Option("--request-id", help="Idempotency key (AIP-155).")] = None,
+    availability_zone: Annotated[
+        str, typer.Option("--availability-zone", "--az", help="Only hosts of this zone.")
+    ] = "",
+    server_group: Annotated[
+        str | None, typer.Option("--server-group", help="Join this server group (see server-group).")
+    ] = None,
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
@@ -70,6 +78,8 @@ def create(
             project=state.project,
             metadata=metadata,
             request_id=request_id,
+            availability_zone=availability_zone,
+            server_group=server_group,
         )
         _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
 
@@ -103,6 +113,26 @@ def show(ctx: typer.Context, name: NameArg) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         show_server(state, client.get_server(name, state.project))
+
+
+@app.command("console-log")
+def console_log(
+    ctx: typer.Context,
+    name: NameArg,
+    tail: Annotated[
+        int, typer.Option("--tail", "-n", min=0, help="Only the last N lines (0 = all kept).")
+    ] = 0,
+) -> None:
+    """Print the server's serial console output, read from its host."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        log = client.get_console_log(name, state.project, tail_lines=tail)
+    if state.json:
+        print_json(log)
+        return
+    sys.stdout.write(log.text if not log.text or log.text.endswith("\n") else log.text + "\n")
+    if log.truncated:
+        print("(truncated: older output is no longer kept)", file=sys.stderr)
 
 
 @app.command("delete")
@@ -159,3 +189,40 @@ def reboot(
     with session(ctx) as client:
         server = client.reboot_server(name, state.project)
         _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
+
+
+@app.command("set-meta")
+def set_meta(
+    ctx: typer.Context,
+    name: NameArg,
+    pairs: Annotated[
+        list[str] | None, typer.Argument(help="KEY=VALUE to set, e.g. sim.cpu=0.7 (simulated load).")
+    ] = None,
+    unset: Annotated[
+        list[str] | None, typer.Option("--unset", "-u", help="KEY to remove (repeatable).")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace all metadata with the given pairs.")
+    ] = False,
+) -> None:
+    """Set or remove metadata keys of a server; its host follows (sim.cpu, sim.mem: the
+    simulated load profile)."""
+    changes = parse_pairs(pairs, "KEY=VALUE")
+    if not changes and not unset and not replace:
+        raise typer.BadParameter("give KEY=VALUE pairs, --unset KEY or --replace", param_hint="'KEY=VALUE'")
+    state = state_of(ctx)
+    with session(ctx) as client:
+        for attempt in range(1, 4):
+            current = client.get_server(name, state.project)
+            metadata = {} if replace else dict(current.metadata)
+            metadata.update(changes)
+            for key in unset or ():
+                metadata.pop(key, None)
+            try:
+                updated = client.update_server_metadata(name, metadata, state.project, etag=current.etag)
+                break
+            except Aborted:
+                if attempt == 3:  # somebody else keeps changing it: say so
+                    raise
+        show_server(state, updated)
+

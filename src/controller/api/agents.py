@@ -17,8 +17,11 @@ import asyncpg
 import grpc
 import structlog
 
+from controller.api import loads
 from controller.domain.errors import DomainError
 from controller.domain.model import CommandOp, HostInventory, PowerState
+from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
+from controller.services.fleet import FleetView
 from controller.services.hosts import HostService
 from controller.services.servers import AgentResult, ServerService
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
@@ -50,6 +53,14 @@ def _inventory(inv: agent_pb2.HostInventory) -> HostInventory:
     )
 
 
+def _console_query(q: ConsoleQuery) -> agent_pb2.ControllerMessage:
+    return agent_pb2.ControllerMessage(
+        console_log=agent_pb2.ConsoleLogQuery(
+            request_id=q.request_id, instance_uid=str(q.instance_uid), tail_lines=q.tail_lines
+        )
+    )
+
+
 class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(
         self,
@@ -58,13 +69,18 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         controller_id: str,
         heartbeat_interval_s: float,
         ensure_host_queue: Callable[[str], Awaitable[None]],
+        console: ConsoleRelay | None = None,
+        fleet: FleetView | None = None,
     ) -> None:
         self._hosts = hosts
         self._servers = servers
         self._controller_id = controller_id
         self._interval_ms = int(heartbeat_interval_s * 1000)
         self._ensure_host_queue = ensure_host_queue
+        self._console = console or ConsoleRelay()
+        self._fleet = fleet
         self.connected: set[str] = set()
+        self._host_queues: dict[str, asyncio.Future[None]] = {}  # declared (or being declared) here
 
     async def Connect(self, request_iterator: object, ctx: Ctx) -> None:
         try:
@@ -81,7 +97,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 "register.inventory: vcpus and memory_mib must be positive",
             )
         try:
-            await self._ensure_host_queue(inv.host_id)
+            await self._host_queue(inv.host_id)
             domains = [(uuid.UUID(d.instance_uid), _power(d.power_state)) for d in reg.domains]
             await self._hosts.register(inv, domains)
         except (DomainError, ValueError) as exc:
@@ -90,6 +106,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         log.info("agent.registered", host=host_id, domains=len(reg.domains))
         self.connected.add(host_id)
         outgoing: asyncio.Queue[agent_pb2.ControllerMessage] = asyncio.Queue()
+        console_token = self._console.attach(host_id, lambda q: outgoing.put_nowait(_console_query(q)))
         await ctx.write(
             agent_pb2.ControllerMessage(
                 registered=agent_pb2.Registered(
@@ -106,8 +123,20 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             log.warning("agent.stream_failed", host=host_id, error=str(group.exceptions[0]))
             await ctx.abort(grpc.StatusCode.UNAVAILABLE, "controller storage unavailable; retry")
         finally:
+            self._console.detach(host_id, console_token)
             self.connected.discard(host_id)
             log.info("agent.disconnected", host=host_id)
+
+    async def _host_queue(self, host_id: str) -> None:
+        """Declare the host's command queue, once per process (a reconnecting agent finds it
+        declared). Shielded: an agent that gives up waiting during a registration burst must
+        not cancel the broker call halfway, which closes the AMQP channel every registration
+        shares (and fails all of them until it reopens)."""
+        task = self._host_queues.get(host_id)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = self._host_queues[host_id] = asyncio.ensure_future(self._ensure_host_queue(host_id))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if orphaned
+        await asyncio.shield(task)
 
     async def _write(self, ctx: Ctx, outgoing: asyncio.Queue[agent_pb2.ControllerMessage]) -> None:
         while True:
@@ -128,11 +157,19 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             kind = msg.WhichOneof("kind")
             if kind == "heartbeat":
                 self._hosts.heartbeat(host_id)
+            elif kind == "metrics":
+                # A sample is also a heartbeat. Memory only: no database work per sample.
+                self._hosts.heartbeat(host_id)
+                if self._fleet is not None:
+                    self._fleet.absorb(host_id, *loads.samples(msg.metrics))
             elif kind == "report":
                 await slots.acquire()
                 tg.create_task(self._apply_report(host_id, msg, outgoing, slots))
             elif kind == "domain_event":
                 await self._apply_domain_event(host_id, msg.domain_event)
+            elif kind == "console_log":
+                c = msg.console_log
+                self._console.reply(ConsoleReply(c.request_id, c.text, c.truncated, c.error))
 
     async def _apply_report(
         self,

@@ -1,4 +1,4 @@
-"""overcast.v1.FlavorService and overcast.v1.ImageService."""
+"""overcast.v1.FlavorService (ImageService: api/images.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from google.protobuf import empty_pb2
 from controller.api import convert
 from controller.api.errors import Ctx, unary
 from controller.services.catalog import CatalogService
-from overcast.v1 import flavor_pb2, flavor_pb2_grpc, image_pb2, image_pb2_grpc
+from overcast.v1 import flavor_pb2, flavor_pb2_grpc
 
 
 class FlavorApi(flavor_pb2_grpc.FlavorServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
@@ -38,36 +38,4 @@ class FlavorApi(flavor_pb2_grpc.FlavorServiceServicer):  # type: ignore[misc]  #
     @unary
     async def DeleteFlavor(self, req: flavor_pb2.DeleteFlavorRequest, ctx: Ctx) -> empty_pb2.Empty:
         await self._catalog.delete_flavor(req.name, req.etag)
-        return empty_pb2.Empty()
-
-
-class ImageApi(image_pb2_grpc.ImageServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
-    def __init__(self, catalog: CatalogService) -> None:
-        self._catalog = catalog
-
-    @unary
-    async def CreateImage(self, req: image_pb2.CreateImageRequest, ctx: Ctx) -> image_pb2.Image:
-        i = req.image
-        created = await self._catalog.create_image(
-            req.image_id,
-            i.disk_format,
-            i.min_disk_gib,
-            i.min_memory_mib,
-            dict(i.properties),
-            req.request_id,
-        )
-        return convert.image(created)
-
-    @unary
-    async def ListImages(self, req: image_pb2.ListImagesRequest, ctx: Ctx) -> image_pb2.ListImagesResponse:
-        page, token = await self._catalog.list_images(req.page_size, req.page_token)
-        return image_pb2.ListImagesResponse(images=[convert.image(i) for i in page], next_page_token=token)
-
-    @unary
-    async def GetImage(self, req: image_pb2.GetImageRequest, ctx: Ctx) -> image_pb2.Image:
-        return convert.image(await self._catalog.get_image(req.name))
-
-    @unary
-    async def DeleteImage(self, req: image_pb2.DeleteImageRequest, ctx: Ctx) -> empty_pb2.Empty:
-        await self._catalog.delete_image(req.name, req.etag)
         return empty_pb2.Empty()

@@ -6,8 +6,11 @@ from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 
+from controller.api import loads
 from controller.domain.model import Flavor, Host, Image, Instance, VmState
-from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_pb2
+from controller.domain.server_groups import ServerGroup
+from controller.services.fleet import HostLoadView, InstanceLoadView
+from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 
 def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -18,7 +21,7 @@ def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return ts
 
 
-def server(i: Instance) -> server_pb2.Server:
+def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Server:
     # Enum fields are set by name: the domain enums' values are the proto enum names.
     return server_pb2.Server(
         name=i.name,
@@ -42,6 +45,7 @@ def server(i: Instance) -> server_pb2.Server:
         kernel_image=i.boot.kernel.name if i.boot.kernel else "",
         ramdisk_image=i.boot.ramdisk.name if i.boot.ramdisk else "",
         kernel_args=i.boot.kernel_args,
+        load=loads.instance_load(load) if load is not None else None,
     )
 
 
@@ -82,7 +86,7 @@ def image(i: Image) -> image_pb2.Image:
     )
 
 
-def host(h: Host) -> host_pb2.Host:
+def host(h: Host, load: HostLoadView | None = None) -> host_pb2.Host:
     return host_pb2.Host(
         name=h.name,
         hostname=h.hostname,
@@ -107,4 +111,15 @@ def host(h: Host) -> host_pb2.Host:
         create_time=_ts(h.created_at),
         etag=str(h.version),
         domain_type=h.domain_type,
+        load=loads.host_load(load) if load is not None else None,
+    )
+
+
+def server_group(g: ServerGroup) -> server_group_pb2.ServerGroup:
+    return server_group_pb2.ServerGroup(
+        name=g.name,
+        policy=g.policy.value,
+        members=[f"projects/{g.project}/servers/{m}" for m in g.members],
+        create_time=_ts(g.created_at),
+        etag=str(g.version),
     )

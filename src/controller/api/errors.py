@@ -30,6 +30,7 @@ _CODES: dict[type[errors.DomainError], tuple[grpc.StatusCode, int]] = {
     errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
     errors.EtagMismatch: (grpc.StatusCode.ABORTED, code_pb2.ABORTED),
     errors.Unavailable: (grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
+    errors.DeadlineExceeded: (grpc.StatusCode.DEADLINE_EXCEEDED, code_pb2.DEADLINE_EXCEEDED),
 }
 
 

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from controller.api import convert
 from controller.api.errors import Ctx, streaming, unary
 from controller.domain import names
 from controller.domain.errors import Unavailable
-from controller.domain.model import CommandOp
+from controller.domain.model import CommandOp, Instance
+from controller.services.console import ConsoleService
+from controller.services.metrics import MetricsService
 from controller.services.servers import CreateServer, ServerService
 from controller.services.watch import ServerChangeFeed, WatchInterrupted
 from overcast.v1 import server_pb2, server_pb2_grpc
 
 
 class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
-    def __init__(self, servers: ServerService, feed: ServerChangeFeed) -> None:
+    def __init__(
+        self,
+        servers: ServerService,
+        feed: ServerChangeFeed,
+        console: ConsoleService,
+        metrics: MetricsService | None = None,
+    ) -> None:
         self._servers = servers
         self._feed = feed
+        self._console = console
+        self._metrics = metrics
+
+    async def _with_load(self, instances: Sequence[Instance]) -> list[server_pb2.Server]:
+        """Servers with their latest load (running ones, when metrics are known)."""
+        found = await self._metrics.instance_loads(instances) if self._metrics is not None else {}
+        return [convert.server(i, found.get(i.uid)) for i in instances]
 
     @unary
     async def CreateServer(self, req: server_pb2.CreateServerRequest, ctx: Ctx) -> server_pb2.Server:
@@ -29,13 +44,27 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                 image=req.server.image,
                 metadata=dict(req.server.metadata),
                 request_id=req.request_id,
+                kernel_image=req.server.kernel_image,
+                ramdisk_image=req.server.ramdisk_image,
+                kernel_args=req.server.kernel_args,
+                availability_zone=req.server.availability_zone,
+                server_group=req.server.server_group,
             )
         )
         return convert.server(inst)
 
     @unary
     async def GetServer(self, req: server_pb2.GetServerRequest, ctx: Ctx) -> server_pb2.Server:
-        return convert.server(await self._servers.get(req.name))
+        (server,) = await self._with_load([await self._servers.get(req.name)])
+        return server
+
+    @unary
+    async def UpdateServer(self, req: server_pb2.UpdateServerRequest, ctx: Ctx) -> server_pb2.Server:
+        inst = await self._servers.update_metadata(
+            req.server.name, dict(req.server.metadata), list(req.update_mask.paths), req.server.etag
+        )
+        (server,) = await self._with_load([inst])
+        return server
 
     @unary
     async def ListServers(
@@ -48,9 +77,7 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
             vm_state=convert.vm_state_filter(req.vm_state),
             host=req.host,
         )
-        return server_pb2.ListServersResponse(
-            servers=[convert.server(i) for i in page], next_page_token=token
-        )
+        return server_pb2.ListServersResponse(servers=await self._with_load(page), next_page_token=token)
 
     async def _act(self, name: str, op: CommandOp, etag: str) -> server_pb2.Server:
         return convert.server(await self._servers.act(name, op, etag))
@@ -70,6 +97,11 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
     @unary
     async def RebootServer(self, req: server_pb2.RebootServerRequest, ctx: Ctx) -> server_pb2.Server:
         return await self._act(req.name, CommandOp.REBOOT, req.etag)
+
+    @unary
+    async def GetConsoleLog(self, req: server_pb2.GetConsoleLogRequest, ctx: Ctx) -> server_pb2.ConsoleLog:
+        log = await self._console.get_console_log(req.name, req.tail_lines)
+        return server_pb2.ConsoleLog(text=log.text, truncated=log.truncated)
 
     @streaming
     async def WatchServers(

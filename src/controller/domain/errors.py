@@ -72,6 +72,12 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
+class DeadlineExceeded(DomainError):
+    """Something the request waits for (an agent's answer) did not come in time."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
 @dataclass
 class ViolationCollector:
     """Collects every field violation of a request so the caller can fix them all at once."""

@@ -177,6 +177,7 @@ def sync_power(inst: Instance, power: PowerState) -> Instance | None:
 
 POWER_STATE_UPDATE = "instance.power_state.update"
 INSTANCE_LOST = "instance.lost"
+INSTANCE_UPDATE = "instance.update"
 
 
 def event_catalogue() -> dict[str, str]:
@@ -200,6 +201,9 @@ def event_catalogue() -> dict[str, str]:
     )
     catalogue[INSTANCE_LOST] = (
         "reconciliation found the server's domain gone from its host (ERROR, fault says so)"
+    )
+    catalogue[INSTANCE_UPDATE] = (
+        "a server's metadata changed (UpdateServer); its host, if it has one, was told"
     )
     catalogue[POWER_STATE_UPDATE] = (
         "the hypervisor reported a power change nobody asked for (guest shut itself down)"

@@ -131,6 +131,9 @@ class Instance:
     availability_zone: str = ""  # requested; empty = any
     server_group: str = ""  # group id within the project; empty = none
     boot: BootSpec = field(default_factory=BootSpec)
+    # The image's hw_architecture / hypervisor_type, frozen at create; empty = any host.
+    required_arch: str = ""
+    required_hypervisor_type: str = ""
 
     @property
     def name(self) -> str:

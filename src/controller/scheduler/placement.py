@@ -1,14 +1,25 @@
-"""Placement: filter, weigh, rank. Pure functions over a snapshot of the fleet."""
+"""Placement: filter, weigh, choose. Pure functions over a snapshot of the fleet.
+
+`Scheduler.place(snapshot, requests)` decides a whole batch: for each request it ANDs the
+filters' masks (the static part cached per request traits), weighs the surviving hosts with
+array operations, picks the best (or one at random among the best `host_subset_size`) and
+records the claim in the snapshot. Only a request no host can take pays for the per-filter
+accounting that the NoValidHost message needs.
+"""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from controller.scheduler.filters import DEFAULT_FILTERS, Filter
 from controller.scheduler.fleet import HostView, PlacementRequest
-from controller.scheduler.weighers import Weigher, free_ram, weigh
+from controller.scheduler.snapshot import FleetSnapshot, Mask
+from controller.scheduler.weighers import Weigher, free_ram, totals
 
 
 @dataclass(frozen=True)
@@ -28,21 +39,113 @@ class Ranking:
 
 
 @dataclass(frozen=True)
+class Decision:
+    request: PlacementRequest
+    host_id: str | None  # None: no valid host
+    reason: str = ""  # the NoValidHost message when host_id is None
+
+
+@dataclass(frozen=True)
 class Scheduler:
     filters: Sequence[Filter] = DEFAULT_FILTERS
     weighers: Sequence[Weigher] = (free_ram(1.0),)
+    host_subset_size: int = 1  # choose at random among this many best hosts
+    rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
+    _static: tuple[Filter, ...] = field(init=False, repr=False, compare=False)
+    _dynamic: tuple[Filter, ...] = field(init=False, repr=False, compare=False)
+    _cache_key: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.host_subset_size < 1:
+            raise ValueError(f"host_subset_size must be at least 1, got {self.host_subset_size}")
+        # Tuples, and the static/dynamic split done once: `place` runs per request.
+        object.__setattr__(self, "filters", tuple(self.filters))
+        object.__setattr__(self, "weighers", tuple(w for w in self.weighers if w.multiplier != 0))
+        object.__setattr__(self, "_static", tuple(f for f in self.filters if f.static))
+        object.__setattr__(self, "_dynamic", tuple(f for f in self.filters if not f.static))
+        object.__setattr__(self, "_cache_key", object())
+
+    # --- the hot path ---------------------------------------------------------------------
+
+    def _static_mask(self, s: FleetSnapshot, r: PlacementRequest) -> Mask:
+        key = (self._cache_key, r.traits)
+        mask = s.static_masks.get(key)
+        if mask is None:
+            mask = np.ones(s.size, np.bool_)
+            for f in self._static:
+                m = f.mask(s, r)
+                if m is not None:
+                    mask &= m
+            s.static_masks[key] = mask
+        return mask
+
+    def passing(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
+        """The hosts every filter lets through (and `allowed`, when given). Do not modify."""
+        mask = self._static_mask(s, r)
+        fresh = False  # whether `mask` is our own array yet (the static one is shared)
+        for m in (f.mask(s, r) for f in self._dynamic):
+            if m is None:
+                continue
+            if fresh:
+                np.logical_and(mask, m, out=mask)
+            else:
+                mask, fresh = mask & m, True
+        if allowed is not None:
+            mask = mask & allowed
+        return mask
+
+    def select(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
+        """The index of the host chosen for `r`, or None when no host passes the filters."""
+        ok = self.passing(s, r, allowed)
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return None
+        every = idx.size == s.size  # weigh the columns themselves, not a gathered copy
+        t = totals(s, r, None if every else idx, self.weighers)
+        k = min(self.host_subset_size, idx.size)
+        if k == 1:
+            pos = int(t.argmax())  # the first maximum: ties go to the lowest host id
+        else:
+            best = np.argpartition(-t, k - 1)[:k]
+            pos = int(best[self.rng.randrange(k)])
+        return pos if every else int(idx[pos])
+
+    def place(
+        self, s: FleetSnapshot, requests: Sequence[PlacementRequest], allowed: Mask | None = None
+    ) -> list[Decision]:
+        """Decide every request in order, each seeing the claims of those before it."""
+        out: list[Decision] = []
+        for r in requests:
+            i = self.select(s, r, allowed)
+            if i is None:
+                reason = self.rank_in(s, r, order=False).no_valid_host() if allowed is None else ""
+                out.append(Decision(r, None, reason))
+                continue
+            s.claim(i, r)
+            out.append(Decision(r, s.ids[i]))
+        return out
+
+    # --- the full ranking, with the reasons -----------------------------------------------
+
+    def rank_in(self, s: FleetSnapshot, r: PlacementRequest, *, order: bool = True) -> Ranking:
+        """Every candidate best first, and how many hosts each filter removed (a host is
+        counted under the first filter that removes it). `order=False`: the counts only."""
+        removed: Counter[str] = Counter()
+        alive = np.ones(s.size, np.bool_)
+        for f in self.filters:
+            m = f.mask(s, r)
+            if m is None:
+                continue
+            gone = int(np.count_nonzero(alive & ~m))
+            if gone:
+                removed[f.name] += gone
+                alive &= m
+        if not order:
+            return Ranking([], removed, s.size)
+        idx = np.flatnonzero(alive)
+        t = totals(s, r, idx, self.weighers)
+        best_first = np.lexsort((idx, -t))  # best score first, then host id
+        return Ranking([s.ids[int(idx[o])] for o in best_first], removed, s.size)
 
     def rank(self, hosts: Sequence[HostView], req: PlacementRequest) -> Ranking:
-        removed: Counter[str] = Counter()
-        passing: list[HostView] = []
-        for h in hosts:
-            for f in self.filters:
-                if not f.passes(h, req):
-                    removed[f.name] += 1
-                    break
-            else:
-                passing.append(h)
-        scores = weigh(passing, self.weighers)
-        # Ties break on host id so placement is deterministic for a given snapshot.
-        order = sorted(range(len(passing)), key=lambda i: (-scores[i], passing[i].id))
-        return Ranking([passing[i].id for i in order], removed, len(hosts))
+        return self.rank_in(FleetSnapshot(hosts), req)

@@ -1,44 +1,145 @@
-"""Host weighers, as in Nova: each scores hosts in [0, 1] (min-max normalised over the
-candidates), the scores are multiplied by the weigher's multiplier and summed."""
+"""Host weighers, as in Nova: each scores the candidate hosts, the scores are min-max normalised
+to [0, 1] over the candidates, multiplied by the weigher's multiplier and summed; the highest
+total wins. A weigher returns None when it has nothing to say about a request (all equal)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
-from controller.scheduler.fleet import HostView
+import numpy as np
+from numpy.typing import NDArray
+
+from controller.domain.server_groups import GroupPolicy
+from controller.scheduler.fleet import HostView, PlacementRequest
+from controller.scheduler.snapshot import FleetSnapshot, Floats
+
+# A weigher's scores for every host of the snapshot (the candidates are picked out later).
+Column = Callable[[FleetSnapshot, PlacementRequest], "Floats | None"]
+
+DEFAULT_LOAD_TARGET = 0.6
 
 
 @dataclass(frozen=True)
 class Weigher:
     name: str
-    raw: Callable[[HostView], float]
+    column: Column
     multiplier: float
 
 
 def free_ram(multiplier: float = 1.0) -> Weigher:
     """Positive multiplier spreads (most free RAM first); negative packs."""
-    return Weigher("free_ram", lambda h: h.free_memory_mib, multiplier)
+    return Weigher("free_ram", lambda s, _r: s.free_m, multiplier)
 
 
-def free_vcpus(multiplier: float = 0.0) -> Weigher:
-    return Weigher("free_vcpus", lambda h: h.free_vcpus, multiplier)
+def free_vcpus(multiplier: float = 1.0) -> Weigher:
+    """CPU allocation: positive spreads (most unallocated vcpus first); negative packs."""
+    return Weigher("free_vcpus", lambda s, _r: s.free_v, multiplier)
 
 
-def _normalise(values: Sequence[float]) -> list[float]:
-    lo, hi = min(values), max(values)
-    if hi == lo:
-        return [0.0 for _ in values]
-    return [(v - lo) / (hi - lo) for v in values]
+def target_load_score(util: Floats, target: float) -> Floats:
+    """Kubernetes' TargetLoadPacking in [0, 1]: under the target, the fuller the better (from
+    `target` at idle up to 1 at the target); over it, the emptier the better (from `target`
+    down to 0 at full load). Hosts under the target always beat hosts over it."""
+    below = target + (1.0 - target) * util / target
+    above = np.maximum(target * (1.0 - util) / (1.0 - target), 0.0)
+    return np.where(util <= target, below, above)
 
 
-def weigh(hosts: Sequence[HostView], weighers: Sequence[Weigher]) -> list[float]:
-    totals = [0.0] * len(hosts)
-    if not hosts:
-        return totals
+def _target_load_score_one(util: float, target: float) -> float:
+    """target_load_score of one host, in plain floats (NumPy scalars cost more than this)."""
+    if util <= target:
+        return target + (1.0 - target) * util / target
+    return max(target * (1.0 - util) / (1.0 - target), 0.0)
+
+
+def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> Weigher:
+    """Live CPU load with a target utilisation: fill hosts up to `target`, avoid hosts above
+    it. The utilisation is the host's after this placement (its estimate plus the request's
+    vcpus over the host's physical ones); a host without fresh metrics is estimated from
+    its allocated vcpus (see FleetSnapshot.util)."""
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"load target must be between 0 and 1 (exclusive), got {target}")
+
+    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
+        v = r.vcpus
+        # One column per request size, kept current by the snapshot as hosts are claimed.
+        return s.derived(
+            ("cpu_load", target, v),
+            lambda: target_load_score(s.util + v * s.inv_vcpus, target),
+            lambda i: _target_load_score_one(float(s.util[i] + v * s.inv_vcpus[i]), target),
+        )
+
+    return Weigher("cpu_load", column, multiplier)
+
+
+def _members_here(s: FleetSnapshot, r: PlacementRequest, policy: GroupPolicy) -> Floats | None:
+    if r.group_policy is not policy or r.group is None:
+        return None
+    members = s.member_counts(r.group)
+    if not members:
+        return None
+    counts = np.zeros(s.size, np.float64)
+    for i, n in members.items():
+        if i >= 0:
+            counts[i] = n
+    return counts
+
+
+def soft_affinity(multiplier: float = 1.0) -> Weigher:
+    """SOFT_AFFINITY groups: the more members a host already runs, the better."""
+    return Weigher("soft_affinity", lambda s, r: _members_here(s, r, GroupPolicy.SOFT_AFFINITY), multiplier)
+
+
+def soft_anti_affinity(multiplier: float = 1.0) -> Weigher:
+    """SOFT_ANTI_AFFINITY groups: the fewer members a host already runs, the better."""
+
+    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats | None:
+        here = _members_here(s, r, GroupPolicy.SOFT_ANTI_AFFINITY)
+        return None if here is None else -here
+
+    return Weigher("soft_anti_affinity", column, multiplier)
+
+
+def totals(
+    s: FleetSnapshot, r: PlacementRequest, candidates: NDArray[np.intp] | None, weighers: Sequence[Weigher]
+) -> Floats:
+    """The summed, normalised, multiplied scores of the candidates (host indices, ascending;
+    None = every host), in the candidates' order."""
+    count = s.size if candidates is None else len(candidates)
+    total: Floats | None = None
+    offset = 0.0
     for w in weighers:
-        if w.multiplier == 0:
+        column = w.column(s, r) if w.multiplier and count else None
+        if column is None:
             continue
-        for i, score in enumerate(_normalise([w.raw(h) for h in hosts])):
-            totals[i] += w.multiplier * score
-    return totals
+        x = column if candidates is None else column.take(candidates)
+        lo, hi = float(x.min()), float(x.max())
+        if hi <= lo:
+            continue
+        # sum of m * (x - lo) / (hi - lo), as sum(x * scale) - sum(lo * scale): fewer passes.
+        scale = w.multiplier / (hi - lo)
+        offset += lo * scale
+        if total is None:
+            total = x * scale
+        elif candidates is None:
+            total += x * scale
+        else:
+            total += np.multiply(x, scale, out=x)  # x is our own gathered copy
+    if total is None:
+        return np.zeros(count, np.float64)
+    total -= offset
+    return total
+
+
+def weigh(
+    hosts: Sequence[HostView], weighers: Sequence[Weigher], req: PlacementRequest | None = None
+) -> list[float]:
+    """Scores of `hosts` in their given order (for inspection and tests)."""
+    if not hosts:
+        return []
+    s = FleetSnapshot(hosts)
+    r = req or PlacementRequest(UUID(int=0), 0, 0, 0)
+    by_id = dict(zip(s.ids, totals(s, r, None, weighers).tolist(), strict=True))
+    return [by_id[h.id] for h in hosts]

@@ -12,6 +12,8 @@ from uuid import UUID
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
+from controller.domain.server_groups import GroupPlacement
+from controller.services.fleet import HostLoadView, InstanceLoadView
 
 
 @dataclass
@@ -50,14 +52,25 @@ class InstanceStore(Protocol):
 
 
 class SchedulingBatch(Protocol):
+    """One scheduler worker's batch, inside one transaction: the pending instances it locked,
+    the fleet as read, and the server groups of those instances (by group key; a group
+    missing here was deleted; groups are locked so members of one group place one batch at
+    a time)."""
+
     pending: list[Instance]
     hosts: list[Host]
+    groups: dict[str, GroupPlacement]
 
-    async def claim(self, inst: Instance, host_id: str, messages: Sequence[OutboxMessage]) -> bool:
-        """Claim capacity on the host and record the placement; False if the host is full."""
+    async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
+        """Lock these hosts (in id order, so batches cannot deadlock) and read them afresh."""
         ...
 
-    async def fail(self, inst: Instance, messages: Sequence[OutboxMessage]) -> None: ...
+    async def claim(self, placements: Sequence[Mutation]) -> set[UUID]:
+        """Claim capacity on each placement's host (`instance.host_id`), record the placements
+        and write their messages; returns the uids placed (none on a host found full)."""
+        ...
+
+    async def fail(self, failures: Sequence[Mutation]) -> None: ...
 
 
 class SchedulingStore(Protocol):
@@ -98,3 +111,12 @@ class CatalogStore(Protocol):
     async def get_image(self, image_id: str) -> Image: ...
     async def list_images(self, *, after: str | None, limit: int) -> list[Image]: ...
     async def delete_image(self, image_id: str, etag: str) -> None: ...
+
+
+class MetricsStore(Protocol):
+    """Metrics snapshots (storage.metrics): written at a low rate, read by other replicas."""
+
+    async def save(self, hosts: Sequence[HostLoadView], instances: Sequence[InstanceLoadView]) -> None: ...
+    async def hosts(self) -> builtins.list[HostLoadView]: ...
+    async def instances(self, uids: Sequence[str]) -> builtins.list[InstanceLoadView]: ...
+    async def prune(self, older_than: datetime) -> int: ...

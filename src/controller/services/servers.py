@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import structlog
+
 from controller.domain import limits, names, paging
-from controller.domain.errors import EtagMismatch, FailedPrecondition, ViolationCollector
+from controller.domain.boot import check_kernel_args
+from controller.domain.errors import (
+    EtagMismatch,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ViolationCollector,
+)
 from controller.domain.lifecycle import (
     INSTANCE_LOST,
+    INSTANCE_UPDATE,
     POWER_STATE_UPDATE,
     apply_result,
     bump,
@@ -28,7 +38,12 @@ from controller.domain.model import (
     VmState,
 )
 from controller.domain.reconcile import compare, mark_lost
+from controller.scheduler.fleet import image_requirements
+from controller.services.boot import resolve_boot
 from controller.services.ports import CatalogStore, InstanceStore, Mutation
+from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -39,6 +54,11 @@ class CreateServer:
     image: str
     metadata: Mapping[str, str]
     request_id: str
+    kernel_image: str = ""  # "images/{aki}": overrides the image's kernel
+    ramdisk_image: str = ""  # "images/{ari}": overrides the image's ramdisk
+    kernel_args: str = ""  # overrides the image's kernel_args
+    availability_zone: str = ""  # "" = any zone
+    server_group: str = ""  # "projects/{project}/serverGroups/{group}"; "" = none
 
 
 @dataclass(frozen=True)
@@ -52,9 +72,12 @@ class AgentResult:
 
 
 class ServerService:
-    def __init__(self, instances: InstanceStore, catalog: CatalogStore) -> None:
+    def __init__(
+        self, instances: InstanceStore, catalog: CatalogStore, groups: ServerGroupStore | None = None
+    ) -> None:
         self._instances = instances
         self._catalog = catalog
+        self._groups = groups
 
     async def create(self, req: CreateServer) -> Instance:
         v = ViolationCollector()
@@ -64,6 +87,11 @@ class ServerService:
         image_id = v.check(lambda: names.parse_image(req.image, "server.image"))
         limits.check_metadata(v, "server.metadata", dict(req.metadata))
         limits.check_request_id(v, req.request_id)
+        kernel_id = v.check(lambda: _optional_image(req.kernel_image, "server.kernel_image"))
+        ramdisk_id = v.check(lambda: _optional_image(req.ramdisk_image, "server.ramdisk_image"))
+        check_kernel_args(v, "server.kernel_args", req.kernel_args)
+        zone = check_availability_zone(v, "server.availability_zone", req.availability_zone)
+        group_id = check_group_of(v, "server.server_group", req.server_group, project)
         v.raise_if_any()
 
         if req.request_id:
@@ -84,6 +112,19 @@ class ServerService:
                 f"{flavor.disk_gib} GiB and {flavor.memory_mib} MiB: choose a larger flavor",
                 reason="FLAVOR_TOO_SMALL",
             )
+        boot = await resolve_boot(
+            self._catalog,
+            image,
+            flavor,
+            kernel_id=kernel_id,
+            ramdisk_id=ramdisk_id,
+            kernel_args=req.kernel_args,
+        )
+        if group_id:
+            if self._groups is None:
+                raise NotFound(req.server_group)
+            await self._groups.get(project, group_id)  # NotFound unless the project has it
+        arch, hypervisor_type = image_requirements(image.properties)
         inst = Instance(
             uid=uuid.uuid4(),
             project=project,
@@ -97,6 +138,11 @@ class ServerService:
             task_state=TaskState.SCHEDULING,
             metadata=dict(req.metadata),
             request_id=req.request_id or None,
+            boot=boot,
+            availability_zone=zone,
+            server_group=group_id,
+            required_arch=arch,
+            required_hypervisor_type=hypervisor_type,
         )
         return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
 
@@ -151,9 +197,49 @@ class ServerService:
 
         return await self._instances.mutate(project, server_id, decide)
 
+    async def update_metadata(
+        self, name: str, metadata: Mapping[str, str], update_mask: Sequence[str], etag: str
+    ) -> Instance:
+        """UpdateServer: only `metadata` may change. The new metadata is recorded with an
+        instance.update event and, for a placed server, sent to its host (UPDATE_METADATA), so a
+        simulated load profile (sim.cpu, sim.mem) follows."""
+        v = ViolationCollector()
+        project = server_id = ""
+        try:
+            project, server_id = names.parse_server(name, "server.name")
+        except InvalidArgument as exc:
+            v.violations.extend(exc.violations)
+        if not update_mask or set(update_mask) != {"metadata"}:
+            v.add("update_mask", 'only "metadata" can be updated: set update_mask.paths to ["metadata"]')
+        limits.check_metadata(v, "server.metadata", dict(metadata))
+        v.raise_if_any()
+
+        def decide(inst: Instance) -> Mutation | None:
+            if etag and etag != str(inst.version):
+                raise EtagMismatch(inst.name, etag, str(inst.version))
+            if inst.metadata == dict(metadata):
+                return None
+            new = bump(inst, metadata=dict(metadata))
+            messages = [instance_event(new, INSTANCE_UPDATE)]
+            if new.host_id is not None and new.allocated and new.task_state is not TaskState.DELETING:
+                messages.append(command(new, CommandOp.UPDATE_METADATA, uuid.uuid4()))
+            return Mutation(new, messages)
+
+        return await self._instances.mutate(project, server_id, decide)
+
     async def apply_result(self, host_id: str, result: AgentResult) -> None:
         """An agent finished a command. Results for a task that is no longer current (a delete
         overtook a spawn, a redelivered command) change nothing."""
+        if result.op is CommandOp.UPDATE_METADATA:
+            # Not a task: nothing to record (the metadata is already stored).
+            if not result.ok:
+                log.warning(
+                    "server.update_metadata_failed",
+                    host=host_id,
+                    instance_uid=str(result.instance_uid),
+                    error=result.error,
+                )
+            return
 
         def decide(inst: Instance) -> Mutation | None:
             if inst.task_command != result.command_id or inst.host_id != host_id:
@@ -203,3 +289,7 @@ class ServerService:
             await self._instances.mutate_uid(uid, lost)
         if found.orphans:
             await self._instances.enqueue([orphan_delete(uid, host_id) for uid in found.orphans])
+
+
+def _optional_image(name: str, field: str) -> str:
+    return names.parse_image(name, field) if name else ""

@@ -1,12 +1,15 @@
-"""Flavors and images in PostgreSQL."""
+"""Flavors and images in PostgreSQL (image uploads: image_uploads.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
 from controller.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
 from controller.domain.model import Flavor, Image
-from controller.storage import rows
+from controller.storage import image_locks, rows
+from controller.storage.rows import Conn
 
 FLAVOR_COLUMNS = "id, vcpus, memory_mib, disk_gib, description, version, created_at"
 IMAGE_COLUMNS = (
@@ -71,8 +74,8 @@ class PgCatalogStore:
         try:
             row = await self._pool.fetchrow(
                 f"INSERT INTO images (id, disk_format, min_disk_gib, min_memory_mib, status,"
-                f" properties, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                f" RETURNING {IMAGE_COLUMNS}",
+                f" properties, request_id, kernel_image, ramdisk_image, kernel_args)"
+                f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {IMAGE_COLUMNS}",
                 image.id,
                 image.disk_format,
                 image.min_disk_gib,
@@ -80,6 +83,9 @@ class PgCatalogStore:
                 image.status.value,
                 image.properties,
                 request_id,
+                image.kernel_image,
+                image.ramdisk_image,
+                image.kernel_args,
             )
         except asyncpg.UniqueViolationError as exc:
             existing = await self._pool.fetchrow(
@@ -106,20 +112,76 @@ class PgCatalogStore:
         )
         return [rows.image(r) for r in found]
 
-    async def delete_image(self, image_id: str, etag: str) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            version = await conn.fetchval("SELECT version FROM images WHERE id = $1 FOR UPDATE", image_id)
-            if version is None:
+    async def delete_image(
+        self,
+        image_id: str,
+        etag: str,
+        on_last_copy: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        """Delete the image unless something uses it; `on_last_copy(checksum)` runs (under the
+        checksum's lock) when no other image has the same data, to remove the file."""
+        async with self._pool.acquire() as conn:
+            for _ in range(3):
+                checksum = await conn.fetchval("SELECT checksum_sha256 FROM images WHERE id = $1", image_id)
+                if checksum is None:
+                    raise NotFound(f"images/{image_id}")
+                if checksum:
+                    await image_locks.lock_data(conn, checksum)
+                try:
+                    deleted, remaining = await self._delete_image_row(conn, image_id, etag, checksum)
+                    if deleted and checksum and not remaining and on_last_copy is not None:
+                        await on_last_copy(checksum)
+                finally:
+                    if checksum:
+                        await image_locks.unlock_data(conn, checksum)
+                if deleted:
+                    return
+        raise FailedPrecondition(f"images/{image_id} keeps changing: retry", reason="IMAGE_BUSY")
+
+    async def _delete_image_row(
+        self, conn: Conn, image_id: str, etag: str, checksum: str
+    ) -> tuple[bool, int]:
+        """(deleted, images still holding `checksum`); not deleted when its data changed since
+        the caller read `checksum` (an upload finished in between)."""
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT version, checksum_sha256 FROM images WHERE id = $1 FOR UPDATE", image_id
+            )
+            if row is None:
                 raise NotFound(f"images/{image_id}")
-            if etag and etag != str(version):
-                raise EtagMismatch(f"images/{image_id}", etag, str(version))
+            if row["checksum_sha256"] != checksum:
+                return False, 0
+            if etag and etag != str(row["version"]):
+                raise EtagMismatch(f"images/{image_id}", etag, str(row["version"]))
+            name = f"images/{image_id}"
             users = await conn.fetchval(
-                "SELECT count(*) FROM instances WHERE image_id = $1 AND deleted_at IS NULL",
+                "SELECT count(*) FROM instances WHERE deleted_at IS NULL AND (image_id = $1"
+                " OR boot->'kernel'->>'name' = $2 OR boot->'ramdisk'->>'name' = $2)",
                 image_id,
+                name,
             )
             if users:
                 raise FailedPrecondition(
-                    f"images/{image_id} is used by {users} server(s): delete them first",
+                    f"{name} is used by {users} server(s): delete them first", reason="IMAGE_IN_USE"
+                )
+            dependants = await conn.fetch(
+                "SELECT id FROM images WHERE kernel_image = $1 OR ramdisk_image = $1 ORDER BY id LIMIT 5",
+                image_id,
+            )
+            if dependants:
+                which = ", ".join(f"images/{r['id']}" for r in dependants)
+                raise FailedPrecondition(
+                    f"{name} is the kernel or ramdisk of {which}: delete those first",
                     reason="IMAGE_IN_USE",
                 )
+            if not await image_locks.try_lock_upload_xact(conn, image_id):
+                raise FailedPrecondition(
+                    f"{name} is being uploaded: wait for the upload to finish", reason="IMAGE_BUSY"
+                )
             await conn.execute("DELETE FROM images WHERE id = $1", image_id)
+            remaining = 0
+            if checksum:
+                remaining = await conn.fetchval(
+                    "SELECT count(*) FROM images WHERE checksum_sha256 = $1", checksum
+                )
+        return True, remaining

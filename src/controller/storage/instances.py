@@ -26,8 +26,9 @@ class PgInstanceStore:
                 row = await conn.fetchrow(
                     f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
                     f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
-                    f" availability_zone, server_group, boot)"
-                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                    f" availability_zone, server_group, boot, required_arch, required_hypervisor_type)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+                    f" $16, $17)"
                     f" RETURNING {INSTANCE_COLUMNS}",
                     inst.uid,
                     inst.project,
@@ -44,6 +45,8 @@ class PgInstanceStore:
                     inst.availability_zone,
                     inst.server_group,
                     rows.boot_json(inst.boot),
+                    inst.required_arch,
+                    inst.required_hypervisor_type,
                 )
                 if row is None:  # INSERT ... RETURNING always yields the row
                     raise RuntimeError(f"inserting {inst.name} returned no row")

@@ -30,7 +30,8 @@ Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnect
 INSTANCE_COLUMNS = (
     "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
     " task_state, power_state, host_id, allocated, task_command, fault, metadata, request_id,"
-    " version, created_at, updated_at, availability_zone, server_group, boot"
+    " version, created_at, updated_at, availability_zone, server_group, boot, required_arch,"
+    " required_hypervisor_type"
 )
 
 
@@ -81,6 +82,8 @@ def instance(r: asyncpg.Record) -> Instance:
         availability_zone=r["availability_zone"],
         server_group=r["server_group"],
         boot=boot_spec(r["boot"]),
+        required_arch=r["required_arch"],
+        required_hypervisor_type=r["required_hypervisor_type"],
     )
 
 
@@ -94,12 +97,14 @@ def instance_values(i: Instance) -> tuple[Any, ...]:
         i.allocated,
         i.task_command,
         i.fault,
+        i.metadata,
     )
 
 
 UPDATE_INSTANCE = f"""
 UPDATE instances SET vm_state = $3, task_state = $4, power_state = $5, host_id = $6,
-    allocated = $7, task_command = $8, fault = $9, version = version + 1, updated_at = now(),
+    allocated = $7, task_command = $8, fault = $9, metadata = $10, version = version + 1,
+    updated_at = now(),
     deleted_at = CASE WHEN $3 = 'DELETED' THEN now() ELSE NULL END
 WHERE uid = $1 AND version = $2
 RETURNING {INSTANCE_COLUMNS}

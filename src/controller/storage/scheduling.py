@@ -1,58 +1,197 @@
-"""The scheduler's transaction: lock a batch of pending instances, claim capacity for each."""
+"""The scheduler's transaction: lock a batch of pending instances and their server groups, read
+the fleet, then claim capacity for the whole batch in a handful of statements.
+
+Locks are always taken in one order — pending instances (SKIP LOCKED: never waits), server
+groups by (project, id), hosts by id — so concurrent batches on any number of controller
+replicas cannot deadlock. The claim is one conditional UPDATE over the per-host sums of the
+batch: it succeeds only while each host has room, so two batches racing for the last slot on a
+host cannot both win (the CHECK constraints on hosts back it up).
+"""
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from uuid import UUID
 
 import asyncpg
 
+from controller.domain.errors import Unavailable
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Host, Instance
+from controller.domain.server_groups import GroupPlacement, GroupPolicy, group_key
+from controller.services.ports import Mutation
 from controller.storage import rows
 from controller.storage.rows import HOST_COLUMNS, INSTANCE_COLUMNS
 
-# The conditional UPDATE is the claim: it succeeds only while the host has room, so two
-# workers racing for the last slot cannot both win (the CHECK constraints back it up).
+PENDING = (
+    f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE task_state = 'SCHEDULING'"
+    " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED"
+)
+
+# Group rows are locked so that members of one group are placed by one batch at a time: the
+# members read next are then exact, and anti-affinity cannot be broken by two batches that
+# each saw the other's host free.
+LOCK_GROUPS = """
+SELECT project, id, policy FROM server_groups
+WHERE (project, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY project, id FOR UPDATE
+"""
+
+GROUP_MEMBERS = """
+SELECT project, server_group, host_id FROM instances
+WHERE (project, server_group) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  AND server_group <> '' AND deleted_at IS NULL AND host_id IS NOT NULL
+"""
+
+# Only the hosts rows: host_status (heartbeats) must never wait behind a claim.
+LOCK_HOSTS = f"""
+SELECT {HOST_COLUMNS} FROM hosts JOIN host_status USING (id)
+WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE OF hosts
+"""
+
 CLAIM = """
-UPDATE hosts SET vcpus_used = vcpus_used + $2, memory_mib_used = memory_mib_used + $3,
-    disk_gib_used = disk_gib_used + $4, servers = servers + 1, version = version + 1
-WHERE id = $1 AND enabled
-  AND (SELECT state FROM host_status WHERE host_status.id = $1) = 'UP'
-  AND vcpus_used + $2 <= vcpus * cpu_allocation_ratio
-  AND memory_mib_used + $3 <= memory_mib * ram_allocation_ratio
-  AND disk_gib_used + $4 <= disk_gib * disk_allocation_ratio
-RETURNING id
+WITH want AS (
+    SELECT host_id, sum(v) AS v, sum(m) AS m, sum(d) AS d, count(*) AS n
+    FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS t(host_id, v, m, d)
+    GROUP BY host_id
+)
+UPDATE hosts h SET vcpus_used = h.vcpus_used + w.v, memory_mib_used = h.memory_mib_used + w.m,
+    disk_gib_used = h.disk_gib_used + w.d, servers = h.servers + w.n, version = h.version + 1
+FROM want w
+WHERE h.id = w.host_id AND h.enabled
+  AND (SELECT state FROM host_status s WHERE s.id = h.id) = 'UP'
+  AND h.vcpus_used + w.v <= h.vcpus * h.cpu_allocation_ratio
+  AND h.memory_mib_used + w.m <= h.memory_mib * h.ram_allocation_ratio
+  AND h.disk_gib_used + w.d <= h.disk_gib * h.disk_allocation_ratio
+RETURNING h.id
+"""
+
+# The scheduler changes states, host, claim, task and fault; never the power state.
+UPDATE_INSTANCES = """
+UPDATE instances i SET vm_state = u.vm_state, task_state = u.task_state, host_id = u.host_id,
+    allocated = u.allocated, task_command = u.task_command, fault = u.fault,
+    version = i.version + 1, updated_at = now()
+FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::uuid[],
+            $8::text[]) AS u(uid, version, vm_state, task_state, host_id, allocated, task_command, fault)
+WHERE i.uid = u.uid AND i.version = u.version
+RETURNING i.uid
+"""
+
+INSERT_OUTBOX = """
+INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
+SELECT k, mid, mt, rk, pr, rs, p::jsonb
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    WITH ORDINALITY AS t(k, mid, mt, rk, pr, rs, p, n)
+ORDER BY n
 """
 
 
 class PgSchedulingBatch:
-    def __init__(self, conn: rows.Conn, pending: list[Instance], hosts: list[Host]):
+    def __init__(
+        self,
+        conn: rows.Conn,
+        pending: list[Instance],
+        hosts: list[Host],
+        groups: dict[str, GroupPlacement],
+    ) -> None:
         self._conn = conn
         self.pending = pending
         self.hosts = hosts
+        self.groups = groups
+        self._locked: set[str] = set()
 
-    async def claim(self, inst: Instance, host_id: str, messages: Sequence[OutboxMessage]) -> bool:
-        async with self._conn.transaction():  # a savepoint: a failed claim undoes only itself
-            got = await self._conn.fetchval(CLAIM, host_id, inst.vcpus, inst.memory_mib, inst.disk_gib)
-            if got is None:
-                return False
-            await self._write(inst, messages)
-        return True
+    async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
+        wanted = sorted(set(host_ids) - self._locked)
+        if wanted and self._locked and wanted[0] < max(self._locked):
+            # Locking below a held lock would break the id order: refuse rather than risk a
+            # deadlock (the service locks every host it needs at once).
+            raise RuntimeError(f"hosts {wanted} would be locked out of id order")
+        found = await self._conn.fetch(LOCK_HOSTS, wanted) if wanted else []
+        self._locked.update(wanted)
+        return [rows.host(r) for r in found]
 
-    async def fail(self, inst: Instance, messages: Sequence[OutboxMessage]) -> None:
-        await self._write(inst, messages)
-
-    async def _write(self, new: Instance, messages: Sequence[OutboxMessage]) -> None:
-        done = await self._conn.fetchval(
-            rows.UPDATE_INSTANCE,
-            new.uid,
-            new.version - 1,
-            *rows.instance_values(new),
+    async def claim(self, placements: Sequence[Mutation]) -> set[UUID]:
+        if not placements:
+            return set()
+        hosts = [_host_of(p.instance) for p in placements]
+        await self.lock_hosts(hosts)
+        insts = [p.instance for p in placements]
+        won = await self._conn.fetch(
+            CLAIM,
+            hosts,
+            [i.vcpus for i in insts],
+            [i.memory_mib for i in insts],
+            [i.disk_gib for i in insts],
         )
-        if done is None:
-            raise RuntimeError(f"{new.name} changed while locked for scheduling")
-        await rows.insert_outbox(self._conn, messages)
+        ok_hosts = {r["id"] for r in won}
+        # A host that turned out full places nothing of this batch: those stay pending.
+        placed = [p for p, h in zip(placements, hosts, strict=True) if h in ok_hosts]
+        await self._write(placed)
+        return {p.instance.uid for p in placed}
+
+    async def fail(self, failures: Sequence[Mutation]) -> None:
+        await self._write(failures)
+
+    async def _write(self, mutations: Sequence[Mutation]) -> None:
+        if not mutations:
+            return
+        insts = [m.instance for m in mutations]
+        values = [rows.instance_values(i) for i in insts]
+        done = await self._conn.fetch(
+            UPDATE_INSTANCES,
+            [i.uid for i in insts],
+            [i.version - 1 for i in insts],
+            [v[0] for v in values],  # vm_state
+            [v[1] for v in values],  # task_state
+            [v[3] for v in values],  # host_id
+            [v[4] for v in values],  # allocated
+            [v[5] for v in values],  # task_command
+            [v[6] for v in values],  # fault
+        )
+        if len(done) != len(insts):  # the rows are locked by this transaction: cannot happen
+            raise RuntimeError(f"{len(insts) - len(done)} instances changed while locked for scheduling")
+        await _insert_outbox(self._conn, [msg for m in mutations for msg in m.messages])
+
+
+def _host_of(inst: Instance) -> str:
+    if inst.host_id is None:
+        raise ValueError(f"placement of {inst.name} names no host")
+    return inst.host_id
+
+
+async def _insert_outbox(conn: rows.Conn, messages: Sequence[OutboxMessage]) -> None:
+    """Every message in one statement, in order (the relay publishes in id order)."""
+    if not messages:
+        return
+    await conn.execute(
+        INSERT_OUTBOX,
+        [m.kind for m in messages],
+        [m.message_id for m in messages],
+        [m.message_type for m in messages],
+        [m.routing_key for m in messages],
+        [m.project for m in messages],
+        [m.resource for m in messages],
+        [json.dumps(m.payload) for m in messages],
+    )
+
+
+async def _groups(conn: rows.Conn, pending: list[Instance]) -> dict[str, GroupPlacement]:
+    wanted = sorted({(i.project, i.server_group) for i in pending if i.server_group})
+    if not wanted:
+        return {}
+    projects, ids = [p for p, _ in wanted], [g for _, g in wanted]
+    found = await conn.fetch(LOCK_GROUPS, projects, ids)
+    hosts: dict[str, list[str]] = defaultdict(list)
+    for r in await conn.fetch(GROUP_MEMBERS, projects, ids):
+        hosts[group_key(r["project"], r["server_group"])].append(r["host_id"])
+    out = {}
+    for r in found:
+        key = group_key(r["project"], r["id"])
+        out[key] = GroupPlacement(key, GroupPolicy(r["policy"]), tuple(sorted(hosts[key])))
+    return out
 
 
 class PgSchedulingStore:
@@ -61,13 +200,21 @@ class PgSchedulingStore:
 
     @asynccontextmanager
     async def batch(self, limit: int) -> AsyncIterator[PgSchedulingBatch]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            pending = await conn.fetch(
-                f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE task_state = 'SCHEDULING'"
-                " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-                limit,
-            )
-            hosts: list[asyncpg.Record] = []
-            if pending:
-                hosts = await conn.fetch(f"SELECT {HOST_COLUMNS} FROM hosts_view ORDER BY id")
-            yield PgSchedulingBatch(conn, [rows.instance(r) for r in pending], [rows.host(r) for r in hosts])
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                pending = [rows.instance(r) for r in await conn.fetch(PENDING, limit)]
+                groups: dict[str, GroupPlacement] = {}
+                hosts: list[Host] = []
+                if pending:
+                    groups = await _groups(conn, pending)
+                    found = await conn.fetch(f"SELECT {HOST_COLUMNS} FROM hosts_view ORDER BY id")
+                    hosts = [rows.host(r) for r in found]
+                yield PgSchedulingBatch(conn, pending, hosts, groups)
+        except (
+            asyncpg.DeadlockDetectedError,
+            asyncpg.SerializationError,
+            asyncpg.CheckViolationError,
+        ) as exc:
+            # Not expected (locks are ordered, claims conditional), but if the database says
+            # so, the whole batch rolled back: its instances are pending again.
+            raise Unavailable(f"scheduling batch rolled back: {exc}") from exc

@@ -80,6 +80,7 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
         self.in_flight = 0
         self.max_in_flight = 0
         self.page_tokens_seen: list[str] = []
+        self.updates: list[server_pb2.UpdateServerRequest] = []
         self._lock = threading.Lock()
 
     def add(self, *servers: server_pb2.Server) -> None:
@@ -144,6 +145,19 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
     def StartServer(self, request: Any, context: Any) -> server_pb2.Server:
         return self._action(request, context, common_pb2.POWERING_ON)
 
+    def UpdateServer(self, request: Any, context: Any) -> server_pb2.Server:
+        self.updates.append(request)
+        name = request.server.name
+        if name not in self.servers:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"server {name} not found")
+        s = self.servers[name]
+        if request.server.etag and request.server.etag != s.etag:
+            context.abort(grpc.StatusCode.ABORTED, f"{name} has changed")
+        s.metadata.clear()
+        s.metadata.update(request.server.metadata)
+        s.etag = str(int(s.etag or "1") + 1)
+        return s
+
     def RebootServer(self, request: Any, context: Any) -> server_pb2.Server:
         if request.name.endswith("/busy"):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "server busy is BUILDING")
@@ -162,7 +176,26 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
             time.sleep(0.02)
 
 
+def host_load(cpu: float, ewma: float, stale: bool) -> host_pb2.HostLoad:
+    load = host_pb2.HostLoad(
+        cpu_util=cpu,
+        cpu_util_ewma=ewma,
+        memory_used_mib=1024,
+        memory_free_mib=31744,
+        load1=1.5,
+        load5=1.0,
+        load15=0.5,
+        stale=stale,
+        simulated=True,
+    )
+    load.sampled_at.FromSeconds(1_700_000_000)
+    return load
+
+
 class FakeHosts(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.watch_requests: list[host_pb2.WatchHostMetricsRequest] = []
+
     def ListHosts(self, request: Any, context: Any) -> host_pb2.ListHostsResponse:
         h1 = host_pb2.Host(
             name="hosts/host-1",
@@ -177,8 +210,31 @@ class FakeHosts(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]
             state=common_pb2.UP,
         )
         h1.last_heartbeat_time.FromSeconds(1_700_000_000)
+        h1.load.CopyFrom(host_load(0.25, 0.2, stale=False))
         h2 = host_pb2.Host(name="hosts/host-2", vcpus=8, state=common_pb2.DOWN)
-        return host_pb2.ListHostsResponse(hosts=[h1, h2])
+        h2.load.CopyFrom(host_load(0.5, 0.45, stale=True))
+        h3 = host_pb2.Host(name="hosts/host-3", vcpus=8, state=common_pb2.UP)  # no metrics yet
+        return host_pb2.ListHostsResponse(hosts=[h1, h2, h3])
+
+    def GetHost(self, request: Any, context: Any) -> host_pb2.Host:
+        hosts = {h.name: h for h in self.ListHosts(request, context).hosts}
+        if request.name not in hosts:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return hosts[request.name]
+
+    def WatchHostMetrics(self, request: Any, context: Any) -> Iterator[host_pb2.HostMetricsUpdate]:
+        self.watch_requests.append(request)
+        for n in range(3):
+            update = host_pb2.HostMetricsUpdate(host="hosts/host-1", load=host_load(0.1 * n, 0.05 * n, False))
+            if request.include_instances:
+                update.instances.add(
+                    server="projects/demo/servers/web-1",
+                    uid="u1",
+                    load=server_pb2.InstanceLoad(cpu_util=0.7, memory_rss_mib=256, simulated=True),
+                )
+            yield update
+        while context.is_active():
+            time.sleep(0.02)
 
 
 class FakeFlavors(flavor_pb2_grpc.FlavorServiceServicer):  # type: ignore[misc]
@@ -196,7 +252,8 @@ class FakeController:
         self.servers = FakeServers()
         self.grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
         server_pb2_grpc.add_ServerServiceServicer_to_server(self.servers, self.grpc_server)
-        host_pb2_grpc.add_HostServiceServicer_to_server(FakeHosts(), self.grpc_server)
+        self.hosts = FakeHosts()
+        host_pb2_grpc.add_HostServiceServicer_to_server(self.hosts, self.grpc_server)
         flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FakeFlavors(), self.grpc_server)
         port = self.grpc_server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"127.0.0.1:{port}"

@@ -9,7 +9,7 @@ import pytest
 from client_fakes import FakeController, server
 
 import client
-from overcast.v1 import common_pb2, server_pb2
+from overcast.v1 import common_pb2, host_pb2, server_pb2
 
 
 def _five(fake: FakeController) -> None:
@@ -135,3 +135,30 @@ async def test_health_unimplemented_on_fake(fake: FakeController) -> None:
     async with client.AsyncClient(fake.endpoint) as oc:
         with pytest.raises(client.Unimplemented):
             await oc.health()
+
+
+async def test_async_update_metadata_and_watch_host_metrics(fake: FakeController) -> None:
+    fake.servers.add(server("web-1"))
+    async with client.AsyncClient(fake.endpoint) as oc:
+        updated = await oc.update_server_metadata("web-1", {"sim.cpu": "0.5"})
+        assert dict(updated.metadata) == {"sim.cpu": "0.5"}
+        with pytest.raises(client.Aborted):
+            await oc.update_server_metadata("web-1", {}, etag="999")
+        watch = oc.watch_host_metrics(["host-1", "hosts/host-2"], include_instances=True)
+        seen: list[host_pb2.HostMetricsUpdate] = []
+        async with aclosing(watch) as updates:
+            async for update in updates:
+                seen.append(update)
+                if len(seen) == 2:
+                    break
+    assert [len(u.instances) for u in seen] == [1, 1]
+    (request,) = fake.hosts.watch_requests
+    assert list(request.hosts) == ["hosts/host-1", "hosts/host-2"] and request.include_instances
+
+
+def test_sync_watch_host_metrics_stops_when_closed(fake: FakeController) -> None:
+    with client.Client(fake.endpoint) as oc:
+        stream = oc.watch_host_metrics()
+        first = next(stream)
+        stream.close()
+    assert first.host == "hosts/host-1" and not first.instances

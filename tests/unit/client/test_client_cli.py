@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from client_fakes import FakeController, server
 from typer.testing import CliRunner
 
@@ -96,7 +97,8 @@ def test_host_list_table(fake: FakeController) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == (
-        "NAME    STATE  ENABLED  VCPUS  MEMORY MiB  SERVERS  AZ    HYPERVISOR  LAST HEARTBEAT"
+        "NAME    STATE  ENABLED  VCPUS  MEMORY MiB  SERVERS  CPU%  CPU% EWMA  MEM USED MiB  METRICS"
+        "    AZ    HYPERVISOR  LAST HEARTBEAT"
     )
     assert lines[1].split() == [
         "host-1",
@@ -105,11 +107,17 @@ def test_host_list_table(fake: FakeController) -> None:
         "4/32",
         "2048/65536",
         "2",
+        "25.0",
+        "20.0",
+        "1024",
+        "sim",
         "az-1",
         "test",
         "2023-11-14T22:13:20Z",
     ]
     assert lines[2].split()[:3] == ["host-2", "DOWN", "no"]
+    assert lines[2].split()[6:10] == ["50.0", "45.0", "1024", "sim,stale"]
+    assert lines[3].split()[6:10] == ["-", "-", "-", "-"]  # no metrics yet
 
 
 def test_flavor_delete(fake: FakeController) -> None:
@@ -181,3 +189,51 @@ def test_wait_timeout(fake: FakeController) -> None:
     code, _, err = run(fake.endpoint, "server", "stop", "web-1", "--wait", "--wait-timeout", "0.3")
     assert code == 1
     assert "timed out after 0.3s waiting for server web-1" in err
+
+
+def test_host_show_summarises_its_load(fake: FakeController) -> None:
+    code, out, _ = run(fake.endpoint, "host", "show", "host-2")
+    assert code == 0
+    load = next(line for line in out.splitlines() if line.startswith("load"))
+    assert load.split(None, 1)[1] == (
+        "cpu 50.0% (ewma 45.0%), mem used 1024 MiB, free 31744 MiB, load 1.50 1.00 0.50,"
+        " sampled 2023-11-14T22:13:20Z, simulated, stale"
+    )
+    _, out, _ = run(fake.endpoint, "host", "show", "host-3")
+    assert [line.split() for line in out.splitlines() if line.startswith("load")] == [["load", "-"]]
+
+
+def test_server_set_meta_merges_and_unsets(fake: FakeController) -> None:
+    web = server("web-1")
+    web.metadata.update({"keep": "1", "drop": "2"})
+    web.etag = "7"
+    fake.servers.add(web)
+    code, out, err = run(fake.endpoint, "server", "set-meta", "web-1", "sim.cpu=0.7", "--unset", "drop")
+    assert code == 0, err
+    (update,) = fake.servers.updates
+    assert list(update.update_mask.paths) == ["metadata"]
+    assert dict(update.server.metadata) == {"keep": "1", "sim.cpu": "0.7"}
+    assert update.server.etag == "7"  # read-modify-write on the etag just read
+    assert "keep=1, sim.cpu=0.7" in out
+    code, _, err = run(fake.endpoint, "server", "set-meta", "web-1")
+    assert code == 2 and "KEY=VALUE" in err
+    code, _, err = run(fake.endpoint, "server", "set-meta", "web-1", "novalue")
+    assert code == 2 and "expected KEY=VALUE" in err
+
+
+def test_host_watch_metrics_prints_lines_and_json_lines(fake: FakeController) -> None:
+    code, out, err = run(fake.endpoint, "host", "watch-metrics", "host-1", "--count", "2", "--instances")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == (
+        "2023-11-14T22:13:20Z  host-1  cpu 0.0% ewma 0.0%  mem used 1024 MiB free 31744 MiB  load 1.50  sim"
+    )
+    assert lines[1] == "    web-1  cpu 70.0% ewma 0.0%  rss 256 MiB  sim"
+    assert len(lines) == 4
+    assert [list(r.hosts) for r in fake.hosts.watch_requests] == [["hosts/host-1"]]
+    code, out, _ = run(fake.endpoint, "-o", "json", "host", "watch-metrics", "-n", "3")
+    assert code == 0
+    updates = [json.loads(line) for line in out.splitlines()]
+    assert [u["host"] for u in updates] == ["hosts/host-1"] * 3
+    assert updates[2]["load"]["cpuUtil"] == pytest.approx(0.2) and updates[0]["instances"] == []
+

@@ -11,8 +11,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from scheduler_testkit import host, req
 
 from controller.domain.model import Host, HostState, Instance, VmState
+from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.fleet import HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.weighers import free_ram, free_vcpus, weigh
@@ -20,32 +22,6 @@ from controller.services.scheduling import host_view, placement_request
 
 SPREAD = Scheduler(weighers=(free_ram(1.0),))
 PACK = Scheduler(weighers=(free_ram(-1.0),))
-
-
-def host(id: str, **kw: object) -> HostView:
-    fields: dict[str, object] = dict(
-        id=id,
-        availability_zone="az1",
-        arch="x86_64",
-        hypervisor_type="qemu",
-        enabled=True,
-        up=True,
-        vcpus=8,
-        memory_mib=16384,
-        disk_gib=100,
-        cpu_allocation_ratio=1.0,
-        ram_allocation_ratio=1.0,
-        disk_allocation_ratio=1.0,
-        vcpus_used=0,
-        memory_mib_used=0,
-        disk_gib_used=0,
-    )
-    fields.update(kw)
-    return HostView(**fields)  # type: ignore[arg-type]
-
-
-def req(vcpus: int = 1, memory_mib: int = 512, disk_gib: int = 1, **kw: object) -> PlacementRequest:
-    return PlacementRequest(uuid.uuid4(), vcpus, memory_mib, disk_gib, **kw)  # type: ignore[arg-type]
 
 
 # ---- filters --------------------------------------------------------------------------------
@@ -320,12 +296,8 @@ def test_host_view_carries_capacity_usage_and_placement_traits() -> None:
     assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (32 * 4 - 3, 65536 * 1.5 - 4096, 460)
 
 
-@pytest.mark.parametrize(
-    ("metadata", "zone"),
-    [({}, None), ({"availability_zone": ""}, None), ({"availability_zone": "az2", "x": "y"}, "az2")],
-)
-def test_placement_request_from_instance(metadata: dict[str, str], zone: str | None) -> None:
-    inst = Instance(
+def instance(**kw: object) -> Instance:
+    fields: dict[str, object] = dict(
         uid=uuid.UUID(int=1),
         project="acme",
         server_id="web",
@@ -336,7 +308,31 @@ def test_placement_request_from_instance(metadata: dict[str, str], zone: str | N
         disk_gib=20,
         vm_state=VmState.BUILDING,
         task_state=None,
-        metadata=metadata,
     )
-    r = placement_request(inst)
-    assert (r.uid, r.vcpus, r.memory_mib, r.disk_gib, r.availability_zone) == (inst.uid, 2, 2048, 20, zone)
+    fields.update(kw)
+    return Instance(**fields)  # type: ignore[arg-type]
+
+
+def test_placement_request_from_instance_without_constraints() -> None:
+    r = placement_request(instance(metadata={"availability_zone": "az2"}))  # metadata is not a zone
+    assert (r.uid, r.vcpus, r.memory_mib, r.disk_gib) == (uuid.UUID(int=1), 2, 2048, 20)
+    assert (r.availability_zone, r.arch, r.hypervisor_type, r.group, r.group_policy) == (None,) * 5
+
+
+def test_placement_request_carries_zone_image_traits_and_group() -> None:
+    inst = instance(
+        availability_zone="az2",
+        required_arch="aarch64",
+        required_hypervisor_type="qemu",
+        server_group="web",
+    )
+    group = GroupPlacement("acme/web", GroupPolicy.ANTI_AFFINITY, ("h1",))
+    r = placement_request(inst, group)
+    assert (r.availability_zone, r.arch, r.hypervisor_type) == ("az2", "aarch64", "qemu")
+    assert (r.group, r.group_policy) == ("acme/web", GroupPolicy.ANTI_AFFINITY)
+
+
+def test_host_view_carries_live_load_only_when_known() -> None:
+    assert host_view(db_host(), NOW.timestamp(), 3.0).load_fresh is False
+    v = host_view(db_host(), NOW.timestamp(), 3.0, cpu_util=0.42)
+    assert (v.cpu_util, v.load_fresh) == (0.42, True)

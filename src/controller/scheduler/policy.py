@@ -1,0 +1,55 @@
+"""The scheduling policy an operator configures, and the Scheduler it builds."""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from controller.scheduler.filters import DEFAULT_FILTERS
+from controller.scheduler.placement import Scheduler
+from controller.scheduler.weighers import (
+    DEFAULT_LOAD_TARGET,
+    cpu_load,
+    free_ram,
+    free_vcpus,
+    soft_affinity,
+    soft_anti_affinity,
+)
+
+
+class Strategy(enum.StrEnum):
+    SPREAD = "spread"  # most free RAM and vcpus first: even load, room for spikes
+    PACK = "pack"  # fullest host first: keep whole hosts free (for big servers, for power)
+
+
+@dataclass(frozen=True)
+class SchedulerPolicy:
+    strategy: Strategy = Strategy.SPREAD
+    ram_weight: float = 1.0  # free RAM; the strategy gives the sign
+    cpu_weight: float = 1.0  # free (unallocated) vcpus; the strategy gives the sign
+    load_weight: float = 1.0  # live CPU load around load_target (TargetLoadPacking)
+    load_target: float = DEFAULT_LOAD_TARGET
+    # Soft group rules weigh more than the resource weighers together, so that "prefer
+    # apart / together" wins over "prefer emptier / fuller" unless a host is unusable.
+    soft_affinity_weight: float = 10.0
+    soft_anti_affinity_weight: float = 10.0
+    host_subset_size: int = 1
+
+
+def build_scheduler(
+    policy: SchedulerPolicy = SchedulerPolicy(), rng: random.Random | None = None
+) -> Scheduler:
+    sign = 1.0 if policy.strategy is Strategy.SPREAD else -1.0
+    return Scheduler(
+        filters=DEFAULT_FILTERS,
+        weighers=(
+            free_ram(sign * policy.ram_weight),
+            free_vcpus(sign * policy.cpu_weight),
+            cpu_load(policy.load_weight, policy.load_target),
+            soft_affinity(policy.soft_affinity_weight),
+            soft_anti_affinity(policy.soft_anti_affinity_weight),
+        ),
+        host_subset_size=policy.host_subset_size,
+        rng=rng or random.Random(),
+    )

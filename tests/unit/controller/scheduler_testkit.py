@@ -1,0 +1,33 @@
+"""Hosts and requests for the scheduler tests."""
+
+from __future__ import annotations
+
+import uuid
+
+from controller.scheduler.fleet import HostView, PlacementRequest
+
+
+def host(id: str, **kw: object) -> HostView:
+    fields: dict[str, object] = dict(
+        id=id,
+        availability_zone="az1",
+        arch="x86_64",
+        hypervisor_type="qemu",
+        enabled=True,
+        up=True,
+        vcpus=8,
+        memory_mib=16384,
+        disk_gib=100,
+        cpu_allocation_ratio=1.0,
+        ram_allocation_ratio=1.0,
+        disk_allocation_ratio=1.0,
+        vcpus_used=0,
+        memory_mib_used=0,
+        disk_gib_used=0,
+    )
+    fields.update(kw)
+    return HostView(**fields)  # type: ignore[arg-type]
+
+
+def req(vcpus: int = 1, memory_mib: int = 512, disk_gib: int = 1, **kw: object) -> PlacementRequest:
+    return PlacementRequest(uuid.uuid4(), vcpus, memory_mib, disk_gib, **kw)  # type: ignore[arg-type]
