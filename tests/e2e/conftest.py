@@ -77,11 +77,14 @@ def qemu_cluster(
         cluster.wait_hosts_up([host_id], timeout=60)
         yield QemuCluster(cluster=cluster, host_id=host_id, state_dir=state_dir, env=env)
     finally:
-        unclean = clusters.teardown(cluster)
-        cluster.controllers.clear()
-        cluster.agents.clear()
+        # Processes, domains and files first: the database and bus cleanup that follows
+        # talks to services that may be the reason a test failed.
+        unclean = cluster.stop()
         remove_domains_of(host_id)
         remove_tree(state_dir)
+        clusters.teardown(cluster)
+        cluster.controllers.clear()
+        cluster.agents.clear()
     assert not unclean, f"processes did not shut down cleanly: {unclean}"
 
 
