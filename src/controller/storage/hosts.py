@@ -89,10 +89,15 @@ class PgHostStore:
 
     async def mark_down_stale(self, older_than: datetime, on_down: HostEvent) -> list[Host]:
         async with self._pool.acquire() as conn, conn.transaction():
+            # Rows locked in id order, as the heartbeat flush locks them: in any other order
+            # the two deadlock once thousands of hosts beat (the condition is checked again
+            # on each row once locked, so a host that just beat stays UP).
             ids = await conn.fetch(
-                """UPDATE host_status SET state = 'DOWN'
-                WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
-                RETURNING id""",
+                """UPDATE host_status s SET state = 'DOWN'
+                FROM (SELECT id FROM host_status
+                      WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
+                      ORDER BY id FOR UPDATE) stale
+                WHERE s.id = stale.id RETURNING s.id""",
                 older_than,
             )
             down = await _read(conn, [r["id"] for r in ids])
