@@ -12,10 +12,12 @@ Phases, each printing progress on stderr:
    `--profile` records the controller meanwhile with py-spy and prints its hot spots.
 3. Spawn: every server ACTIVE on its simulated host (`active_after_s`: spawn commands through
    RabbitMQ, reports through the agents' streams).
-4. Metrics window (`--metrics-seconds`): `metrics_samples_per_s` the controller absorbed
-   (counted on WatchHostMetrics, whose updates are the absorbed samples), `view_age_p99_s`
-   (age of the newest sample of each host in the controller's fleet view, read with ListHosts
-   snapshots: what the scheduler reads), `watch_age_p99_s` (the same from the watch stream).
+4. Metrics windows (`--metrics-seconds`), before placement (hosts without servers) and after
+   (`*_with_servers`: every sample carries its servers' samples): `metrics_samples_per_s` the
+   controller absorbed (counted on WatchHostMetrics, whose updates are the absorbed samples),
+   `view_age_p99_s` (age of the newest sample of each host in the controller's fleet view,
+   read with ListHosts snapshots: what the scheduler reads), `watch_age_p99_s` (the same from
+   the watch stream).
 5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM).
 
 `--quality` adds the placement quality of the same mixed synthetic load (flavors m1.tiny to
@@ -564,9 +566,24 @@ def profile_summary(path: Path, top: int = 12) -> dict[str, list[str]]:
     }
 
 
+async def py_spy(pid: int, seconds: int, path: Path) -> asyncio.subprocess.Process:
+    """py-spy record of a process (raw collapsed stacks), running in the background."""
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d", str(seconds),
+        "-f", "raw", "-o", str(path), "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     c = run.cluster
+    if main_run and args.metrics_seconds > 0:
+        # Host totals only so far (no servers yet): what the fleet offers is one sample per
+        # host per interval, so this is what the controller's metrics path absorbs.
+        log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts without servers)")
+        out.update(await measure_metrics(c.endpoint, args.metrics_seconds))
+        log(f"{run.label}: metrics {out['metrics_samples_per_s']}/s, view age p99 {out['view_age_p99_s']}s")
     log(f"{run.label}: creating the template server through the API")
     template = await make_template(c.endpoint)
     spy: asyncio.subprocess.Process | None = None
@@ -576,11 +593,7 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     log(f"{run.label}: inserting {n} pending servers (one transaction) and watching them placed")
     t0 = await insert_pending(run.database_url, template, w)
     if args.profile and main_run:
-        spy = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(run.controller_pid),
-            "-d", str(args.profile_seconds), "-f", "raw", "-o", str(profile_path), "--nonblocking",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        spy = await py_spy(run.controller_pid, args.profile_seconds, profile_path)
     placement = await watch_placement(run.database_url, n, t0, args.timeout)
     placement["controller_cpu_during_placement"] = round(
         (cpu_seconds(run.controller_pid) - cpu_before) / max(1e-9, placement["placement_s"]), 2
@@ -594,16 +607,33 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
             for key, lines in out["controller_profile"].items():
                 log(f"{run.label}: controller hot spots ({key}):\n    " + "\n    ".join(lines))
     log(f"{run.label}: waiting for the servers to be ACTIVE on their simulated hosts")
+    spawn_profile = run.workdir / "spawn-profile.txt"
+    spy = None
+    if args.profile and main_run:
+        spy = await py_spy(run.controller_pid, args.profile_seconds, spawn_profile)
     active, took = await wait_active(run.database_url, placement["placed"], args.active_timeout)
     out["active"] = active
     out["active_after_s"] = round(took, 1)  # after the last placement
+    out["active_per_s"] = round(active / max(1e-9, took), 1) if active else 0.0
+    if spy is not None:
+        await spy.wait()
+        if spawn_profile.exists():
+            out["controller_profile_spawn"] = profile_summary(spawn_profile)
+            for key, lines in out["controller_profile_spawn"].items():
+                log(f"{run.label}: controller hot spots while spawning ({key}):\n    " + "\n    ".join(lines))
     hosts, servers = await load_placements(run.database_url)
     out["hosts_over_capacity"] = over_capacity(hosts, servers)
     out["_quality_input"] = (hosts, servers)
     if main_run and args.metrics_seconds > 0:
-        log(f"{run.label}: metrics window of {args.metrics_seconds}s")
-        out.update(await measure_metrics(c.endpoint, args.metrics_seconds))
-        log(f"{run.label}: metrics {out['metrics_samples_per_s']}/s, view age p99 {out['view_age_p99_s']}s")
+        # Again with every server running: each sample carries its servers' samples too
+        # (and the one fleet process may no longer offer a sample per host per interval).
+        log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts with their servers)")
+        loaded = await measure_metrics(c.endpoint, args.metrics_seconds)
+        out.update({f"{k}_with_servers": v for k, v in loaded.items()})
+        sent = run.fleet_stats()
+        out["fleet_metrics_sent_total"] = sent.get("metrics_sent")
+        rate, age = loaded["metrics_samples_per_s"], loaded["view_age_p99_s"]
+        log(f"{run.label}: metrics with servers {rate}/s, view age p99 {age}s")
     out["controller_rss_mib"] = proc_status(run.controller_pid, "VmRSS")
     out["controller_peak_rss_mib"] = proc_status(run.controller_pid, "VmHWM")
     stats = run.fleet_stats()

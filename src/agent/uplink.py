@@ -40,6 +40,10 @@ _CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 5000),
 ]
 _REGISTER_TIMEOUT_S = 10.0
+# Placeholders in a stream's outbox, made into messages only when the write loop reaches them
+# (identity matters, not content): the newest metrics sample, a heartbeat stamped as it goes.
+_LATEST_METRICS = agent_pb2.AgentMessage()
+_HEARTBEAT = agent_pb2.AgentMessage()
 
 
 _POWER_STATES: dict[PowerState, common_pb2.PowerState] = {
@@ -183,6 +187,8 @@ class Uplink:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_beat = 0.0  # loop time of the last message that counts as a heartbeat
+        self._latest_metrics: HostMetrics | None = None  # waiting in the outbox as _LATEST_METRICS
+        self._heartbeat_queued = False  # a _HEARTBEAT waits in the outbox
         self._console = console  # answers ConsoleLogQuery; None: they get an error reply
         # A channel shared with other uplinks, per target (a fleet simulation runs thousands of
         # uplinks in one process); None: a channel of its own per stream, closed with it.
@@ -234,10 +240,15 @@ class Uplink:
 
     def publish_metrics(self, sample: HostMetrics) -> bool:
         """Best effort, like domain changes. A metrics message also tells the controller the
-        agent is alive, so no heartbeat is sent in an interval that carried one."""
+        agent is alive, so no heartbeat is sent in an interval that carried one.
+
+        Coalesced: while a sample waits in the outbox (a controller reading slowly), a newer
+        one replaces it instead of queueing behind it; the controller gets the latest."""
         if self._outbox is None:
             return False
-        self._outbox.put_nowait(agent_pb2.AgentMessage(seq=next(self._seq), metrics=metrics_to_proto(sample)))
+        if self._latest_metrics is None:
+            self._outbox.put_nowait(_LATEST_METRICS)
+        self._latest_metrics = sample
         self._last_beat = asyncio.get_running_loop().time()
         return True
 
@@ -340,6 +351,8 @@ class Uplink:
             )
         finally:
             self._outbox = None
+            self._latest_metrics = None  # its placeholder went with the outbox
+            self._heartbeat_queued = False
             self._by_seq.clear()
             call.cancel()
             if shared is None:
@@ -361,15 +374,25 @@ class Uplink:
             await asyncio.sleep(self._interval)
             if loop.time() - self._last_beat < self._interval:
                 continue  # a metrics sample went out in this interval: it was the heartbeat
-            sent_at = timestamp_pb2.Timestamp()
-            sent_at.GetCurrentTime()
-            outbox.put_nowait(
-                agent_pb2.AgentMessage(seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at))
-            )
+            if not self._heartbeat_queued:  # one waiting is enough: heartbeats do not pile up
+                self._heartbeat_queued = True
+                outbox.put_nowait(_HEARTBEAT)
 
     async def _write_loop(self, call: GatewayCall, outbox: asyncio.Queue[agent_pb2.AgentMessage]) -> None:
         while True:
             message = await outbox.get()
+            if message is _LATEST_METRICS:
+                sample, self._latest_metrics = self._latest_metrics, None
+                if sample is None:
+                    continue
+                message = agent_pb2.AgentMessage(seq=next(self._seq), metrics=metrics_to_proto(sample))
+            elif message is _HEARTBEAT:
+                self._heartbeat_queued = False
+                sent_at = timestamp_pb2.Timestamp()
+                sent_at.GetCurrentTime()
+                message = agent_pb2.AgentMessage(
+                    seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at)
+                )
             await call.write(message)
 
     async def _read_loop(self, call: GatewayCall) -> None:

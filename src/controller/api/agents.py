@@ -16,6 +16,7 @@ from typing import TypeAlias
 import asyncpg
 import grpc
 import structlog
+from google.protobuf import timestamp_pb2
 
 from controller.api import loads
 from controller.domain.errors import DomainError
@@ -36,6 +37,10 @@ MAX_REPORTS_IN_FLIGHT = 64
 
 def _power(value: int) -> PowerState:
     return PowerState(common_pb2.PowerState.Name(value))
+
+
+def _seconds(ts: timestamp_pb2.Timestamp) -> float:
+    return ts.seconds + ts.nanos / 1e9
 
 
 def _inventory(inv: agent_pb2.HostInventory) -> HostInventory:
@@ -156,10 +161,10 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 return
             kind = msg.WhichOneof("kind")
             if kind == "heartbeat":
-                self._hosts.heartbeat(host_id)
+                self._hosts.heartbeat(host_id, _seconds(msg.heartbeat.sent_at))
             elif kind == "metrics":
                 # A sample is also a heartbeat. Memory only: no database work per sample.
-                self._hosts.heartbeat(host_id)
+                self._hosts.heartbeat(host_id, _seconds(msg.metrics.sampled_at))
                 if self._fleet is not None:
                     self._fleet.absorb(host_id, *loads.samples(msg.metrics))
             elif kind == "report":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +40,14 @@ class HostService:
         self._servers = servers
         self._ratios = ratios
         self._beats: set[str] = set()
+        # How far behind its agents this controller is. Overloaded, it reads their messages
+        # late (the smallest delay between an agent's send time and our read, per interval:
+        # every message read in that interval was at least that late); or its database is
+        # busy and the heartbeat flush runs late. Either way its agents are not dead: the
+        # monitor gives them that much longer before marking them DOWN.
+        self._read_lag: float | None = None
+        self._read_lags: deque[float] = deque(maxlen=8)
+        self._flushed_at: float | None = None  # loop time the last flush finished
 
     async def register(self, inv: HostInventory, domains: Sequence[tuple[UUID, PowerState]]) -> Host:
         names.check_host_id(inv.host_id, "register.inventory.host_id")
@@ -50,22 +60,55 @@ class HostService:
         await self._servers.reconcile(inv.host_id, dict(domains))
         return host
 
-    def heartbeat(self, host_id: str) -> None:
-        """Recorded in memory and flushed in one statement per interval for all hosts."""
+    def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:
+        """Recorded in memory and flushed in one statement per interval for all hosts.
+        `sent_at`: when the agent sent it (seconds since the epoch; 0 = unknown)."""
         self._beats.add(host_id)
+        if sent_at > 0:
+            lag = time.time() - sent_at
+            if self._read_lag is None or lag < self._read_lag:
+                self._read_lag = lag
 
     async def flush_heartbeats(self, interval_s: float) -> None:
+        """Flush on a fixed beat: a slow flush does not push the next one back."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
         while True:
-            await asyncio.sleep(interval_s)
+            next_at += interval_s
+            delay = next_at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                next_at = loop.time()  # behind: flush now, and do not try to catch up
             beats, self._beats = self._beats, set()
+            lag, self._read_lag = self._read_lag, None
+            self._read_lags.append(max(0.0, lag or 0.0))
+            started = loop.time()
             if beats:
                 for h in await self._store.heartbeat(sorted(beats), lambda h: host_event(h, "host.up")):
                     log.info("host.up", host=h.id)
+            self._flushed_at = loop.time()
+            if self._flushed_at - started > interval_s / 2:
+                log.warning(
+                    "heartbeats.flush_slow", hosts=len(beats), took_s=round(self._flushed_at - started, 2)
+                )
+
+    def behind_s(self, interval_s: float) -> float:
+        """Seconds by which this controller is behind on its agents' heartbeats: reading
+        their messages late, or flushing them late."""
+        overdue = 0.0
+        if self._flushed_at is not None:
+            overdue = max(0.0, asyncio.get_running_loop().time() - self._flushed_at - interval_s)
+        return overdue + max(self._read_lags, default=0.0)
 
     async def monitor(self, interval_s: float, down_after_s: float) -> None:
-        """Mark hosts DOWN whose heartbeats stopped (run by the leader only)."""
+        """Mark hosts DOWN whose heartbeats stopped (run by the leader only), allowing for
+        how far behind this controller itself is (see `behind_s`)."""
         while True:
-            cutoff = datetime.now(UTC) - timedelta(seconds=down_after_s)
+            behind = self.behind_s(interval_s)
+            if behind > interval_s:
+                log.warning("host_monitor.controller_behind", seconds=round(behind, 2))
+            cutoff = datetime.now(UTC) - timedelta(seconds=down_after_s + behind)
             for h in await self._store.mark_down_stale(
                 cutoff, lambda h: host_event(h, "host.down", "missed heartbeats")
             ):
