@@ -33,7 +33,7 @@ from controller.services.fleet import FleetView
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
 from controller.services.metrics import MetricsService
-from controller.services.scheduling import SchedulerWorkers, live_load
+from controller.services.scheduling import SchedulerWorkers
 from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
@@ -169,7 +169,7 @@ async def serve(s: Settings) -> None:
         AllocationRatios(s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio),
     )
     feed = ServerChangeFeed(instances)
-    # The live fleet view (agents' metrics, smoothed); the scheduler reads fleet.load_of(host).
+    # The live fleet view (agents' metrics, smoothed); the scheduler reads fleet.fresh_cpu_utils(hosts).
     fleet = FleetView(
         stale_after_s=s.metrics_stale_after_s,
         alpha=s.metrics_ewma_alpha,
@@ -183,8 +183,9 @@ async def serve(s: Settings) -> None:
         build_scheduler(scheduler_policy(s)),
         workers=s.scheduler_workers,
         batch_size=s.scheduler_batch,
+        fleet_refresh_s=s.scheduler_fleet_refresh_s,
         stale_after_s=s.host_down_after_s,
-        load_of=live_load(fleet.load_of),
+        load_of=fleet.fresh_cpu_utils,
     )
     listener = Listener(
         s.database_url,

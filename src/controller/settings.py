@@ -18,6 +18,7 @@ class Settings:
     controller_id: str
     scheduler_workers: int
     scheduler_batch: int
+    scheduler_fleet_refresh_s: float
     heartbeat_interval_s: float
     host_down_after_s: float
     metrics_interval_s: float
@@ -127,7 +128,14 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
     )
     p.add_argument("--controller-id", default=_env("CONTROLLER_ID", f"{socket.gethostname()}-{os.getpid()}"))
     p.add_argument("--scheduler-workers", type=_positive(int), default=int(_env("SCHEDULER_WORKERS", "2")))
-    p.add_argument("--scheduler-batch", type=_positive(int), default=int(_env("SCHEDULER_BATCH", "100")))
+    p.add_argument("--scheduler-batch", type=_positive(int), default=int(_env("SCHEDULER_BATCH", "1000")))
+    p.add_argument(
+        "--scheduler-fleet-refresh",
+        type=_positive(float),
+        dest="scheduler_fleet_refresh_s",
+        default=float(_env("SCHEDULER_FLEET_REFRESH", "1.0")),
+        help="seconds the scheduler's in-memory fleet snapshot is used before it is read again",
+    )
     p.add_argument(
         "--heartbeat-interval",
         type=_positive(float),

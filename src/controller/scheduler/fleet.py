@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -53,6 +53,73 @@ class HostView:
             vcpus_used=self.vcpus_used + req.vcpus,
             memory_mib_used=self.memory_mib_used + req.memory_mib,
             disk_gib_used=self.disk_gib_used + req.disk_gib,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HostColumns:
+    """The fleet as the scheduler reads it each batch: one list per field, hosts in id order
+    (index i of every list is host `ids[i]`). Columns, not one object per host: a batch reads
+    thousands of hosts, and the snapshot's arrays are made straight from these lists."""
+
+    ids: list[str]
+    zones: list[str]
+    archs: list[str]
+    hypervisor_types: list[str]
+    usable: list[bool]  # up (heartbeats recent) and enabled
+    vcpus: list[int]
+    memory_mib: list[int]
+    disk_gib: list[int]
+    cpu_allocation_ratio: list[float]
+    ram_allocation_ratio: list[float]
+    disk_allocation_ratio: list[float]
+    vcpus_used: list[int]
+    memory_mib_used: list[int]
+    disk_gib_used: list[int]
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if any(len(getattr(self, f)) != n for f in self.__slots__):
+            raise ValueError("host columns of different lengths")
+        if any(a >= b for a, b in zip(self.ids, self.ids[1:], strict=False)):
+            raise ValueError("host columns must be in strictly increasing id order")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def capacity(self, i: int) -> tuple[object, ...]:
+        """What a claim on host i depends on (compare with a freshly locked row)."""
+        return (
+            self.usable[i],
+            self.vcpus[i],
+            self.memory_mib[i],
+            self.disk_gib[i],
+            self.cpu_allocation_ratio[i],
+            self.ram_allocation_ratio[i],
+            self.disk_allocation_ratio[i],
+            self.vcpus_used[i],
+            self.memory_mib_used[i],
+            self.disk_gib_used[i],
+        )
+
+    @staticmethod
+    def of(hosts: Iterable[HostView]) -> HostColumns:
+        views = sorted(hosts, key=lambda h: h.id)
+        return HostColumns(
+            ids=[h.id for h in views],
+            zones=[h.availability_zone for h in views],
+            archs=[h.arch for h in views],
+            hypervisor_types=[h.hypervisor_type for h in views],
+            usable=[h.up and h.enabled for h in views],
+            vcpus=[h.vcpus for h in views],
+            memory_mib=[h.memory_mib for h in views],
+            disk_gib=[h.disk_gib for h in views],
+            cpu_allocation_ratio=[h.cpu_allocation_ratio for h in views],
+            ram_allocation_ratio=[h.ram_allocation_ratio for h in views],
+            disk_allocation_ratio=[h.disk_allocation_ratio for h in views],
+            vcpus_used=[h.vcpus_used for h in views],
+            memory_mib_used=[h.memory_mib_used for h in views],
+            disk_gib_used=[h.disk_gib_used for h in views],
         )
 
 

@@ -7,6 +7,7 @@ the chosen host's row in place (O(1)), so the next request of the batch sees it.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeAlias
@@ -14,7 +15,13 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.scheduler.fleet import HostView, PlacementRequest, canonical_arch, canonical_hypervisor_type
+from controller.scheduler.fleet import (
+    HostColumns,
+    HostView,
+    PlacementRequest,
+    canonical_arch,
+    canonical_hypervisor_type,
+)
 
 Mask: TypeAlias = NDArray[np.bool_]
 Floats: TypeAlias = NDArray[np.float64]
@@ -23,11 +30,26 @@ Floats: TypeAlias = NDArray[np.float64]
 class _Codes:
     """A string column as small integers, so "equals X" is one vectorised comparison."""
 
-    def __init__(self, values: Iterable[str], count: int) -> None:
+    def __init__(self, values: Sequence[str], count: int, fold: Callable[[str], str] | None = None) -> None:
+        self.values = values  # as given, to tell whether a later batch's column is the same
         self._table: dict[str, int] = {}
+        folded = values if fold is None else map(fold, values)
         self.codes: NDArray[np.int32] = np.fromiter(
-            (self._table.setdefault(v, len(self._table)) for v in values), np.int32, count
+            (self._table.setdefault(v, len(self._table)) for v in folded), np.int32, count
         )
+
+    @classmethod
+    def reuse(
+        cls,
+        previous: _Codes | None,
+        values: Sequence[str],
+        count: int,
+        fold: Callable[[str], str] | None = None,
+    ) -> _Codes:
+        """`previous` when it was made from the same values, else new codes."""
+        if previous is not None and previous.values == values:
+            return previous
+        return cls(values, count, fold)
 
     def equals(self, value: str) -> Mask:
         mask: Mask = self.codes == self._table.get(value, -1)
@@ -35,54 +57,80 @@ class _Codes:
 
 
 class FleetSnapshot:
+    _zone: _Codes
+    _arch: _Codes
+    _hv: _Codes
+
     def __init__(self, hosts: Iterable[HostView], members: Mapping[str, Iterable[str]] | None = None) -> None:
         views = sorted(hosts, key=lambda h: h.id)  # index order = id order: ties break on id
-        self.views = views
-        self.ids: list[str] = [h.id for h in views]
-        self.index: dict[str, int] = {h: i for i, h in enumerate(self.ids)}
-        n = self.size = len(views)
+        util = [h.cpu_util if h.load_fresh and h.cpu_util is not None else math.nan for h in views]
+        self._build(HostColumns.of(views), util, members, None)
 
-        # One pass over the hosts into a row per host, then one contiguous column per field.
-        table = np.array(
-            [
-                (
-                    h.up and h.enabled,
-                    h.vcpus,
-                    # Capacity as PostgreSQL computes it in the claim (int * double), so the
-                    # snapshot and the database agree on what fits.
-                    h.vcpus * h.cpu_allocation_ratio,
-                    h.memory_mib * h.ram_allocation_ratio,
-                    h.disk_gib * h.disk_allocation_ratio,
-                    h.vcpus_used,
-                    h.memory_mib_used,
-                    h.disk_gib_used,
-                    h.load_fresh and h.cpu_util is not None,
-                    h.cpu_util or 0.0,
-                )
-                for h in views
-            ],
-            np.float64,
-        ).reshape(n, 10)
-        cols = [np.ascontiguousarray(table[:, k]) for k in range(10)]
-        self.usable: Mask = cols[0] != 0
-        self.vcpus: Floats = cols[1]
-        self.cap_v: Floats = cols[2]
-        self.cap_m: Floats = cols[3]
-        self.cap_d: Floats = cols[4]
-        self.used_v: Floats = cols[5]
-        self.used_m: Floats = cols[6]
-        self.used_d: Floats = cols[7]
+    @classmethod
+    def of_columns(
+        cls,
+        cols: HostColumns,
+        cpu_util: Sequence[float],
+        members: Mapping[str, Iterable[str]] | None = None,
+        previous: FleetSnapshot | None = None,
+    ) -> FleetSnapshot:
+        """The snapshot of `cols` (in id order), with each host's fresh smoothed CPU
+        utilisation (NaN: unknown or stale). `previous`, a snapshot of an earlier batch: what
+        has not changed since (the hosts, their zones, architectures, hypervisor types) is
+        taken from it instead of being computed again."""
+        s = cls.__new__(cls)
+        s._build(cols, cpu_util, members, previous)
+        return s
+
+    def _build(
+        self,
+        cols: HostColumns,
+        cpu_util: Sequence[float],
+        members: Mapping[str, Iterable[str]] | None,
+        previous: FleetSnapshot | None,
+    ) -> None:
+        self.columns = cols
+        n = self.size = len(cols)
+        same_hosts = previous is not None and previous.ids == cols.ids
+        if previous is not None and same_hosts:
+            self.ids: list[str] = previous.ids
+            self.index: dict[str, int] = previous.index
+        else:
+            self.ids = cols.ids
+            self.index = {h: i for i, h in enumerate(self.ids)}
+
+        def floats(values: Sequence[float]) -> Floats:
+            return np.fromiter(values, np.float64, n)
+
+        self.usable: Mask = np.fromiter(cols.usable, np.bool_, n)
+        self.vcpus: Floats = floats(cols.vcpus)
+        # Capacity as PostgreSQL computes it in the claim (int * double), so the snapshot and
+        # the database agree on what fits.
+        self.cap_v: Floats = self.vcpus * floats(cols.cpu_allocation_ratio)
+        self.cap_m: Floats = floats(cols.memory_mib) * floats(cols.ram_allocation_ratio)
+        self.cap_d: Floats = floats(cols.disk_gib) * floats(cols.disk_allocation_ratio)
+        self.used_v: Floats = floats(cols.vcpus_used)
+        self.used_m: Floats = floats(cols.memory_mib_used)
+        self.used_d: Floats = floats(cols.disk_gib_used)
         self.free_v: Floats = self.cap_v - self.used_v
         self.free_m: Floats = self.cap_m - self.used_m
         self.free_d: Floats = self.cap_d - self.used_d
         self.inv_vcpus: Floats = 1.0 / np.maximum(self.vcpus, 1.0)
-        self.load_fresh: Mask = cols[8] != 0
+        live = floats(cpu_util)
+        self.load_fresh: Mask = ~np.isnan(live)
         # Estimated CPU utilisation: live where known and fresh, else allocated vcpus over
         # physical ones. Each placement adds its vcpus, since live metrics lag behind.
-        self.util: Floats = np.where(self.load_fresh, cols[9], self.used_v * self.inv_vcpus)
-        self._zone = _Codes((h.availability_zone for h in views), n)
-        self._arch = _Codes((canonical_arch(h.arch) for h in views), n)
-        self._hv = _Codes((canonical_hypervisor_type(h.hypervisor_type) for h in views), n)
+        self.util: Floats = np.where(self.load_fresh, live, self.used_v * self.inv_vcpus)
+        self._zone = _Codes.reuse(previous._zone if same_hosts and previous else None, cols.zones, n)
+        self._arch = _Codes.reuse(
+            previous._arch if same_hosts and previous else None, cols.archs, n, canonical_arch
+        )
+        self._hv = _Codes.reuse(
+            previous._hv if same_hosts and previous else None,
+            cols.hypervisor_types,
+            n,
+            canonical_hypervisor_type,
+        )
         self.static_masks: dict[object, Mask] = {}  # the scheduler's cache, per request traits
         self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
         # Group key → host index → members there; index -1 = a host not in this snapshot.
@@ -111,19 +159,58 @@ class FleetSnapshot:
     def member_counts(self, group: str) -> Counter[int]:
         return self.members.get(group) or Counter()
 
-    def claim(self, i: int, req: PlacementRequest) -> None:
-        """Record `req` as placed on host `i` (for the rest of the batch)."""
-        self.used_v[i] += req.vcpus
-        self.used_m[i] += req.memory_mib
-        self.used_d[i] += req.disk_gib
+    def claim(self, i: int, req: PlacementRequest, count: int = 1) -> None:
+        """Record `req` as placed on host `i` (for the rest of the batch); `count=-1`: as no
+        longer placed there (a claim the database refused, a batch rolled back)."""
+        v, m, d = req.vcpus * count, req.memory_mib * count, req.disk_gib * count
+        self.used_v[i] += v
+        self.used_m[i] += m
+        self.used_d[i] += d
         self.free_v[i] = self.cap_v[i] - self.used_v[i]
         self.free_m[i] = self.cap_m[i] - self.used_m[i]
         self.free_d[i] = self.cap_d[i] - self.used_d[i]
-        self.util[i] += req.vcpus * self.inv_vcpus[i]
+        self.util[i] += v * self.inv_vcpus[i]
         for one, column in self._derived.values():
             column[i] = one(i)
         if req.group is not None:
-            self.members.setdefault(req.group, Counter())[i] += 1
+            self.members.setdefault(req.group, Counter())[i] += count
+
+    def set_members(self, members: Mapping[str, Iterable[str]]) -> None:
+        """The hosts of these groups' members, as read (a later batch's groups)."""
+        for key, hosts_of_members in members.items():
+            self.members[key] = Counter(self.index.get(h, -1) for h in hosts_of_members)
+
+    def traits_of(self, i: int) -> tuple[str, str, str]:
+        """Host i's zone, architecture and hypervisor type as read."""
+        c = self.columns
+        return c.zones[i], c.archs[i], c.hypervisor_types[i]
+
+    def replace_row(self, i: int, cols: HostColumns, j: int, extra: tuple[int, int, int] = (0, 0, 0)) -> None:
+        """Host i as row j of `cols` (read afresh) shows it, plus `extra` vcpus, memory and
+        disk not in that row yet (claims decided but not committed). Its zone, architecture
+        and hypervisor type must be unchanged (else read a new snapshot)."""
+        usable = bool(cols.usable[j])
+        if usable != bool(self.usable[i]):
+            self.usable[i] = usable
+            self.static_masks.clear()  # they include the availability filter
+        old_v, vcpus = self.used_v[i], float(cols.vcpus[j])
+        self.vcpus[i] = vcpus
+        self.inv_vcpus[i] = 1.0 / max(vcpus, 1.0)
+        self.cap_v[i] = vcpus * cols.cpu_allocation_ratio[j]
+        self.cap_m[i] = cols.memory_mib[j] * cols.ram_allocation_ratio[j]
+        self.cap_d[i] = cols.disk_gib[j] * cols.disk_allocation_ratio[j]
+        self.used_v[i] = cols.vcpus_used[j] + extra[0]
+        self.used_m[i] = cols.memory_mib_used[j] + extra[1]
+        self.used_d[i] = cols.disk_gib_used[j] + extra[2]
+        self.free_v[i] = self.cap_v[i] - self.used_v[i]
+        self.free_m[i] = self.cap_m[i] - self.used_m[i]
+        self.free_d[i] = self.cap_d[i] - self.used_d[i]
+        if self.load_fresh[i]:
+            self.util[i] += (self.used_v[i] - old_v) * self.inv_vcpus[i]
+        else:
+            self.util[i] = self.used_v[i] * self.inv_vcpus[i]
+        for one, column in self._derived.values():
+            column[i] = one(i)
 
     def mask_of(self, host_ids: Sequence[str]) -> Mask:
         mask = np.zeros(self.size, np.bool_)
@@ -131,6 +218,6 @@ class FleetSnapshot:
         return mask
 
     def usage(self, host_id: str) -> tuple[int, int, int]:
-        """vcpus, memory MiB and disk GiB used on a host, including this batch's placements."""
+        """vcpus, memory MiB and disk GiB used on a host, including the placements recorded."""
         i = self.index[host_id]
         return int(self.used_v[i]), int(self.used_m[i]), int(self.used_d[i])

@@ -108,28 +108,24 @@ def totals(
     """The summed, normalised, multiplied scores of the candidates (host indices, ascending;
     None = every host), in the candidates' order."""
     count = s.size if candidates is None else len(candidates)
-    total: Floats | None = None
-    offset = 0.0
+    columns: list[Floats] = []
+    multipliers: list[float] = []
     for w in weighers:
         column = w.column(s, r) if w.multiplier and count else None
-        if column is None:
-            continue
-        x = column if candidates is None else column.take(candidates)
-        lo, hi = float(x.min()), float(x.max())
-        if hi <= lo:
-            continue
-        # sum of m * (x - lo) / (hi - lo), as sum(x * scale) - sum(lo * scale): fewer passes.
-        scale = w.multiplier / (hi - lo)
-        offset += lo * scale
-        if total is None:
-            total = x * scale
-        elif candidates is None:
-            total += x * scale
-        else:
-            total += np.multiply(x, scale, out=x)  # x is our own gathered copy
-    if total is None:
+        if column is not None:
+            columns.append(column)
+            multipliers.append(w.multiplier)
+    if not columns:
         return np.zeros(count, np.float64)
-    total -= offset
+    # All the weighers' columns as one matrix: a handful of whole-matrix operations instead of
+    # several per weigher (this runs once per placement, over every candidate host).
+    x = np.stack(columns) if candidates is None else np.stack(columns).take(candidates, axis=1)
+    lo, hi = x.min(axis=1).tolist(), x.max(axis=1).tolist()
+    # sum of m * (x - lo) / (hi - lo), as (x @ scale) - sum(lo * scale); a weigher whose
+    # column is the same everywhere says nothing (scale 0).
+    scale = [m / (h - low) if h > low else 0.0 for m, low, h in zip(multipliers, lo, hi, strict=True)]
+    total: Floats = np.asarray(scale) @ x
+    total -= sum(low * k for low, k in zip(lo, scale, strict=True))
     return total
 
 

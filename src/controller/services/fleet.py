@@ -8,10 +8,12 @@ For the scheduler: `FleetView.load_of(host_id) -> HostLoadView | None`. None mea
 were ever seen for the host; `view.stale` (or `not view.fresh`) means its metrics are older
 than `stale_after_s` (3 metrics intervals by default): its load is unknown, score it by
 allocation only. Otherwise `view.cpu_util_ewma` (0..1 of the host's CPUs) is the smoothed load.
+`fresh_cpu_utils(ids)` reads the same for a whole batch's fleet at once (NaN: unknown).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -202,6 +204,22 @@ class FleetView:
         """The host's latest load (see the module docstring); None if never seen."""
         entry = self._hosts.get(host_id)
         return None if entry is None else self._host_view(host_id, entry, self._clock())
+
+    def fresh_cpu_utils(self, host_ids: Sequence[str]) -> list[float]:
+        """For the scheduler, once per batch: each host's smoothed CPU utilisation, NaN where
+        its load is unknown or stale (the same rule as `load_of(h).fresh`)."""
+        now = self._clock()
+        hosts = self._hosts
+        local = self.stale_after_s
+        remote = local + self.remote_grace_s
+        out = []
+        for h in host_ids:
+            e = hosts.get(h)
+            if e is None or now - e.received_at > (remote if e.remote else local):  # as _stale
+                out.append(math.nan)
+            else:
+                out.append(e.ewma)
+        return out
 
     def loads(self) -> dict[str, HostLoadView]:
         now = self._clock()

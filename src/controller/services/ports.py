@@ -13,6 +13,7 @@ from uuid import UUID
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
 from controller.domain.server_groups import GroupPlacement
+from controller.scheduler.fleet import HostColumns
 from controller.services.fleet import HostLoadView, InstanceLoadView
 
 
@@ -58,7 +59,7 @@ class SchedulingBatch(Protocol):
     a time)."""
 
     pending: list[Instance]
-    hosts: list[Host]
+    hosts: HostColumns | None  # the whole fleet, when asked for and something is pending
     groups: dict[str, GroupPlacement]
 
     async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
@@ -74,7 +75,12 @@ class SchedulingBatch(Protocol):
 
 
 class SchedulingStore(Protocol):
-    def batch(self, limit: int) -> AbstractAsyncContextManager[SchedulingBatch]: ...
+    def batch(
+        self, limit: int, up_within_s: float, *, read_fleet: bool = True
+    ) -> AbstractAsyncContextManager[SchedulingBatch]:
+        """Lock up to `limit` pending instances and, with `read_fleet`, read the fleet (a host
+        counts as usable when enabled, UP and its last heartbeat younger than `up_within_s`)."""
+        ...
 
 
 class HostStore(Protocol):

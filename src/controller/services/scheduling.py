@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -25,34 +26,30 @@ from controller.domain.lifecycle import bump
 from controller.domain.messages import command, instance_event
 from controller.domain.model import CommandOp, Host, HostState, Instance, TaskState, VmState
 from controller.domain.server_groups import GroupPlacement, group_key, server_group_name
-from controller.scheduler.fleet import HostView, PlacementRequest
+from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Decision, Scheduler
-from controller.scheduler.snapshot import FleetSnapshot
-from controller.services.fleet import HostLoadView
+from controller.scheduler.snapshot import FleetSnapshot, Mask
+from controller.services.live_fleet import LiveFleet
 from controller.services.ports import Mutation, SchedulingBatch, SchedulingStore
 
 log = structlog.get_logger(__name__)
 
-# A host's smoothed CPU utilisation (0..1) when its metrics are fresh; None when unknown or
-# stale (the scheduler then scores the host by allocation).
-LoadOf = Callable[[str], "float | None"]
+# Each host's smoothed CPU utilisation (0..1) where its metrics are fresh, NaN where unknown or
+# stale (the scheduler then scores the host by allocation): FleetView.fresh_cpu_utils.
+LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
-def no_live_load(_host_id: str) -> float | None:
-    return None
+def no_live_load(host_ids: Sequence[str]) -> list[float]:
+    return [math.nan] * len(host_ids)
 
 
-def live_load(load_of: Callable[[str], HostLoadView | None]) -> LoadOf:
-    """The fleet view's `load_of` as the scheduler reads it."""
-
-    def util(host_id: str) -> float | None:
-        view = load_of(host_id)
-        return view.cpu_util_ewma if view is not None and view.fresh else None
-
-    return util
+def host_columns(hosts: Sequence[Host], now: float, stale_after_s: float) -> HostColumns:
+    """Host rows as the scheduler's columns (a host is usable when UP, its heartbeats recent,
+    and enabled)."""
+    return HostColumns.of(host_view(h, now, stale_after_s) for h in hosts)
 
 
-def host_view(h: Host, now: float, stale_after_s: float, cpu_util: float | None = None) -> HostView:
+def host_view(h: Host, now: float, stale_after_s: float) -> HostView:
     fresh = h.last_heartbeat is not None and now - h.last_heartbeat.timestamp() < stale_after_s
     return HostView(
         id=h.id,
@@ -70,8 +67,6 @@ def host_view(h: Host, now: float, stale_after_s: float, cpu_util: float | None 
         vcpus_used=h.vcpus_used,
         memory_mib_used=h.memory_mib_used,
         disk_gib_used=h.disk_gib_used,
-        cpu_util=cpu_util,
-        load_fresh=cpu_util is not None,
     )
 
 
@@ -89,20 +84,19 @@ def placement_request(inst: Instance, group: GroupPlacement | None = None) -> Pl
     )
 
 
-def _capacity(h: Host) -> tuple[object, ...]:
-    """What a claim depends on: if none of it changed, the snapshot's decisions stand."""
+def _capacity(h: Host, now: float, stale_after_s: float) -> tuple[object, ...]:
+    """What a claim on host h depends on, as the snapshot holds it (`_expected`): if none
+    of it changed, the snapshot's decisions stand."""
+    v = host_view(h, now, stale_after_s)
     return (
-        h.vcpus_used,
-        h.memory_mib_used,
-        h.disk_gib_used,
-        h.enabled,
-        h.state,
-        h.vcpus,
-        h.memory_mib,
-        h.disk_gib,
-        h.cpu_allocation_ratio,
-        h.ram_allocation_ratio,
-        h.disk_allocation_ratio,
+        v.up and v.enabled,
+        float(h.vcpus),
+        h.vcpus * h.cpu_allocation_ratio,
+        h.memory_mib * h.ram_allocation_ratio,
+        h.disk_gib * h.disk_allocation_ratio,
+        float(h.vcpus_used),
+        float(h.memory_mib_used),
+        float(h.disk_gib_used),
     )
 
 
@@ -115,13 +109,16 @@ class SchedulerWorkers:
     stale_after_s: float = 3.0
     idle_poll_s: float = 1.0
     load_of: LoadOf = no_live_load
+    fleet_refresh_s: float = 1.0  # how old the shared fleet snapshot may get (live_fleet)
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
+        self.live = LiveFleet(self.fleet_refresh_s)
         self.placed = 0  # instances placed by this process
         self.no_valid_host = 0  # instances failed with NoValidHost
         self.lost_races = 0  # placements another batch made impossible (left pending)
         self.redecided = 0  # batches decided again on fresh host rows
+        self.deferred = 0  # NoValidHost on a snapshot the batch did not read: tried again
 
     def wake(self) -> None:
         self._wake.set()
@@ -148,18 +145,43 @@ class SchedulerWorkers:
                 await asyncio.wait_for(self._wake.wait(), self.idle_poll_s)
 
     async def place_batch(self) -> int:
-        """Place one batch; returns how many instances left the pending state."""
-        async with self.store.batch(self.batch_size) as batch:
-            if not batch.pending:
-                return 0
-            return await self._place(batch)
+        """Place one batch; returns how many instances it settled (placed or failed) or
+        deferred to the next batch (which reads the fleet afresh)."""
+        started = self.live.now()
+        read = self.live.stale()
+        inflight: list[Decision] = []  # this batch's claims, counted in the live fleet
+        try:
+            async with self.store.batch(self.batch_size, self.stale_after_s, read_fleet=read) as batch:
+                if not batch.pending:
+                    return 0
+                if batch.hosts is not None:
+                    self.live.refresh(batch.hosts, self.load_of(batch.hosts.ids), started)
+                done, placed = await self._place(batch, inflight, fresh=batch.hosts is not None)
+        except BaseException:
+            for d in inflight:  # rolled back: none of it happened
+                self.live.settled(_host(d), d.request, committed=False)
+            raise
+        for d in inflight:
+            self.live.settled(_host(d), d.request, committed=d.request.uid in placed)
+        return done
 
-    def snapshot(self, hosts: Sequence[Host], groups: dict[str, GroupPlacement]) -> FleetSnapshot:
-        now = time.time()
-        views = [host_view(h, now, self.stale_after_s, self.load_of(h.id)) for h in hosts]
-        return FleetSnapshot(views, {k: g.member_hosts for k, g in groups.items()})
+    def _decide(
+        self, requests: list[PlacementRequest], inflight: list[Decision], allowed: Mask | None = None
+    ) -> list[Decision]:
+        """Decide on the live snapshot (no await: no other worker decides meanwhile)."""
+        snap = self.live.snapshot
+        if snap is None:
+            raise RuntimeError("the fleet has not been read")
+        decisions = self.scheduler.place(snap, requests, allowed=allowed)
+        for d in decisions:
+            if d.host_id is not None:
+                self.live.decided(d.host_id, d.request)
+                inflight.append(d)
+        return decisions
 
-    async def _place(self, batch: SchedulingBatch) -> int:
+    async def _place(
+        self, batch: SchedulingBatch, inflight: list[Decision], *, fresh: bool
+    ) -> tuple[int, set[uuid.UUID]]:
         failures: list[Mutation] = []
         requests: list[PlacementRequest] = []
         by_uid: dict[uuid.UUID, Instance] = {}
@@ -171,11 +193,21 @@ class SchedulerWorkers:
                 continue
             requests.append(placement_request(inst, group))
             by_uid[inst.uid] = inst
-        decisions = self.scheduler.place(self.snapshot(batch.hosts, batch.groups), requests)
+        if self.live.snapshot is not None:
+            self.live.snapshot.set_members({k: g.member_hosts for k, g in batch.groups.items()})
+        decisions = self._decide(requests, inflight)
+        deferred = 0
         for d in decisions:
-            if d.host_id is None:
+            if d.host_id is not None:
+                continue
+            if fresh:
                 failures.append(_failed(by_uid[d.request.uid], d.reason))
-        chosen = await self._confirm(batch, [d for d in decisions if d.host_id is not None])
+            else:  # room may have been freed, or a host added, since the fleet was read
+                deferred += 1
+        if deferred:
+            self.live.invalidate()
+            self.deferred += deferred
+        chosen = await self._confirm(batch, [d for d in decisions if d.host_id is not None], inflight)
         placements = [_placement(by_uid[d.request.uid], d.host_id) for d in chosen if d.host_id]
         placed = await batch.claim(placements)
         await batch.fail(failures)
@@ -184,24 +216,91 @@ class SchedulerWorkers:
         self.lost_races += len(placements) - len(placed)
         for f in failures:
             log.info("scheduler.no_valid_host", server=f.instance.name, reason=f.instance.fault)
-        return len(placed) + len(failures)
+        return len(placed) + len(failures) + deferred, placed
 
-    async def _confirm(self, batch: SchedulingBatch, chosen: list[Decision]) -> list[Decision]:
-        """Lock the chosen hosts and check them against the snapshot. Where another batch got
-        there first, decide these placements again among the locked hosts as they are now:
-        what is decided then fits for sure (the rows stay locked until commit)."""
+    async def _confirm(
+        self, batch: SchedulingBatch, chosen: list[Decision], inflight: list[Decision]
+    ) -> list[Decision]:
+        """Lock the chosen hosts and check them against the snapshot (what the database should
+        say: the snapshot less the claims in flight). Where another replica, a delete or a
+        host's state changed a host, take its row as read and decide the placements made on
+        it again among the locked hosts: what is decided then fits for sure (the rows stay
+        locked until commit)."""
         if not chosen:
             return []
-        fresh = {h.id: h for h in await batch.lock_hosts(sorted({d.host_id for d in chosen if d.host_id}))}
-        seen = {h.id: h for h in batch.hosts}
-        if all(_capacity(h) == _capacity(seen[h.id]) for h in fresh.values() if h.id in seen):
+        ids = sorted({_host(d) for d in chosen})
+        rows = {h.id: h for h in await batch.lock_hosts(ids)}
+        snap = self.live.snapshot  # another worker may have read a new one meanwhile
+        if snap is None:
+            raise RuntimeError("the fleet has not been read")
+        now = time.time()
+        changed: set[str] = set()
+        usable: list[str] = []
+        for h in ids:
+            row, i = rows.get(h), snap.index.get(h)
+            if row is None or i is None or _traits(row) != snap.traits_of(i):
+                changed.add(h)  # gone, or moved to another zone: read the fleet next batch
+                self.live.invalidate()
+                continue
+            usable.append(h)
+            if _capacity(row, now, self.stale_after_s) == _expected(snap, i, self.live.inflight(h)):
+                continue
+            changed.add(h)
+            # Take the row as read, plus the claims in flight there other than this batch's.
+            mine = [d.request for d in chosen if d.host_id == h]
+            flying = self.live.inflight(h)
+            others = (
+                flying[0] - sum(r.vcpus for r in mine),
+                flying[1] - sum(r.memory_mib for r in mine),
+                flying[2] - sum(r.disk_gib for r in mine),
+            )
+            snap.replace_row(i, host_columns([row], now, self.stale_after_s), 0, others)
+            for r in mine:  # still counted until forgotten below (settled, not committed)
+                snap.claim(i, r)
+        if not changed:
             return chosen
         self.redecided += 1
-        snap = self.snapshot([fresh.get(h.id, h) for h in batch.hosts], batch.groups)
-        again = self.scheduler.place(snap, [d.request for d in chosen], allowed=snap.mask_of(list(fresh)))
-        kept = [d for d in again if d.host_id is not None]
-        self.lost_races += len(chosen) - len(kept)
-        return kept
+        kept = [d for d in chosen if d.host_id not in changed]
+        again = [d for d in chosen if d.host_id in changed]
+        for d in again:
+            self.live.settled(_host(d), d.request, committed=False)
+            inflight.remove(d)
+        # The snapshot may be a newer one than the batch decided on: give it this batch's
+        # groups again, as read plus the placements kept.
+        members = {k: list(g.member_hosts) for k, g in batch.groups.items()}
+        for d in kept:
+            if d.request.group is not None and d.request.group in members:
+                members[d.request.group].append(_host(d))
+        snap.set_members(members)
+        redone = self._decide([d.request for d in again], inflight, allowed=snap.mask_of(usable))
+        placed_again = [d for d in redone if d.host_id is not None]
+        self.lost_races += len(again) - len(placed_again)
+        return kept + placed_again
+
+
+def _host(d: Decision) -> str:
+    if d.host_id is None:
+        raise ValueError("a decision without a host has no claim")
+    return d.host_id
+
+
+def _traits(h: Host) -> tuple[str, str, str]:
+    return h.availability_zone, h.arch, h.hypervisor_type
+
+
+def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tuple[object, ...]:
+    """What the database should say of host i (as `_capacity` lists it): the snapshot less
+    the claims decided and not committed yet."""
+    return (
+        bool(snap.usable[i]),
+        float(snap.vcpus[i]),
+        float(snap.cap_v[i]),
+        float(snap.cap_m[i]),
+        float(snap.cap_d[i]),
+        float(snap.used_v[i]) - inflight[0],
+        float(snap.used_m[i]) - inflight[1],
+        float(snap.used_d[i]) - inflight[2],
+    )
 
 
 def _placement(inst: Instance, host_id: str | None) -> Mutation:

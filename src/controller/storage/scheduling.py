@@ -22,6 +22,7 @@ from controller.domain.errors import Unavailable
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Host, Instance
 from controller.domain.server_groups import GroupPlacement, GroupPolicy, group_key
+from controller.scheduler.fleet import HostColumns
 from controller.services.ports import Mutation
 from controller.storage import rows
 from controller.storage.rows import HOST_COLUMNS, INSTANCE_COLUMNS
@@ -44,6 +45,17 @@ GROUP_MEMBERS = """
 SELECT project, server_group, host_id FROM instances
 WHERE (project, server_group) IN (SELECT * FROM unnest($1::text[], $2::text[]))
   AND server_group <> '' AND deleted_at IS NULL AND host_id IS NOT NULL
+"""
+
+# The fleet as the scheduler reads it every batch: only the columns it needs, in id order (byte
+# order, as Python sorts), usable = enabled, UP and heartbeats younger than $1 seconds.
+FLEET = """
+SELECT h.id, h.availability_zone, h.arch, h.hypervisor_type,
+    h.enabled AND s.state = 'UP' AND s.last_heartbeat > now() - make_interval(secs => $1),
+    h.vcpus, h.memory_mib, h.disk_gib, h.cpu_allocation_ratio, h.ram_allocation_ratio,
+    h.disk_allocation_ratio, h.vcpus_used, h.memory_mib_used, h.disk_gib_used
+FROM hosts h JOIN host_status s USING (id)
+ORDER BY h.id COLLATE "C"
 """
 
 # Only the hosts rows: host_status (heartbeats) must never wait behind a claim.
@@ -94,7 +106,7 @@ class PgSchedulingBatch:
         self,
         conn: rows.Conn,
         pending: list[Instance],
-        hosts: list[Host],
+        hosts: HostColumns | None,
         groups: dict[str, GroupPlacement],
     ) -> None:
         self._conn = conn
@@ -194,21 +206,35 @@ async def _groups(conn: rows.Conn, pending: list[Instance]) -> dict[str, GroupPl
     return out
 
 
+def _columns(found: list[asyncpg.Record]) -> HostColumns:
+    if not found:
+        return _NO_HOSTS
+    c = list(zip(*found, strict=True))
+    return HostColumns(
+        *(list(c[k]) for k in range(14))  # in FLEET's column order, which is HostColumns'
+    )
+
+
+_NO_HOSTS = HostColumns([], [], [], [], [], [], [], [], [], [], [], [], [], [])
+
+
 class PgSchedulingStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     @asynccontextmanager
-    async def batch(self, limit: int) -> AsyncIterator[PgSchedulingBatch]:
+    async def batch(
+        self, limit: int, up_within_s: float, *, read_fleet: bool = True
+    ) -> AsyncIterator[PgSchedulingBatch]:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 pending = [rows.instance(r) for r in await conn.fetch(PENDING, limit)]
                 groups: dict[str, GroupPlacement] = {}
-                hosts: list[Host] = []
+                hosts: HostColumns | None = None
                 if pending:
                     groups = await _groups(conn, pending)
-                    found = await conn.fetch(f"SELECT {HOST_COLUMNS} FROM hosts_view ORDER BY id")
-                    hosts = [rows.host(r) for r in found]
+                    if read_fleet:
+                        hosts = _columns(await conn.fetch(FLEET, up_within_s))
                 yield PgSchedulingBatch(conn, pending, hosts, groups)
         except (
             asyncpg.DeadlockDetectedError,

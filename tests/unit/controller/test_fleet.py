@@ -66,9 +66,11 @@ def test_a_host_is_stale_after_its_window_and_fresh_again_with_a_sample(
     fleet.absorb("h1", host(0.5), [inst(U1, 0.7)])
     clock.now += 3.0
     assert fleet.load_of("h1").fresh  # type: ignore[union-attr]  # exactly 3 intervals: not yet
+    assert fleet.fresh_cpu_utils(["h1"]) == [0.5]  # what the scheduler reads: the same rule
     clock.now += 0.01
     stale = fleet.load_of("h1")
     assert stale is not None and stale.stale and stale.cpu_util_ewma == 0.5  # last values kept
+    assert all(math.isnan(u) for u in fleet.fresh_cpu_utils(["h1", "never-seen"]))
     assert fleet.instance_load(U1).stale  # type: ignore[union-attr]
     fleet.absorb("h1", host(0.5), [inst(U1, 0.7)])
     assert fleet.load_of("h1").fresh  # type: ignore[union-attr]
@@ -93,8 +95,10 @@ def test_remote_snapshots_fill_in_hosts_connected_elsewhere(fleet: FleetView, cl
     remote = fleet.load_of("h9")
     # Older than 3 s but within the grace a persisted snapshot gets.
     assert remote is not None and remote.fresh and remote.cpu_util_ewma == 0.35
+    assert fleet.fresh_cpu_utils(["h9"]) == [0.35]
     clock.now += 1.01
     assert fleet.load_of("h9").stale  # type: ignore[union-attr]
+    assert math.isnan(fleet.fresh_cpu_utils(["h9"])[0])
     assert fleet.remote_stale(clock.now - 5.01) and not fleet.remote_stale(clock.now - 4.99)
     fleet.merge_remote("h9", host(0.9), 0.8, received_at=clock.now - 6.0)  # older: ignored
     assert fleet.load_of("h9").cpu_util == 0.4  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ batch placement against an in-memory fleet; plus the conversions the scheduler w
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from collections import Counter
@@ -15,10 +16,11 @@ from scheduler_testkit import host, req
 
 from controller.domain.model import Host, HostState, Instance, VmState
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
-from controller.scheduler.fleet import HostView, PlacementRequest
+from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
+from controller.scheduler.snapshot import FleetSnapshot
 from controller.scheduler.weighers import free_ram, free_vcpus, weigh
-from controller.services.scheduling import host_view, placement_request
+from controller.services.scheduling import host_columns, host_view, placement_request
 
 SPREAD = Scheduler(weighers=(free_ram(1.0),))
 PACK = Scheduler(weighers=(free_ram(-1.0),))
@@ -332,7 +334,35 @@ def test_placement_request_carries_zone_image_traits_and_group() -> None:
     assert (r.group, r.group_policy) == ("acme/web", GroupPolicy.ANTI_AFFINITY)
 
 
-def test_host_view_carries_live_load_only_when_known() -> None:
-    assert host_view(db_host(), NOW.timestamp(), 3.0).load_fresh is False
-    v = host_view(db_host(), NOW.timestamp(), 3.0, cpu_util=0.42)
-    assert (v.cpu_util, v.load_fresh) == (0.42, True)
+def test_unknown_load_is_estimated_from_allocation_and_fresh_load_taken_as_measured() -> None:
+    rows = [db_host(id="a", vcpus=4, vcpus_used=2), db_host(id="b", vcpus=4, vcpus_used=2)]
+    s = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan, 0.9])
+    assert s.load_fresh.tolist() == [False, True]
+    assert s.util.tolist() == [0.5, 0.9]
+
+
+def test_a_batch_snapshot_reuses_the_previous_one_only_where_nothing_changed() -> None:
+    rows = [db_host(id="a", availability_zone="az1"), db_host(id="b", availability_zone="az1")]
+    cols = host_columns(rows, NOW.timestamp(), 3.0)
+    first = FleetSnapshot.of_columns(cols, [math.nan] * 2)
+    same = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=first)
+    assert same.zone_is("az1").tolist() == [True, True] and same.index is first.index
+    # Host b moved to another zone, then host c joined: both seen in the next batch.
+    rows[1] = replace(rows[1], availability_zone="az2")
+    moved = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=same)
+    assert moved.zone_is("az2").tolist() == [False, True]
+    rows.append(db_host(id="c", availability_zone="az2", arch="aarch64"))
+    grown = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 3, previous=moved)
+    assert grown.ids == ["a", "b", "c"] and grown.index["c"] == 2
+    assert grown.zone_is("az2").tolist() == [False, True, True]
+    assert grown.arch_is("arm64").tolist() == [False, False, True]
+
+
+def test_host_columns_must_be_in_id_order_and_of_one_length() -> None:
+    cols = host_columns([db_host(id="a"), db_host(id="b")], NOW.timestamp(), 3.0)
+    with pytest.raises(ValueError, match="id order"):
+        HostColumns(**{f: list(reversed(getattr(cols, f))) for f in HostColumns.__slots__})
+    with pytest.raises(ValueError, match="lengths"):
+        HostColumns(
+            **{f: getattr(cols, f)[:1] if f == "zones" else getattr(cols, f) for f in HostColumns.__slots__}
+        )

@@ -4,6 +4,8 @@ deleted server groups, and what each outcome writes."""
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -15,7 +17,7 @@ from controller.domain.model import Host, HostState, Instance, TaskState, VmStat
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, build_scheduler
 from controller.services.ports import Mutation
-from controller.services.scheduling import SchedulerWorkers
+from controller.services.scheduling import SchedulerWorkers, host_columns
 
 
 def db_host(host_id: str, **kw: object) -> Host:
@@ -61,7 +63,8 @@ class FakeBatch:
         self, pending: list[Instance], hosts: list[Host], now: dict[str, Host] | None = None
     ) -> None:
         self.pending = pending
-        self.hosts = hosts
+        self.rows = hosts
+        self.hosts = host_columns(hosts, time.time(), 3.0)  # what the scheduler reads
         self.groups: dict[str, GroupPlacement] = {}
         self.now = now or {}  # the rows as another batch left them
         self.locked: list[list[str]] = []
@@ -70,7 +73,7 @@ class FakeBatch:
 
     async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
         self.locked.append(list(host_ids))
-        seen = {h.id: h for h in self.hosts}
+        seen = {h.id: h for h in self.rows}
         return [self.now.get(h, seen[h]) for h in host_ids]
 
     async def claim(self, placements: Sequence[Mutation]) -> set[UUID]:
@@ -86,7 +89,9 @@ class FakeStore:
         self.b = batch
 
     @asynccontextmanager
-    async def batch(self, limit: int) -> AsyncIterator[FakeBatch]:
+    async def batch(
+        self, limit: int, up_within_s: float, *, read_fleet: bool = True
+    ) -> AsyncIterator[FakeBatch]:
         yield self.b
 
 
@@ -154,7 +159,79 @@ async def test_live_load_reaches_the_scheduler() -> None:
     w = SchedulerWorkers(
         FakeStore(batch),
         build_scheduler(SchedulerPolicy(ram_weight=0.0, cpu_weight=0.0)),
-        load_of=loads.get,
+        load_of=lambda ids: [loads.get(h, math.nan) for h in ids],
     )
     await w.place_batch()
     assert [m.instance.host_id for m in batch.claimed] == ["warm"]  # filled toward the target
+
+
+class FleetStore:
+    """Batches over a small fleet whose rows the claims really change (as the database
+    would), serving the pending instances in the order given."""
+
+    def __init__(self, hosts: list[Host], pending: list[Instance]) -> None:
+        self.rows = {h.id: h for h in hosts}
+        self.pending = list(pending)
+        self.reads: list[bool] = []  # read_fleet of each batch
+        self.failed: list[Mutation] = []
+
+    @asynccontextmanager
+    async def batch(
+        self, limit: int, up_within_s: float, *, read_fleet: bool = True
+    ) -> AsyncIterator[FakeBatch]:
+        self.reads.append(read_fleet)
+        take, self.pending = self.pending[:limit], self.pending[limit:]
+        b = FakeBatch(take, sorted(self.rows.values(), key=lambda h: h.id))
+        if not read_fleet:
+            b.hosts = None  # type: ignore[assignment]
+        yield b
+        for m in b.claimed:  # committed: the rows now hold the claims
+            h = self.rows[m.instance.host_id or ""]
+            self.rows[h.id] = replace(h, vcpus_used=h.vcpus_used + m.instance.vcpus)
+        self.failed.extend(b.failed)
+        placed = {m.instance.uid for m in b.claimed} | {m.instance.uid for m in b.failed}
+        self.pending = [i for i in take if i.uid not in placed] + self.pending  # left pending
+
+
+async def test_the_fleet_is_read_once_per_refresh_and_claims_are_remembered_in_between() -> None:
+    store = FleetStore([db_host("h1", vcpus=4)], [pending(n) for n in range(3)])  # 2 vcpus each
+    w = SchedulerWorkers(store, build_scheduler(), batch_size=1, fleet_refresh_s=3600.0)
+    assert await w.place_batch() == 1 and await w.place_batch() == 1
+    assert store.reads == [True, False] and w.live.reads == 1
+    assert store.rows["h1"].vcpus_used == 4  # the second batch knew the first one's claim
+    # The third finds no room in the remembered snapshot: not failed yet, but read again.
+    assert await w.place_batch() == 1 and store.failed == [] and w.deferred == 1
+    # Meanwhile a server was deleted: the fresh read sees the room, and it is placed there.
+    store.rows["h1"] = replace(store.rows["h1"], vcpus_used=2)
+    assert await w.place_batch() == 1
+    assert store.reads == [True, False, False, True] and store.rows["h1"].vcpus_used == 4
+    assert store.failed == [] and w.placed == 3
+
+
+async def test_a_fresh_read_without_room_fails_the_server_with_the_reason() -> None:
+    store = FleetStore([db_host("h1", vcpus=2)], [pending(0), pending(1)])
+    w = SchedulerWorkers(store, build_scheduler(), batch_size=1, fleet_refresh_s=3600.0)
+    assert await w.place_batch() == 1  # placed; the fleet was read
+    assert await w.place_batch() == 1 and w.deferred == 1 and store.failed == []  # not read: deferred
+    assert await w.place_batch() == 1  # read again: really no room
+    assert [m.instance.fault for m in store.failed] == [
+        "No valid host: 1 host: 1 removed by capacity (vcpus)"
+    ]
+
+
+async def test_a_host_changed_behind_the_snapshot_is_taken_as_read_when_locked() -> None:
+    store = FleetStore([db_host("h1", vcpus=4), db_host("h2", vcpus=4)], [pending(n) for n in range(3)])
+    w = SchedulerWorkers(
+        store, build_scheduler(SchedulerPolicy(load_weight=0.0)), batch_size=1, fleet_refresh_s=3600.0
+    )
+    assert await w.place_batch() == 1
+    first = (store.rows["h1"].vcpus_used and "h1") or "h2"
+    other = "h2" if first == "h1" else "h1"
+    # Another replica fills the other host: this process's snapshot does not know it yet.
+    store.rows[other] = replace(store.rows[other], vcpus_used=4)
+    # The next batch chooses `other` (emptier in the snapshot), locks it, finds it full: the
+    # placement stays pending (no other host was locked), and the snapshot takes the row.
+    assert await w.place_batch() == 0
+    assert (w.redecided, w.lost_races) == (1, 1) and store.rows[first].vcpus_used == 2
+    assert await w.place_batch() == 1 and store.rows[first].vcpus_used == 4
+    assert store.reads == [True, False, False]  # all without reading the fleet again
