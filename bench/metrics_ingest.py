@@ -56,7 +56,7 @@ class Beats:
         self.beats: set[str] = set()
         self.registered = 0
 
-    def heartbeat(self, host_id: str) -> None:
+    def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:
         self.beats.add(host_id)
 
     async def register(self, inv: Any, domains: Any) -> None:
