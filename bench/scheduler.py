@@ -13,11 +13,24 @@ Phases, each printing progress on stderr:
 3. Spawn: every server ACTIVE on its simulated host (`active_after_s`: spawn commands through
    RabbitMQ, reports through the agents' streams).
 4. Metrics windows (`--metrics-seconds`), before placement (hosts without servers) and after
-   (`*_with_servers`: every sample carries its servers' samples): `metrics_samples_per_s` the
-   controller absorbed (counted on WatchHostMetrics, whose updates are the absorbed samples),
-   `view_age_p99_s` (age of the newest sample of each host in the controller's fleet view,
-   read with ListHosts snapshots: what the scheduler reads), `watch_age_p99_s` (the same from
-   the watch stream).
+   every server is ACTIVE (`*_with_servers`). What is counted: an agent sends one host sample
+   per interval (one AgentGateway message: the host's CPU, memory, load averages), and it
+   carries one instance sample for each server running on the host. The controller absorbs
+   each into its fleet view and counts both; it logs the counters every persistence interval
+   (`metrics.ingest`), and the bench takes the rate between two such lines:
+   `metrics_host_samples_per_s`, `metrics_instance_samples_per_s`, and `metrics_samples_per_s`
+   = their sum (before placement there are no instance samples). At 5,000 hosts and a 1 s
+   interval the fleet offers 5,000 host samples per second; with 50,000 servers also 50,000
+   instance samples.
+   `view_age_p99_s`: age of the newest sample of each host in the controller's fleet view (now
+   minus the time the agent took it), read with ListHosts snapshots every 2 s (what the
+   scheduler reads), p99 over the hosts of all snapshots (`view_hosts_without_sample`: hosts
+   a snapshot found with no sample at all). `watch_age_p99_s` and `watch_updates_per_host_s`:
+   the same seen on a WatchHostMetrics stream of `--watch-hosts` hosts spread over the fleet
+   (a watch of every host would cost the controller as much as the agents do).
+   `controller_cores`, `fleet_cores`: CPU each process used in the window; `loadavg_1m`: the
+   machine's (the fleet shares the machine with the controller: a busy fleet offers fewer).
+   `--instances 0` skips placement: the metrics of hosts without servers only.
 5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM).
 
 `--quality` adds the placement quality of the same mixed synthetic load (flavors m1.tiny to
@@ -71,6 +84,7 @@ FLAVOR_MIX = [
 HOST_SHAPES = ["32:128:2000:0.6", "64:256:4000:0.3", "16:64:1000:0.1"]
 ZONES = "az1,az2"
 PREFIX = "sim"
+PERSIST_INTERVAL_S = 5.0  # the controller's --metrics-persist-interval (it logs metrics.ingest then)
 
 
 def log(msg: str) -> None:
@@ -130,7 +144,7 @@ class Run:
             isolation.AMQP_URL,
             heartbeat_interval=self.args.heartbeat_interval,
             metrics_interval=self.args.metrics_interval,
-            metrics_persist_interval=5.0,
+            metrics_persist_interval=PERSIST_INTERVAL_S,
             host_queue_type="transient",
         )
 
@@ -139,14 +153,30 @@ class Run:
         return self.cluster.database_url
 
     @property
+    def controller_log(self) -> Path:
+        return self.workdir / "controller-1.log"
+
+    @property
     def controller_pid(self) -> int:
         popen = self.cluster.controllers[0].popen
         assert popen is not None
         return popen.pid
 
+    @property
+    def fleet_pid(self) -> int:
+        popen = self.cluster.fleets[0].popen
+        assert popen is not None
+        return popen.pid
+
     def up(self) -> float:
         a = self.args
-        flags = ["--placement-strategy", self.strategy, *shlex.split(a.controller_args)]
+        flags = [
+            "--placement-strategy",
+            self.strategy,
+            "--log-format",
+            "json",
+            *shlex.split(a.controller_args),
+        ]
         if a.scheduler_workers:
             flags += ["--scheduler-workers", str(a.scheduler_workers)]
         if a.scheduler_batch:
@@ -356,63 +386,145 @@ async def wait_active(database_url: str, n: int, limit_s: float) -> tuple[int, f
 # -- phase 4: metrics --------------------------------------------------------------------------
 
 
-async def measure_metrics(endpoint: str, seconds: float) -> dict[str, Any]:
-    """Count the samples the controller absorbs (each one is a WatchHostMetrics update) and
-    read the age of its view (ListHosts: each host's latest sample) a few times."""
-    last: dict[str, float] = {}
-    updates = 0
+@dataclass(frozen=True)
+class Ingest:
+    """One `metrics.ingest` line of the controller: its fleet view's counters at `at`."""
+
+    at: float
+    host_samples: int
+    instance_samples: int
+
+
+def ingest_lines(log_path: Path) -> list[Ingest]:
+    """The controller's `metrics.ingest` lines (it logs JSON: --log-format json)."""
+    found = []
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    for line in text.splitlines():
+        if '"metrics.ingest"' not in line:
+            continue
+        try:
+            e = json.loads(line)
+            found.append(Ingest(float(e["at"]), int(e["host_samples"]), int(e["instance_samples"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+async def ingest_rates(log_path: Path, t0: float, t1: float, wait_s: float) -> dict[str, Any]:
+    """Samples the controller absorbed per second between t0 and t1 (wall clock), from its own
+    counters: the two `metrics.ingest` lines furthest apart inside the window, or if there are
+    not two, the last line before it and the first after it."""
+    deadline = time.monotonic() + wait_s
+    lines = ingest_lines(log_path)
+    while not any(x.at >= t1 for x in lines) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        lines = ingest_lines(log_path)
+    inside = [x for x in lines if t0 <= x.at <= t1]
+    if len(inside) >= 2:
+        a, b = inside[0], inside[-1]
+    else:
+        before = [x for x in lines if x.at <= t0]
+        after = [x for x in lines if x.at >= t1]
+        if not before or not after:
+            return {"metrics_samples_per_s": None, "metrics_counted_over_s": None}
+        a, b = before[-1], after[0]
+    span = max(1e-9, b.at - a.at)
+    host_rate = (b.host_samples - a.host_samples) / span
+    instance_rate = (b.instance_samples - a.instance_samples) / span
+    return {
+        "metrics_samples_per_s": round(host_rate + instance_rate, 1),
+        "metrics_host_samples_per_s": round(host_rate, 1),
+        "metrics_instance_samples_per_s": round(instance_rate, 1),
+        "metrics_counted_over_s": round(span, 2),
+    }
+
+
+def spread_sample(hosts: list[str], n: int) -> list[str]:
+    """Up to n hosts spread evenly over the fleet."""
+    if len(hosts) <= n:
+        return list(hosts)
+    step = len(hosts) / n
+    return [hosts[int(k * step)] for k in range(n)]
+
+
+async def measure_metrics(run: Run, seconds: float, watched: int) -> dict[str, Any]:
+    """Samples absorbed per second (the controller's own counters, see `ingest_rates`), the age
+    of its fleet view (ListHosts snapshots: each host's newest sample, as the scheduler reads
+    it) and, on a watch of `watched` hosts spread over the fleet (WatchHostMetrics), the age
+    of each update as it arrives and the updates per host and second."""
+    hosts = run.cluster.fleet_hosts
+    watch_hosts = spread_sample(hosts, watched)
     watch_ages: list[float] = []
+    watch_updates = 0
     view_ages: list[float] = []
+    unsampled: list[int] = []
 
     async with grpc.aio.insecure_channel(
-        endpoint, options=[("grpc.max_receive_message_length", 64 << 20)]
+        run.cluster.endpoint, options=[("grpc.max_receive_message_length", 64 << 20)]
     ) as ch:
         stub = host_pb2_grpc.HostServiceStub(ch)
-        call = stub.WatchHostMetrics(host_pb2.WatchHostMetricsRequest())
+        request = host_pb2.WatchHostMetricsRequest(hosts=[f"hosts/{h}" for h in watch_hosts])
+        call = stub.WatchHostMetrics(request)
+        counting = False
 
         async def watch() -> None:
-            nonlocal updates
+            nonlocal watch_updates
             async for u in call:
-                updates += 1
-                last[u.host] = u.load.sampled_at.seconds + u.load.sampled_at.nanos / 1e9
-
-        async def sample_watch_ages() -> None:
-            while True:
-                await asyncio.sleep(0.5)
-                now = time.time()
-                watch_ages.extend(now - at for at in last.values())
+                if counting:
+                    watch_updates += 1
+                    at = u.load.sampled_at.seconds + u.load.sampled_at.nanos / 1e9
+                    watch_ages.append(time.time() - at)
 
         async def snapshot_view() -> None:
             while True:
                 await asyncio.sleep(2.0)
                 request = host_pb2.ListHostsRequest(page_size=1000)
                 ages = []
+                missing = 0
                 while True:
                     page = await stub.ListHosts(request, timeout=30)
                     now = time.time()
                     for h in page.hosts:
+                        if not h.name.startswith(f"hosts/{PREFIX}-"):
+                            continue
                         if h.HasField("load") and h.load.sampled_at.seconds:
                             ages.append(now - (h.load.sampled_at.seconds + h.load.sampled_at.nanos / 1e9))
+                        else:
+                            missing += 1
                     if not page.next_page_token:
                         break
                     request.page_token = page.next_page_token
                 view_ages.extend(ages)
+                unsampled.append(missing)
 
         watcher = asyncio.create_task(watch())
         await asyncio.sleep(2.0)  # let the stream settle in
-        start_updates, t0 = updates, time.perf_counter()
-        side = [asyncio.create_task(sample_watch_ages()), asyncio.create_task(snapshot_view())]
+        counting = True
+        t0, m0 = time.time(), time.perf_counter()
+        cpu0 = cpu_seconds(run.controller_pid), cpu_seconds(run.fleet_pid)
+        side = asyncio.create_task(snapshot_view())
         await asyncio.sleep(seconds)
-        absorbed = (updates - start_updates) / (time.perf_counter() - t0)
-        for t in [*side, watcher]:
+        counting = False
+        t1, elapsed = time.time(), time.perf_counter() - m0
+        cpu1 = cpu_seconds(run.controller_pid), cpu_seconds(run.fleet_pid)
+        load = os.getloadavg()[0]
+        for t in (side, watcher):
             t.cancel()
-        await asyncio.gather(*side, watcher, return_exceptions=True)
+        await asyncio.gather(side, watcher, return_exceptions=True)
+    rates = await ingest_rates(run.controller_log, t0, t1, wait_s=PERSIST_INTERVAL_S + 10)
     return {
-        "metrics_samples_per_s": round(absorbed, 1),
+        **rates,
         "view_age_p50_s": round(percentile(view_ages, 50), 3),
         "view_age_p99_s": round(percentile(view_ages, 99), 3),
+        "view_hosts_without_sample": max(unsampled, default=None),
         "watch_age_p99_s": round(percentile(watch_ages, 99), 3),
-        "metrics_hosts_seen": len(last),
+        "watch_updates_per_host_s": round(watch_updates / max(1, len(watch_hosts)) / elapsed, 3),
+        "controller_cores": round((cpu1[0] - cpu0[0]) / elapsed, 2),
+        "fleet_cores": round((cpu1[1] - cpu0[1]) / elapsed, 2),
+        "loadavg_1m": round(load, 2),
     }
 
 
@@ -577,13 +689,43 @@ async def py_spy(pid: int, seconds: int, path: Path) -> asyncio.subprocess.Proce
 
 async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    c = run.cluster
     if main_run and args.metrics_seconds > 0:
-        # Host totals only so far (no servers yet): what the fleet offers is one sample per
-        # host per interval, so this is what the controller's metrics path absorbs.
+        # Host totals only so far (no servers yet): one host sample per host per interval.
         log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts without servers)")
-        out.update(await measure_metrics(c.endpoint, args.metrics_seconds))
-        log(f"{run.label}: metrics {out['metrics_samples_per_s']}/s, view age p99 {out['view_age_p99_s']}s")
+        out.update(await measure_metrics(run, args.metrics_seconds, args.watch_hosts))
+        log(f"{run.label}: metrics {_metrics_line(out)}")
+    if w.flavors:
+        out.update(await place_and_spawn(run, args, w, main_run=main_run))
+    else:
+        out["_quality_input"] = ([], [])
+    if main_run and args.metrics_seconds > 0 and w.flavors:
+        # Again with every server running: each host sample carries its servers' samples.
+        log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts with their servers)")
+        loaded = await measure_metrics(run, args.metrics_seconds, args.watch_hosts)
+        out.update({f"{k}_with_servers": v for k, v in loaded.items()})
+        log(f"{run.label}: metrics with servers {_metrics_line(loaded)}")
+    stats = run.fleet_stats()
+    out["fleet_metrics_sent_total"] = stats.get("metrics_sent")
+    out["controller_rss_mib"] = proc_status(run.controller_pid, "VmRSS")
+    out["controller_peak_rss_mib"] = proc_status(run.controller_pid, "VmHWM")
+    out["fleet_rss_mib"] = stats.get("rss_mib")
+    out["fleet_domains"] = stats.get("domains")
+    return out
+
+
+def _metrics_line(m: dict[str, Any]) -> str:
+    return (
+        f"{m['metrics_samples_per_s']}/s ({m.get('metrics_host_samples_per_s')} host +"
+        f" {m.get('metrics_instance_samples_per_s')} instance samples/s), view age p50"
+        f" {m['view_age_p50_s']}s p99 {m['view_age_p99_s']}s"
+    )
+
+
+async def place_and_spawn(
+    run: Run, args: argparse.Namespace, w: Workload, *, main_run: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    c = run.cluster
     log(f"{run.label}: creating the template server through the API")
     template = await make_template(c.endpoint)
     spy: asyncio.subprocess.Process | None = None
@@ -624,21 +766,6 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     hosts, servers = await load_placements(run.database_url)
     out["hosts_over_capacity"] = over_capacity(hosts, servers)
     out["_quality_input"] = (hosts, servers)
-    if main_run and args.metrics_seconds > 0:
-        # Again with every server running: each sample carries its servers' samples too
-        # (and the one fleet process may no longer offer a sample per host per interval).
-        log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts with their servers)")
-        loaded = await measure_metrics(c.endpoint, args.metrics_seconds)
-        out.update({f"{k}_with_servers": v for k, v in loaded.items()})
-        sent = run.fleet_stats()
-        out["fleet_metrics_sent_total"] = sent.get("metrics_sent")
-        rate, age = loaded["metrics_samples_per_s"], loaded["view_age_p99_s"]
-        log(f"{run.label}: metrics with servers {rate}/s, view age p99 {age}s")
-    out["controller_rss_mib"] = proc_status(run.controller_pid, "VmRSS")
-    out["controller_peak_rss_mib"] = proc_status(run.controller_pid, "VmHWM")
-    stats = run.fleet_stats()
-    out["fleet_rss_mib"] = stats.get("rss_mib")
-    out["fleet_domains"] = stats.get("domains")
     return out
 
 
@@ -682,13 +809,16 @@ def one_run(
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hosts", type=int, default=5000)
-    p.add_argument("--instances", type=int, default=50_000)
+    p.add_argument("--instances", type=int, default=50_000, help="0: no placement, metrics only")
     p.add_argument("--quality", action="store_true", help="also run the pack strategy; quality figures")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--shape", action="append", help=f"fleet host shapes (default {' '.join(HOST_SHAPES)})")
     p.add_argument("--metrics-interval", type=float, default=1.0, help="the agents' metrics interval")
     p.add_argument("--heartbeat-interval", type=float, default=1.0)
-    p.add_argument("--metrics-seconds", type=float, default=15.0, help="metrics window; 0 skips it")
+    p.add_argument("--metrics-seconds", type=float, default=20.0, help="metrics window; 0 skips it")
+    p.add_argument(
+        "--watch-hosts", type=int, default=200, help="hosts followed on WatchHostMetrics in a window"
+    )
     p.add_argument(
         "--op-delay", type=float, default=0.0, help="seconds a simulated hypervisor operation takes"
     )
@@ -708,7 +838,7 @@ def main() -> None:
     figures = one_run(args, w, "spread", "spread", main_run=True)
     hosts, servers = figures.pop("_quality_input")
     result: dict[str, Any] = {**figures}
-    if args.quality:
+    if args.quality and args.instances:
         result.update(quality_spread(hosts, servers, args.seed))
         pack = one_run(args, w, "pack", "pack", main_run=False)
         p_hosts, p_servers = pack.pop("_quality_input")
@@ -723,6 +853,7 @@ def main() -> None:
                 "instances": args.instances,
                 "metrics_interval_s": args.metrics_interval,
                 "loadavg_before": [round(x, 2) for x in load_before],
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                 "cores": os.cpu_count(),
             }
         )

@@ -4,6 +4,7 @@ TaskGroup, and shuts down in order (stop RPCs with a grace period, then bus, the
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -247,6 +248,7 @@ async def serve(s: Settings) -> None:
             background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()
+            gc.freeze()  # see GC_THRESHOLDS
             for name in ("", *SERVICE_NAMES):
                 await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             log.info(
@@ -267,9 +269,18 @@ async def serve(s: Settings) -> None:
         log.info("controller.stopped")
 
 
+# Garbage collection in a process holding thousands of long-lived agent streams. With CPython's
+# default thresholds (700, 10, 10), objects that live a second or so (messages and samples in
+# flight, timers) reach the oldest generation, and each full collection then walks every object
+# of every stream: 25-40% of the controller's time at 5,000 agents. Larger young generations
+# promote far less; what startup built is frozen (it is never garbage) and no longer walked.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     s = parse(argv)
     logs.configure(s.log_format, controller=s.controller_id)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         uvloop.run(serve(s))
     except StartupError as exc:

@@ -12,6 +12,7 @@ from one fleet-wide loop that spreads the hosts over the interval.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import random
@@ -191,6 +192,9 @@ class Fleet:
                 await asyncio.sleep(delay)
         await asyncio.gather(*attaching)
         self.all_consuming_after_s = round(time.monotonic() - self.started_at, 2)
+        # Thousands of agents' objects (uplinks, streams, queues, tasks) live as long as the
+        # fleet: frozen, full collections no longer walk them (see GC_THRESHOLDS).
+        gc.freeze()
         self._write_stats()
         say("fleet.ready", hosts=len(self.agents), after_s=self.all_consuming_after_s)
 
@@ -306,7 +310,15 @@ async def run(s: FleetSettings, *, stop: asyncio.Event | None = None) -> int:
     return status
 
 
+# Thousands of agents in one process: with CPython's default GC thresholds (700, 10, 10) the
+# objects that live a second or so (samples, messages in flight, every agent's timers) reach the
+# oldest generation, and each full collection walks every agent's objects: 40-55% of the fleet's
+# time at 5,000 hosts. Larger young generations promote far less.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     s = parse_settings(argv)
     configure_logging("console", s.log_level)
+    gc.set_threshold(*GC_THRESHOLDS)
     sys.exit(uvloop.run(run(s)))

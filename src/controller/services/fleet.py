@@ -122,7 +122,8 @@ class FleetView:
         self._instance_host: dict[str, str] = {}
         self._dirty: set[str] = set()  # hosts with samples not yet persisted
         self._listeners: list[Listener] = []
-        self.absorbed = 0
+        self.absorbed = 0  # host samples taken in through `absorb`
+        self.absorbed_instances = 0  # instance samples they carried
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ class FleetView:
         entry.instances = new
         self._dirty.add(host_id)
         self.absorbed += 1
+        self.absorbed_instances += len(instances)
         if self._listeners:
             self._notify(host_id, entry, now)
 
@@ -220,6 +222,10 @@ class FleetView:
             else:
                 out.append(e.ewma)
         return out
+
+    def host_count(self) -> int:
+        """Hosts with a sample in the view (fresh or stale, local or another replica's)."""
+        return len(self._hosts)
 
     def loads(self) -> dict[str, HostLoadView]:
         now = self._clock()

@@ -48,7 +48,21 @@ class MetricsService:
     async def persist_forever(self) -> None:
         while True:
             await asyncio.sleep(self._persist_interval_s)
+            self.log_ingest()
             await self.persist_once()
+
+    def log_ingest(self) -> None:
+        """What this replica's fleet view took in so far (counters since start, so any two
+        lines give a rate): host samples (one per agent message) and the instance samples they
+        carried; `at` is when the counters were read (this controller's clock)."""
+        f = self.fleet
+        log.info(
+            "metrics.ingest",
+            at=round(f.now(), 3),
+            host_samples=f.absorbed,
+            instance_samples=f.absorbed_instances,
+            hosts=f.host_count(),
+        )
 
     async def persist_once(self) -> None:
         """Write the hosts sampled here since last time (one upsert per table), then adopt

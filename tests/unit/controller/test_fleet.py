@@ -143,6 +143,15 @@ def test_listeners_hear_every_absorbed_sample(fleet: FleetView) -> None:
     assert fleet.absorbed == 2
 
 
+def test_host_samples_and_the_instance_samples_they_carry_are_counted_apart(fleet: FleetView) -> None:
+    fleet.absorb("h1", host(0.1), [inst(U1, 0.2), inst(U2, 0.4)])
+    fleet.absorb("h2", host(0.3), [])
+    fleet.absorb("h1", host(0.2), [inst(U1, 0.1)])
+    fleet.merge_remote("h3", host(0.5), 0.5, received_at=1000.0)  # another replica's: not absorbed
+    assert (fleet.absorbed, fleet.absorbed_instances) == (3, 3)
+    assert fleet.host_count() == 3
+
+
 def test_alpha_must_be_a_weight() -> None:
     with pytest.raises(ValueError):
         FleetView(alpha=0.0)
