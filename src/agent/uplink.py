@@ -104,9 +104,8 @@ def domain_event_to_proto(change: DomainChange) -> agent_pb2.DomainEvent:
 def metrics_to_proto(sample: HostMetrics) -> agent_pb2.HostMetricsSample:
     whole = int(sample.sampled_at)
     nanos = min(999_999_999, max(0, round((sample.sampled_at - whole) * 1e9)))
-    sampled_at = timestamp_pb2.Timestamp(seconds=whole, nanos=nanos)
-    return agent_pb2.HostMetricsSample(
-        sampled_at=sampled_at,
+    m = agent_pb2.HostMetricsSample(
+        sampled_at=timestamp_pb2.Timestamp(seconds=whole, nanos=nanos),
         cpu_util=sample.cpu_util,
         memory_used_mib=sample.memory_used_mib,
         memory_free_mib=sample.memory_free_mib,
@@ -114,20 +113,20 @@ def metrics_to_proto(sample: HostMetrics) -> agent_pb2.HostMetricsSample:
         load5=sample.load5,
         load15=sample.load15,
         simulated=sample.simulated,
-        instances=[
-            agent_pb2.InstanceSample(
-                instance_uid=i.instance_uid,
-                cpu_util=i.cpu_util,
-                memory_rss_mib=i.memory_rss_mib,
-                disk_read_bytes=i.disk_read_bytes,
-                disk_write_bytes=i.disk_write_bytes,
-                net_rx_bytes=i.net_rx_bytes,
-                net_tx_bytes=i.net_tx_bytes,
-                simulated=i.simulated,
-            )
-            for i in sample.instances
-        ],
     )
+    add = m.instances.add  # in place: no list of messages to copy in (a host may run hundreds)
+    for i in sample.instances:
+        add(
+            instance_uid=i.instance_uid,
+            cpu_util=i.cpu_util,
+            memory_rss_mib=i.memory_rss_mib,
+            disk_read_bytes=i.disk_read_bytes,
+            disk_write_bytes=i.disk_write_bytes,
+            net_rx_bytes=i.net_rx_bytes,
+            net_tx_bytes=i.net_tx_bytes,
+            simulated=i.simulated,
+        )
+    return m
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,8 @@ class Uplink:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_beat = 0.0  # loop time of the last message that counts as a heartbeat
-        self._latest_metrics: HostMetrics | None = None  # waiting in the outbox as _LATEST_METRICS
+        # Waiting in the outbox as _LATEST_METRICS: a sample, or a sampler to call then.
+        self._latest_metrics: HostMetrics | Callable[[], HostMetrics] | None = None
         self._heartbeat_queued = False  # a _HEARTBEAT waits in the outbox
         self._console = console  # answers ConsoleLogQuery; None: they get an error reply
         # A channel shared with other uplinks, per target (a fleet simulation runs thousands of
@@ -197,6 +197,7 @@ class Uplink:
         self.registered = asyncio.Event()  # set after the first successful registration
         self.controller_id = ""
         self.sessions = 0  # successful registrations so far
+        self.metrics_sent = 0  # metrics messages written to a stream (coalesced ones are not)
 
     @property
     def target(self) -> str:
@@ -238,12 +239,14 @@ class Uplink:
         )
         return True
 
-    def publish_metrics(self, sample: HostMetrics) -> bool:
+    def publish_metrics(self, sample: HostMetrics | Callable[[], HostMetrics]) -> bool:
         """Best effort, like domain changes. A metrics message also tells the controller the
         agent is alive, so no heartbeat is sent in an interval that carried one.
 
         Coalesced: while a sample waits in the outbox (a controller reading slowly), a newer
-        one replaces it instead of queueing behind it; the controller gets the latest."""
+        one replaces it instead of queueing behind it; the controller gets the latest. A
+        callable is a sampler, called only when the message is written (a simulated host's
+        numbers cost nothing to take later, and are then as fresh as can be)."""
         if self._outbox is None:
             return False
         if self._latest_metrics is None:
@@ -385,7 +388,10 @@ class Uplink:
                 sample, self._latest_metrics = self._latest_metrics, None
                 if sample is None:
                     continue
+                if callable(sample):
+                    sample = sample()
                 message = agent_pb2.AgentMessage(seq=next(self._seq), metrics=metrics_to_proto(sample))
+                self.metrics_sent += 1
             elif message is _HEARTBEAT:
                 self._heartbeat_queued = False
                 sent_at = timestamp_pb2.Timestamp()

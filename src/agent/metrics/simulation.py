@@ -54,6 +54,9 @@ def profile_from_metadata(metadata: Mapping[str, str]) -> LoadProfile:
     )
 
 
+_DEFAULT_PROFILE = LoadProfile()
+
+
 def _clamp01(value: float) -> float:
     return min(1.0, max(0.0, value))
 
@@ -86,22 +89,27 @@ class LoadSimulator:
         self._profiles.pop(uid, None)
 
     def profile(self, uid: str) -> LoadProfile:
-        return self._profiles.get(uid, LoadProfile())
+        return self._profiles.get(uid, _DEFAULT_PROFILE)
 
     def known(self) -> frozenset[str]:
         return frozenset(self._profiles)
 
-    def _jitter(self, value: float) -> float:
-        if self._noise <= 0:
-            return value
-        return _clamp01(value + self._rng.gauss(0.0, self._noise))
-
     def instance(self, uid: str, *, vcpus: int, memory_mib: int, running: bool = True) -> InstanceMetrics:
         """One simulated sample; a paused instance burns no CPU but keeps its memory."""
-        profile = self.profile(uid)
-        cpu = self._jitter(profile.cpu) if running else 0.0
-        rss = round(max(0, memory_mib) * self._jitter(profile.mem))
-        return InstanceMetrics(instance_uid=uid, cpu_util=cpu, memory_rss_mib=rss, simulated=True)
+        # Each number plus gaussian noise, clamped to 0..1; written out inline: a fleet
+        # simulation draws tens of thousands of these per second.
+        profile = self._profiles.get(uid, _DEFAULT_PROFILE)
+        noise = self._noise
+        cpu, mem = (profile.cpu if running else 0.0), profile.mem
+        if noise > 0:
+            gauss = self._rng.gauss
+            if running:
+                cpu += gauss(0.0, noise)
+                cpu = 0.0 if cpu < 0.0 else 1.0 if cpu > 1.0 else cpu
+            mem += gauss(0.0, noise)
+            mem = 0.0 if mem < 0.0 else 1.0 if mem > 1.0 else mem
+        rss = round(memory_mib * mem) if memory_mib > 0 else 0
+        return InstanceMetrics(uid, cpu, rss, 0, 0, 0, 0, True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,14 @@ reports, metrics samples), a CommandProcessor (execute, report, ack after Report
 its own command queue (consumed through FleetCommandBus). What is shared is only transport:
 streams share gRPC channels (`--streams-per-channel` per TCP connection), queues share AMQP
 connections and channels. Metrics samples (simulated=true) go out once per host per interval
-from one fleet-wide loop that spreads the hosts over the interval.
+from one fleet-wide loop that spreads the hosts over the interval; each is taken when its stream
+gets to it (a sampler is published, not a sample).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -28,6 +30,7 @@ import uvloop
 
 from agent.commands import CommandProcessor
 from agent.logs import configure_logging
+from agent.metrics.model import HostMetrics
 from agent.metrics.sampler import InstanceProfiles
 from agent.metrics.simulation import LoadSimulator
 from agent.simulation.bus import FleetCommandBus
@@ -62,6 +65,7 @@ class SimulatedAgent:
     hypervisor: SimulatedHypervisor
     uplink: Uplink
     processor: CommandProcessor
+    sampler: Callable[[], HostMetrics]
     consuming: bool = False
 
 
@@ -115,7 +119,6 @@ class Fleet:
         ids = s.host_ids()
         shapes = assign_shapes(len(ids), s.shapes, s.seed)
         self.agents = [self._agent(i, h, shapes[i]) for i, h in enumerate(ids)]
-        self.metrics_sent = 0
         self.started_at = time.monotonic()
         self.all_consuming_after_s: float | None = None
 
@@ -136,7 +139,8 @@ class Fleet:
             channel=self._channels.for_slot(slot),
         )
         processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(loads))
-        return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor)
+        sampler = functools.partial(hypervisor.sample, with_instances=s.instance_metrics)
+        return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor, sampler)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -234,10 +238,10 @@ class Fleet:
         while True:
             for group in groups:
                 for a in group:
-                    if a.uplink.connected and a.uplink.publish_metrics(
-                        a.hypervisor.sample(with_instances=s.instance_metrics)
-                    ):
-                        self.metrics_sent += 1
+                    # The sampler runs when the stream gets to the message (see publish_metrics):
+                    # a host whose stream is backed up costs nothing until then.
+                    if a.uplink.connected:
+                        a.uplink.publish_metrics(a.sampler)
                 next_at += step
                 now = loop.time()
                 if next_at < now:
@@ -258,7 +262,7 @@ class Fleet:
             "operations": sum(a.hypervisor.operations for a in agents),
             "reports_pending": sum(a.uplink.pending_reports for a in agents),
             "commands_in_flight": sum(a.processor.in_flight for a in agents),
-            "metrics_sent": self.metrics_sent,
+            "metrics_sent": sum(a.uplink.metrics_sent for a in agents),
             "grpc_channels": self._channels.count,
             "all_consuming_after_s": self.all_consuming_after_s,
             "uptime_s": round(time.monotonic() - self.started_at, 1),

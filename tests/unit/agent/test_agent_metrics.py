@@ -352,6 +352,43 @@ async def test_metrics_replace_heartbeats_on_the_uplink(
         await asyncio.wait([running])
 
 
+async def test_samples_published_faster_than_the_stream_writes_are_coalesced_and_samplers_run_late(
+    gateway: FakeGateway, hypervisor: LibvirtHypervisor
+) -> None:
+    uplink = Uplink(
+        target=f"127.0.0.1:{gateway.port}",
+        host_id="host-1",
+        availability_zone="az1",
+        disk_gib=10,
+        hypervisor=hypervisor,
+        heartbeat_interval=10.0,
+        backoff=Backoff(initial=0.05, maximum=0.2),
+    )
+    taken: list[int] = []
+
+    def sampler(n: int) -> Callable[[], HostMetrics]:
+        def take() -> HostMetrics:
+            taken.append(n)
+            return HostMetrics(float(n), 0.1, 1, 1, 0, 0, 0)
+
+        return take
+
+    running = asyncio.create_task(uplink.run())
+    try:
+        await asyncio.wait_for(uplink.registered.wait(), 5)
+        for n in range(5):  # all before the stream gets to write any of them
+            assert uplink.publish_metrics(sampler(n))
+        await wait_for(lambda: len(gateway.of_kind("metrics")) >= 1, within=2)
+        assert uplink.publish_metrics(HostMetrics(9.0, 0.1, 1, 1, 0, 0, 0))  # a sample, as agents send
+        await wait_for(lambda: len(gateway.of_kind("metrics")) >= 2, within=2)
+    finally:
+        await uplink.close()
+        await asyncio.wait([running])
+    assert [m.metrics.sampled_at.seconds for m in gateway.of_kind("metrics")] == [4, 9]  # the newest
+    assert taken == [4]  # only the sampler whose message was written ran
+    assert uplink.metrics_sent == 2
+
+
 def test_metrics_interval_setting() -> None:
     assert parse_settings([], env={}).metrics_interval == 1.0
     assert parse_settings(["--metrics-interval", "0"], env={}).metrics_interval == 0.0  # heartbeats only
