@@ -186,6 +186,7 @@ async def serve(s: Settings) -> None:
         batch_size=s.scheduler_batch,
         fleet_refresh_s=s.scheduler_fleet_refresh_s,
         stale_after_s=s.host_down_after_s,
+        lag_s=lambda: hosts.behind_s(s.heartbeat_interval_s),
         load_of=fleet.fresh_cpu_utils,
     )
     listener = Listener(

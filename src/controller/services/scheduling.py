@@ -39,6 +39,10 @@ log = structlog.get_logger(__name__)
 LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
+def _no_lag() -> float:
+    return 0.0
+
+
 def no_live_load(host_ids: Sequence[str]) -> list[float]:
     return [math.nan] * len(host_ids)
 
@@ -106,7 +110,10 @@ class SchedulerWorkers:
     scheduler: Scheduler
     workers: int = 2
     batch_size: int = 100
-    stale_after_s: float = 3.0
+    stale_after_s: float = 3.0  # a host whose last heartbeat is older is not used ...
+    # ... allowing for how far behind its agents this controller is (HostService.behind_s:
+    # an overloaded controller reads and records heartbeats late; its hosts are not dead).
+    lag_s: Callable[[], float] = _no_lag
     idle_poll_s: float = 1.0
     load_of: LoadOf = no_live_load
     fleet_refresh_s: float = 1.0  # how old the shared fleet snapshot may get (live_fleet)
@@ -122,6 +129,10 @@ class SchedulerWorkers:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def up_within_s(self) -> float:
+        """How recent a host's last heartbeat must be for it to take placements."""
+        return self.stale_after_s + self.lag_s()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -151,7 +162,8 @@ class SchedulerWorkers:
         read = self.live.stale()
         inflight: list[Decision] = []  # this batch's claims, counted in the live fleet
         try:
-            async with self.store.batch(self.batch_size, self.stale_after_s, read_fleet=read) as batch:
+            up_within_s = self.up_within_s()
+            async with self.store.batch(self.batch_size, up_within_s, read_fleet=read) as batch:
                 if not batch.pending:
                     return 0
                 if batch.hosts is not None:
@@ -234,6 +246,7 @@ class SchedulerWorkers:
         if snap is None:
             raise RuntimeError("the fleet has not been read")
         now = time.time()
+        up_within_s = self.up_within_s()
         changed: set[str] = set()
         usable: list[str] = []
         for h in ids:
@@ -243,7 +256,7 @@ class SchedulerWorkers:
                 self.live.invalidate()
                 continue
             usable.append(h)
-            if _capacity(row, now, self.stale_after_s) == _expected(snap, i, self.live.inflight(h)):
+            if _capacity(row, now, up_within_s) == _expected(snap, i, self.live.inflight(h)):
                 continue
             changed.add(h)
             # Take the row as read, plus the claims in flight there other than this batch's.
@@ -254,7 +267,7 @@ class SchedulerWorkers:
                 flying[1] - sum(r.memory_mib for r in mine),
                 flying[2] - sum(r.disk_gib for r in mine),
             )
-            snap.replace_row(i, host_columns([row], now, self.stale_after_s), 0, others)
+            snap.replace_row(i, host_columns([row], now, up_within_s), 0, others)
             for r in mine:  # still counted until forgotten below (settled, not committed)
                 snap.claim(i, r)
         if not changed:

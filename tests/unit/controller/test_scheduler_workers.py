@@ -60,11 +60,15 @@ def pending(n: int, **kw: object) -> Instance:
 
 class FakeBatch:
     def __init__(
-        self, pending: list[Instance], hosts: list[Host], now: dict[str, Host] | None = None
+        self,
+        pending: list[Instance],
+        hosts: list[Host],
+        now: dict[str, Host] | None = None,
+        up_within_s: float = 3.0,
     ) -> None:
         self.pending = pending
         self.rows = hosts
-        self.hosts = host_columns(hosts, time.time(), 3.0)  # what the scheduler reads
+        self.hosts = host_columns(hosts, time.time(), up_within_s)  # what the scheduler reads
         self.groups: dict[str, GroupPlacement] = {}
         self.now = now or {}  # the rows as another batch left them
         self.locked: list[list[str]] = []
@@ -181,7 +185,7 @@ class FleetStore:
     ) -> AsyncIterator[FakeBatch]:
         self.reads.append(read_fleet)
         take, self.pending = self.pending[:limit], self.pending[limit:]
-        b = FakeBatch(take, sorted(self.rows.values(), key=lambda h: h.id))
+        b = FakeBatch(take, sorted(self.rows.values(), key=lambda h: h.id), up_within_s=up_within_s)
         if not read_fleet:
             b.hosts = None  # type: ignore[assignment]
         yield b
@@ -235,3 +239,18 @@ async def test_a_host_changed_behind_the_snapshot_is_taken_as_read_when_locked()
     assert (w.redecided, w.lost_races) == (1, 1) and store.rows[first].vcpus_used == 2
     assert await w.place_batch() == 1 and store.rows[first].vcpus_used == 4
     assert store.reads == [True, False, False]  # all without reading the fleet again
+
+
+async def test_hosts_are_not_taken_for_dead_while_this_controller_is_behind_on_heartbeats() -> None:
+    late = datetime.fromtimestamp(time.time() - 5.0, UTC)  # recorded 5 s ago: 3 s is the limit
+    store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(0)])
+    behind = [0.0]
+    w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
+    assert await w.place_batch() == 1
+    faults = [m.instance.fault for m in store.failed]
+    assert faults == ["No valid host: 1 host: 1 removed by down or disabled"]
+    # The same host and age, but the controller reads its agents' heartbeats 4 s late.
+    store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(1)])
+    w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
+    behind[0] = 4.0
+    assert await w.place_batch() == 1 and store.failed == [] and store.rows["h1"].vcpus_used == 2
