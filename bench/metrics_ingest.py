@@ -28,7 +28,6 @@ import grpc
 import structlog
 import uvloop
 
-from controller.api import loads
 from controller.api.agents import AgentGatewayApi
 from controller.services.fleet import FleetView, HostUpdate
 from overcast.v1 import agent_pb2, agent_pb2_grpc
@@ -69,6 +68,7 @@ def handler_rate(samples: int, hosts: int, per_host: int, listener: bool) -> flo
         heard: list[HostUpdate] = []
         fleet.add_listener(lambda u: heard.append(u) if len(heard) < 1000 else None)
     beats = Beats()
+    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, fleet=fleet)  # type: ignore[arg-type]
     host_ids = [f"host-{h}" for h in range(hosts)]
     bodies = [
         sample_message(h, [str(uuid.uuid4()) for _ in range(per_host)]).SerializeToString()
@@ -81,21 +81,21 @@ def handler_rate(samples: int, hosts: int, per_host: int, listener: bool) -> flo
         msg = parse(bodies[i])
         # The gateway's branch, as in AgentGatewayApi._read.
         if msg.WhichOneof("kind") == "metrics":
-            beats.heartbeat(host_ids[i])
-            fleet.absorb(host_ids[i], *loads.samples(msg.metrics))
+            gateway.absorb_metrics(host_ids[i], msg.metrics)
     elapsed = time.perf_counter() - started
     assert fleet.absorbed == samples
     return samples / elapsed
+
+
+async def _no_queue(host_id: str) -> None:
+    return None
 
 
 async def stream_rate(samples: int, agents: int, per_host: int) -> tuple[float, int]:
     fleet = FleetView(stale_after_s=3.0)
     beats = Beats()
 
-    async def ensure_queue(host_id: str) -> None:
-        return None
-
-    gateway = AgentGatewayApi(beats, None, "bench", 1.0, ensure_queue, fleet=fleet)  # type: ignore[arg-type]
+    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, fleet=fleet)  # type: ignore[arg-type]
     server = grpc.aio.server()
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, server)
     port = server.add_insecure_port("127.0.0.1:0")

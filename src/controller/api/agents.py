@@ -163,10 +163,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             if kind == "heartbeat":
                 self._hosts.heartbeat(host_id, _seconds(msg.heartbeat.sent_at))
             elif kind == "metrics":
-                # A sample is also a heartbeat. Memory only: no database work per sample.
-                self._hosts.heartbeat(host_id, _seconds(msg.metrics.sampled_at))
-                if self._fleet is not None:
-                    self._fleet.absorb(host_id, *loads.samples(msg.metrics))
+                self.absorb_metrics(host_id, msg.metrics)
             elif kind == "report":
                 await slots.acquire()
                 tg.create_task(self._apply_report(host_id, msg, outgoing, slots))
@@ -175,6 +172,12 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             elif kind == "console_log":
                 c = msg.console_log
                 self._console.reply(ConsoleReply(c.request_id, c.text, c.truncated, c.error))
+
+    def absorb_metrics(self, host_id: str, m: agent_pb2.HostMetricsSample) -> None:
+        """A metrics message: also a heartbeat. Memory only, no database work per sample."""
+        self._hosts.heartbeat(host_id, _seconds(m.sampled_at))
+        if self._fleet is not None:
+            self._fleet.absorb(host_id, *loads.samples(m))
 
     async def _apply_report(
         self,
