@@ -9,7 +9,8 @@ Phases, each printing progress on stderr:
    scheduler places them. `placements_per_s` = durable placements (a claim committed in
    PostgreSQL: task_state left SCHEDULING with a host) per second, from the commit that made
    them visible until the last one is placed; `placements_per_s_steady` over 10%..90%.
-   `--profile` records the controller meanwhile with py-spy and prints its hot spots.
+   `--profile` records the controller meanwhile with py-spy and prints its hot spots (and the
+   controller and the fleet in the metrics windows, phase 4).
 3. Spawn: every server ACTIVE on its simulated host (`active_after_s`: spawn commands through
    RabbitMQ, reports through the agents' streams).
 4. Metrics windows (`--metrics-seconds`), before placement (hosts without servers) and after
@@ -28,8 +29,10 @@ Phases, each printing progress on stderr:
    a snapshot found with no sample at all). `watch_age_p99_s` and `watch_updates_per_host_s`:
    the same seen on a WatchHostMetrics stream of `--watch-hosts` hosts spread over the fleet
    (a watch of every host would cost the controller as much as the agents do).
-   `controller_cores`, `fleet_cores`: CPU each process used in the window; `loadavg_1m`: the
-   machine's (the fleet shares the machine with the controller: a busy fleet offers fewer).
+   `fleet_host_samples_sent_per_s`: what the fleet wrote to its streams meanwhile (its stats
+   file; a fleet short of CPU offers fewer than one per host per interval: its loop skips ahead
+   rather than bunching samples up). `controller_cores`, `fleet_cores`: CPU each process used
+   in the window; `loadavg_1m`: the machine's (the fleet shares the machine with the controller).
    `--instances 0` skips placement: the metrics of hosts without servers only.
 5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM).
 
@@ -450,11 +453,12 @@ def spread_sample(hosts: list[str], n: int) -> list[str]:
     return [hosts[int(k * step)] for k in range(n)]
 
 
-async def measure_metrics(run: Run, seconds: float, watched: int) -> dict[str, Any]:
+async def measure_metrics(run: Run, seconds: float, watched: int, profile: str = "") -> dict[str, Any]:
     """Samples absorbed per second (the controller's own counters, see `ingest_rates`), the age
     of its fleet view (ListHosts snapshots: each host's newest sample, as the scheduler reads
     it) and, on a watch of `watched` hosts spread over the fleet (WatchHostMetrics), the age
-    of each update as it arrives and the updates per host and second."""
+    of each update as it arrives and the updates per host and second. `profile` (a name):
+    py-spy the controller and the fleet through the window too."""
     hosts = run.cluster.fleet_hosts
     watch_hosts = spread_sample(hosts, watched)
     watch_ages: list[float] = []
@@ -505,18 +509,38 @@ async def measure_metrics(run: Run, seconds: float, watched: int) -> dict[str, A
         counting = True
         t0, m0 = time.time(), time.perf_counter()
         cpu0 = cpu_seconds(run.controller_pid), cpu_seconds(run.fleet_pid)
+        sent0 = run.fleet_stats()
         side = asyncio.create_task(snapshot_view())
+        spies: dict[str, tuple[Path, asyncio.subprocess.Process]] = {}
+        if profile:
+            for who, pid in (("controller", run.controller_pid), ("fleet", run.fleet_pid)):
+                path = run.workdir / f"{profile}-{who}-profile.txt"
+                spies[who] = (path, await py_spy(pid, max(1, int(seconds) - 1), path))
         await asyncio.sleep(seconds)
         counting = False
         t1, elapsed = time.time(), time.perf_counter() - m0
         cpu1 = cpu_seconds(run.controller_pid), cpu_seconds(run.fleet_pid)
+        sent1 = run.fleet_stats()
         load = os.getloadavg()[0]
         for t in (side, watcher):
             t.cancel()
         await asyncio.gather(side, watcher, return_exceptions=True)
     rates = await ingest_rates(run.controller_log, t0, t1, wait_s=PERSIST_INTERVAL_S + 10)
+    profiles: dict[str, Any] = {}
+    for who, (path, spy) in spies.items():
+        await spy.wait()
+        if path.exists():
+            profiles[f"{who}_profile"] = profile_summary(path)
+            for key, lines in profiles[f"{who}_profile"].items():
+                head = f"{run.label}: {who} hot spots in the metrics window ({key}):"
+                log(head + "\n    " + "\n    ".join(lines))
+    # What the fleet wrote to its streams meanwhile (its stats file, every few seconds).
+    sent_span = sent1.get("uptime_s", 0) - sent0.get("uptime_s", 0)
+    sent = sent1.get("metrics_sent", 0) - sent0.get("metrics_sent", 0)
     return {
         **rates,
+        "fleet_host_samples_sent_per_s": round(sent / sent_span, 1) if sent_span > 0 else None,
+        **profiles,
         "view_age_p50_s": round(percentile(view_ages, 50), 3),
         "view_age_p99_s": round(percentile(view_ages, 99), 3),
         "view_hosts_without_sample": max(unsampled, default=None),
@@ -692,7 +716,8 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     if main_run and args.metrics_seconds > 0:
         # Host totals only so far (no servers yet): one host sample per host per interval.
         log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts without servers)")
-        out.update(await measure_metrics(run, args.metrics_seconds, args.watch_hosts))
+        profile = "metrics" if args.profile else ""
+        out.update(await measure_metrics(run, args.metrics_seconds, args.watch_hosts, profile))
         log(f"{run.label}: metrics {_metrics_line(out)}")
     if w.flavors:
         out.update(await place_and_spawn(run, args, w, main_run=main_run))
@@ -701,7 +726,8 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     if main_run and args.metrics_seconds > 0 and w.flavors:
         # Again with every server running: each host sample carries its servers' samples.
         log(f"{run.label}: metrics window of {args.metrics_seconds}s (hosts with their servers)")
-        loaded = await measure_metrics(run, args.metrics_seconds, args.watch_hosts)
+        profile = "metrics-with-servers" if args.profile else ""
+        loaded = await measure_metrics(run, args.metrics_seconds, args.watch_hosts, profile)
         out.update({f"{k}_with_servers": v for k, v in loaded.items()})
         log(f"{run.label}: metrics with servers {_metrics_line(loaded)}")
     stats = run.fleet_stats()
@@ -828,7 +854,11 @@ def main() -> None:
     p.add_argument("--fleet-args", default="", help="more fleet simulation flags, one string")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds placement may take")
     p.add_argument("--active-timeout", type=float, default=600.0)
-    p.add_argument("--profile", action="store_true", help="py-spy the controller while it places")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the controller while it places, and it and the fleet in the metrics windows",
+    )
     p.add_argument("--profile-seconds", type=int, default=20)
     p.add_argument("--keep", action="store_true", help="keep the process logs")
     args = p.parse_args()

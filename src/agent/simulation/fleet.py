@@ -227,8 +227,12 @@ class Fleet:
         await asyncio.gather(*(a.hypervisor.close() for a in self.agents))
 
     async def _metrics_loop(self) -> None:
-        """One sample per host per interval, hosts spread evenly over the interval; a loop that
-        falls behind skips ahead rather than bunching samples up."""
+        """One sample per host per interval, hosts spread evenly over the interval. Slices keep
+        their schedule: a slice that starts late (a busy process wakes its timers late) is
+        followed by the next ones at once until the loop is back on time, so every host still
+        gets one sample per interval (a reset to "now" at every late wake-up lost those
+        milliseconds each time: at 100 slices per interval a busy fleet offered 15% fewer
+        samples than it said). Only a loop a whole interval behind skips ahead."""
         s = self.settings
         slices = max(1, min(100, len(self.agents)))
         groups = [self.agents[k::slices] for k in range(slices)]
@@ -244,9 +248,9 @@ class Fleet:
                         a.uplink.publish_metrics(a.sampler)
                 next_at += step
                 now = loop.time()
-                if next_at < now:
+                if next_at < now - s.metrics_interval:
                     next_at = now
-                await asyncio.sleep(next_at - now)
+                await asyncio.sleep(max(0.0, next_at - now))
 
     # -- stats --------------------------------------------------------------------------------
 
