@@ -16,6 +16,7 @@ import contextlib
 import math
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -247,6 +248,9 @@ class SchedulerWorkers:
             raise RuntimeError("the fleet has not been read")
         now = time.time()
         up_within_s = self.up_within_s()
+        by_host: dict[str, list[PlacementRequest]] = defaultdict(list)
+        for d in chosen:
+            by_host[_host(d)].append(d.request)
         changed: set[str] = set()
         usable: list[str] = []
         for h in ids:
@@ -256,11 +260,12 @@ class SchedulerWorkers:
                 self.live.invalidate()
                 continue
             usable.append(h)
-            if _capacity(row, now, up_within_s) == _expected(snap, i, self.live.inflight(h)):
+            have = _capacity(row, now, up_within_s)
+            want = _expected(snap, i, self.live.inflight(h))
+            if have == want:
                 continue
-            changed.add(h)
             # Take the row as read, plus the claims in flight there other than this batch's.
-            mine = [d.request for d in chosen if d.host_id == h]
+            mine = by_host[h]
             flying = self.live.inflight(h)
             others = (
                 flying[0] - sum(r.vcpus for r in mine),
@@ -268,8 +273,12 @@ class SchedulerWorkers:
                 flying[2] - sum(r.disk_gib for r in mine),
             )
             snap.replace_row(i, host_columns([row], now, up_within_s), 0, others)
-            for r in mine:  # still counted until forgotten below (settled, not committed)
+            for r in mine:  # still counted: kept below, or forgotten when settled
                 snap.claim(i, r)
+            if not _less_used(have, want):
+                changed.add(h)
+            # else the snapshot only counted more than the database has (a claim committed
+            # and read while still counted in flight): what was decided there fits all the more.
         if not changed:
             return chosen
         self.redecided += 1
@@ -277,7 +286,8 @@ class SchedulerWorkers:
         again = [d for d in chosen if d.host_id in changed]
         for d in again:
             self.live.settled(_host(d), d.request, committed=False)
-            inflight.remove(d)
+        dropped = {id(d) for d in again}
+        inflight[:] = [d for d in inflight if id(d) not in dropped]
         # The snapshot may be a newer one than the batch decided on: give it this batch's
         # groups again, as read plus the placements kept.
         members = {k: list(g.member_hosts) for k, g in batch.groups.items()}
@@ -295,6 +305,15 @@ def _host(d: Decision) -> str:
     if d.host_id is None:
         raise ValueError("a decision without a host has no claim")
     return d.host_id
+
+
+def _less_used(have: tuple[object, ...], want: tuple[object, ...]) -> bool:
+    """Whether the row (`have`) is the host the snapshot expected (`want`, both as
+    `_capacity` lists them: usable, capacity, then usage) with no more used than expected."""
+    return bool(have[0]) and have[:5] == want[:5] and all(
+        h <= w  # type: ignore[operator]
+        for h, w in zip(have[5:], want[5:], strict=True)
+    )
 
 
 def _traits(h: Host) -> tuple[str, str, str]:

@@ -191,7 +191,13 @@ class FleetStore:
         yield b
         for m in b.claimed:  # committed: the rows now hold the claims
             h = self.rows[m.instance.host_id or ""]
-            self.rows[h.id] = replace(h, vcpus_used=h.vcpus_used + m.instance.vcpus)
+            i = m.instance
+            self.rows[h.id] = replace(
+                h,
+                vcpus_used=h.vcpus_used + i.vcpus,
+                memory_mib_used=h.memory_mib_used + i.memory_mib,
+                disk_gib_used=h.disk_gib_used + i.disk_gib,
+            )
         self.failed.extend(b.failed)
         placed = {m.instance.uid for m in b.claimed} | {m.instance.uid for m in b.failed}
         self.pending = [i for i in take if i.uid not in placed] + self.pending  # left pending
@@ -254,3 +260,15 @@ async def test_hosts_are_not_taken_for_dead_while_this_controller_is_behind_on_h
     w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
     behind[0] = 4.0
     assert await w.place_batch() == 1 and store.failed == [] and store.rows["h1"].vcpus_used == 2
+
+
+async def test_a_host_with_more_room_than_the_snapshot_thought_keeps_its_placements() -> None:
+    store = FleetStore([db_host("h1", vcpus=8)], [pending(n) for n in range(2)])
+    w = SchedulerWorkers(store, build_scheduler(), batch_size=1, fleet_refresh_s=3600.0)
+    assert await w.place_batch() == 1
+    # Its server was deleted meanwhile:
+    store.rows["h1"] = replace(store.rows["h1"], vcpus_used=0, memory_mib_used=0, disk_gib_used=0)
+    assert await w.place_batch() == 1  # decided on 2 vcpus used, found 0: fits all the more
+    assert (w.redecided, w.lost_races) == (0, 0) and store.rows["h1"].vcpus_used == 2
+    snap = w.live.snapshot
+    assert snap is not None and snap.usage("h1") == (2, 1024, 10)  # and the snapshot took the row
