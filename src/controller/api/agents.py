@@ -66,6 +66,42 @@ def _console_query(q: ConsoleQuery) -> agent_pb2.ControllerMessage:
     )
 
 
+class _Outbox:
+    """Messages to one agent, written in order by a writer task that runs only while some
+    are waiting: an idle stream holds no queue and no task (tens of thousands of streams)."""
+
+    __slots__ = ("_ctx", "_pending", "_tg", "_writer")
+
+    def __init__(self, ctx: Ctx, tg: asyncio.TaskGroup) -> None:
+        self._ctx = ctx
+        self._tg: asyncio.TaskGroup | None = tg
+        self._pending: list[agent_pb2.ControllerMessage] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    def send(self, msg: agent_pb2.ControllerMessage) -> None:
+        if self._tg is None:
+            return  # the stream is ending: nobody reads it any more
+        self._pending.append(msg)
+        if self._writer is None:
+            self._writer = self._tg.create_task(self._write())
+
+    def close(self) -> None:
+        """No more writes: what is waiting is dropped, a write under way cancelled."""
+        self._tg = None
+        self._pending = []
+        if self._writer is not None:
+            self._writer.cancel()
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                for msg in batch:
+                    await self._ctx.write(msg)
+        finally:
+            self._writer = None
+
+
 class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(
         self,
@@ -85,7 +121,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self._console = console or ConsoleRelay()
         self._fleet = fleet
         self.connected: set[str] = set()
-        self._host_queues: dict[str, asyncio.Future[None]] = {}  # declared (or being declared) here
+        self._host_queues: dict[str, asyncio.Future[None]] = {}  # being declared here
+        self._declared: set[str] = set()  # host queues declared by this process
 
     async def Connect(self, request_iterator: object, ctx: Ctx) -> None:
         try:
@@ -110,8 +147,6 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         host_id = inv.host_id
         log.info("agent.registered", host=host_id, domains=len(reg.domains))
         self.connected.add(host_id)
-        outgoing: asyncio.Queue[agent_pb2.ControllerMessage] = asyncio.Queue()
-        console_token = self._console.attach(host_id, lambda q: outgoing.put_nowait(_console_query(q)))
         await ctx.write(
             agent_pb2.ControllerMessage(
                 registered=agent_pb2.Registered(
@@ -119,16 +154,21 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 )
             )
         )
+        console_token = None
         try:
             async with asyncio.TaskGroup() as tg:
-                writer = tg.create_task(self._write(ctx, outgoing))
-                await self._read(ctx, host_id, outgoing, tg)
-                writer.cancel()
+                outgoing = _Outbox(ctx, tg)
+                console_token = self._console.attach(host_id, lambda q: outgoing.send(_console_query(q)))
+                try:
+                    await self._read(ctx, host_id, outgoing, tg)
+                finally:
+                    outgoing.close()
         except* (asyncpg.PostgresError, OSError) as group:
             log.warning("agent.stream_failed", host=host_id, error=str(group.exceptions[0]))
             await ctx.abort(grpc.StatusCode.UNAVAILABLE, "controller storage unavailable; retry")
         finally:
-            self._console.detach(host_id, console_token)
+            if console_token is not None:
+                self._console.detach(host_id, console_token)
             self.connected.discard(host_id)
             log.info("agent.disconnected", host=host_id)
 
@@ -137,21 +177,26 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         declared). Shielded: an agent that gives up waiting during a registration burst must
         not cancel the broker call halfway, which closes the AMQP channel every registration
         shares (and fails all of them until it reopens)."""
+        if host_id in self._declared:
+            return
         task = self._host_queues.get(host_id)
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
             task = self._host_queues[host_id] = asyncio.ensure_future(self._ensure_host_queue(host_id))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved, if orphaned
+            task.add_done_callback(lambda t: self._queue_declared(host_id, t))
         await asyncio.shield(task)
 
-    async def _write(self, ctx: Ctx, outgoing: asyncio.Queue[agent_pb2.ControllerMessage]) -> None:
-        while True:
-            await ctx.write(await outgoing.get())
+    def _queue_declared(self, host_id: str, task: asyncio.Future[None]) -> None:
+        # A set entry instead of the finished task: tens of thousands of hosts.
+        if not task.cancelled() and task.exception() is None:  # retrieved, if orphaned
+            self._declared.add(host_id)
+            if self._host_queues.get(host_id) is task:
+                del self._host_queues[host_id]
 
     async def _read(
         self,
         ctx: Ctx,
         host_id: str,
-        outgoing: asyncio.Queue[agent_pb2.ControllerMessage],
+        outgoing: _Outbox,
         tg: asyncio.TaskGroup,
     ) -> None:
         slots = asyncio.Semaphore(MAX_REPORTS_IN_FLIGHT)
@@ -183,7 +228,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self,
         host_id: str,
         msg: agent_pb2.AgentMessage,
-        outgoing: asyncio.Queue[agent_pb2.ControllerMessage],
+        outgoing: _Outbox,
         slots: asyncio.Semaphore,
     ) -> None:
         r = msg.report
@@ -203,7 +248,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             await self._servers.apply_result(host_id, result)
         finally:
             slots.release()
-        outgoing.put_nowait(agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=msg.seq)))
+        outgoing.send(agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=msg.seq)))
 
     async def _apply_domain_event(self, host_id: str, ev: agent_pb2.DomainEvent) -> None:
         with contextlib.suppress(ValueError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustChannel
 
 # Host command queues: durable quorum queues (the default), durable classic queues, or
 # transient classic queues (no disk: a fleet simulation's thousands of hosts on one broker).
@@ -53,9 +54,15 @@ async def declare_host_queue(channel: AbstractChannel, topo: Topology, host_id: 
     # Declared at startup (declare_exchanges): no passive check, one round trip less per host.
     commands = await channel.get_exchange(topo.commands, ensure=False)
     transient = topo.host_queue_type == "transient"
-    queue = await channel.declare_queue(
-        topo.host_queue(host_id),
-        durable=not transient,
-        arguments={"x-queue-type": "classic" if transient else topo.host_queue_type},
-    )
+    name = topo.host_queue(host_id)
+    arguments: dict[str, Any] = {"x-queue-type": "classic" if transient else topo.host_queue_type}
+    if isinstance(channel, AbstractRobustChannel):
+        # Not kept for re-declaration after a reconnect: a robust channel would hold an
+        # object per host queue and binding (memory in a large fleet) and re-declare them
+        # all at once. Durable queues outlive a broker restart; the agent, whose consumer
+        # is robust, re-declares its own queue either way.
+        robust = await channel.declare_queue(name, durable=not transient, arguments=arguments, robust=False)
+        await robust.bind(commands, routing_key=host_id, robust=False)
+        return
+    queue = await channel.declare_queue(name, durable=not transient, arguments=arguments)
     await queue.bind(commands, routing_key=host_id)
