@@ -67,8 +67,18 @@ from overcast.v1 import (
 
 log = structlog.get_logger("controller")
 
+# Inbound data an agent stream may have waiting in the controller before the agent's writes
+# wait (HTTP/2 flow control): the controller holds thousands of agent streams, and when it
+# falls behind, whatever their windows allow piles up in its memory (gRPC's BDP probing
+# grows each window to 4 MiB and more). A fixed window bounds it, and the agents' own
+# outboxes then coalesce what waits (the latest metrics replace older ones). Not a message
+# size limit: a reader waiting for a larger message is given the window to receive it whole.
+STREAM_WINDOW_BYTES = 16 * 1024
+
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.http2.lookahead_bytes", STREAM_WINDOW_BYTES),
     # Agents and watchers hold long streams open; let their keepalive pings through.
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
