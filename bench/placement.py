@@ -27,6 +27,7 @@ import time
 
 import uvloop
 
+from controller import logs
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
 from controller.storage import database
@@ -145,6 +146,7 @@ def main() -> None:
     p.add_argument("--host-subset-size", type=int, default=1)
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
+    logs.configure("console")  # to stderr: stdout is the one JSON object
     print(json.dumps(uvloop.run(run(args))))
 
 

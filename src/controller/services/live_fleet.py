@@ -30,6 +30,10 @@ class LiveFleet:
         self.snapshot: FleetSnapshot | None = None
         self.read_at = -math.inf  # clock time of the last read
         self._inflight: dict[str, list[int]] = {}  # host id → usage decided, not committed
+        # Claims committed lately (clock time of the commit, host id, usage): a read that began
+        # before their commit may or may not include them, so it counts them again (too full
+        # is safe: the lock-and-compare step takes the row; too empty would cost a re-decision).
+        self._recent: list[tuple[float, str, Usage]] = []
         self.reads = 0  # how many times the fleet was read (for benchmarks and tests)
 
     def stale(self) -> bool:
@@ -46,7 +50,9 @@ class LiveFleet:
         """A new snapshot from `cols` (read by a batch that started at `read_at`), with the
         claims still in flight applied on top of what the database had committed."""
         snap = FleetSnapshot.of_columns(cols, cpu_util, previous=self.snapshot)
-        for host_id, (v, m, d) in self._inflight.items():
+        self._recent = [r for r in self._recent if r[0] >= read_at]  # older ones are in the read
+        usage = [(h, tuple(u)) for h, u in self._inflight.items()] + [(h, u) for _t, h, u in self._recent]
+        for host_id, (v, m, d) in usage:
             i = snap.index.get(host_id)
             if i is not None:  # else the host is gone: its claims will fail in the database
                 snap.claim(i, PlacementRequest(_NO_UID, v, m, d))
@@ -74,7 +80,11 @@ class LiveFleet:
             u[2] -= req.disk_gib
             if not any(u):
                 del self._inflight[host_id]
-        if not committed and self.snapshot is not None:
+        if committed:
+            self._recent.append((self._clock(), host_id, (req.vcpus, req.memory_mib, req.disk_gib)))
+            if len(self._recent) > _MAX_RECENT:  # long since the last read: read again
+                self.invalidate()
+        elif self.snapshot is not None:
             i = self.snapshot.index.get(host_id)
             if i is not None:
                 self.snapshot.claim(i, req, -1)
@@ -86,3 +96,4 @@ class LiveFleet:
 
 
 _NO_UID = UUID(int=0)
+_MAX_RECENT = 100_000

@@ -40,6 +40,9 @@ log = structlog.get_logger(__name__)
 LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
+_NO_UID = uuid.UUID(int=0)
+
+
 def _no_lag() -> float:
     return 0.0
 
@@ -130,6 +133,21 @@ class SchedulerWorkers:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _take_row(
+        self,
+        snap: FleetSnapshot,
+        i: int,
+        row: Host,
+        now: float,
+        up_within_s: float,
+        flying: tuple[int, int, int],
+        own: tuple[int, int, int],
+    ) -> None:
+        """Host i as the locked row shows it, plus the claims in flight there (this batch's
+        included: they stay counted until kept or settled)."""
+        snap.replace_row(i, host_columns([row], now, up_within_s), 0, _minus(flying, own))
+        snap.claim(i, PlacementRequest(_NO_UID, *own))
 
     def up_within_s(self) -> float:
         """How recent a host's last heartbeat must be for it to take placements."""
@@ -235,10 +253,11 @@ class SchedulerWorkers:
         self, batch: SchedulingBatch, chosen: list[Decision], inflight: list[Decision]
     ) -> list[Decision]:
         """Lock the chosen hosts and check them against the snapshot (what the database should
-        say: the snapshot less the claims in flight). Where another replica, a delete or a
-        host's state changed a host, take its row as read and decide the placements made on
-        it again among the locked hosts: what is decided then fits for sure (the rows stay
-        locked until commit)."""
+        say: the snapshot less the claims in flight). Where another replica, or a host's state,
+        changed a host so that this batch's claims may not fit, take its row as read and decide
+        the placements made on it again among the locked hosts: what is decided then fits for
+        sure (the rows stay locked until commit). A host with more room than counted keeps
+        them (and the snapshot takes its row)."""
         if not chosen:
             return []
         ids = sorted({_host(d) for d in chosen})
@@ -248,7 +267,7 @@ class SchedulerWorkers:
             raise RuntimeError("the fleet has not been read")
         now = time.time()
         up_within_s = self.up_within_s()
-        by_host: dict[str, list[PlacementRequest]] = defaultdict(list)
+        by_host: dict[str, list[PlacementRequest]] = defaultdict(list)  # this batch's claims
         for d in chosen:
             by_host[_host(d)].append(d.request)
         changed: set[str] = set()
@@ -261,24 +280,21 @@ class SchedulerWorkers:
                 continue
             usable.append(h)
             have = _capacity(row, now, up_within_s)
-            want = _expected(snap, i, self.live.inflight(h))
-            if have == want:
+            flying = self.live.inflight(h)  # every worker's claims decided, not committed
+            if have[0] and have == _expected(snap, i, flying):
                 continue
-            # Take the row as read, plus the claims in flight there other than this batch's.
+            # Other workers' claims may have been committed and not yet settled: the database
+            # shows them while they are still counted in flight. What must hold for this
+            # batch's decisions to stand is that the database has no more used than the
+            # snapshot without this batch's claims.
             mine = by_host[h]
-            flying = self.live.inflight(h)
-            others = (
-                flying[0] - sum(r.vcpus for r in mine),
-                flying[1] - sum(r.memory_mib for r in mine),
-                flying[2] - sum(r.disk_gib for r in mine),
-            )
-            snap.replace_row(i, host_columns([row], now, up_within_s), 0, others)
-            for r in mine:  # still counted: kept below, or forgotten when settled
-                snap.claim(i, r)
-            if not _less_used(have, want):
-                changed.add(h)
-            # else the snapshot only counted more than the database has (a claim committed
-            # and read while still counted in flight): what was decided there fits all the more.
+            own = (sum(r.vcpus for r in mine), sum(r.memory_mib for r in mine), sum(r.disk_gib for r in mine))
+            if _less_used(have, _expected(snap, i, own)):
+                if _less_used(have, _expected(snap, i, flying)):  # room was freed: take the row
+                    self._take_row(snap, i, row, now, up_within_s, flying, own)
+                continue
+            changed.add(h)
+            self._take_row(snap, i, row, now, up_within_s, flying, own)
         if not changed:
             return chosen
         self.redecided += 1
@@ -299,6 +315,10 @@ class SchedulerWorkers:
         placed_again = [d for d in redone if d.host_id is not None]
         self.lost_races += len(again) - len(placed_again)
         return kept + placed_again
+
+
+def _minus(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    return a[0] - b[0], a[1] - b[1], a[2] - b[2]
 
 
 def _host(d: Decision) -> str:
