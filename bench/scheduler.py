@@ -26,13 +26,16 @@ Phases, each printing progress on stderr:
    `view_age_p99_s`: age of the newest sample of each host in the controller's fleet view (now
    minus the time the agent took it), read with ListHosts snapshots every 2 s (what the
    scheduler reads), p99 over the hosts of all snapshots (`view_hosts_without_sample`: hosts
-   a snapshot found with no sample at all). `watch_age_p99_s` and `watch_updates_per_host_s`:
-   the same seen on a WatchHostMetrics stream of `--watch-hosts` hosts spread over the fleet
-   (a watch of every host would cost the controller as much as the agents do).
-   `fleet_host_samples_sent_per_s`: what the fleet wrote to its streams meanwhile (its stats
-   file; a fleet short of CPU offers fewer than one per host per interval: its loop skips ahead
-   rather than bunching samples up). `controller_cores`, `fleet_cores`: CPU each process used
-   in the window; `loadavg_1m`: the machine's (the fleet shares the machine with the controller).
+   a snapshot found with no sample at all). `controller_behind_max_s`: the most the controller
+   logged it was behind its agents in the window (it reads their messages that late: a sample
+   waits that long in the stream before it is absorbed). `watch_age_p99_s` and
+   `watch_updates_per_host_s`: the same seen on a WatchHostMetrics stream of `--watch-hosts`
+   hosts spread over the fleet (a watch of every host would cost the controller as much as
+   the agents do). `fleet_host_samples_sent_per_s`: what the fleet wrote to its streams
+   meanwhile (its stats file; a fleet short of CPU offers fewer than one per host per
+   interval, and a stream the controller does not read blocks its writes). `controller_cores`,
+   `fleet_cores`: CPU each process used in the window; `loadavg_1m`: the machine's (the fleet
+   shares the machine with the controller).
    `--instances 0` skips placement: the metrics of hosts without servers only.
 5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM).
 
@@ -66,6 +69,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +420,28 @@ def ingest_lines(log_path: Path) -> list[Ingest]:
     return found
 
 
+def behind_in(log_path: Path, t0: float, t1: float) -> float:
+    """The most the controller said it was behind its agents (host_monitor.controller_behind:
+    reading their messages late or flushing heartbeats late) between t0 and t1; 0 if it never
+    said so (it does when behind by more than an interval)."""
+    worst = 0.0
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return worst
+    for line in text.splitlines():
+        if '"host_monitor.controller_behind"' not in line:
+            continue
+        try:
+            e = json.loads(line)
+            at = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+            if t0 <= at <= t1:
+                worst = max(worst, float(e["seconds"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return worst
+
+
 async def ingest_rates(log_path: Path, t0: float, t1: float, wait_s: float) -> dict[str, Any]:
     """Samples the controller absorbed per second between t0 and t1 (wall clock), from its own
     counters: the two `metrics.ingest` lines furthest apart inside the window, or if there are
@@ -554,6 +580,7 @@ async def measure_metrics(run: Run, seconds: float, watched: int, profile: str =
         "view_age_p99_s": round(percentile(view_ages, 99), 3),
         "view_hosts_without_sample": max(unsampled, default=None),
         "view_snapshots": len(unsampled),
+        "controller_behind_max_s": round(behind_in(run.controller_log, t0, t1), 2),
         "watch_age_p99_s": round(percentile(watch_ages, 99), 3),
         "watch_updates_per_host_s": round(watch_updates / max(1, len(watch_hosts)) / elapsed, 3),
         "controller_cores": round((cpu1[0] - cpu0[0]) / elapsed, 2),
