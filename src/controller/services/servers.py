@@ -40,7 +40,8 @@ from controller.domain.model import (
 from controller.domain.reconcile import compare, mark_lost
 from controller.scheduler.fleet import image_requirements
 from controller.services.boot import resolve_boot
-from controller.services.ports import CatalogStore, InstanceStore, Mutation
+from controller.services.group_commit import GroupCommit
+from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation
 from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
 
 log = structlog.get_logger(__name__)
@@ -78,6 +79,9 @@ class ServerService:
         self._instances = instances
         self._catalog = catalog
         self._groups = groups
+        # Agents' results, written together when they arrive together (a fleet spawning).
+        self._results: GroupCommit[tuple[UUID, MutateFn], Instance | None]
+        self._results = GroupCommit(instances.mutate_uids)
 
     async def create(self, req: CreateServer) -> Instance:
         v = ViolationCollector()
@@ -251,7 +255,7 @@ class ServerService:
                 release_allocation=outcome.release_allocation,
             )
 
-        await self._instances.mutate_uid(result.instance_uid, decide)
+        await self._results.submit((result.instance_uid, decide))
 
     async def apply_power(self, host_id: str, uid: UUID, power: PowerState) -> None:
         """The hypervisor reported a power state on its own (guest shut down, domain started)."""

@@ -12,7 +12,7 @@ from controller.domain.errors import AlreadyExists, NotFound
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Instance, VmState
 from controller.services.ports import MutateFn, Mutation
-from controller.storage import rows
+from controller.storage import bulk_mutations, rows
 from controller.storage.rows import INSTANCE_COLUMNS
 
 
@@ -131,6 +131,13 @@ class PgInstanceStore:
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await rows.insert_outbox(conn, messages)
+
+    async def mutate_uids(
+        self, changes: Sequence[tuple[UUID, MutateFn]]
+    ) -> builtins.list[Instance | None]:
+        """Many changes in one transaction (bulk_mutations); each as `mutate_uid` would."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await bulk_mutations.mutate_many(conn, changes)
 
     async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -183,14 +184,26 @@ def image(r: asyncpg.Record) -> Image:
     )
 
 
+INSERT_OUTBOX = """
+INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
+SELECT k, mid, mt, rk, pr, rs, p::jsonb
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    WITH ORDINALITY AS t(k, mid, mt, rk, pr, rs, p, n)
+ORDER BY n
+"""
+
+
 async def insert_outbox(conn: Conn, messages: Sequence[OutboxMessage]) -> None:
+    """Every message in one statement, in order (the relay publishes in id order)."""
     if not messages:
         return
-    await conn.executemany(
-        "INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource,"
-        " payload) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [
-            (m.kind, m.message_id, m.message_type, m.routing_key, m.project, m.resource, m.payload)
-            for m in messages
-        ],
+    await conn.execute(
+        INSERT_OUTBOX,
+        [m.kind for m in messages],
+        [m.message_id for m in messages],
+        [m.message_type for m in messages],
+        [m.routing_key for m in messages],
+        [m.project for m in messages],
+        [m.resource for m in messages],
+        [json.dumps(m.payload) for m in messages],
     )

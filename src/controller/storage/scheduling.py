@@ -10,7 +10,6 @@ host cannot both win (the CHECK constraints on hosts back it up).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,7 +18,6 @@ from uuid import UUID
 import asyncpg
 
 from controller.domain.errors import Unavailable
-from controller.domain.messages import OutboxMessage
 from controller.domain.model import Host, Instance
 from controller.domain.server_groups import GroupPlacement, GroupPolicy, group_key
 from controller.scheduler.fleet import HostColumns
@@ -92,15 +90,6 @@ WHERE i.uid = u.uid AND i.version = u.version
 RETURNING i.uid
 """
 
-INSERT_OUTBOX = """
-INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
-SELECT k, mid, mt, rk, pr, rs, p::jsonb
-FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    WITH ORDINALITY AS t(k, mid, mt, rk, pr, rs, p, n)
-ORDER BY n
-"""
-
-
 class PgSchedulingBatch:
     def __init__(
         self,
@@ -165,29 +154,13 @@ class PgSchedulingBatch:
         )
         if len(done) != len(insts):  # the rows are locked by this transaction: cannot happen
             raise RuntimeError(f"{len(insts) - len(done)} instances changed while locked for scheduling")
-        await _insert_outbox(self._conn, [msg for m in mutations for msg in m.messages])
+        await rows.insert_outbox(self._conn, [msg for m in mutations for msg in m.messages])
 
 
 def _host_of(inst: Instance) -> str:
     if inst.host_id is None:
         raise ValueError(f"placement of {inst.name} names no host")
     return inst.host_id
-
-
-async def _insert_outbox(conn: rows.Conn, messages: Sequence[OutboxMessage]) -> None:
-    """Every message in one statement, in order (the relay publishes in id order)."""
-    if not messages:
-        return
-    await conn.execute(
-        INSERT_OUTBOX,
-        [m.kind for m in messages],
-        [m.message_id for m in messages],
-        [m.message_type for m in messages],
-        [m.routing_key for m in messages],
-        [m.project for m in messages],
-        [m.resource for m in messages],
-        [json.dumps(m.payload) for m in messages],
-    )
 
 
 async def _groups(conn: rows.Conn, pending: list[Instance]) -> dict[str, GroupPlacement]:
