@@ -85,7 +85,7 @@ def _scheduler_flags(p: argparse.ArgumentParser) -> None:
     )
     for flag, env, default, what in (
         ("--cpu-weight", "CPU_WEIGHT", "1.0", "free-vcpus (CPU allocation) weigher multiplier"),
-        ("--load-weight", "LOAD_WEIGHT", "1.0", "live CPU load (target load packing) weigher multiplier"),
+        ("--load-weight", "LOAD_WEIGHT", "1.0", "live CPU load weigher (pack: up to --load-target)"),
         ("--soft-affinity-weight", "SOFT_AFFINITY_WEIGHT", "10.0", "SOFT_AFFINITY weigher"),
         ("--soft-anti-affinity-weight", "SOFT_ANTI_AFFINITY_WEIGHT", "10.0", "SOFT_ANTI_AFFINITY weigher"),
     ):

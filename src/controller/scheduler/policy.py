@@ -13,14 +13,15 @@ from controller.scheduler.weighers import (
     cpu_load,
     free_ram,
     free_vcpus,
+    least_load,
     soft_affinity,
     soft_anti_affinity,
 )
 
 
 class Strategy(enum.StrEnum):
-    SPREAD = "spread"  # most free RAM and vcpus first: even load, room for spikes
-    PACK = "pack"  # fullest host first: keep whole hosts free (for big servers, for power)
+    SPREAD = "spread"  # emptiest hosts first (shares of RAM and vcpus free, least live load)
+    PACK = "pack"  # fullest hosts first, live load up to the target: keep whole hosts free
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class SchedulerPolicy:
     strategy: Strategy = Strategy.SPREAD
     ram_weight: float = 1.0  # free RAM; the strategy gives the sign
     cpu_weight: float = 1.0  # free (unallocated) vcpus; the strategy gives the sign
-    load_weight: float = 1.0  # live CPU load around load_target (TargetLoadPacking)
+    load_weight: float = 1.0  # live CPU load: least loaded (spread), up to load_target (pack)
     load_target: float = DEFAULT_LOAD_TARGET
     # Soft group rules weigh more than the resource weighers together, so that "prefer
     # apart / together" wins over "prefer emptier / fuller" unless a host is unusable.
@@ -40,13 +41,16 @@ class SchedulerPolicy:
 def build_scheduler(
     policy: SchedulerPolicy = SchedulerPolicy(), rng: random.Random | None = None
 ) -> Scheduler:
-    sign = 1.0 if policy.strategy is Strategy.SPREAD else -1.0
+    spread = policy.strategy is Strategy.SPREAD
+    sign = 1.0 if spread else -1.0
     return Scheduler(
         filters=DEFAULT_FILTERS,
         weighers=(
             free_ram(sign * policy.ram_weight),
             free_vcpus(sign * policy.cpu_weight),
-            cpu_load(policy.load_weight, policy.load_target),
+            # Live CPU load: spread balances it; pack fills hosts up to the target load
+            # (TargetLoadPacking), not beyond.
+            least_load(policy.load_weight) if spread else cpu_load(policy.load_weight, policy.load_target),
             soft_affinity(policy.soft_affinity_weight),
             soft_anti_affinity(policy.soft_anti_affinity_weight),
         ),

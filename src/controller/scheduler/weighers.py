@@ -29,13 +29,49 @@ class Weigher:
 
 
 def free_ram(multiplier: float = 1.0) -> Weigher:
-    """Positive multiplier spreads (most free RAM first); negative packs."""
-    return Weigher("free_ram", lambda s, _r: s.free_m, multiplier)
+    """Free RAM as a share of the host's (RAM x allocation ratio): positive spreads (the
+    emptiest host first), negative packs (the fullest first). Shares, not MiB: in a fleet of
+    hosts of different sizes, spreading by absolute room would fill the big hosts first."""
+
+    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
+        return s.derived(
+            ("free_ram_share",),
+            lambda: s.free_m / np.maximum(s.cap_m, 1.0),
+            lambda i: float(s.free_m[i] / max(s.cap_m[i], 1.0)),
+        )
+
+    return Weigher("free_ram", column, multiplier)
 
 
 def free_vcpus(multiplier: float = 1.0) -> Weigher:
-    """CPU allocation: positive spreads (most unallocated vcpus first); negative packs."""
-    return Weigher("free_vcpus", lambda s, _r: s.free_v, multiplier)
+    """CPU allocation: unallocated vcpus as a share of the host's (vcpus x allocation ratio);
+    positive spreads, negative packs."""
+
+    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
+        return s.derived(
+            ("free_vcpus_share",),
+            lambda: s.free_v / np.maximum(s.cap_v, 1.0),
+            lambda i: float(s.free_v[i] / max(s.cap_v[i], 1.0)),
+        )
+
+    return Weigher("free_vcpus", column, multiplier)
+
+
+def least_load(multiplier: float = 1.0) -> Weigher:
+    """Live CPU load, balanced: the host whose CPU utilisation after this placement is the
+    lowest first (its smoothed live utilisation where fresh, else estimated from allocated
+    vcpus; plus the request's vcpus over the host's physical ones). The spread strategy's
+    load weigher: even utilisation across the fleet."""
+
+    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
+        v = r.vcpus
+        return s.derived(
+            ("least_load", v),
+            lambda: -(s.util + v * s.inv_vcpus),
+            lambda i: -float(s.util[i] + v * s.inv_vcpus[i]),
+        )
+
+    return Weigher("least_load", column, multiplier)
 
 
 def target_load_score(util: Floats, target: float) -> Floats:

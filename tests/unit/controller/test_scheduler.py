@@ -115,8 +115,19 @@ def test_negative_free_ram_multiplier_packs() -> None:
 
 
 def test_ram_allocation_ratio_counts_as_free_ram() -> None:
-    hosts = [host("small-overcommitted", memory_mib=8192, ram_allocation_ratio=3.0), host("big")]
-    assert SPREAD.rank(hosts, req()).candidates[0] == "small-overcommitted"  # 24 GiB > 16 GiB
+    hosts = [
+        host("small-overcommitted", memory_mib=8192, ram_allocation_ratio=3.0, memory_mib_used=8192),
+        host("big", memory_mib_used=8192),
+    ]
+    assert SPREAD.rank(hosts, req()).candidates[0] == "small-overcommitted"  # 2/3 free > 1/2
+
+
+def test_free_ram_is_weighed_as_a_share_of_each_host() -> None:
+    # The big host has more MiB free, the small one a larger share: spreading by share evens
+    # out utilisation across hosts of different sizes (and packing fills the fullest).
+    hosts = [host("big", memory_mib=65536, memory_mib_used=32768), host("small", memory_mib_used=4096)]
+    assert SPREAD.rank(hosts, req()).candidates == ["small", "big"]
+    assert PACK.rank(hosts, req()).candidates == ["big", "small"]
 
 
 @pytest.mark.parametrize("scheduler", [SPREAD, PACK], ids=["spread", "pack"])

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
-from controller.scheduler.policy import SchedulerPolicy, build_scheduler
+from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.ports import Mutation
 from controller.services.scheduling import SchedulerWorkers, host_columns
 
@@ -158,15 +158,19 @@ async def test_no_valid_host_and_a_deleted_group_fail_with_their_reason() -> Non
 
 
 async def test_live_load_reaches_the_scheduler() -> None:
-    batch = FakeBatch([pending(0, vcpus=1)], [db_host("cold", vcpus=16), db_host("warm", vcpus=16)])
     loads = {"cold": 0.05, "warm": 0.4}  # warm + 1/16 stays under the 0.6 target
-    w = SchedulerWorkers(
-        FakeStore(batch),
-        build_scheduler(SchedulerPolicy(ram_weight=0.0, cpu_weight=0.0)),
-        load_of=lambda ids: [loads.get(h, math.nan) for h in ids],
-    )
-    await w.place_batch()
-    assert [m.instance.host_id for m in batch.claimed] == ["warm"]  # filled toward the target
+    placed = {}
+    for strategy in Strategy:
+        batch = FakeBatch([pending(0, vcpus=1)], [db_host("cold", vcpus=16), db_host("warm", vcpus=16)])
+        w = SchedulerWorkers(
+            FakeStore(batch),
+            build_scheduler(SchedulerPolicy(strategy=strategy, ram_weight=0.0, cpu_weight=0.0)),
+            load_of=lambda ids: [loads.get(h, math.nan) for h in ids],
+        )
+        await w.place_batch()
+        placed[strategy] = [m.instance.host_id for m in batch.claimed]
+    # Spread balances the load; pack fills hosts toward the target load.
+    assert placed == {Strategy.SPREAD: ["cold"], Strategy.PACK: ["warm"]}
 
 
 class FleetStore:
