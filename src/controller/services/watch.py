@@ -53,10 +53,11 @@ class ServerChangeFeed:
         self._wake = asyncio.Event()
 
     def notified(self, payload: str) -> None:
-        """NOTIFY payload: "<project> <uid>". Only projects someone watches are fetched."""
-        project, _, uid = payload.partition(" ")
+        """NOTIFY payload: "<project> <uid>,<uid>,..." (one per statement and project, in
+        chunks: migration 0007). Only projects someone watches are fetched."""
+        project, _, uids = payload.partition(" ")
         if self._subs.get(project):
-            self._pending.add(UUID(uid))
+            self._pending.update(UUID(u) for u in uids.split(",") if u)
             self._wake.set()
 
     def interrupted(self) -> None:

@@ -138,3 +138,26 @@ async def test_a_failed_batch_fails_each_of_its_callers_and_the_next_batch_still
     assert [type(r) for r in results] == [ConnectionError] * 3
     assert await commit.submit(5) == 10  # the writer is not stuck
     assert calls == [[1, 13, 3], [5]]
+
+
+async def test_one_statement_changing_many_servers_notifies_in_chunks(pool: asyncpg.Pool) -> None:
+    servers = [await placed(pool, n, host=f"h{n % 15}") for n in range(450)]
+    got: list[str] = []
+
+    def heard(_c: object, _pid: int, _channel: str, payload: str) -> None:
+        got.append(payload)
+
+    conn = await pool.acquire()
+    try:
+        await conn.add_listener("overcast_instances", heard)
+        await PgInstanceStore(pool).mutate_uids([(s.uid, result(CommandOp.SPAWN)) for s in servers])
+        for _ in range(100):
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.remove_listener("overcast_instances", heard)
+        await pool.release(conn)
+    assert len(got) == 3  # 200 + 200 + 50 uids: payloads stay under PostgreSQL's 8000 bytes
+    named = [u for p in got for u in p.removeprefix("demo ").split(",")]
+    assert sorted(named) == sorted(str(s.uid) for s in servers)
