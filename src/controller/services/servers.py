@@ -82,6 +82,11 @@ class ServerService:
         # Agents' results, written together when they arrive together (a fleet spawning).
         self._results: GroupCommit[tuple[UUID, MutateFn], Instance | None]
         self._results = GroupCommit(instances.mutate_uids)
+        self._reads: GroupCommit[UUID, Instance | None] = GroupCommit(self._get_in_order)
+
+    async def _get_in_order(self, uids: Sequence[UUID]) -> list[Instance | None]:
+        found = {i.uid: i for i in await self._instances.get_many(list(set(uids)))}
+        return [found.get(u) for u in uids]
 
     async def create(self, req: CreateServer) -> Instance:
         v = ViolationCollector()
@@ -270,10 +275,10 @@ class ServerService:
 
         # Most reports echo what an operation in flight already owns (libvirt announces the
         # start of every spawn): an unlocked read spares those a write transaction.
-        found = await self._instances.get_many([uid])
-        if found and decide(found[0]) is None:
+        found = await self._reads.submit(uid)  # read together with other agents' events
+        if found is not None and decide(found) is None:
             return
-        await self._instances.mutate_uid(uid, decide)
+        await self._results.submit((uid, decide))
 
     async def reconcile(self, host_id: str, domains: Mapping[UUID, PowerState]) -> None:
         """An agent (re)registered with the whole inventory of its domains: correct every
