@@ -198,7 +198,7 @@ def instance_load_text(load: server_pb2.InstanceLoad) -> str:
         f"net rx/tx {load.net_rx_bytes}/{load.net_tx_bytes} B",
         f"sampled {timestamp_text(load.sampled_at)}",
     ]
-    return ", ".join(parts + (["simulated"] if load.simulated else []))
+    return ", ".join(parts + [m for m, on in (("simulated", load.simulated), ("stale", load.stale)) if on])
 
 
 _SUMMARIES: dict[str, Any] = {

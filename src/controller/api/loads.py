@@ -104,6 +104,7 @@ def instance_load(v: InstanceLoadView) -> server_pb2.InstanceLoad:
         net_tx_bytes=s.net_tx_bytes,
         sampled_at=_ts(v.sampled_at),
         simulated=s.simulated,
+        stale=v.stale,
     )
 
 

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from overcast.v1 import common_pb2 as overcast_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/server.proto\x12\x0bovercast.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\x88\x05\n\x06Server\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12&\n\x08vm_state\x18\x05 \x01(\x0e\x32\x14.overcast.v1.VmState\x12*\n\ntask_state\x18\x06 \x01(\x0e\x32\x16.overcast.v1.TaskState\x12,\n\x0bpower_state\x18\x07 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\x0c\n\x04host\x18\x08 \x01(\t\x12\r\n\x05\x66\x61ult\x18\t \x01(\t\x12\x33\n\x08metadata\x18\n \x03(\x0b\x32!.overcast.v1.Server.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\r \x01(\t\x12\r\n\x05vcpus\x18\x0e \x01(\x05\x12\x12\n\nmemory_mib\x18\x0f \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x10 \x01(\x03\x12\x19\n\x11\x61vailability_zone\x18\x11 \x01(\t\x12\x14\n\x0cserver_group\x18\x12 \x01(\t\x12\x14\n\x0ckernel_image\x18\x13 \x01(\t\x12\x15\n\rramdisk_image\x18\x14 \x01(\t\x12\x13\n\x0bkernel_args\x18\x15 \x01(\t\x12\'\n\x04load\x18\x16 \x01(\x0b\x32\x19.overcast.v1.InstanceLoad\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf1\x01\n\x0cInstanceLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsimulated\x18\t \x01(\x08\"q\n\x13\x43reateServerRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\x12\x11\n\tserver_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\" \n\x10GetServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x81\x01\n\x12ListServersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12&\n\x08vm_state\x18\x04 \x01(\x0e\x32\x14.overcast.v1.VmState\x12\x0c\n\x04host\x18\x05 \x01(\t\"T\n\x13ListServersResponse\x12$\n\x07servers\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Server\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x13\x44\x65leteServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"0\n\x12StartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"/\n\x11StopServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"1\n\x13RebootServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"k\n\x13UpdateServerRequest\x12#\n\x06server\x18\x01 \x01(\x0b\x32\x13.overcast.v1.Server\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"8\n\x14GetConsoleLogRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntail_lines\x18\x02 \x01(\x05\"-\n\nConsoleLog\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"%\n\x13WatchServersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"\xa5\x01\n\x0cServerChange\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.overcast.v1.ServerChange.Kind\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\"B\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0b\n\x07INITIAL\x10\x01\x12\n\n\x06SYNCED\x10\x02\x12\x0b\n\x07\x43HANGED\x10\x03\x32\xe2\x05\n\rServerService\x12\x45\n\x0c\x43reateServer\x12 .overcast.v1.CreateServerRequest\x1a\x13.overcast.v1.Server\x12?\n\tGetServer\x12\x1d.overcast.v1.GetServerRequest\x1a\x13.overcast.v1.Server\x12P\n\x0bListServers\x12\x1f.overcast.v1.ListServersRequest\x1a .overcast.v1.ListServersResponse\x12\x45\n\x0c\x44\x65leteServer\x12 .overcast.v1.DeleteServerRequest\x1a\x13.overcast.v1.Server\x12\x43\n\x0bStartServer\x12\x1f.overcast.v1.StartServerRequest\x1a\x13.overcast.v1.Server\x12\x41\n\nStopServer\x12\x1e.overcast.v1.StopServerRequest\x1a\x13.overcast.v1.Server\x12\x45\n\x0cRebootServer\x12 .overcast.v1.RebootServerRequest\x1a\x13.overcast.v1.Server\x12M\n\x0cWatchServers\x12 .overcast.v1.WatchServersRequest\x1a\x19.overcast.v1.ServerChange0\x01\x12\x45\n\x0cUpdateServer\x12 .overcast.v1.UpdateServerRequest\x1a\x13.overcast.v1.Server\x12K\n\rGetConsoleLog\x12!.overcast.v1.GetConsoleLogRequest\x1a\x17.overcast.v1.ConsoleLogb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/server.proto\x12\x0bovercast.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\x88\x05\n\x06Server\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12&\n\x08vm_state\x18\x05 \x01(\x0e\x32\x14.overcast.v1.VmState\x12*\n\ntask_state\x18\x06 \x01(\x0e\x32\x16.overcast.v1.TaskState\x12,\n\x0bpower_state\x18\x07 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\x0c\n\x04host\x18\x08 \x01(\t\x12\r\n\x05\x66\x61ult\x18\t \x01(\t\x12\x33\n\x08metadata\x18\n \x03(\x0b\x32!.overcast.v1.Server.MetadataEntry\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\r \x01(\t\x12\r\n\x05vcpus\x18\x0e \x01(\x05\x12\x12\n\nmemory_mib\x18\x0f \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x10 \x01(\x03\x12\x19\n\x11\x61vailability_zone\x18\x11 \x01(\t\x12\x14\n\x0cserver_group\x18\x12 \x01(\t\x12\x14\n\x0ckernel_image\x18\x13 \x01(\t\x12\x15\n\rramdisk_image\x18\x14 \x01(\t\x12\x13\n\x0bkernel_args\x18\x15 \x01(\t\x12\'\n\x04load\x18\x16 \x01(\x0b\x32\x19.overcast.v1.InstanceLoad\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x80\x02\n\x0cInstanceLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsimulated\x18\t \x01(\x08\x12\r\n\x05stale\x18\n \x01(\x08\"q\n\x13\x43reateServerRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\x12\x11\n\tserver_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\" \n\x10GetServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x81\x01\n\x12ListServersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12&\n\x08vm_state\x18\x04 \x01(\x0e\x32\x14.overcast.v1.VmState\x12\x0c\n\x04host\x18\x05 \x01(\t\"T\n\x13ListServersResponse\x12$\n\x07servers\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Server\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x13\x44\x65leteServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"0\n\x12StartServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"/\n\x11StopServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"1\n\x13RebootServerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"k\n\x13UpdateServerRequest\x12#\n\x06server\x18\x01 \x01(\x0b\x32\x13.overcast.v1.Server\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"8\n\x14GetConsoleLogRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ntail_lines\x18\x02 \x01(\x05\"-\n\nConsoleLog\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"%\n\x13WatchServersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\"\xa5\x01\n\x0cServerChange\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.overcast.v1.ServerChange.Kind\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\"B\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0b\n\x07INITIAL\x10\x01\x12\n\n\x06SYNCED\x10\x02\x12\x0b\n\x07\x43HANGED\x10\x03\x32\xe2\x05\n\rServerService\x12\x45\n\x0c\x43reateServer\x12 .overcast.v1.CreateServerRequest\x1a\x13.overcast.v1.Server\x12?\n\tGetServer\x12\x1d.overcast.v1.GetServerRequest\x1a\x13.overcast.v1.Server\x12P\n\x0bListServers\x12\x1f.overcast.v1.ListServersRequest\x1a .overcast.v1.ListServersResponse\x12\x45\n\x0c\x44\x65leteServer\x12 .overcast.v1.DeleteServerRequest\x1a\x13.overcast.v1.Server\x12\x43\n\x0bStartServer\x12\x1f.overcast.v1.StartServerRequest\x1a\x13.overcast.v1.Server\x12\x41\n\nStopServer\x12\x1e.overcast.v1.StopServerRequest\x1a\x13.overcast.v1.Server\x12\x45\n\x0cRebootServer\x12 .overcast.v1.RebootServerRequest\x1a\x13.overcast.v1.Server\x12M\n\x0cWatchServers\x12 .overcast.v1.WatchServersRequest\x1a\x19.overcast.v1.ServerChange0\x01\x12\x45\n\x0cUpdateServer\x12 .overcast.v1.UpdateServerRequest\x1a\x13.overcast.v1.Server\x12K\n\rGetConsoleLog\x12!.overcast.v1.GetConsoleLogRequest\x1a\x17.overcast.v1.ConsoleLogb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,35 +41,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVER_METADATAENTRY']._serialized_start=736
   _globals['_SERVER_METADATAENTRY']._serialized_end=783
   _globals['_INSTANCELOAD']._serialized_start=786
-  _globals['_INSTANCELOAD']._serialized_end=1027
-  _globals['_CREATESERVERREQUEST']._serialized_start=1029
-  _globals['_CREATESERVERREQUEST']._serialized_end=1142
-  _globals['_GETSERVERREQUEST']._serialized_start=1144
-  _globals['_GETSERVERREQUEST']._serialized_end=1176
-  _globals['_LISTSERVERSREQUEST']._serialized_start=1179
-  _globals['_LISTSERVERSREQUEST']._serialized_end=1308
-  _globals['_LISTSERVERSRESPONSE']._serialized_start=1310
-  _globals['_LISTSERVERSRESPONSE']._serialized_end=1394
-  _globals['_DELETESERVERREQUEST']._serialized_start=1396
-  _globals['_DELETESERVERREQUEST']._serialized_end=1445
-  _globals['_STARTSERVERREQUEST']._serialized_start=1447
-  _globals['_STARTSERVERREQUEST']._serialized_end=1495
-  _globals['_STOPSERVERREQUEST']._serialized_start=1497
-  _globals['_STOPSERVERREQUEST']._serialized_end=1544
-  _globals['_REBOOTSERVERREQUEST']._serialized_start=1546
-  _globals['_REBOOTSERVERREQUEST']._serialized_end=1595
-  _globals['_UPDATESERVERREQUEST']._serialized_start=1597
-  _globals['_UPDATESERVERREQUEST']._serialized_end=1704
-  _globals['_GETCONSOLELOGREQUEST']._serialized_start=1706
-  _globals['_GETCONSOLELOGREQUEST']._serialized_end=1762
-  _globals['_CONSOLELOG']._serialized_start=1764
-  _globals['_CONSOLELOG']._serialized_end=1809
-  _globals['_WATCHSERVERSREQUEST']._serialized_start=1811
-  _globals['_WATCHSERVERSREQUEST']._serialized_end=1848
-  _globals['_SERVERCHANGE']._serialized_start=1851
-  _globals['_SERVERCHANGE']._serialized_end=2016
-  _globals['_SERVERCHANGE_KIND']._serialized_start=1950
-  _globals['_SERVERCHANGE_KIND']._serialized_end=2016
-  _globals['_SERVERSERVICE']._serialized_start=2019
-  _globals['_SERVERSERVICE']._serialized_end=2757
+  _globals['_INSTANCELOAD']._serialized_end=1042
+  _globals['_CREATESERVERREQUEST']._serialized_start=1044
+  _globals['_CREATESERVERREQUEST']._serialized_end=1157
+  _globals['_GETSERVERREQUEST']._serialized_start=1159
+  _globals['_GETSERVERREQUEST']._serialized_end=1191
+  _globals['_LISTSERVERSREQUEST']._serialized_start=1194
+  _globals['_LISTSERVERSREQUEST']._serialized_end=1323
+  _globals['_LISTSERVERSRESPONSE']._serialized_start=1325
+  _globals['_LISTSERVERSRESPONSE']._serialized_end=1409
+  _globals['_DELETESERVERREQUEST']._serialized_start=1411
+  _globals['_DELETESERVERREQUEST']._serialized_end=1460
+  _globals['_STARTSERVERREQUEST']._serialized_start=1462
+  _globals['_STARTSERVERREQUEST']._serialized_end=1510
+  _globals['_STOPSERVERREQUEST']._serialized_start=1512
+  _globals['_STOPSERVERREQUEST']._serialized_end=1559
+  _globals['_REBOOTSERVERREQUEST']._serialized_start=1561
+  _globals['_REBOOTSERVERREQUEST']._serialized_end=1610
+  _globals['_UPDATESERVERREQUEST']._serialized_start=1612
+  _globals['_UPDATESERVERREQUEST']._serialized_end=1719
+  _globals['_GETCONSOLELOGREQUEST']._serialized_start=1721
+  _globals['_GETCONSOLELOGREQUEST']._serialized_end=1777
+  _globals['_CONSOLELOG']._serialized_start=1779
+  _globals['_CONSOLELOG']._serialized_end=1824
+  _globals['_WATCHSERVERSREQUEST']._serialized_start=1826
+  _globals['_WATCHSERVERSREQUEST']._serialized_end=1863
+  _globals['_SERVERCHANGE']._serialized_start=1866
+  _globals['_SERVERCHANGE']._serialized_end=2031
+  _globals['_SERVERCHANGE_KIND']._serialized_start=1965
+  _globals['_SERVERCHANGE_KIND']._serialized_end=2031
+  _globals['_SERVERSERVICE']._serialized_start=2034
+  _globals['_SERVERSERVICE']._serialized_end=2772
 # @@protoc_insertion_point(module_scope)

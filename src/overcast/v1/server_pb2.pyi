@@ -68,7 +68,7 @@ class Server(_message.Message):
     def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ...) -> None: ...
 
 class InstanceLoad(_message.Message):
-    __slots__ = ("cpu_util", "cpu_util_ewma", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "sampled_at", "simulated")
+    __slots__ = ("cpu_util", "cpu_util_ewma", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "sampled_at", "simulated", "stale")
     CPU_UTIL_FIELD_NUMBER: _ClassVar[int]
     CPU_UTIL_EWMA_FIELD_NUMBER: _ClassVar[int]
     MEMORY_RSS_MIB_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class InstanceLoad(_message.Message):
     NET_TX_BYTES_FIELD_NUMBER: _ClassVar[int]
     SAMPLED_AT_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
     cpu_util: float
     cpu_util_ewma: float
     memory_rss_mib: int
@@ -87,7 +88,8 @@ class InstanceLoad(_message.Message):
     net_tx_bytes: int
     sampled_at: _timestamp_pb2.Timestamp
     simulated: bool
-    def __init__(self, cpu_util: _Optional[float] = ..., cpu_util_ewma: _Optional[float] = ..., memory_rss_mib: _Optional[int] = ..., disk_read_bytes: _Optional[int] = ..., disk_write_bytes: _Optional[int] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ..., sampled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., simulated: _Optional[bool] = ...) -> None: ...
+    stale: bool
+    def __init__(self, cpu_util: _Optional[float] = ..., cpu_util_ewma: _Optional[float] = ..., memory_rss_mib: _Optional[int] = ..., disk_read_bytes: _Optional[int] = ..., disk_write_bytes: _Optional[int] = ..., net_rx_bytes: _Optional[int] = ..., net_tx_bytes: _Optional[int] = ..., sampled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., simulated: _Optional[bool] = ..., stale: _Optional[bool] = ...) -> None: ...
 
 class CreateServerRequest(_message.Message):
     __slots__ = ("parent", "server", "server_id", "request_id")

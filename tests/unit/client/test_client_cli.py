@@ -9,7 +9,7 @@ from client_fakes import FakeController, server
 from typer.testing import CliRunner
 
 from client.cli.main import app
-from overcast.v1 import common_pb2
+from overcast.v1 import common_pb2, server_pb2
 
 runner = CliRunner()
 
@@ -237,3 +237,14 @@ def test_host_watch_metrics_prints_lines_and_json_lines(fake: FakeController) ->
     assert [u["host"] for u in updates] == ["hosts/host-1"] * 3
     assert updates[2]["load"]["cpuUtil"] == pytest.approx(0.2) and updates[0]["instances"] == []
 
+
+
+def test_server_show_says_when_its_load_is_stale(fake: FakeController) -> None:
+    web = server("web-1", common_pb2.ACTIVE)
+    web.load.CopyFrom(server_pb2.InstanceLoad(cpu_util=0.25, memory_rss_mib=128, simulated=True, stale=True))
+    fake.servers.add(web)
+    code, out, err = run(fake.endpoint, "server", "show", "web-1")
+    assert code == 0, err
+    load = next(line for line in out.splitlines() if line.startswith("load"))
+    assert load.split(None, 1)[1].startswith("cpu 25.0% (ewma 0.0%), rss 128 MiB")
+    assert load.endswith("simulated, stale")

@@ -72,6 +72,8 @@ def test_a_host_is_stale_after_its_window_and_fresh_again_with_a_sample(
     assert stale is not None and stale.stale and stale.cpu_util_ewma == 0.5  # last values kept
     assert all(math.isnan(u) for u in fleet.fresh_cpu_utils(["h1", "never-seen"]))
     assert fleet.instance_load(U1).stale  # type: ignore[union-attr]
+    shown = loads.instance_load(fleet.instance_load(U1))  # type: ignore[arg-type]  # server show
+    assert shown.stale and shown.cpu_util == 0.7  # the last values, said to be stale
     fleet.absorb("h1", host(0.5), [inst(U1, 0.7)])
     assert fleet.load_of("h1").fresh  # type: ignore[union-attr]
 
