@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import statistics
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -20,6 +22,8 @@ from controller.services.ports import HostStore
 from controller.services.servers import ServerService
 
 log = structlog.get_logger(__name__)
+
+_LAG_SAMPLE = 512
 
 
 @dataclass(frozen=True)
@@ -41,11 +45,13 @@ class HostService:
         self._ratios = ratios
         self._beats: set[str] = set()
         # How far behind its agents this controller is. Overloaded, it reads their messages
-        # late (the smallest delay between an agent's send time and our read, per interval:
-        # every message read in that interval was at least that late); or its database is
-        # busy and the heartbeat flush runs late. Either way its agents are not dead: the
-        # monitor gives them that much longer before marking them DOWN.
-        self._read_lag: float | None = None
+        # late (the median delay between an agent's send time and our read, per interval: a
+        # few streams read on time do not hide that most are late, and a few agents with
+        # wrong clocks do not make it look late); or its database is busy and the heartbeat
+        # flush runs late. Either way its agents are not dead: the monitor gives them that
+        # much longer before marking them DOWN.
+        self._lags: list[float] = []  # this interval's, a uniform sample of at most _LAG_SAMPLE
+        self._lags_seen = 0
         self._read_lags: deque[float] = deque(maxlen=8)
         self._flushed_at: float | None = None  # loop time the last flush finished
 
@@ -66,8 +72,13 @@ class HostService:
         self._beats.add(host_id)
         if sent_at > 0:
             lag = time.time() - sent_at
-            if self._read_lag is None or lag < self._read_lag:
-                self._read_lag = lag
+            self._lags_seen += 1
+            if len(self._lags) < _LAG_SAMPLE:
+                self._lags.append(lag)
+            else:  # reservoir sampling: every message of the interval equally likely kept
+                k = random.randrange(self._lags_seen)
+                if k < _LAG_SAMPLE:
+                    self._lags[k] = lag
 
     async def flush_heartbeats(self, interval_s: float) -> None:
         """Flush on a fixed beat: a slow flush does not push the next one back."""
@@ -81,8 +92,8 @@ class HostService:
             else:
                 next_at = loop.time()  # behind: flush now, and do not try to catch up
             beats, self._beats = self._beats, set()
-            lag, self._read_lag = self._read_lag, None
-            self._read_lags.append(max(0.0, lag or 0.0))
+            lags, self._lags, self._lags_seen = self._lags, [], 0
+            self._read_lags.append(max(0.0, statistics.median(lags)) if lags else 0.0)
             started = loop.time()
             if beats:
                 for h in await self._store.heartbeat(sorted(beats), lambda h: host_event(h, "host.up")):

@@ -123,3 +123,14 @@ async def test_a_frozen_controller_does_not_mark_its_hosts_down_when_it_resumes(
         await until_down(hosts, SILENT)
         assert (await states(hosts))[LIVE] is HostState.UP
     assert await down_events(pool, LIVE) == 0
+
+
+async def test_most_messages_read_late_count_even_if_a_few_are_read_on_time(pool: asyncpg.Pool) -> None:
+    async with controller(pool) as hosts:
+        for _ in range(3):  # three intervals of reads: 90% of the messages 5 s old
+            now = time.time()
+            for n in range(100):
+                hosts.heartbeat(LIVE, now - (5.0 if n % 10 else 0.0))
+            await asyncio.sleep(INTERVAL_S * 1.2)
+        behind = hosts.behind_s(INTERVAL_S)
+    assert 4.5 < behind < 7.0  # the typical lag, not the smallest one
