@@ -1,9 +1,11 @@
-"""Hosts and requests for the scheduler tests."""
+"""Hosts and requests for the scheduler tests: views (`host`), database rows (`db_host`)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
+from controller.domain.model import Host, HostState
 from controller.scheduler.fleet import HostView, PlacementRequest
 
 
@@ -31,3 +33,24 @@ def host(id: str, **kw: object) -> HostView:
 
 def req(vcpus: int = 1, memory_mib: int = 512, disk_gib: int = 1, **kw: object) -> PlacementRequest:
     return PlacementRequest(uuid.uuid4(), vcpus, memory_mib, disk_gib, **kw)  # type: ignore[arg-type]
+
+
+def db_host(host_id: str, **kw: object) -> Host:
+    fields: dict[str, object] = dict(
+        id=host_id,
+        hostname=host_id,
+        arch="x86_64",
+        hypervisor_type="test",
+        hypervisor_uri="test:///default",
+        availability_zone="az1",
+        vcpus=4,
+        memory_mib=8192,
+        disk_gib=100,
+        cpu_allocation_ratio=1.0,
+        ram_allocation_ratio=1.0,
+        disk_allocation_ratio=1.0,
+        state=HostState.UP,
+        last_heartbeat=datetime.now(UTC),
+    )
+    fields.update(kw)
+    return Host(**fields)  # type: ignore[arg-type]

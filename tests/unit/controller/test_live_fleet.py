@@ -7,7 +7,9 @@ import math
 import uuid
 from datetime import UTC, datetime
 
-from controller.domain.model import Host, HostState
+from scheduler_testkit import db_host
+
+from controller.domain.model import Host
 from controller.scheduler.fleet import PlacementRequest
 from controller.services.live_fleet import LiveFleet
 from controller.services.scheduling import host_columns
@@ -23,24 +25,12 @@ class Clock:
 
 def row(host_id: str, vcpus_used: int = 0) -> Host:
     """The host as read; each 2 vcpus used come with 512 MiB and 5 GiB (as `req` asks)."""
-    return Host(
-        id=host_id,
-        hostname=host_id,
-        arch="x86_64",
-        hypervisor_type="test",
-        hypervisor_uri="test:///default",
-        availability_zone="az1",
+    return db_host(
+        host_id,
         vcpus=8,
-        memory_mib=8192,
-        disk_gib=100,
-        cpu_allocation_ratio=1.0,
-        ram_allocation_ratio=1.0,
-        disk_allocation_ratio=1.0,
         vcpus_used=vcpus_used,
         memory_mib_used=vcpus_used // 2 * 512,
         disk_gib_used=vcpus_used // 2 * 5,
-        state=HostState.UP,
-        last_heartbeat=datetime.now(UTC),
     )
 
 

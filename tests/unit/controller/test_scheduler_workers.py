@@ -13,32 +13,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
+from scheduler_testkit import db_host
+
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.ports import Mutation
 from controller.services.scheduling import SchedulerWorkers, host_columns
-
-
-def db_host(host_id: str, **kw: object) -> Host:
-    fields: dict[str, object] = dict(
-        id=host_id,
-        hostname=host_id,
-        arch="x86_64",
-        hypervisor_type="test",
-        hypervisor_uri="test:///default",
-        availability_zone="az1",
-        vcpus=4,
-        memory_mib=8192,
-        disk_gib=100,
-        cpu_allocation_ratio=1.0,
-        ram_allocation_ratio=1.0,
-        disk_allocation_ratio=1.0,
-        state=HostState.UP,
-        last_heartbeat=datetime.now(UTC),
-    )
-    fields.update(kw)
-    return Host(**fields)  # type: ignore[arg-type]
 
 
 def pending(n: int, **kw: object) -> Instance:
