@@ -168,9 +168,14 @@ class AsyncClient:
         request_id: str | None = None,
         availability_zone: str = "",
         server_group: str | None = None,
+        kernel_image: str | None = None,
+        ramdisk_image: str | None = None,
+        kernel_args: str = "",
     ) -> server_pb2.Server:
         """`availability_zone`: only hosts of that zone; `server_group`: join that group (its
-        id or full name) so its policy (affinity, anti-affinity…) decides the host."""
+        id or full name) so its policy (affinity, anti-affinity…) decides the host;
+        `kernel_image`, `ramdisk_image`, `kernel_args`: boot this kernel (aki), initramfs
+        (ari) and command line instead of the image's own."""
         return await self._unary(
             build.create_server(
                 server_id,
@@ -181,6 +186,9 @@ class AsyncClient:
                 request_id=request_id,
                 availability_zone=availability_zone,
                 server_group=server_group,
+                kernel_image=kernel_image,
+                ramdisk_image=ramdisk_image,
+                kernel_args=kernel_args,
             )
         )
 

@@ -101,6 +101,9 @@ def create_server(
     request_id: str | None = None,
     availability_zone: str = "",
     server_group: str | None = None,
+    kernel_image: str | None = None,
+    ramdisk_image: str | None = None,
+    kernel_args: str = "",
 ) -> Unary[server_pb2.Server]:
     server = server_pb2.Server(
         flavor=flavor_name(flavor),
@@ -108,6 +111,9 @@ def create_server(
         metadata=dict(metadata or {}),
         availability_zone=availability_zone,
         server_group=server_group_name(server_group, project) if server_group else "",
+        kernel_image=image_name(kernel_image) if kernel_image else "",
+        ramdisk_image=image_name(ramdisk_image) if ramdisk_image else "",
+        kernel_args=kernel_args,
     )
     request = server_pb2.CreateServerRequest(
         parent=project_name(project),

@@ -64,6 +64,13 @@ def create(
     server_group: Annotated[
         str | None, typer.Option("--server-group", help="Join this server group (see server-group).")
     ] = None,
+    kernel: Annotated[
+        str | None, typer.Option("--kernel", help="Boot this kernel image (aki) instead of the image's.")
+    ] = None,
+    ramdisk: Annotated[
+        str | None, typer.Option("--ramdisk", help="Boot this initramfs image (ari) instead of the image's.")
+    ] = None,
+    kernel_args: Annotated[str, typer.Option("--kernel-args", help="Kernel command line.")] = "",
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
@@ -80,6 +87,9 @@ def create(
             request_id=request_id,
             availability_zone=availability_zone,
             server_group=server_group,
+            kernel_image=kernel,
+            ramdisk_image=ramdisk,
+            kernel_args=kernel_args,
         )
         _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
 

@@ -81,6 +81,7 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
         self.max_in_flight = 0
         self.page_tokens_seen: list[str] = []
         self.updates: list[server_pb2.UpdateServerRequest] = []
+        self.created: list[server_pb2.CreateServerRequest] = []
         self._lock = threading.Lock()
 
     def add(self, *servers: server_pb2.Server) -> None:
@@ -90,6 +91,7 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
     def CreateServer(self, request: Any, context: Any) -> server_pb2.Server:
         if request.server_id == "invalid":
             context.abort_with_status(rpc_status.to_status(bad_request_status()))
+        self.created.append(request)
         s = server(request.server_id, common_pb2.BUILDING, common_pb2.SCHEDULING, NO_POWER, "")
         s.flavor, s.image = request.server.flavor, request.server.image
         s.metadata.update(request.server.metadata)

@@ -248,3 +248,28 @@ def test_server_show_says_when_its_load_is_stale(fake: FakeController) -> None:
     load = next(line for line in out.splitlines() if line.startswith("load"))
     assert load.split(None, 1)[1].startswith("cpu 25.0% (ewma 0.0%), rss 128 MiB")
     assert load.endswith("simulated, stale")
+
+
+def test_server_create_can_boot_another_kernel_ramdisk_and_command_line(fake: FakeController) -> None:
+    code, _, err = run(
+        fake.endpoint,
+        "server",
+        "create",
+        "web-9",
+        "--flavor",
+        "m1.tiny",
+        "--image",
+        "tiny-root",
+        "--kernel",
+        "tiny-kernel",
+        "--ramdisk",
+        "images/tiny-initrd",
+        "--kernel-args",
+        "console=ttyS0 overcast.burn=1",
+    )
+    assert code == 0, err
+    (req,) = fake.servers.created
+    s = req.server
+    assert (s.image, s.kernel_image) == ("images/tiny-root", "images/tiny-kernel")
+    assert s.ramdisk_image == "images/tiny-initrd"
+    assert s.kernel_args == "console=ttyS0 overcast.burn=1"
