@@ -87,21 +87,6 @@ class HostColumns:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def capacity(self, i: int) -> tuple[object, ...]:
-        """What a claim on host i depends on (compare with a freshly locked row)."""
-        return (
-            self.usable[i],
-            self.vcpus[i],
-            self.memory_mib[i],
-            self.disk_gib[i],
-            self.cpu_allocation_ratio[i],
-            self.ram_allocation_ratio[i],
-            self.disk_allocation_ratio[i],
-            self.vcpus_used[i],
-            self.memory_mib_used[i],
-            self.disk_gib_used[i],
-        )
-
     @staticmethod
     def of(hosts: Iterable[HostView]) -> HostColumns:
         views = sorted(hosts, key=lambda h: h.id)

@@ -162,7 +162,12 @@ class FleetSnapshot:
     def claim(self, i: int, req: PlacementRequest, count: int = 1) -> None:
         """Record `req` as placed on host `i` (for the rest of the batch); `count=-1`: as no
         longer placed there (a claim the database refused, a batch rolled back)."""
-        v, m, d = req.vcpus * count, req.memory_mib * count, req.disk_gib * count
+        self.add_usage(i, req.vcpus * count, req.memory_mib * count, req.disk_gib * count)
+        if req.group is not None:
+            self.members.setdefault(req.group, Counter())[i] += count
+
+    def add_usage(self, i: int, v: int, m: int, d: int) -> None:
+        """Host i uses v vcpus, m MiB and d GiB more (less, when negative) than recorded."""
         self.used_v[i] += v
         self.used_m[i] += m
         self.used_d[i] += d
@@ -172,8 +177,6 @@ class FleetSnapshot:
         self.util[i] += v * self.inv_vcpus[i]
         for one, column in self._derived.values():
             column[i] = one(i)
-        if req.group is not None:
-            self.members.setdefault(req.group, Counter())[i] += count
 
     def set_members(self, members: Mapping[str, Iterable[str]]) -> None:
         """The hosts of these groups' members, as read (a later batch's groups)."""

@@ -28,33 +28,31 @@ class Weigher:
     multiplier: float
 
 
+def _free_share(free: str, cap: str) -> Column:
+    """The snapshot's column `free` as a share of its column `cap` (say free_m of cap_m), kept
+    current by the snapshot as hosts are claimed."""
+
+    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
+        f: Floats = getattr(s, free)
+        c: Floats = getattr(s, cap)
+        return s.derived(
+            ("share", free), lambda: f / np.maximum(c, 1.0), lambda i: float(f[i] / max(c[i], 1.0))
+        )
+
+    return column
+
+
 def free_ram(multiplier: float = 1.0) -> Weigher:
     """Free RAM as a share of the host's (RAM x allocation ratio): positive spreads (the
     emptiest host first), negative packs (the fullest first). Shares, not MiB: in a fleet of
     hosts of different sizes, spreading by absolute room would fill the big hosts first."""
-
-    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
-        return s.derived(
-            ("free_ram_share",),
-            lambda: s.free_m / np.maximum(s.cap_m, 1.0),
-            lambda i: float(s.free_m[i] / max(s.cap_m[i], 1.0)),
-        )
-
-    return Weigher("free_ram", column, multiplier)
+    return Weigher("free_ram", _free_share("free_m", "cap_m"), multiplier)
 
 
 def free_vcpus(multiplier: float = 1.0) -> Weigher:
     """CPU allocation: unallocated vcpus as a share of the host's (vcpus x allocation ratio);
     positive spreads, negative packs."""
-
-    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
-        return s.derived(
-            ("free_vcpus_share",),
-            lambda: s.free_v / np.maximum(s.cap_v, 1.0),
-            lambda i: float(s.free_v[i] / max(s.cap_v[i], 1.0)),
-        )
-
-    return Weigher("free_vcpus", column, multiplier)
+    return Weigher("free_vcpus", _free_share("free_v", "cap_v"), multiplier)
 
 
 def least_load(multiplier: float = 1.0) -> Weigher:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from uuid import UUID
 
 from controller.scheduler.fleet import HostColumns, PlacementRequest
 from controller.scheduler.snapshot import FleetSnapshot
@@ -55,7 +54,7 @@ class LiveFleet:
         for host_id, (v, m, d) in usage:
             i = snap.index.get(host_id)
             if i is not None:  # else the host is gone: its claims will fail in the database
-                snap.claim(i, PlacementRequest(_NO_UID, v, m, d))
+                snap.add_usage(i, v, m, d)
         self.snapshot = snap
         self.read_at = read_at
         self.reads += 1
@@ -94,6 +93,4 @@ class LiveFleet:
         u = self._inflight.get(host_id)
         return (0, 0, 0) if u is None else (u[0], u[1], u[2])
 
-
-_NO_UID = UUID(int=0)
 _MAX_RECENT = 100_000

@@ -40,9 +40,6 @@ log = structlog.get_logger(__name__)
 LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
-_NO_UID = uuid.UUID(int=0)
-
-
 def _no_lag() -> float:
     return 0.0
 
@@ -147,7 +144,7 @@ class SchedulerWorkers:
         """Host i as the locked row shows it, plus the claims in flight there (this batch's
         included: they stay counted until kept or settled)."""
         snap.replace_row(i, host_columns([row], now, up_within_s), 0, _minus(flying, own))
-        snap.claim(i, PlacementRequest(_NO_UID, *own))
+        snap.add_usage(i, *own)
 
     def up_within_s(self) -> float:
         """How recent a host's last heartbeat must be for it to take placements."""
