@@ -1,6 +1,6 @@
 """Overcast client library: `Client` (sync) and `AsyncClient` (asyncio) over the public API."""
 
-from .aio import AsyncClient, Pages
+from .aio import AsyncClient
 from .errors import (
     Aborted,
     AlreadyExists,
@@ -21,6 +21,7 @@ from .errors import (
     Unknown,
     from_rpc_error,
 )
+from .pages import Pages
 from .sync import Client
 
 __all__ = [
