@@ -30,6 +30,7 @@ from agent.metrics.sampler import InstanceProfiles
 from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
 from agent.uplink import Backoff
+from overcast import protojson
 from overcast.v1 import agent_pb2
 
 log = structlog.get_logger("agent.commands")
@@ -47,9 +48,8 @@ class MalformedCommand(ValueError):
 
 
 def parse_command(body: bytes) -> Command:
-    message = agent_pb2.AgentCommand()
     try:
-        json_format.Parse(body, message, ignore_unknown_fields=True)
+        message = protojson.loads(body, agent_pb2.AgentCommand)
     except (json_format.ParseError, UnicodeDecodeError, ValueError) as exc:
         raise MalformedCommand(f"not an AgentCommand: {exc}") from None
     if not message.command_id:

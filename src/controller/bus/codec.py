@@ -1,11 +1,12 @@
-"""Outbox rows → AMQP messages: canonical proto3 JSON of Event or AgentCommand."""
+"""Outbox rows → AMQP messages: canonical proto3 JSON of Event or AgentCommand (written by
+overcast.protojson: json_format's output, without its cost per message)."""
 
 from __future__ import annotations
 
 import aio_pika
-from google.protobuf import json_format, timestamp_pb2
 
 from controller.storage.outbox import OutboxRow
+from overcast import protojson
 from overcast.v1 import agent_pb2, events_pb2
 
 EVENT_VERSION = "1.0"
@@ -13,25 +14,24 @@ EVENT_VERSION = "1.0"
 
 def encode(row: OutboxRow, publisher: str) -> aio_pika.Message:
     m = row.message
-    occurred = timestamp_pb2.Timestamp()
-    occurred.FromDatetime(row.created_at)
+    occurred = protojson.rfc3339(row.created_at)
     if m.kind == "event":
-        event = events_pb2.Event(
-            event_id=str(m.message_id),
-            event_type=m.message_type,
-            version=EVENT_VERSION,
-            publisher=publisher,
-            project=m.project,
-            resource=m.resource,
-            occurred_at=occurred,
+        payload = "instance" if m.message_type.startswith("instance.") else "host"
+        body = protojson.dumps(
+            events_pb2.Event,
+            {
+                "event_id": str(m.message_id),
+                "event_type": m.message_type,
+                "version": EVENT_VERSION,
+                "occurred_at": occurred,
+                "publisher": publisher,
+                "project": m.project,
+                "resource": m.resource,
+                payload: m.payload,
+            },
         )
-        target = event.instance if m.message_type.startswith("instance.") else event.host
-        json_format.ParseDict(m.payload, target)
-        body = json_format.MessageToJson(event, indent=None).encode()
     else:
-        cmd = json_format.ParseDict(m.payload, agent_pb2.AgentCommand())
-        cmd.issued_at.CopyFrom(occurred)
-        body = json_format.MessageToJson(cmd, indent=None).encode()
+        body = protojson.dumps(agent_pb2.AgentCommand, {**m.payload, "issued_at": occurred})
     return aio_pika.Message(
         body,
         content_type="application/json",
