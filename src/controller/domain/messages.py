@@ -6,11 +6,11 @@ Payloads are plain dicts shaped like the protobuf messages they become at the bu
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
+from controller.domain.ids import uuid4
 from controller.domain.model import CommandOp, Host, Instance
 
 
@@ -22,7 +22,7 @@ class OutboxMessage:
     payload: dict[str, Any]
     project: str = ""
     resource: str = ""
-    message_id: UUID = field(default_factory=uuid.uuid4)
+    message_id: UUID = field(default_factory=uuid4)
 
 
 def instance_event(inst: Instance, event_type: str) -> OutboxMessage:
@@ -92,7 +92,7 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
 
 def orphan_delete(uid: UUID, host_id: str) -> OutboxMessage:
     """Remove a domain that no live server owns (found by reconciliation)."""
-    command_id = uuid.uuid4()
+    command_id = uuid4()
     payload: dict[str, Any] = {
         "command_id": str(command_id),
         "op": CommandOp.DELETE.value,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import structlog
 
 from controller.domain.errors import Unavailable
+from controller.domain.ids import uuid4
 from controller.domain.lifecycle import bump
 from controller.domain.messages import command, instance_event
 from controller.domain.model import CommandOp, Host, HostState, Instance, TaskState, VmState
@@ -353,7 +354,7 @@ def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tu
 
 
 def _placement(inst: Instance, host_id: str | None) -> Mutation:
-    command_id = uuid.uuid4()
+    command_id = uuid4()
     placed = bump(
         inst,
         host_id=host_id,
