@@ -16,10 +16,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controller.scheduler.filters import DEFAULT_FILTERS, Filter
+from controller.domain.server_groups import GroupPolicy
+from controller.scheduler.filters import (
+    AFFINITY,
+    ANTI_AFFINITY,
+    DEFAULT_FILTERS,
+    DISK,
+    MEMORY,
+    VCPUS,
+    Filter,
+)
 from controller.scheduler.fleet import HostView, PlacementRequest
 from controller.scheduler.snapshot import FleetSnapshot, Mask
 from controller.scheduler.weighers import Weigher, free_ram, totals
+
+_DEFAULT_DYNAMIC = {AFFINITY, ANTI_AFFINITY, VCPUS, MEMORY, DISK}
+# The group policies whose filters remove hosts (the soft ones only weigh).
+_HARD_GROUP_RULES = (GroupPolicy.AFFINITY, GroupPolicy.ANTI_AFFINITY)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class Scheduler:
     _static: tuple[Filter, ...] = field(init=False, repr=False, compare=False)
     _dynamic: tuple[Filter, ...] = field(init=False, repr=False, compare=False)
     _cache_key: object = field(init=False, repr=False, compare=False)
+    _default_dynamic: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.host_subset_size < 1:
@@ -64,6 +78,9 @@ class Scheduler:
         object.__setattr__(self, "_static", tuple(f for f in self.filters if f.static))
         object.__setattr__(self, "_dynamic", tuple(f for f in self.filters if not f.static))
         object.__setattr__(self, "_cache_key", object())
+        # The default per-request filters (groups, capacity): their masks for a request
+        # without a hard group rule are kept by the snapshot per request shape (_fits).
+        object.__setattr__(self, "_default_dynamic", set(self._dynamic) == _DEFAULT_DYNAMIC)
 
     # --- the hot path ---------------------------------------------------------------------
 
@@ -79,8 +96,31 @@ class Scheduler:
             s.static_masks[key] = mask
         return mask
 
+    def _fits(self, s: FleetSnapshot, r: PlacementRequest) -> Mask:
+        """`passing` with the default per-request filters when the group filters say nothing
+        (no hard group rule): the static mask and the capacity filters, per request shape, kept
+        current by the snapshot on each claim."""
+        v, m, d = r.vcpus, r.memory_mib, r.disk_gib
+        key = (self._cache_key, r.traits, v, m, d)
+        mask = s.cached_mask(key)
+        if mask is None:
+            static = self._static_mask(s, r)
+            fv, fm, fd = s.free_v, s.free_m, s.free_d
+            mask = static & (fv >= v)
+            mask &= fm >= m
+            mask &= fd >= d
+
+            def one(i: int) -> bool:
+                return bool(static[i] and fv[i] >= v and fm[i] >= m and fd[i] >= d)
+
+            s.keep_mask(key, mask, one)
+        return mask
+
     def passing(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
         """The hosts every filter lets through (and `allowed`, when given). Do not modify."""
+        if self._default_dynamic and (r.group is None or r.group_policy not in _HARD_GROUP_RULES):
+            fits = self._fits(s, r)
+            return fits if allowed is None else fits & allowed
         mask = self._static_mask(s, r)
         fresh = False  # whether `mask` is our own array yet (the static one is shared)
         for m in (f.mask(s, r) for f in self._dynamic):
@@ -97,18 +137,19 @@ class Scheduler:
     def select(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
         """The index of the host chosen for `r`, or None when no host passes the filters."""
         ok = self.passing(s, r, allowed)
-        idx = np.flatnonzero(ok)
-        if idx.size == 0:
+        count = int(np.count_nonzero(ok))
+        if count == 0:
             return None
-        every = idx.size == s.size  # weigh the columns themselves, not a gathered copy
-        t = totals(s, r, None if every else idx, self.weighers)
-        k = min(self.host_subset_size, idx.size)
+        every = count == s.size  # weigh the columns themselves, not a gathered copy
+        idx = None if every else np.flatnonzero(ok)
+        t = totals(s, r, idx, self.weighers)
+        k = min(self.host_subset_size, count)
         if k == 1:
             pos = int(t.argmax())  # the first maximum: ties go to the lowest host id
         else:
             best = np.argpartition(-t, k - 1)[:k]
             pos = int(best[self.rng.randrange(k)])
-        return pos if every else int(idx[pos])
+        return pos if idx is None else int(idx[pos])
 
     def place(
         self, s: FleetSnapshot, requests: Sequence[PlacementRequest], allowed: Mask | None = None

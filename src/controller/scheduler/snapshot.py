@@ -26,6 +26,9 @@ from controller.scheduler.fleet import (
 Mask: TypeAlias = NDArray[np.bool_]
 Floats: TypeAlias = NDArray[np.float64]
 
+# Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
+_MAX_CACHED = 32
+
 
 class _Codes:
     """A string column as small integers, so "equals X" is one vectorised comparison."""
@@ -133,6 +136,13 @@ class FleetSnapshot:
         )
         self.static_masks: dict[object, Mask] = {}  # the scheduler's cache, per request traits
         self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
+        self._derived_ids: dict[int, int] = {}  # id of a derived column → its place in _derived
+        # Derived columns stacked as matrices (the weighers' columns of one request shape), and
+        # which derived columns make their rows: kept current as the columns are.
+        self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[int, ...]]] = {}
+        # Masks kept current like derived columns (the scheduler's "passes every filter" masks,
+        # per request shape), dropped with static_masks.
+        self._masks: dict[object, tuple[Callable[[int], bool], Mask]] = {}
         # Group key → host index → members there; index -1 = a host not in this snapshot.
         self.members: dict[str, Counter[int]] = {}
         for key, hosts_of_members in (members or {}).items():
@@ -153,8 +163,44 @@ class FleetSnapshot:
         found = self._derived.get(key)
         if found is None:
             found = (one, whole())
+            self._derived_ids[id(found[1])] = len(self._derived)
             self._derived[key] = found
         return found[1]
+
+    def stacked(self, columns: Sequence[Floats]) -> Floats | None:
+        """np.stack(columns), kept current, when every column is a derived one (as `derived`
+        returned it); else None. Do not modify."""
+        key = tuple(map(id, columns))
+        found = self._stacks.get(key)
+        if found is None:
+            slots = tuple(self._derived_ids.get(k, -1) for k in key)
+            if -1 in slots or len(self._stacks) >= _MAX_CACHED:
+                return None
+            found = (np.stack(columns), slots)
+            self._stacks[key] = found
+        return found[0]
+
+    def cached_mask(self, key: object) -> Mask | None:
+        found = self._masks.get(key)
+        return None if found is None else found[1]
+
+    def keep_mask(self, key: object, mask: Mask, one: Callable[[int], bool]) -> None:
+        """Keep `mask` current (after a claim on host i, `mask[i] = one(i)`) until a host's
+        availability changes (see replace_row); `cached_mask(key)` returns it meanwhile."""
+        if len(self._masks) < _MAX_CACHED:
+            self._masks[key] = (one, mask)
+
+    def _update(self, i: int) -> None:
+        """The derived columns, their stacks and the masks after host i changed."""
+        if self._derived:
+            values = []
+            for one, column in self._derived.values():
+                column[i] = value = one(i)
+                values.append(value)
+            for matrix, slots in self._stacks.values():
+                matrix[:, i] = [values[k] for k in slots]
+        for one_ok, mask in self._masks.values():
+            mask[i] = one_ok(i)
 
     def member_counts(self, group: str) -> Counter[int]:
         return self.members.get(group) or Counter()
@@ -175,8 +221,7 @@ class FleetSnapshot:
         self.free_m[i] = self.cap_m[i] - self.used_m[i]
         self.free_d[i] = self.cap_d[i] - self.used_d[i]
         self.util[i] += v * self.inv_vcpus[i]
-        for one, column in self._derived.values():
-            column[i] = one(i)
+        self._update(i)
 
     def set_members(self, members: Mapping[str, Iterable[str]]) -> None:
         """The hosts of these groups' members, as read (a later batch's groups)."""
@@ -196,6 +241,7 @@ class FleetSnapshot:
         if usable != bool(self.usable[i]):
             self.usable[i] = usable
             self.static_masks.clear()  # they include the availability filter
+            self._masks.clear()
         old_v, vcpus = self.used_v[i], float(cols.vcpus[j])
         self.vcpus[i] = vcpus
         self.inv_vcpus[i] = 1.0 / max(vcpus, 1.0)
@@ -212,8 +258,7 @@ class FleetSnapshot:
             self.util[i] += (self.used_v[i] - old_v) * self.inv_vcpus[i]
         else:
             self.util[i] = self.used_v[i] * self.inv_vcpus[i]
-        for one, column in self._derived.values():
-            column[i] = one(i)
+        self._update(i)
 
     def mask_of(self, host_ids: Sequence[str]) -> Mask:
         mask = np.zeros(self.size, np.bool_)

@@ -153,7 +153,12 @@ def totals(
         return np.zeros(count, np.float64)
     # All the weighers' columns as one matrix: a handful of whole-matrix operations instead of
     # several per weigher (this runs once per placement, over every candidate host).
-    x = np.stack(columns) if candidates is None else np.stack(columns).take(candidates, axis=1)
+    # (The snapshot keeps the stack of derived columns current: no copy per placement.)
+    x = s.stacked(columns)
+    if x is None:
+        x = np.stack(columns)
+    if candidates is not None:
+        x = x.take(candidates, axis=1)
     lo, hi = x.min(axis=1).tolist(), x.max(axis=1).tolist()
     # sum of m * (x - lo) / (hi - lo), as (x @ scale) - sum(lo * scale); a weigher whose
     # column is the same everywhere says nothing (scale 0).
