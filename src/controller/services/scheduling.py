@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -355,7 +356,7 @@ def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tu
 
 def _placement(inst: Instance, host_id: str | None) -> Mutation:
     command_id = uuid4()
-    placed = bump(
+    placed = _bumped(
         inst,
         host_id=host_id,
         allocated=True,
@@ -366,6 +367,24 @@ def _placement(inst: Instance, host_id: str | None) -> Mutation:
         placed,
         [command(placed, CommandOp.SPAWN, command_id), instance_event(placed, "instance.scheduled")],
     )
+
+
+def _bumped(inst: Instance, **changes: Any) -> Instance:
+    """bump(inst, **changes), without dataclasses.replace: Instance is a plain frozen
+    dataclass (no __post_init__, no slots; see _BUMPS_PLAINLY), so the copy of its fields
+    with the changes is the new instance's __dict__. replace() would call __init__, one
+    object.__setattr__ per field: several times the cost, once per placement."""
+    if not _BUMPS_PLAINLY:
+        return bump(inst, **changes)
+    fields = dict(inst.__dict__)
+    fields.update(changes)
+    fields["version"] = inst.version + 1
+    new = object.__new__(Instance)
+    object.__setattr__(new, "__dict__", fields)
+    return new
+
+
+_BUMPS_PLAINLY = "__post_init__" not in vars(Instance) and "__slots__" not in vars(Instance)
 
 
 def _failed(inst: Instance, reason: str) -> Mutation:
