@@ -94,9 +94,11 @@ def placement_request(inst: Instance, group: GroupPlacement | None = None) -> Pl
 def _capacity(h: Host, now: float, stale_after_s: float) -> tuple[object, ...]:
     """What a claim on host h depends on, as the snapshot holds it (`_expected`): if none
     of it changed, the snapshot's decisions stand."""
-    v = host_view(h, now, stale_after_s)
+    # Usable as host_view says (up and enabled), without making the view.
+    fresh = h.last_heartbeat is not None and now - h.last_heartbeat.timestamp() < stale_after_s
+    up = h.state is HostState.UP and fresh
     return (
-        v.up and v.enabled,
+        up and h.enabled,
         float(h.vcpus),
         h.vcpus * h.cpu_allocation_ratio,
         h.memory_mib * h.ram_allocation_ratio,
