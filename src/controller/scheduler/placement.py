@@ -111,7 +111,7 @@ class Scheduler:
             mask &= fd >= d
 
             def one(i: int) -> bool:
-                return bool(static[i] and fv[i] >= v and fm[i] >= m and fd[i] >= d)
+                return static.item(i) and fv.item(i) >= v and fm.item(i) >= m and fd.item(i) >= d
 
             s.keep_mask(key, mask, one)
         return mask

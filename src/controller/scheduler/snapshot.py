@@ -214,13 +214,17 @@ class FleetSnapshot:
 
     def add_usage(self, i: int, v: int, m: int, d: int) -> None:
         """Host i uses v vcpus, m MiB and d GiB more (less, when negative) than recorded."""
-        self.used_v[i] += v
-        self.used_m[i] += m
-        self.used_d[i] += d
-        self.free_v[i] = self.cap_v[i] - self.used_v[i]
-        self.free_m[i] = self.cap_m[i] - self.used_m[i]
-        self.free_d[i] = self.cap_d[i] - self.used_d[i]
-        self.util[i] += v * self.inv_vcpus[i]
+        # In Python floats (`item`): the same float64 arithmetic, without NumPy scalars' cost.
+        used_v = self.used_v.item(i) + v
+        used_m = self.used_m.item(i) + m
+        used_d = self.used_d.item(i) + d
+        self.used_v[i] = used_v
+        self.used_m[i] = used_m
+        self.used_d[i] = used_d
+        self.free_v[i] = self.cap_v.item(i) - used_v
+        self.free_m[i] = self.cap_m.item(i) - used_m
+        self.free_d[i] = self.cap_d.item(i) - used_d
+        self.util[i] = self.util.item(i) + v * self.inv_vcpus.item(i)
         self._update(i)
 
     def set_members(self, members: Mapping[str, Iterable[str]]) -> None:

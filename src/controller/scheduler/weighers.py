@@ -36,7 +36,7 @@ def _free_share(free: str, cap: str) -> Column:
         f: Floats = getattr(s, free)
         c: Floats = getattr(s, cap)
         return s.derived(
-            ("share", free), lambda: f / np.maximum(c, 1.0), lambda i: float(f[i] / max(c[i], 1.0))
+            ("share", free), lambda: f / np.maximum(c, 1.0), lambda i: f.item(i) / max(c.item(i), 1.0)
         )
 
     return column
@@ -66,7 +66,7 @@ def least_load(multiplier: float = 1.0) -> Weigher:
         return s.derived(
             ("least_load", v),
             lambda: -(s.util + v * s.inv_vcpus),
-            lambda i: -float(s.util[i] + v * s.inv_vcpus[i]),
+            lambda i: -(s.util.item(i) + v * s.inv_vcpus.item(i)),
         )
 
     return Weigher("least_load", column, multiplier)
@@ -102,7 +102,7 @@ def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> We
         return s.derived(
             ("cpu_load", target, v),
             lambda: target_load_score(s.util + v * s.inv_vcpus, target),
-            lambda i: _target_load_score_one(float(s.util[i] + v * s.inv_vcpus[i]), target),
+            lambda i: _target_load_score_one(s.util.item(i) + v * s.inv_vcpus.item(i), target),
         )
 
     return Weigher("cpu_load", column, multiplier)
