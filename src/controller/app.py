@@ -4,6 +4,7 @@ TaskGroup, and shuts down in order (stop RPCs with a grace period, then bus, the
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import sys
@@ -18,7 +19,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs
+from controller import logs, relay_process
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -27,6 +28,8 @@ from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
+from controller.relay_process import RelaySettings
+from controller.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
@@ -205,7 +208,14 @@ async def serve(s: Settings) -> None:
         on_reconnect=feed.interrupted,
     )
     publisher = f"controller/{s.controller_id}"
-    relay = OutboxRelay(s.database_url, amqp, topo, publisher)
+    run_relay: Callable[[], Awaitable[None]]
+    if s.outbox_relay == "process":
+        child = RelaySettings(
+            s.database_url, s.amqp_url, s.bus_prefix, publisher, s.log_format, s.controller_id
+        )
+        run_relay = functools.partial(relay_process.run_child, child)
+    else:
+        run_relay = OutboxRelay(s.database_url, amqp, topo, publisher).run
 
     server = grpc.aio.server(options=SERVER_OPTIONS)
     console = ConsoleService(instances, console_relay)
@@ -247,7 +257,7 @@ async def serve(s: Settings) -> None:
                 "listener": listener.run,
                 "watch-feed": feed.run,
                 "scheduler": workers.run,
-                "outbox-relay": relay.run,
+                "outbox-relay": run_relay,
                 "heartbeats": lambda: hosts.flush_heartbeats(s.heartbeat_interval_s),
                 "metrics-persist": metrics.persist_forever,
                 "host-monitor": lambda: lead(
@@ -259,7 +269,7 @@ async def serve(s: Settings) -> None:
             background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()
-            gc.freeze()  # see GC_THRESHOLDS
+            gc.freeze()  # see controller.runtime.GC_THRESHOLDS
             for name in ("", *SERVICE_NAMES):
                 await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             log.info(
@@ -280,18 +290,10 @@ async def serve(s: Settings) -> None:
         log.info("controller.stopped")
 
 
-# Garbage collection in a process holding thousands of long-lived agent streams. With CPython's
-# default thresholds (700, 10, 10), objects that live a second or so (messages and samples in
-# flight, timers) reach the oldest generation, and each full collection then walks every object
-# of every stream: 25-40% of the controller's time at 5,000 agents. Larger young generations
-# promote far less; what startup built is frozen (it is never garbage) and no longer walked.
-GC_THRESHOLDS = (50_000, 20, 10)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     s = parse(argv)
     logs.configure(s.log_format, controller=s.controller_id)
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_gc()
     try:
         uvloop.run(serve(s))
     except StartupError as exc:

@@ -40,6 +40,7 @@ class Settings:
     grace_s: float
     image_store: str
     image_max_gib: float
+    outbox_relay: str
 
 
 def _env(name: str, default: str) -> str:
@@ -173,6 +174,13 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
     )
     _scheduler_flags(p)
     p.add_argument("--log-format", choices=("console", "json"), default=_env("LOG_FORMAT", "console"))
+    p.add_argument(
+        "--outbox-relay",
+        choices=("process", "inline"),
+        default=_env("OUTBOX_RELAY", "process"),
+        help="publish the outbox from a child process (default) or on the controller's own event "
+        "loop [OVERCAST_OUTBOX_RELAY]",
+    )
     p.add_argument(
         "--grace",
         type=_positive(float),

@@ -1,0 +1,150 @@
+"""The outbox relay in a process of its own (`--outbox-relay process`, the default).
+
+Publishing is the costliest thing the controller does per message: ~100 µs of aio-pika framing
+and publisher-confirm bookkeeping for each spawn command and each event, two of them per
+placement. On the controller's event loop that CPU came out of the scheduler and the agents'
+streams (it is one core, however many the machine has); in a child process it runs beside
+them. The relay needs only PostgreSQL and RabbitMQ, and it is leader-elected already (one
+publishes per deployment, the others wait), so nothing else changes: the outbox is the
+interface.
+
+The controller starts the child (`python -m controller.relay_process`, settings in its
+environment), restarts it if it exits, and stops it with itself. The child exits when the
+controller's end of its stdin pipe closes, so a controller killed with SIGKILL leaves no relay
+behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass
+
+import aio_pika
+import structlog
+import uvloop
+
+from controller import logs
+from controller.bus.relay import OutboxRelay
+from controller.bus.topology import Topology
+from controller.runtime import tune_gc
+
+log = structlog.get_logger(__name__)
+
+RESTART_AFTER_S = 1.0
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    database_url: str
+    amqp_url: str
+    bus_prefix: str
+    publisher: str
+    log_format: str
+    controller_id: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "OVERCAST_RELAY_DATABASE_URL": self.database_url,
+            "OVERCAST_RELAY_AMQP_URL": self.amqp_url,
+            "OVERCAST_RELAY_BUS_PREFIX": self.bus_prefix,
+            "OVERCAST_RELAY_PUBLISHER": self.publisher,
+            "OVERCAST_RELAY_LOG_FORMAT": self.log_format,
+            "OVERCAST_RELAY_CONTROLLER_ID": self.controller_id,
+        }
+
+    @classmethod
+    def from_environment(cls) -> RelaySettings:
+        e = os.environ
+        return cls(
+            e["OVERCAST_RELAY_DATABASE_URL"],
+            e["OVERCAST_RELAY_AMQP_URL"],
+            e["OVERCAST_RELAY_BUS_PREFIX"],
+            e["OVERCAST_RELAY_PUBLISHER"],
+            e["OVERCAST_RELAY_LOG_FORMAT"],
+            e["OVERCAST_RELAY_CONTROLLER_ID"],
+        )
+
+
+async def run_child(s: RelaySettings) -> None:
+    """The controller's side: keep one relay process running until cancelled."""
+    while True:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "controller.relay_process",
+            stdin=asyncio.subprocess.PIPE,  # its end closing tells the child to exit
+            env={**os.environ, **s.environment()},
+        )
+        log.info("relay_process.started", pid=proc.pid)
+        try:
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            await _stop(proc)
+            raise
+        log.warning("relay_process.exited", pid=proc.pid, code=code, restart_in_s=RESTART_AFTER_S)
+        await asyncio.sleep(RESTART_AFTER_S)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(proc.wait(), 10.0)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+async def _relay(s: RelaySettings) -> None:
+    """The child's side: relay until the controller goes away (stdin EOF) or stops us."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def parent_gone() -> None:
+        if not os.read(0, 4096):
+            loop.remove_reader(0)
+            stop.set()
+
+    loop.add_reader(0, parent_gone)
+    amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
+    relay = OutboxRelay(s.database_url, amqp, Topology(s.bus_prefix), s.publisher)
+    task = asyncio.ensure_future(_supervised(relay))
+    try:
+        await stop.wait()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await amqp.close()
+        log.info("relay_process.stopped", published=relay.published)
+
+
+async def _supervised(relay: OutboxRelay) -> None:
+    while True:
+        try:
+            await relay.run()
+            return
+        except Exception:
+            log.exception("background.failed", task="outbox-relay")
+            await asyncio.sleep(RESTART_AFTER_S)
+
+
+def main() -> None:
+    s = RelaySettings.from_environment()
+    logs.configure(s.log_format, controller=s.controller_id, process="outbox-relay")
+    tune_gc()
+    try:
+        uvloop.run(_relay(s))
+    except (OSError, aio_pika.exceptions.AMQPError) as exc:
+        log.error("relay_process.failed", error=str(exc))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
