@@ -137,6 +137,9 @@ class FleetSnapshot:
         self.static_masks: dict[object, Mask] = {}  # the scheduler's cache, per request traits
         self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
         self._derived_ids: dict[int, int] = {}  # id of a derived column → its place in _derived
+        # Per derived column (by place), its minimum and maximum over every host and how many
+        # hosts have each, kept current on claims while that says them (else None: unknown).
+        self._bounds: list[list[float] | None] = []
         # Derived columns stacked as matrices (the weighers' columns of one request shape), and
         # which derived columns make their rows: kept current as the columns are.
         self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[int, ...]]] = {}
@@ -165,7 +168,29 @@ class FleetSnapshot:
             found = (one, whole())
             self._derived_ids[id(found[1])] = len(self._derived)
             self._derived[key] = found
+            self._bounds.append(None)
         return found[1]
+
+    def bounds(self, columns: Sequence[Floats]) -> tuple[list[float], list[float]] | None:
+        """Each column's minimum and maximum over every host (as `column.min()`, `.max()`),
+        when every column is a derived one; else None."""
+        if not self.size:
+            return None
+        lows, highs = [], []
+        for column in columns:
+            k = self._derived_ids.get(id(column))
+            if k is None:
+                return None
+            b = self._bounds[k]
+            if b is None:
+                lo, hi = column.min().item(), column.max().item()
+                if lo != lo or hi != hi:  # NaN: not kept
+                    return None
+                b = [lo, hi, int(np.count_nonzero(column == lo)), int(np.count_nonzero(column == hi))]
+                self._bounds[k] = b
+            lows.append(b[0])
+            highs.append(b[1])
+        return lows, highs
 
     def stacked(self, columns: Sequence[Floats]) -> Floats | None:
         """np.stack(columns), kept current, when every column is a derived one (as `derived`
@@ -194,9 +219,14 @@ class FleetSnapshot:
         """The derived columns, their stacks and the masks after host i changed."""
         if self._derived:
             values = []
-            for one, column in self._derived.values():
+            bounds = self._bounds
+            for k, (one, column) in enumerate(self._derived.values()):
+                old = column.item(i)
                 column[i] = value = one(i)
                 values.append(value)
+                b = bounds[k]
+                if b is not None and value != old:
+                    bounds[k] = _moved(b, old, value)
             for matrix, slots in self._stacks.values():
                 matrix[:, i] = [values[k] for k in slots]
         for one_ok, mask in self._masks.values():
@@ -273,3 +303,24 @@ class FleetSnapshot:
         """vcpus, memory MiB and disk GiB used on a host, including the placements recorded."""
         i = self.index[host_id]
         return int(self.used_v[i]), int(self.used_m[i]), int(self.used_d[i])
+
+
+def _moved(b: list[float], old: float, new: float) -> list[float] | None:
+    """A column's [min, max, hosts at min, hosts at max] after one host's value went from
+    `old` to `new`; None when that no longer says (the last host at an extreme moved in)."""
+    lo, hi, n_lo, n_hi = b
+    if old == lo:
+        n_lo -= 1
+    if old == hi:
+        n_hi -= 1
+    if new < lo:
+        lo, n_lo = new, 1
+    elif new == lo:
+        n_lo += 1
+    if new > hi:
+        hi, n_hi = new, 1
+    elif new == hi:
+        n_hi += 1
+    if n_lo <= 0 or n_hi <= 0 or new != new:
+        return None
+    return [lo, hi, n_lo, n_hi]

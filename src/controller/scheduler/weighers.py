@@ -157,9 +157,12 @@ def totals(
     x = s.stacked(columns)
     if x is None:
         x = np.stack(columns)
+    bounds = None
     if candidates is not None:
         x = x.take(candidates, axis=1)
-    lo, hi = x.min(axis=1).tolist(), x.max(axis=1).tolist()
+    else:  # the snapshot keeps each column's minimum and maximum over every host
+        bounds = s.bounds(columns)
+    lo, hi = bounds or (x.min(axis=1).tolist(), x.max(axis=1).tolist())
     # sum of m * (x - lo) / (hi - lo), as (x @ scale) - sum(lo * scale); a weigher whose
     # column is the same everywhere says nothing (scale 0).
     scale = [m / (h - low) if h > low else 0.0 for m, low, h in zip(multipliers, lo, hi, strict=True)]

@@ -19,7 +19,8 @@ from controller.scheduler.snapshot import FleetSnapshot
 FLAVORS = [(1, 512, 1), (1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160)]
 
 
-def _fleet(rng: random.Random, n: int) -> list[HostView]:
+def _fleet(rng: random.Random, n: int, roomy: bool) -> list[HostView]:
+    """`roomy`: every host up and with room for every request (all of them candidates)."""
     hosts = []
     for k in range(n):
         v, m, d = rng.choice([(32, 65536, 1000), (16, 32768, 500), (4, 8192, 100)])
@@ -30,10 +31,10 @@ def _fleet(rng: random.Random, n: int) -> list[HostView]:
                 vcpus=v,
                 memory_mib=m,
                 disk_gib=d,
-                cpu_allocation_ratio=rng.choice([1.0, 4.0]),
+                cpu_allocation_ratio=16.0 if roomy else rng.choice([1.0, 4.0]),
                 vcpus_used=rng.randrange(0, v),
                 memory_mib_used=rng.randrange(0, m // 2),
-                up=rng.random() > 0.05,
+                up=roomy or rng.random() > 0.05,
                 cpu_util=rng.random() if rng.random() < 0.5 else None,
                 load_fresh=rng.random() < 0.5,
             )
@@ -41,10 +42,10 @@ def _fleet(rng: random.Random, n: int) -> list[HostView]:
     return hosts
 
 
-def _request(rng: random.Random) -> PlacementRequest:
-    v, m, d = rng.choice(FLAVORS)
+def _request(rng: random.Random, roomy: bool) -> PlacementRequest:
+    v, m, d = rng.choice(FLAVORS[:2] if roomy else FLAVORS)
     kw: dict[str, object] = {}
-    if rng.random() < 0.2:
+    if not roomy and rng.random() < 0.2:
         kw["availability_zone"] = rng.choice(["az1", "az2"])
     if rng.random() < 0.2:
         g = rng.randrange(4)
@@ -57,6 +58,7 @@ def _uncached(s: FleetSnapshot) -> FleetSnapshot:
     fresh = copy.copy(s)
     fresh.static_masks = {}
     fresh._derived, fresh._derived_ids, fresh._stacks, fresh._masks = {}, {}, {}, {}
+    fresh._bounds = []
     return fresh
 
 
@@ -69,12 +71,13 @@ def _uncached(s: FleetSnapshot) -> FleetSnapshot:
     ],
     ids=["spread", "pack", "default"],
 )
-def test_each_choice_is_the_best_of_the_full_ranking(scheduler: Scheduler) -> None:
+@pytest.mark.parametrize("roomy", [False, True])
+def test_each_choice_is_the_best_of_the_full_ranking(scheduler: Scheduler, roomy: bool) -> None:
     rng = random.Random(5)
-    hosts = _fleet(rng, 120)
+    hosts = _fleet(rng, 120, roomy)
     s = FleetSnapshot(hosts)
     for n in range(1500):
-        r = _request(rng)
+        r = _request(rng, roomy)
         ranked = scheduler.rank_in(_uncached(s), r).candidates  # every filter and weigher
         i = scheduler.select(s, r)
         assert (None if i is None else s.ids[i]) == (ranked[0] if ranked else None)
@@ -84,7 +87,7 @@ def test_each_choice_is_the_best_of_the_full_ranking(scheduler: Scheduler) -> No
         if n % 100 == 50:  # a host's row read again: up or down, usage changed
             j = rng.randrange(len(hosts))
             h = hosts[j]
-            h.up = not h.up
+            h.up = roomy or not h.up
             h.vcpus_used = rng.randrange(0, h.vcpus)
             s.replace_row(j, HostColumns.of([h]), 0)
         if n % 300 == 299:  # a claim refused by the database
