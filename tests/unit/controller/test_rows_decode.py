@@ -66,7 +66,7 @@ def test_instance_row(changes: dict[str, Any]) -> None:
             ),
         }
     )
-    got = rows.instance(r)
+    got = rows.instance(r)  # type: ignore[arg-type]  # a dict reads as a Record does
     assert got == want
     assert repr(got) == repr(want)
     assert hash(got.boot) == hash(want.boot)
@@ -80,7 +80,7 @@ def test_instance_row(changes: dict[str, Any]) -> None:
 
 def test_unknown_enum_values_still_fail() -> None:
     with pytest.raises(ValueError):
-        rows.instance(_instance_row(vm_state="BOGUS"))
+        rows.instance(_instance_row(vm_state="BOGUS"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("state", ["UP", "DOWN"])
@@ -92,7 +92,7 @@ def test_host_row(state: str) -> None:
         disk_gib_used=40, servers=2, enabled=True, disabled_reason="", state=state, last_heartbeat=NOW,
         version=3, created_at=NOW, domain_type="kvm",
     )  # fmt: skip
-    got = rows.host(r)
+    got = rows.host(r)  # type: ignore[arg-type]
     want = Host(**{**r, "state": HostState(state)})
     assert got == want
     assert repr(got) == repr(want)

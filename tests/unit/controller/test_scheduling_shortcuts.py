@@ -18,7 +18,7 @@ def test_bumped_is_bump() -> None:
     )  # fmt: skip
     c = uuid.uuid4()
     changes = dict(host_id="h1", allocated=True, task_state=TaskState.SPAWNING, task_command=c)
-    got, want = _bumped(inst, **changes), bump(inst, **changes)  # type: ignore[arg-type]
+    got, want = _bumped(inst, **changes), bump(inst, **changes)
     assert got == want
     assert repr(got) == repr(want)
     assert got.version == 5 and inst.version == 4 and inst.host_id is None
