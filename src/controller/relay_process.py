@@ -36,6 +36,12 @@ log = structlog.get_logger(__name__)
 
 RESTART_AFTER_S = 1.0
 
+# The relay runs at a lower CPU priority than its controller. When the machine is short of CPU,
+# what cannot wait is the controller's: agents' heartbeats (read late, hosts are declared DOWN),
+# placement decisions and API calls. Publishing can lag: the outbox is durable and keeps its
+# order. With CPU to spare the niceness costs nothing.
+NICENESS = 5
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -138,6 +144,7 @@ async def _supervised(relay: OutboxRelay) -> None:
 def main() -> None:
     s = RelaySettings.from_environment()
     logs.configure(s.log_format, controller=s.controller_id, process="outbox-relay")
+    os.nice(NICENESS)
     tune_gc()
     try:
         uvloop.run(_relay(s))
