@@ -27,7 +27,7 @@ from controller.scheduler.filters import (
     Filter,
 )
 from controller.scheduler.fleet import HostView, PlacementRequest
-from controller.scheduler.snapshot import FleetSnapshot, Mask
+from controller.scheduler.snapshot import FleetSnapshot, Indices, Mask
 from controller.scheduler.weighers import Weigher, free_ram, totals
 
 _DEFAULT_DYNAMIC = {AFFINITY, ANTI_AFFINITY, VCPUS, MEMORY, DISK}
@@ -102,7 +102,7 @@ class Scheduler:
         current by the snapshot on each claim."""
         v, m, d = r.vcpus, r.memory_mib, r.disk_gib
         key = (self._cache_key, r.traits, v, m, d)
-        mask = s.cached_mask(key)
+        mask = s.kept_mask(key)
         if mask is None:
             static = self._static_mask(s, r)
             fv, fm, fd = s.free_v, s.free_m, s.free_d
@@ -116,9 +116,29 @@ class Scheduler:
             s.keep_mask(key, mask, one)
         return mask
 
+    def _fits_kept(self, r: PlacementRequest) -> bool:
+        """Whether `passing` is `_fits` (a mask the snapshot keeps) for `r`."""
+        return self._default_dynamic and (r.group is None or r.group_policy not in _HARD_GROUP_RULES)
+
+    def _candidates(
+        self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None
+    ) -> tuple[int, Indices | None]:
+        """How many hosts pass the filters (and `allowed`), and which (None: every host)."""
+        if allowed is None and self._fits_kept(r):
+            key = (self._cache_key, r.traits, r.vcpus, r.memory_mib, r.disk_gib)
+            found = s.kept_candidates(key)
+            if found is None:
+                self._fits(s, r)
+                found = s.kept_candidates(key)
+            if found is not None:
+                return found
+        ok = self.passing(s, r, allowed)
+        count = int(np.count_nonzero(ok))
+        return count, None if count == s.size else np.flatnonzero(ok)
+
     def passing(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
         """The hosts every filter lets through (and `allowed`, when given). Do not modify."""
-        if self._default_dynamic and (r.group is None or r.group_policy not in _HARD_GROUP_RULES):
+        if self._fits_kept(r):
             fits = self._fits(s, r)
             return fits if allowed is None else fits & allowed
         mask = self._static_mask(s, r)
@@ -136,12 +156,10 @@ class Scheduler:
 
     def select(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
         """The index of the host chosen for `r`, or None when no host passes the filters."""
-        ok = self.passing(s, r, allowed)
-        count = int(np.count_nonzero(ok))
+        count, idx = self._candidates(s, r, allowed)
         if count == 0:
             return None
-        every = count == s.size  # weigh the columns themselves, not a gathered copy
-        idx = None if every else np.flatnonzero(ok)
+        # Every host passing: weigh the columns themselves, not a gathered copy (idx None).
         t = totals(s, r, idx, self.weighers)
         k = min(self.host_subset_size, count)
         if k == 1:

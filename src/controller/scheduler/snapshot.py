@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,7 @@ from controller.scheduler.fleet import (
 
 Mask: TypeAlias = NDArray[np.bool_]
 Floats: TypeAlias = NDArray[np.float64]
+Indices: TypeAlias = NDArray[np.intp]
 
 # Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
 _MAX_CACHED = 32
@@ -144,8 +145,9 @@ class FleetSnapshot:
         # which derived columns make their rows: kept current as the columns are.
         self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[int, ...]]] = {}
         # Masks kept current like derived columns (the scheduler's "passes every filter" masks,
-        # per request shape), dropped with static_masks.
-        self._masks: dict[object, tuple[Callable[[int], bool], Mask]] = {}
+        # per request shape), dropped with static_masks; with each, how many hosts it lets
+        # through and which (their indices; None until asked for again after a change).
+        self._masks: dict[object, tuple[Callable[[int], bool], Mask, list[Any]]] = {}
         # Group key → host index → members there; index -1 = a host not in this snapshot.
         self.members: dict[str, Counter[int]] = {}
         for key, hosts_of_members in (members or {}).items():
@@ -205,15 +207,28 @@ class FleetSnapshot:
             self._stacks[key] = found
         return found[0]
 
-    def cached_mask(self, key: object) -> Mask | None:
+    def kept_mask(self, key: object) -> Mask | None:
         found = self._masks.get(key)
         return None if found is None else found[1]
 
+    def kept_candidates(self, key: object) -> tuple[int, Indices | None] | None:
+        """How many hosts the kept mask `key` lets through, and their indices (None when
+        that is every host). Do not modify."""
+        found = self._masks.get(key)
+        if found is None:
+            return None
+        counted = found[2]
+        if counted[0] == self.size:
+            return counted[0], None
+        if counted[1] is None:
+            counted[1] = np.flatnonzero(found[1])
+        return counted[0], counted[1]
+
     def keep_mask(self, key: object, mask: Mask, one: Callable[[int], bool]) -> None:
         """Keep `mask` current (after a claim on host i, `mask[i] = one(i)`) until a host's
-        availability changes (see replace_row); `cached_mask(key)` returns it meanwhile."""
+        availability changes (see replace_row); `kept_mask(key)` returns it meanwhile."""
         if len(self._masks) < _MAX_CACHED:
-            self._masks[key] = (one, mask)
+            self._masks[key] = (one, mask, [int(np.count_nonzero(mask)), None])
 
     def _update(self, i: int) -> None:
         """The derived columns, their stacks and the masks after host i changed."""
@@ -229,8 +244,12 @@ class FleetSnapshot:
                     bounds[k] = _moved(b, old, value)
             for matrix, slots in self._stacks.values():
                 matrix[:, i] = [values[k] for k in slots]
-        for one_ok, mask in self._masks.values():
-            mask[i] = one_ok(i)
+        for one_ok, mask, counted in self._masks.values():
+            ok = one_ok(i)
+            if ok != mask.item(i):
+                mask[i] = ok
+                counted[0] += 1 if ok else -1
+                counted[1] = None
 
     def member_counts(self, group: str) -> Counter[int]:
         return self.members.get(group) or Counter()
