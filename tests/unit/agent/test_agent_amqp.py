@@ -23,7 +23,8 @@ async def broker(bus_prefix: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]
     try:
         connection = await aio_pika.connect(AMQP_URL, timeout=3)
     except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"RabbitMQ not reachable: {exc!r}")
+        # The suite uses the real broker (make test checks it first): a skip would hide failures.
+        pytest.fail(f"RabbitMQ not reachable at {AMQP_URL}: {exc!r} (is it running?)")
     try:
         channel = await connection.channel()
         yield channel
