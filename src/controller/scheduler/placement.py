@@ -101,20 +101,7 @@ class Scheduler:
         (no hard group rule): the static mask and the capacity filters, per request shape, kept
         current by the snapshot on each claim."""
         v, m, d = r.vcpus, r.memory_mib, r.disk_gib
-        key = (self._cache_key, r.traits, v, m, d)
-        mask = s.kept_mask(key)
-        if mask is None:
-            static = self._static_mask(s, r)
-            fv, fm, fd = s.free_v, s.free_m, s.free_d
-            mask = static & (fv >= v)
-            mask &= fm >= m
-            mask &= fd >= d
-
-            def one(i: int) -> bool:
-                return static.item(i) and fv.item(i) >= v and fm.item(i) >= m and fd.item(i) >= d
-
-            s.keep_mask(key, mask, one)
-        return mask
+        return s.fits((self._cache_key, r.traits, v, m, d), self._static_mask(s, r), v, m, d)
 
     def _fits_kept(self, r: PlacementRequest) -> bool:
         """Whether `passing` is `_fits` (a mask the snapshot keeps) for `r`."""

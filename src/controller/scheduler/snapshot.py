@@ -143,11 +143,13 @@ class FleetSnapshot:
         self._bounds: list[list[float] | None] = []
         # Derived columns stacked as matrices (the weighers' columns of one request shape), and
         # which derived columns make their rows: kept current as the columns are.
-        self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[int, ...]]] = {}
-        # Masks kept current like derived columns (the scheduler's "passes every filter" masks,
-        # per request shape), dropped with static_masks; with each, how many hosts it lets
-        # through and which (their indices; None until asked for again after a change).
-        self._masks: dict[object, tuple[Callable[[int], bool], Mask, list[Any]]] = {}
+        # (The matrix's rows as views, each with the place of its column in _derived.)
+        self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[tuple[Floats, int], ...]]] = {}
+        # Capacity masks kept current on claims (`fits`: the scheduler's "passes every filter"
+        # masks, per request shape), dropped with static_masks: the static mask, the vcpus,
+        # memory and disk asked, the mask, and how many hosts it lets through and which
+        # (their indices; None until asked for again after a change).
+        self._masks: dict[object, tuple[Mask, int, int, int, Mask, list[Any]]] = {}
         # Group key → host index → members there; index -1 = a host not in this snapshot.
         self.members: dict[str, Counter[int]] = {}
         for key, hosts_of_members in (members or {}).items():
@@ -203,32 +205,37 @@ class FleetSnapshot:
             slots = tuple(self._derived_ids.get(k, -1) for k in key)
             if -1 in slots or len(self._stacks) >= _MAX_CACHED:
                 return None
-            found = (np.stack(columns), slots)
+            matrix = np.stack(columns)
+            found = (matrix, tuple(zip(matrix, slots, strict=True)))
             self._stacks[key] = found
         return found[0]
 
-    def kept_mask(self, key: object) -> Mask | None:
+    def fits(self, key: object, static: Mask, v: int, m: int, d: int) -> Mask:
+        """`static & (free_v >= v) & (free_m >= m) & (free_d >= d)`: the hosts of `static`
+        with room for v vcpus, m MiB and d GiB, kept current under `key` (with `static`, until
+        a host's availability changes: see replace_row). Do not modify."""
         found = self._masks.get(key)
-        return None if found is None else found[1]
+        if found is not None:
+            return found[4]
+        mask = static & (self.free_v >= v)
+        mask &= self.free_m >= m
+        mask &= self.free_d >= d
+        if len(self._masks) < _MAX_CACHED:
+            self._masks[key] = (static, v, m, d, mask, [int(np.count_nonzero(mask)), None])
+        return mask
 
     def kept_candidates(self, key: object) -> tuple[int, Indices | None] | None:
-        """How many hosts the kept mask `key` lets through, and their indices (None when
-        that is every host). Do not modify."""
+        """How many hosts the kept mask `key` (see `fits`) lets through, and their indices
+        (None when that is every host). Do not modify."""
         found = self._masks.get(key)
         if found is None:
             return None
-        counted = found[2]
+        counted = found[5]
         if counted[0] == self.size:
             return counted[0], None
         if counted[1] is None:
-            counted[1] = np.flatnonzero(found[1])
+            counted[1] = np.flatnonzero(found[4])
         return counted[0], counted[1]
-
-    def keep_mask(self, key: object, mask: Mask, one: Callable[[int], bool]) -> None:
-        """Keep `mask` current (after a claim on host i, `mask[i] = one(i)`) until a host's
-        availability changes (see replace_row); `kept_mask(key)` returns it meanwhile."""
-        if len(self._masks) < _MAX_CACHED:
-            self._masks[key] = (one, mask, [int(np.count_nonzero(mask)), None])
 
     def _update(self, i: int) -> None:
         """The derived columns, their stacks and the masks after host i changed."""
@@ -242,11 +249,15 @@ class FleetSnapshot:
                 b = bounds[k]
                 if b is not None and value != old:
                     bounds[k] = _moved(b, old, value)
-            for matrix, slots in self._stacks.values():
-                matrix[:, i] = [values[k] for k in slots]
-        for one_ok, mask, counted in self._masks.values():
-            ok = one_ok(i)
-            if ok != mask.item(i):
+            for _matrix, rows in self._stacks.values():
+                for row, k in rows:
+                    row[i] = values[k]
+        if self._masks:
+            fv, fm, fd = self.free_v.item(i), self.free_m.item(i), self.free_d.item(i)
+            for static, v, m, d, mask, counted in self._masks.values():
+                ok = static.item(i) and fv >= v and fm >= m and fd >= d
+                if ok == mask.item(i):
+                    continue
                 mask[i] = ok
                 counted[0] += 1 if ok else -1
                 counted[1] = None
