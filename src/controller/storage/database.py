@@ -17,7 +17,8 @@ MIGRATION_LOCK = 0x0C_0A57_0001
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    for kind in ("jsonb", "json"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def ensure_database(url: str) -> None:

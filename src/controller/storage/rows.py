@@ -193,7 +193,7 @@ def image(r: asyncpg.Record) -> Image:
 
 INSERT_OUTBOX = """
 INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
-SELECT k, mid, mt, rk, pr, rs, p::jsonb
+SELECT k, mid, mt, rk, pr, rs, p::json
 FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
     WITH ORDINALITY AS t(k, mid, mt, rk, pr, rs, p, n)
 ORDER BY n
