@@ -161,35 +161,38 @@ def _encode(schema: _Schema, fields: Mapping[str, Any]) -> dict[str, Any]:
 _OMIT = object()
 
 
-def _encode_value(f: _Field, value: Any) -> Any:
+_SCALARS = frozenset(("string", "bool", "int32", "int64", "enum"))
+
+
+def _scalar(f: _Field, value: Any) -> Any:
+    """A string, bool, integer or enum field's value as a str, bool, int or enum number, when
+    it is given in a form json_format reads the same way (else _Slow)."""
     kind, t = f.kind, type(value)
     if kind == "string":
-        if t is not str:
-            raise _Slow
-        return value if value or f.presence else _OMIT
-    if kind == "bool":
-        if t is not bool:
-            raise _Slow
-        return value if value or f.presence else _OMIT
-    if kind == "int32" or kind == "int64":
+        ok = t is str
+    elif kind == "bool":
+        ok = t is bool
+    elif kind == "enum":
+        ok = t is str and value in f.names
+        value = f.names.get(value) if ok else value
+    else:  # int32, int64 (the latter also as a decimal string, as JSON writes it)
         if t is str and kind == "int64" and _DECIMAL.match(value):
-            n = int(value)
-        elif t is int:
-            n = value
-        else:
-            raise _Slow
-        if not f.lo <= n <= f.hi:
-            raise _Slow
-        if not n and not f.presence:
-            return _OMIT
-        return str(n) if kind == "int64" else n
-    if kind == "enum":
-        if t is not str or value not in f.names:
-            raise _Slow
-        number = f.names[value]
-        if not number and not f.presence:
-            return _OMIT
-        return f.numbers[number]
+            value, t = int(value), int
+        ok = t is int and f.lo <= value <= f.hi
+    if not ok:
+        raise _Slow
+    return value
+
+
+def _encode_value(f: _Field, value: Any) -> Any:
+    kind, t = f.kind, type(value)
+    if kind in _SCALARS:
+        v = _scalar(f, value)
+        if not v and not f.presence:
+            return _OMIT  # a default value without presence is not written
+        if kind == "int64":
+            return str(v)
+        return f.numbers[v] if kind == "enum" else v
     if kind == "message":
         assert f.schema is not None
         return _encode(f.schema, value)
@@ -255,28 +258,8 @@ def _decode(schema: _Schema, obj: Any) -> dict[str, Any]:
 
 def _decode_value(f: _Field, value: Any) -> Any:
     kind, t = f.kind, type(value)
-    if kind == "string":
-        if t is not str:
-            raise _Slow
-        return value
-    if kind == "bool":
-        if t is not bool:
-            raise _Slow
-        return value
-    if kind == "int32" or kind == "int64":
-        if t is str and kind == "int64" and _DECIMAL.match(value):
-            n = int(value)
-        elif t is int:
-            n = value
-        else:
-            raise _Slow
-        if not f.lo <= n <= f.hi:
-            raise _Slow
-        return n
-    if kind == "enum":
-        if t is not str or value not in f.names:
-            raise _Slow
-        return f.names[value]
+    if kind in _SCALARS:
+        return _scalar(f, value)
     if kind == "message":
         assert f.schema is not None
         return _decode(f.schema, value)
