@@ -6,7 +6,7 @@ import grpc
 import structlog
 
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.uplink import power_state_to_proto
+from agent.wire import power_state_to_proto
 from overcast.v1 import agent_pb2, agent_pb2_grpc
 
 log = structlog.get_logger("agent.admin")

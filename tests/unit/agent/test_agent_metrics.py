@@ -33,7 +33,8 @@ from agent.metrics.simulation import (
 )
 from agent.model import Command, Op
 from agent.settings import parse_settings
-from agent.uplink import Backoff, Uplink, metrics_to_proto
+from agent.uplink import Backoff, Uplink
+from agent.wire import metrics_to_proto
 
 NewUid = Callable[[], str]
 
