@@ -7,33 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 
 from controller.domain.lifecycle import apply_result, bump
 from controller.domain.messages import instance_event
 from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import MutateFn, Mutation
-from controller.storage import database
 from controller.storage.instances import PgInstanceStore
-from devcluster import isolation
-
-
-@pytest.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    name = f"overcast_test_{isolation.new_run_id()}_bulk"
-    url = isolation.database_url(name)
-    await database.ensure_database(url)
-    await database.migrate(url)
-    p = await database.open_pool(url, min_size=1, max_size=4)
-    try:
-        yield p
-    finally:
-        await p.close()
-        await isolation.drop_database(name)
 
 
 async def placed(pool: asyncpg.Pool, n: int, host: str = "h1") -> Instance:

@@ -20,9 +20,7 @@ from controller.domain.messages import host_event
 from controller.domain.model import HostInventory, HostState
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.servers import ServerService
-from controller.storage import database
 from controller.storage.hosts import PgHostStore
-from devcluster import isolation
 
 INTERVAL_S = 0.25  # the heartbeat interval
 DOWN_AFTER_S = 3 * INTERVAL_S  # missed heartbeats before a host is DOWN
@@ -30,20 +28,12 @@ LIVE, SILENT = "live-1", "silent-1"
 
 
 @pytest.fixture
-async def pool() -> AsyncIterator[asyncpg.Pool]:
-    name = f"overcast_test_{isolation.new_run_id()}_monitor"
-    url = isolation.database_url(name)
-    await database.ensure_database(url)
-    await database.migrate(url)
-    pool = await database.open_pool(url, min_size=1, max_size=4)
-    try:
-        for h in (LIVE, SILENT):  # registered (UP), as an agent's Register does
-            inv = HostInventory(h, h, "x86_64", "test", "test:///default", "az1", 16, 32768, 100)
-            await PgHostStore(pool).register(inv, (4.0, 1.0, 1.0), lambda host: host_event(host, "host.up"))
-        yield pool
-    finally:
-        await pool.close()
-        await isolation.drop_database(name)
+async def pool(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """The shared fresh database's pool, with two hosts registered (UP), as an agent's Register does."""
+    for h in (LIVE, SILENT):
+        inv = HostInventory(h, h, "x86_64", "test", "test:///default", "az1", 16, 32768, 100)
+        await PgHostStore(pool).register(inv, (4.0, 1.0, 1.0), lambda host: host_event(host, "host.up"))
+    return pool
 
 
 @contextlib.asynccontextmanager

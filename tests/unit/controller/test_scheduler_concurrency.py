@@ -12,7 +12,6 @@ import contextlib
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -26,7 +25,6 @@ from controller.storage import database
 from controller.storage.instances import PgInstanceStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
-from devcluster import isolation
 
 HOSTS = [  # id, vcpus, memory MiB, disk GiB, cpu ratio, ram ratio, disk ratio
     ("h1", 16, 65536, 600, 4.0, 1.0, 1.0),
@@ -34,18 +32,6 @@ HOSTS = [  # id, vcpus, memory MiB, disk GiB, cpu ratio, ram ratio, disk ratio
     ("h3", 8, 32768, 300, 8.0, 1.0, 2.0),
     ("h4", 64, 131072, 1600, 1.0, 1.0, 1.0),
 ]
-
-
-@pytest.fixture
-async def db_url() -> AsyncIterator[str]:
-    name = f"overcast_test_{isolation.new_run_id()}_sched"
-    url = isolation.database_url(name)
-    await database.ensure_database(url)
-    await database.migrate(url)
-    try:
-        yield url
-    finally:
-        await isolation.drop_database(name)
 
 
 async def add_hosts(conn: asyncpg.Connection) -> None:
