@@ -109,8 +109,9 @@ class Scheduler:
 
     def _candidates(
         self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None
-    ) -> tuple[int, Indices | None]:
-        """How many hosts pass the filters (and `allowed`), and which (None: every host)."""
+    ) -> tuple[int, Indices | None, object]:
+        """How many hosts pass the filters (and `allowed`), which (None: every host), and the
+        key of the snapshot's kept mask they come from (None: none)."""
         if allowed is None and self._fits_kept(r):
             key = (self._cache_key, r.traits, r.vcpus, r.memory_mib, r.disk_gib)
             found = s.kept_candidates(key)
@@ -118,10 +119,10 @@ class Scheduler:
                 self._fits(s, r)
                 found = s.kept_candidates(key)
             if found is not None:
-                return found
+                return found[0], found[1], key
         ok = self.passing(s, r, allowed)
         count = int(np.count_nonzero(ok))
-        return count, None if count == s.size else np.flatnonzero(ok)
+        return count, None if count == s.size else np.flatnonzero(ok), None
 
     def passing(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
         """The hosts every filter lets through (and `allowed`, when given). Do not modify."""
@@ -143,11 +144,11 @@ class Scheduler:
 
     def select(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
         """The index of the host chosen for `r`, or None when no host passes the filters."""
-        count, idx = self._candidates(s, r, allowed)
+        count, idx, kept = self._candidates(s, r, allowed)
         if count == 0:
             return None
         # Every host passing: weigh the columns themselves, not a gathered copy (idx None).
-        t = totals(s, r, idx, self.weighers)
+        t = totals(s, r, idx, self.weighers, kept)
         k = min(self.host_subset_size, count)
         if k == 1:
             pos = int(t.argmax())  # the first maximum: ties go to the lowest host id

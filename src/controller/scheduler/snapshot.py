@@ -147,8 +147,9 @@ class FleetSnapshot:
         self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[tuple[Floats, int], ...]]] = {}
         # Capacity masks kept current on claims (`fits`: the scheduler's "passes every filter"
         # masks, per request shape), dropped with static_masks: the static mask, the vcpus,
-        # memory and disk asked, the mask, and how many hosts it lets through and which
-        # (their indices; None until asked for again after a change).
+        # memory and disk asked, the mask, and [how many hosts it lets through, which (their
+        # indices; None until asked for again after a change), the stacks over them (by stack
+        # key, None when asked for once; see candidate_view)].
         self._masks: dict[object, tuple[Mask, int, int, int, Mask, list[Any]]] = {}
         # Group key → host index → members there; index -1 = a host not in this snapshot.
         self.members: dict[str, Counter[int]] = {}
@@ -187,11 +188,9 @@ class FleetSnapshot:
                 return None
             b = self._bounds[k]
             if b is None:
-                lo, hi = column.min().item(), column.max().item()
-                if lo != lo or hi != hi:  # NaN: not kept
+                b = self._bounds[k] = _bounds_of(column)
+                if b is None:
                     return None
-                b = [lo, hi, int(np.count_nonzero(column == lo)), int(np.count_nonzero(column == hi))]
-                self._bounds[k] = b
             lows.append(b[0])
             highs.append(b[1])
         return lows, highs
@@ -221,7 +220,7 @@ class FleetSnapshot:
         mask &= self.free_m >= m
         mask &= self.free_d >= d
         if len(self._masks) < _MAX_CACHED:
-            self._masks[key] = (static, v, m, d, mask, [int(np.count_nonzero(mask)), None])
+            self._masks[key] = (static, v, m, d, mask, [int(np.count_nonzero(mask)), None, {}])
         return mask
 
     def kept_candidates(self, key: object) -> tuple[int, Indices | None] | None:
@@ -237,15 +236,58 @@ class FleetSnapshot:
             counted[1] = np.flatnonzero(found[4])
         return counted[0], counted[1]
 
+    def candidate_view(
+        self, key: object, candidates: Indices, columns: Sequence[Floats]
+    ) -> tuple[Floats, list[float], list[float]] | None:
+        """`np.stack(columns).take(candidates, axis=1)` and each of its rows' minimum and
+        maximum, kept current, when `candidates` are the kept mask `key`'s (as
+        `kept_candidates` returned them) and every column is a derived one; else None.
+        Do not modify."""
+        found = self._masks.get(key)
+        if found is None or found[5][1] is not candidates or not len(candidates):
+            return None
+        views = found[5][2]
+        skey = tuple(map(id, columns))
+        view = views.get(skey)
+        if view is None:
+            stack = self._stacks.get(skey)
+            if stack is None or len(views) >= _MAX_CACHED:
+                return None
+            if skey not in views:  # made on the second use: candidates may change at once
+                views[skey] = None
+                return None
+            # [the matrix over the candidates, where each host is in it (-1: not there), its
+            # rows as (row, derived column's place, row number): None when the candidates
+            # changed; each row's bounds; the stack]
+            slots = tuple(k for _row, k in stack[1])
+            view = views[skey] = [None, None, None, [None] * len(slots), slots, stack[0]]
+        if view[0] is None:
+            x = view[0] = view[5].take(candidates, axis=1)
+            where = view[1] = np.full(self.size, -1, np.intp)
+            where[candidates] = np.arange(len(candidates))
+            view[2] = tuple(zip(x, view[4], range(len(x)), strict=True))
+        x, bounds = view[0], view[3]
+        lows, highs = [], []
+        for r, b in enumerate(bounds):
+            if b is None:
+                b = bounds[r] = _bounds_of(x[r])
+                if b is None:
+                    return None
+            lows.append(b[0])
+            highs.append(b[1])
+        return x, lows, highs
+
     def _update(self, i: int) -> None:
         """The derived columns, their stacks and the masks after host i changed."""
+        values: list[float] = []  # the derived columns' values at i, new and old
+        olds: list[float] = []
         if self._derived:
-            values = []
             bounds = self._bounds
             for k, (one, column) in enumerate(self._derived.values()):
                 old = column.item(i)
                 column[i] = value = one(i)
                 values.append(value)
+                olds.append(old)
                 b = bounds[k]
                 if b is not None and value != old:
                     bounds[k] = _moved(b, old, value)
@@ -256,7 +298,12 @@ class FleetSnapshot:
             fv, fm, fd = self.free_v.item(i), self.free_m.item(i), self.free_d.item(i)
             for static, v, m, d, mask, counted in self._masks.values():
                 ok = static.item(i) and fv >= v and fm >= m and fd >= d
-                if ok == mask.item(i):
+                was = mask.item(i)
+                if was or ok:  # a candidate before or after: the stacks over them change
+                    for view in counted[2].values():
+                        if view is not None:
+                            _update_view(view, i, was, ok, olds, values)
+                if ok == was:
                     continue
                 mask[i] = ok
                 counted[0] += 1 if ok else -1
@@ -333,6 +380,72 @@ class FleetSnapshot:
         """vcpus, memory MiB and disk GiB used on a host, including the placements recorded."""
         i = self.index[host_id]
         return int(self.used_v[i]), int(self.used_m[i]), int(self.used_d[i])
+
+
+def _update_view(
+    view: list[Any], i: int, was: bool, ok: bool, olds: list[float], values: list[float]
+) -> None:
+    """A candidate view (see candidate_view) after host i's derived values went from `olds`
+    to `values` and it was (`was`) and is (`ok`) a candidate or not."""
+    x, where, rows, bounds, slots, _stack = view
+    if was and ok:
+        if x is None:  # made again when next asked for
+            for r, k in enumerate(slots):
+                if values[k] != olds[k] and bounds[r] is not None:
+                    bounds[r] = _moved(bounds[r], olds[k], values[k])
+            return
+        p = where.item(i)
+        for row, k, r in rows:
+            value = values[k]
+            if value != olds[k]:
+                row[p] = value
+                b = bounds[r]
+                if b is not None:
+                    bounds[r] = _moved(b, olds[k], value)
+        return
+    # Host i joins or leaves the candidates: the matrix is made again when next asked for,
+    # its bounds stay current.
+    view[0] = view[1] = view[2] = None
+    for r, k in enumerate(slots):
+        b = bounds[r]
+        if b is not None:
+            bounds[r] = _joined(b, values[k]) if ok else _left(b, olds[k])
+
+
+def _left(b: list[float], old: float) -> list[float] | None:
+    """[min, max, hosts at min, hosts at max] once a host whose value was `old` is gone."""
+    lo, hi, n_lo, n_hi = b
+    if old == lo:
+        n_lo -= 1
+    if old == hi:
+        n_hi -= 1
+    if n_lo <= 0 or n_hi <= 0:
+        return None
+    return [lo, hi, n_lo, n_hi]
+
+
+def _joined(b: list[float], new: float) -> list[float] | None:
+    """[min, max, hosts at min, hosts at max] once a host of value `new` is in."""
+    lo, hi, n_lo, n_hi = b
+    if new != new:
+        return None
+    if new < lo:
+        lo, n_lo = new, 1
+    elif new == lo:
+        n_lo += 1
+    if new > hi:
+        hi, n_hi = new, 1
+    elif new == hi:
+        n_hi += 1
+    return [lo, hi, n_lo, n_hi]
+
+
+def _bounds_of(column: Floats) -> list[float] | None:
+    """[min, max, hosts at min, hosts at max] of a column; None when it holds NaN."""
+    lo, hi = column.min().item(), column.max().item()
+    if lo != lo or hi != hi:
+        return None
+    return [lo, hi, int(np.count_nonzero(column == lo)), int(np.count_nonzero(column == hi))]
 
 
 def _moved(b: list[float], old: float, new: float) -> list[float] | None:

@@ -137,10 +137,15 @@ def soft_anti_affinity(multiplier: float = 1.0) -> Weigher:
 
 
 def totals(
-    s: FleetSnapshot, r: PlacementRequest, candidates: NDArray[np.intp] | None, weighers: Sequence[Weigher]
+    s: FleetSnapshot,
+    r: PlacementRequest,
+    candidates: NDArray[np.intp] | None,
+    weighers: Sequence[Weigher],
+    kept: object = None,
 ) -> Floats:
     """The summed, normalised, multiplied scores of the candidates (host indices, ascending;
-    None = every host), in the candidates' order."""
+    None = every host), in the candidates' order. `kept`: the key of the snapshot's kept mask
+    whose candidates these are (FleetSnapshot.kept_candidates), if they are."""
     count = s.size if candidates is None else len(candidates)
     columns: list[Floats] = []
     multipliers: list[float] = []
@@ -153,16 +158,24 @@ def totals(
         return np.zeros(count, np.float64)
     # All the weighers' columns as one matrix: a handful of whole-matrix operations instead of
     # several per weigher (this runs once per placement, over every candidate host).
-    # (The snapshot keeps the stack of derived columns current: no copy per placement.)
+    # The snapshot keeps the stack of derived columns current (no copy per placement), with
+    # each column's minimum and maximum over every host; and the same over the candidates of
+    # a kept mask.
     x = s.stacked(columns)
+    view = None
     if x is None:
         x = np.stack(columns)
-    bounds = None
-    if candidates is not None:
-        x = x.take(candidates, axis=1)
-    else:  # the snapshot keeps each column's minimum and maximum over every host
-        bounds = s.bounds(columns)
-    lo, hi = bounds or (x.min(axis=1).tolist(), x.max(axis=1).tolist())
+    elif candidates is not None and kept is not None:
+        view = s.candidate_view(kept, candidates, columns)
+    if view is not None:
+        x, lo, hi = view
+    else:
+        bounds = None
+        if candidates is not None:
+            x = x.take(candidates, axis=1)
+        else:
+            bounds = s.bounds(columns)
+        lo, hi = bounds or (x.min(axis=1).tolist(), x.max(axis=1).tolist())
     # sum of m * (x - lo) / (hi - lo), as (x @ scale) - sum(lo * scale); a weigher whose
     # column is the same everywhere says nothing (scale 0).
     scale = [m / (h - low) if h > low else 0.0 for m, low, h in zip(multipliers, lo, hi, strict=True)]
