@@ -35,6 +35,7 @@ from controller.runtime import tune_gc
 log = structlog.get_logger(__name__)
 
 RESTART_AFTER_S = 1.0
+RESTART_MAX_S = 10.0
 
 # The relay runs at a lower CPU priority than its controller. When the machine is short of CPU,
 # what cannot wait is the controller's: agents' heartbeats (read late, hosts are declared DOWN),
@@ -76,8 +77,12 @@ class RelaySettings:
 
 
 async def run_child(s: RelaySettings) -> None:
-    """The controller's side: keep one relay process running until cancelled."""
+    """The controller's side: keep one relay process running until cancelled (one that keeps
+    failing at once, say while RabbitMQ is down, is restarted ever less often, up to every
+    RESTART_MAX_S)."""
+    delay = RESTART_AFTER_S
     while True:
+        started = asyncio.get_running_loop().time()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -91,8 +96,10 @@ async def run_child(s: RelaySettings) -> None:
         except asyncio.CancelledError:
             await _stop(proc)
             raise
-        log.warning("relay_process.exited", pid=proc.pid, code=code, restart_in_s=RESTART_AFTER_S)
-        await asyncio.sleep(RESTART_AFTER_S)
+        ran_s = asyncio.get_running_loop().time() - started
+        delay = RESTART_AFTER_S if ran_s > RESTART_MAX_S else min(2 * delay, RESTART_MAX_S)
+        log.warning("relay_process.exited", pid=proc.pid, code=code, restart_in_s=delay)
+        await asyncio.sleep(delay)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
