@@ -344,15 +344,15 @@ def _traits(h: Host) -> tuple[str, str, str]:
 def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tuple[object, ...]:
     """What the database should say of host i (as `_capacity` lists it): the snapshot less
     the claims decided and not committed yet."""
-    return (
-        bool(snap.usable[i]),
-        float(snap.vcpus[i]),
-        float(snap.cap_v[i]),
-        float(snap.cap_m[i]),
-        float(snap.cap_d[i]),
-        float(snap.used_v[i]) - inflight[0],
-        float(snap.used_m[i]) - inflight[1],
-        float(snap.used_d[i]) - inflight[2],
+    return (  # item(): the same values as bool() and float() of NumPy scalars, for less
+        snap.usable.item(i),
+        snap.vcpus.item(i),
+        snap.cap_v.item(i),
+        snap.cap_m.item(i),
+        snap.cap_d.item(i),
+        snap.used_v.item(i) - inflight[0],
+        snap.used_m.item(i) - inflight[1],
+        snap.used_d.item(i) - inflight[2],
     )
 
 
