@@ -29,6 +29,8 @@ Indices: TypeAlias = NDArray[np.intp]
 
 # Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
 _MAX_CACHED = 32
+# Stacks over a kept mask's candidates, at most, per mask (one request shape: one stack, as a rule).
+_MAX_VIEWS = 4
 
 
 class _Codes:
@@ -251,7 +253,7 @@ class FleetSnapshot:
         view = views.get(skey)
         if view is None:
             stack = self._stacks.get(skey)
-            if stack is None or len(views) >= _MAX_CACHED:
+            if stack is None or len(views) >= _MAX_VIEWS:
                 return None
             if skey not in views:  # made on the second use: candidates may change at once
                 views[skey] = None
