@@ -101,7 +101,7 @@ class Scheduler:
         (no hard group rule): the static mask and the capacity filters, per request shape, kept
         current by the snapshot on each claim."""
         v, m, d = r.vcpus, r.memory_mib, r.disk_gib
-        return s.fits((self._cache_key, r.traits, v, m, d), self._static_mask(s, r), v, m, d)
+        return s.kept.fits((self._cache_key, r.traits, v, m, d), self._static_mask(s, r), v, m, d)
 
     def _fits_kept(self, r: PlacementRequest) -> bool:
         """Whether `passing` is `_fits` (a mask the snapshot keeps) for `r`."""
@@ -114,10 +114,10 @@ class Scheduler:
         key of the snapshot's kept mask they come from (None: none)."""
         if allowed is None and self._fits_kept(r):
             key = (self._cache_key, r.traits, r.vcpus, r.memory_mib, r.disk_gib)
-            found = s.kept_candidates(key)
+            found = s.kept.kept_candidates(key)
             if found is None:
                 self._fits(s, r)
-                found = s.kept_candidates(key)
+                found = s.kept.kept_candidates(key)
             if found is not None:
                 return found[0], found[1], key
         ok = self.passing(s, r, allowed)

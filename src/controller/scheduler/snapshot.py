@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,15 +22,11 @@ from controller.scheduler.fleet import (
     canonical_arch,
     canonical_hypervisor_type,
 )
+from controller.scheduler.kept import KeptColumns
 
 Mask: TypeAlias = NDArray[np.bool_]
 Floats: TypeAlias = NDArray[np.float64]
 Indices: TypeAlias = NDArray[np.intp]
-
-# Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
-_MAX_CACHED = 32
-# Stacks over a kept mask's candidates, at most, per mask (one request shape: one stack, as a rule).
-_MAX_VIEWS = 4
 
 
 class _Codes:
@@ -138,21 +134,7 @@ class FleetSnapshot:
             canonical_hypervisor_type,
         )
         self.static_masks: dict[object, Mask] = {}  # the scheduler's cache, per request traits
-        self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
-        self._derived_ids: dict[int, int] = {}  # id of a derived column → its place in _derived
-        # Per derived column (by place), its minimum and maximum over every host and how many
-        # hosts have each, kept current on claims while that says them (else None: unknown).
-        self._bounds: list[list[float] | None] = []
-        # Derived columns stacked as matrices (the weighers' columns of one request shape), and
-        # which derived columns make their rows: kept current as the columns are.
-        # (The matrix's rows as views, each with the place of its column in _derived.)
-        self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[tuple[Floats, int], ...]]] = {}
-        # Capacity masks kept current on claims (`fits`: the scheduler's "passes every filter"
-        # masks, per request shape), dropped with static_masks: the static mask, the vcpus,
-        # memory and disk asked, the mask, and [how many hosts it lets through, which (their
-        # indices; None until asked for again after a change), the stacks over them (by stack
-        # key, None when asked for once; see candidate_view)].
-        self._masks: dict[object, tuple[Mask, int, int, int, Mask, list[Any]]] = {}
+        self.kept = KeptColumns(self)  # derived columns, their stacks and bounds, kept masks
         # Group key → host index → members there; index -1 = a host not in this snapshot.
         self.members: dict[str, Counter[int]] = {}
         for key, hosts_of_members in (members or {}).items():
@@ -166,150 +148,6 @@ class FleetSnapshot:
 
     def hypervisor_type_is(self, hypervisor_type: str) -> Mask:
         return self._hv.equals(canonical_hypervisor_type(hypervisor_type))
-
-    def derived(self, key: object, whole: Callable[[], Floats], one: Callable[[int], float]) -> Floats:
-        """A column computed from the others (say, a weigher's score for 2-vcpu requests),
-        computed once by `whole()` and kept current: after a claim on host i, `one(i)`."""
-        found = self._derived.get(key)
-        if found is None:
-            found = (one, whole())
-            self._derived_ids[id(found[1])] = len(self._derived)
-            self._derived[key] = found
-            self._bounds.append(None)
-        return found[1]
-
-    def bounds(self, columns: Sequence[Floats]) -> tuple[list[float], list[float]] | None:
-        """Each column's minimum and maximum over every host (as `column.min()`, `.max()`),
-        when every column is a derived one; else None."""
-        if not self.size:
-            return None
-        lows, highs = [], []
-        for column in columns:
-            k = self._derived_ids.get(id(column))
-            if k is None:
-                return None
-            b = self._bounds[k]
-            if b is None:
-                b = self._bounds[k] = _bounds_of(column)
-                if b is None:
-                    return None
-            lows.append(b[0])
-            highs.append(b[1])
-        return lows, highs
-
-    def stacked(self, columns: Sequence[Floats]) -> Floats | None:
-        """np.stack(columns), kept current, when every column is a derived one (as `derived`
-        returned it); else None. Do not modify."""
-        key = tuple(map(id, columns))
-        found = self._stacks.get(key)
-        if found is None:
-            slots = tuple(self._derived_ids.get(k, -1) for k in key)
-            if -1 in slots or len(self._stacks) >= _MAX_CACHED:
-                return None
-            matrix = np.stack(columns)
-            found = (matrix, tuple(zip(matrix, slots, strict=True)))
-            self._stacks[key] = found
-        return found[0]
-
-    def fits(self, key: object, static: Mask, v: int, m: int, d: int) -> Mask:
-        """`static & (free_v >= v) & (free_m >= m) & (free_d >= d)`: the hosts of `static`
-        with room for v vcpus, m MiB and d GiB, kept current under `key` (with `static`, until
-        a host's availability changes: see replace_row). Do not modify."""
-        found = self._masks.get(key)
-        if found is not None:
-            return found[4]
-        mask = static & (self.free_v >= v)
-        mask &= self.free_m >= m
-        mask &= self.free_d >= d
-        if len(self._masks) < _MAX_CACHED:
-            self._masks[key] = (static, v, m, d, mask, [int(np.count_nonzero(mask)), None, {}])
-        return mask
-
-    def kept_candidates(self, key: object) -> tuple[int, Indices | None] | None:
-        """How many hosts the kept mask `key` (see `fits`) lets through, and their indices
-        (None when that is every host). Do not modify."""
-        found = self._masks.get(key)
-        if found is None:
-            return None
-        counted = found[5]
-        if counted[0] == self.size:
-            return counted[0], None
-        if counted[1] is None:
-            counted[1] = np.flatnonzero(found[4])
-        return counted[0], counted[1]
-
-    def candidate_view(
-        self, key: object, candidates: Indices, columns: Sequence[Floats]
-    ) -> tuple[Floats, list[float], list[float]] | None:
-        """`np.stack(columns).take(candidates, axis=1)` and each of its rows' minimum and
-        maximum, kept current, when `candidates` are the kept mask `key`'s (as
-        `kept_candidates` returned them) and every column is a derived one; else None.
-        Do not modify."""
-        found = self._masks.get(key)
-        if found is None or found[5][1] is not candidates or not len(candidates):
-            return None
-        views = found[5][2]
-        skey = tuple(map(id, columns))
-        view = views.get(skey)
-        if view is None:
-            stack = self._stacks.get(skey)
-            if stack is None or len(views) >= _MAX_VIEWS:
-                return None
-            if skey not in views:  # made on the second use: candidates may change at once
-                views[skey] = None
-                return None
-            # [the matrix over the candidates, where each host is in it (-1: not there), its
-            # rows as (row, derived column's place, row number): None when the candidates
-            # changed; each row's bounds; the stack]
-            slots = tuple(k for _row, k in stack[1])
-            view = views[skey] = [None, None, None, [None] * len(slots), slots, stack[0]]
-        if view[0] is None:
-            x = view[0] = view[5].take(candidates, axis=1)
-            where = view[1] = np.full(self.size, -1, np.intp)
-            where[candidates] = np.arange(len(candidates))
-            view[2] = tuple(zip(x, view[4], range(len(x)), strict=True))
-        x, bounds = view[0], view[3]
-        lows, highs = [], []
-        for r, b in enumerate(bounds):
-            if b is None:
-                b = bounds[r] = _bounds_of(x[r])
-                if b is None:
-                    return None
-            lows.append(b[0])
-            highs.append(b[1])
-        return x, lows, highs
-
-    def _update(self, i: int) -> None:
-        """The derived columns, their stacks and the masks after host i changed."""
-        values: list[float] = []  # the derived columns' values at i, new and old
-        olds: list[float] = []
-        if self._derived:
-            bounds = self._bounds
-            for k, (one, column) in enumerate(self._derived.values()):
-                old = column.item(i)
-                column[i] = value = one(i)
-                values.append(value)
-                olds.append(old)
-                b = bounds[k]
-                if b is not None and value != old:
-                    bounds[k] = _moved(b, old, value)
-            for _matrix, rows in self._stacks.values():
-                for row, k in rows:
-                    row[i] = values[k]
-        if self._masks:
-            fv, fm, fd = self.free_v.item(i), self.free_m.item(i), self.free_d.item(i)
-            for static, v, m, d, mask, counted in self._masks.values():
-                ok = static.item(i) and fv >= v and fm >= m and fd >= d
-                was = mask.item(i)
-                if was or ok:  # a candidate before or after: the stacks over them change
-                    for view in counted[2].values():
-                        if view is not None:
-                            _update_view(view, i, was, ok, olds, values)
-                if ok == was:
-                    continue
-                mask[i] = ok
-                counted[0] += 1 if ok else -1
-                counted[1] = None
 
     def member_counts(self, group: str) -> Counter[int]:
         return self.members.get(group) or Counter()
@@ -334,7 +172,7 @@ class FleetSnapshot:
         self.free_m[i] = self.cap_m.item(i) - used_m
         self.free_d[i] = self.cap_d.item(i) - used_d
         self.util[i] = self.util.item(i) + v * self.inv_vcpus.item(i)
-        self._update(i)
+        self.kept.update(i)
 
     def set_members(self, members: Mapping[str, Iterable[str]]) -> None:
         """The hosts of these groups' members, as read (a later batch's groups)."""
@@ -354,7 +192,7 @@ class FleetSnapshot:
         if usable != bool(self.usable[i]):
             self.usable[i] = usable
             self.static_masks.clear()  # they include the availability filter
-            self._masks.clear()
+            self.kept.forget_masks()
         old_v, vcpus = self.used_v[i], float(cols.vcpus[j])
         self.vcpus[i] = vcpus
         self.inv_vcpus[i] = 1.0 / max(vcpus, 1.0)
@@ -371,7 +209,7 @@ class FleetSnapshot:
             self.util[i] += (self.used_v[i] - old_v) * self.inv_vcpus[i]
         else:
             self.util[i] = self.used_v[i] * self.inv_vcpus[i]
-        self._update(i)
+        self.kept.update(i)
 
     def mask_of(self, host_ids: Sequence[str]) -> Mask:
         mask = np.zeros(self.size, np.bool_)
@@ -382,90 +220,3 @@ class FleetSnapshot:
         """vcpus, memory MiB and disk GiB used on a host, including the placements recorded."""
         i = self.index[host_id]
         return int(self.used_v[i]), int(self.used_m[i]), int(self.used_d[i])
-
-
-def _update_view(
-    view: list[Any], i: int, was: bool, ok: bool, olds: list[float], values: list[float]
-) -> None:
-    """A candidate view (see candidate_view) after host i's derived values went from `olds`
-    to `values` and it was (`was`) and is (`ok`) a candidate or not."""
-    x, where, rows, bounds, slots, _stack = view
-    if was and ok:
-        if x is None:  # made again when next asked for
-            for r, k in enumerate(slots):
-                if values[k] != olds[k] and bounds[r] is not None:
-                    bounds[r] = _moved(bounds[r], olds[k], values[k])
-            return
-        p = where.item(i)
-        for row, k, r in rows:
-            value = values[k]
-            if value != olds[k]:
-                row[p] = value
-                b = bounds[r]
-                if b is not None:
-                    bounds[r] = _moved(b, olds[k], value)
-        return
-    # Host i joins or leaves the candidates: the matrix is made again when next asked for,
-    # its bounds stay current.
-    view[0] = view[1] = view[2] = None
-    for r, k in enumerate(slots):
-        b = bounds[r]
-        if b is not None:
-            bounds[r] = _joined(b, values[k]) if ok else _left(b, olds[k])
-
-
-def _left(b: list[float], old: float) -> list[float] | None:
-    """[min, max, hosts at min, hosts at max] once a host whose value was `old` is gone."""
-    lo, hi, n_lo, n_hi = b
-    if old == lo:
-        n_lo -= 1
-    if old == hi:
-        n_hi -= 1
-    if n_lo <= 0 or n_hi <= 0:
-        return None
-    return [lo, hi, n_lo, n_hi]
-
-
-def _joined(b: list[float], new: float) -> list[float] | None:
-    """[min, max, hosts at min, hosts at max] once a host of value `new` is in."""
-    lo, hi, n_lo, n_hi = b
-    if new != new:
-        return None
-    if new < lo:
-        lo, n_lo = new, 1
-    elif new == lo:
-        n_lo += 1
-    if new > hi:
-        hi, n_hi = new, 1
-    elif new == hi:
-        n_hi += 1
-    return [lo, hi, n_lo, n_hi]
-
-
-def _bounds_of(column: Floats) -> list[float] | None:
-    """[min, max, hosts at min, hosts at max] of a column; None when it holds NaN."""
-    lo, hi = column.min().item(), column.max().item()
-    if lo != lo or hi != hi:
-        return None
-    return [lo, hi, int(np.count_nonzero(column == lo)), int(np.count_nonzero(column == hi))]
-
-
-def _moved(b: list[float], old: float, new: float) -> list[float] | None:
-    """A column's [min, max, hosts at min, hosts at max] after one host's value went from
-    `old` to `new`; None when that no longer says (the last host at an extreme moved in)."""
-    lo, hi, n_lo, n_hi = b
-    if old == lo:
-        n_lo -= 1
-    if old == hi:
-        n_hi -= 1
-    if new < lo:
-        lo, n_lo = new, 1
-    elif new == lo:
-        n_lo += 1
-    if new > hi:
-        hi, n_hi = new, 1
-    elif new == hi:
-        n_hi += 1
-    if n_lo <= 0 or n_hi <= 0 or new != new:
-        return None
-    return [lo, hi, n_lo, n_hi]

@@ -35,7 +35,7 @@ def _free_share(free: str, cap: str) -> Column:
     def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
         f: Floats = getattr(s, free)
         c: Floats = getattr(s, cap)
-        return s.derived(
+        return s.kept.derived(
             ("share", free), lambda: f / np.maximum(c, 1.0), lambda i: f.item(i) / max(c.item(i), 1.0)
         )
 
@@ -63,7 +63,7 @@ def least_load(multiplier: float = 1.0) -> Weigher:
 
     def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
         v = r.vcpus
-        return s.derived(
+        return s.kept.derived(
             ("least_load", v),
             lambda: -(s.util + v * s.inv_vcpus),
             lambda i: -(s.util.item(i) + v * s.inv_vcpus.item(i)),
@@ -99,7 +99,7 @@ def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> We
     def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
         v = r.vcpus
         # One column per request size, kept current by the snapshot as hosts are claimed.
-        return s.derived(
+        return s.kept.derived(
             ("cpu_load", target, v),
             lambda: target_load_score(s.util + v * s.inv_vcpus, target),
             lambda i: _target_load_score_one(s.util.item(i) + v * s.inv_vcpus.item(i), target),
@@ -161,12 +161,12 @@ def totals(
     # The snapshot keeps the stack of derived columns current (no copy per placement), with
     # each column's minimum and maximum over every host; and the same over the candidates of
     # a kept mask.
-    x = s.stacked(columns)
+    x = s.kept.stacked(columns)
     view = None
     if x is None:
         x = np.stack(columns)
     elif candidates is not None and kept is not None:
-        view = s.candidate_view(kept, candidates, columns)
+        view = s.kept.candidate_view(kept, candidates, columns)
     if view is not None:
         x, lo, hi = view
     else:
@@ -174,7 +174,7 @@ def totals(
         if candidates is not None:
             x = x.take(candidates, axis=1)
         else:
-            bounds = s.bounds(columns)
+            bounds = s.kept.bounds(columns)
         lo, hi = bounds or (x.min(axis=1).tolist(), x.max(axis=1).tolist())
     # sum of m * (x - lo) / (hi - lo), as (x @ scale) - sum(lo * scale); a weigher whose
     # column is the same everywhere says nothing (scale 0).

@@ -12,6 +12,7 @@ from scheduler_testkit import host
 
 from controller.domain.server_groups import GroupPolicy
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
+from controller.scheduler.kept import KeptColumns
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.scheduler.snapshot import FleetSnapshot
@@ -57,8 +58,7 @@ def _uncached(s: FleetSnapshot) -> FleetSnapshot:
     """The snapshot as it stands, with none of its caches (to be read, not claimed on)."""
     fresh = copy.copy(s)
     fresh.static_masks = {}
-    fresh._derived, fresh._derived_ids, fresh._stacks, fresh._masks = {}, {}, {}, {}
-    fresh._bounds = []
+    fresh.kept = KeptColumns(fresh)
     return fresh
 
 
