@@ -66,11 +66,14 @@ class OutboxRelay:
         # FIFO lock), so RabbitMQ receives them in commit order; the confirms are awaited
         # together. A crash before the delete republishes (at-least-once): consumers dedupe
         # on message_id.
+        # Events are not mandatory: an event nobody subscribed to is dropped by the broker, not
+        # returned to us with its body (with aio-pika's default, RabbitMQ sent every event back
+        # when no consumer had bound a queue: twice the traffic for nothing).
         pending = [
             asyncio.ensure_future(
-                (events if r.message.kind == "event" else commands).publish(
-                    codec.encode(r, self._publisher), r.message.routing_key
-                )
+                events.publish(codec.encode(r, self._publisher), r.message.routing_key, mandatory=False)
+                if r.message.kind == "event"
+                else commands.publish(codec.encode(r, self._publisher), r.message.routing_key)
             )
             for r in rows
         ]
