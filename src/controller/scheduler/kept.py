@@ -226,16 +226,21 @@ def _update_view(
             bounds[r] = _joined(b, values[k]) if ok else _left(b, olds[k])
 
 
+def _without(b: list[float], old: float) -> list[float]:
+    """[min, max, hosts at min, hosts at max] once a host whose value was `old` is gone (a
+    count may reach 0: then the extreme is no longer known, see _known)."""
+    lo, hi, n_lo, n_hi = b
+    return [lo, hi, n_lo - (old == lo), n_hi - (old == hi)]
+
+
+def _known(b: list[float] | None) -> list[float] | None:
+    """`b` while it still says the extremes (some host at each), else None."""
+    return b if b is not None and b[2] > 0 and b[3] > 0 else None
+
+
 def _left(b: list[float], old: float) -> list[float] | None:
     """[min, max, hosts at min, hosts at max] once a host whose value was `old` is gone."""
-    lo, hi, n_lo, n_hi = b
-    if old == lo:
-        n_lo -= 1
-    if old == hi:
-        n_hi -= 1
-    if n_lo <= 0 or n_hi <= 0:
-        return None
-    return [lo, hi, n_lo, n_hi]
+    return _known(_without(b, old))
 
 
 def _joined(b: list[float], new: float) -> list[float] | None:
@@ -265,19 +270,4 @@ def _bounds_of(column: Floats) -> list[float] | None:
 def _moved(b: list[float], old: float, new: float) -> list[float] | None:
     """A column's [min, max, hosts at min, hosts at max] after one host's value went from
     `old` to `new`; None when that no longer says (the last host at an extreme moved in)."""
-    lo, hi, n_lo, n_hi = b
-    if old == lo:
-        n_lo -= 1
-    if old == hi:
-        n_hi -= 1
-    if new < lo:
-        lo, n_lo = new, 1
-    elif new == lo:
-        n_lo += 1
-    if new > hi:
-        hi, n_hi = new, 1
-    elif new == hi:
-        n_hi += 1
-    if n_lo <= 0 or n_hi <= 0 or new != new:
-        return None
-    return [lo, hi, n_lo, n_hi]
+    return _known(_joined(_without(b, old), new))
