@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -54,26 +55,16 @@ class RelaySettings:
     controller_id: str
 
     def environment(self) -> dict[str, str]:
-        return {
-            "OVERCAST_RELAY_DATABASE_URL": self.database_url,
-            "OVERCAST_RELAY_AMQP_URL": self.amqp_url,
-            "OVERCAST_RELAY_BUS_PREFIX": self.bus_prefix,
-            "OVERCAST_RELAY_PUBLISHER": self.publisher,
-            "OVERCAST_RELAY_LOG_FORMAT": self.log_format,
-            "OVERCAST_RELAY_CONTROLLER_ID": self.controller_id,
-        }
+        """The child's settings as environment variables (OVERCAST_RELAY_<FIELD>)."""
+        return {_variable(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_environment(cls) -> RelaySettings:
-        e = os.environ
-        return cls(
-            e["OVERCAST_RELAY_DATABASE_URL"],
-            e["OVERCAST_RELAY_AMQP_URL"],
-            e["OVERCAST_RELAY_BUS_PREFIX"],
-            e["OVERCAST_RELAY_PUBLISHER"],
-            e["OVERCAST_RELAY_LOG_FORMAT"],
-            e["OVERCAST_RELAY_CONTROLLER_ID"],
-        )
+        return cls(**{f.name: os.environ[_variable(f.name)] for f in dataclasses.fields(cls)})
+
+
+def _variable(field_name: str) -> str:
+    return f"OVERCAST_RELAY_{field_name.upper()}"
 
 
 async def run_child(s: RelaySettings) -> None:
