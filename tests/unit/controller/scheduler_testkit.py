@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from controller.domain.model import Host, HostState
+from controller.domain.model import Host, HostState, Instance, TaskState, VmState
 from controller.scheduler.fleet import HostView, PlacementRequest
 
 
@@ -54,3 +54,21 @@ def db_host(host_id: str, **kw: object) -> Host:
     )
     fields.update(kw)
     return Host(**fields)  # type: ignore[arg-type]
+
+
+def pending(n: int, **kw: object) -> Instance:
+    """Server s<n>, BUILDING and waiting to be scheduled (2 vcpus, 1 GiB, 10 GiB unless `kw`)."""
+    fields: dict[str, object] = dict(
+        uid=uuid.uuid4(),
+        project="demo",
+        server_id=f"s{n}",
+        flavor_id="f",
+        image_id="i",
+        vcpus=2,
+        memory_mib=1024,
+        disk_gib=10,
+        vm_state=VmState.BUILDING,
+        task_state=TaskState.SCHEDULING,
+    )
+    fields.update(kw)
+    return Instance(**fields)  # type: ignore[arg-type]

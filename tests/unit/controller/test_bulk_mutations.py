@@ -9,6 +9,7 @@ import asyncio
 import uuid
 
 import asyncpg
+from scheduler_testkit import pending
 
 from controller.domain.lifecycle import apply_result, bump
 from controller.domain.messages import instance_event
@@ -20,18 +21,7 @@ from controller.storage.instances import PgInstanceStore
 
 async def placed(pool: asyncpg.Pool, n: int, host: str = "h1") -> Instance:
     """A server spawning on `host`, its claim counted there."""
-    inst = Instance(
-        uid=uuid.uuid4(),
-        project="demo",
-        server_id=f"s{n}",
-        flavor_id="any",
-        image_id="any",
-        vcpus=2,
-        memory_mib=1024,
-        disk_gib=10,
-        vm_state=VmState.BUILDING,
-        task_state=TaskState.SCHEDULING,
-    )
+    inst = pending(n, flavor_id="any", image_id="any")
     await PgInstanceStore(pool).create(inst, [])
     await pool.execute(
         "INSERT INTO hosts (id, hostname, arch, hypervisor_type, availability_zone, vcpus, memory_mib,"

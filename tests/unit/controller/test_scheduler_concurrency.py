@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import uuid
 from collections import defaultdict
 
 import asyncpg
 import pytest
+from scheduler_testkit import pending
 
 from controller.domain.messages import instance_event
-from controller.domain.model import Instance, TaskState, VmState
 from controller.domain.server_groups import GroupPolicy, ServerGroup
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
@@ -60,17 +59,13 @@ async def add_pending(pool: asyncpg.Pool, rng: random.Random, count: int) -> dic
     membership: dict[str, str] = {}
     for n in range(count):
         group = "apart" if n % 40 == 0 else "together" if n % 50 == 7 else ""
-        inst = Instance(
-            uid=uuid.uuid4(),
-            project="demo",
-            server_id=f"s{n}",
+        inst = pending(
+            n,
             flavor_id="any",
             image_id="any",
             vcpus=rng.choice([1, 1, 2, 4]),
             memory_mib=rng.choice([256, 512, 1024, 2048]),
             disk_gib=rng.choice([1, 5, 10, 20]),
-            vm_state=VmState.BUILDING,
-            task_state=TaskState.SCHEDULING,
             server_group=group,
         )
         await store.create(inst, [instance_event(inst, "instance.create.start")])

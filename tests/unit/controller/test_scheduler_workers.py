@@ -6,37 +6,19 @@ from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
-from scheduler_testkit import db_host
+from scheduler_testkit import db_host, pending
 
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.ports import Mutation
 from controller.services.scheduling import SchedulerWorkers, host_columns
-
-
-def pending(n: int, **kw: object) -> Instance:
-    fields: dict[str, object] = dict(
-        uid=uuid.uuid4(),
-        project="demo",
-        server_id=f"s{n}",
-        flavor_id="f",
-        image_id="i",
-        vcpus=2,
-        memory_mib=1024,
-        disk_gib=10,
-        vm_state=VmState.BUILDING,
-        task_state=TaskState.SCHEDULING,
-    )
-    fields.update(kw)
-    return Instance(**fields)  # type: ignore[arg-type]
 
 
 class FakeBatch:
