@@ -42,7 +42,7 @@ from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
 from controller.settings import Settings, parse
-from controller.storage import database
+from controller.storage import database, upkeep
 from controller.storage.catalog import PgCatalogStore
 from controller.storage.hosts import PgHostStore
 from controller.storage.image_store import FileImageStore
@@ -266,6 +266,12 @@ async def serve(s: Settings) -> None:
                     lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
                 ),
             }
+            if s.vacuum_interval_s > 0:
+                loops["table-upkeep"] = lambda: lead(
+                    s.database_url,
+                    Role.TABLE_UPKEEP,
+                    lambda conn: upkeep.keep_tables(conn, s.vacuum_interval_s),
+                )
             background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()

@@ -41,6 +41,7 @@ class Settings:
     image_store: str
     image_max_gib: float
     outbox_relay: str
+    vacuum_interval_s: float
 
 
 def _env(name: str, default: str) -> str:
@@ -55,6 +56,13 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
         return value
 
     return parse
+
+
+def _not_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -226,6 +234,15 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         dest="metrics_persist_interval_s",
         default=float(_env("METRICS_PERSIST_INTERVAL", "5.0")),
         help="seconds between metrics snapshots written to the database (shared with other replicas)",
+    )
+    p.add_argument(
+        "--vacuum-interval",
+        type=_not_negative,
+        dest="vacuum_interval_s",
+        default=_env("VACUUM_INTERVAL", "10"),
+        help="seconds between checks for dead rows in the busiest tables (outbox, host_status,"
+        " metrics, hosts, instances), which are vacuumed when they pile up; 0 leaves it to"
+        " PostgreSQL's autovacuum",
     )
     ns = p.parse_args(argv)
     if ns.host_down_after_s is None:
