@@ -8,10 +8,11 @@ import contextlib
 
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
 
 from controller.bus import codec
-from controller.bus.topology import Topology, declare_exchanges
+from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
 from controller.storage import outbox
 from controller.storage.leadership import Role, lead
 
@@ -50,7 +51,9 @@ class OutboxRelay:
                 self._wake.clear()
                 rows = await outbox.fetch(conn, self._batch)
                 if rows:
-                    await self._publish(rows, commands, events)
+                    returned = await self._publish(rows, commands, events)
+                    if returned:
+                        await self._redeliver(channel, returned, commands)
                     await outbox.delete(conn, [r.id for r in rows])
                     self.published += len(rows)
                     continue
@@ -61,7 +64,9 @@ class OutboxRelay:
 
     async def _publish(
         self, rows: list[outbox.OutboxRow], commands: AbstractExchange, events: AbstractExchange
-    ) -> None:
+    ) -> list[outbox.OutboxRow]:
+        """Publish the rows; returns the commands the broker returned (no queue bound for
+        their host: confirmed all the same, so they would be deleted unsent)."""
         # Publishes are issued in id order on one channel (aiormq serialises them behind a
         # FIFO lock), so RabbitMQ receives them in commit order; the confirms are awaited
         # together. A crash before the delete republishes (at-least-once): consumers dedupe
@@ -77,4 +82,22 @@ class OutboxRelay:
             )
             for r in rows
         ]
-        await asyncio.gather(*pending)
+        results = await asyncio.gather(*pending)
+        return [r for r, res in zip(rows, results, strict=True) if isinstance(res, DeliveredMessage)]
+
+    async def _redeliver(
+        self, channel: AbstractChannel, returned: list[outbox.OutboxRow], commands: AbstractExchange
+    ) -> None:
+        """Commands to a host without a queue: the queue is declared (as the controller does
+        when the agent registers; it is missing when the broker lost it, a transient queue
+        after a restart, or was deleted by hand) and the commands published again, in order.
+        Returned once more, they stay in the outbox (the relay retries)."""
+        hosts = sorted({r.message.routing_key for r in returned})
+        log.warning(
+            "relay.commands_returned", commands=len(returned), hosts=hosts[:20], host_count=len(hosts)
+        )
+        for host in hosts:
+            await declare_host_queue(channel, self._topo, host)
+        again = await self._publish(returned, commands, commands)
+        if again:
+            raise RuntimeError(f"{len(again)} commands unroutable after declaring their host queues")
