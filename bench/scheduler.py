@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -239,6 +240,34 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+CHILD_MODULES = {"relay": b"controller.relay_process", "scheduler": b"controller.scheduler_process"}
+
+
+def children(pid: int) -> dict[str, int]:
+    """The controller's child processes by role: {"relay": pid, "scheduler": pid} (the
+    modules they run), whichever are running."""
+    found: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            for role, module in CHILD_MODULES.items():
+                if module in cmdline:
+                    found[role] = int(child)
+    return found
+
+
+def controller_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the controller and of each of its child processes."""
+    out = {"controller": cpu_seconds(pid)}
+    for role, child in children(pid).items():
+        with contextlib.suppress(FileNotFoundError):
+            out[role] = cpu_seconds(child)
+    return out
 
 
 # -- phase 2: pending servers and their placement -------------------------------------------------
@@ -743,7 +772,7 @@ async def py_spy(pid: int, seconds: int, path: Path) -> asyncio.subprocess.Proce
     """py-spy record of a process (raw collapsed stacks), running in the background."""
     return await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-d", str(seconds),
-        "-f", "raw", "-o", str(path), "--nonblocking",
+        "-f", "raw", "-o", str(path), "--nonblocking", "--subprocesses",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -771,6 +800,8 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     out["fleet_metrics_sent_total"] = stats.get("metrics_sent")
     out["controller_rss_mib"] = proc_status(run.controller_pid, "VmRSS")
     out["controller_peak_rss_mib"] = proc_status(run.controller_pid, "VmHWM")
+    for role, child in children(run.controller_pid).items():  # its relay and scheduler processes
+        out[f"{role}_process_rss_mib"] = proc_status(child, "VmRSS")
     out["fleet_rss_mib"] = stats.get("rss_mib")
     out["fleet_domains"] = stats.get("domains")
     return out
@@ -794,15 +825,19 @@ async def place_and_spawn(
     spy: asyncio.subprocess.Process | None = None
     profile_path = run.workdir / "placement-profile.txt"
     n = len(w.flavors)
-    cpu_before = cpu_seconds(run.controller_pid)
+    cpu_before = controller_cpu(run.controller_pid)
     log(f"{run.label}: inserting {n} pending servers (one transaction) and watching them placed")
     t0 = await insert_pending(run.database_url, template, w)
     if args.profile and main_run:
         spy = await py_spy(run.controller_pid, args.profile_seconds, profile_path)
     placement = await watch_placement(run.database_url, n, t0, args.timeout)
-    placement["controller_cpu_during_placement"] = round(
-        (cpu_seconds(run.controller_pid) - cpu_before) / max(1e-9, placement["placement_s"]), 2
-    )
+    # Cores used while placing: the controller's own process, and its scheduler and relay
+    # processes (the scheduler places from a child process unless --scheduler inline).
+    for role, seconds in controller_cpu(run.controller_pid).items():
+        if role in cpu_before:
+            placement[f"{role}_cpu_during_placement"] = round(
+                (seconds - cpu_before[role]) / max(1e-9, placement["placement_s"]), 2
+            )
     out.update(placement)
     log(f"{run.label}: {placement}")
     if spy is not None:

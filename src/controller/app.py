@@ -19,7 +19,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs, relay_process
+from controller import logs, relay_process, scheduler_process
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -28,9 +28,11 @@ from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
+from controller.load_board import LoadBoard
 from controller.relay_process import RelaySettings
-from controller.runtime import tune_gc
+from controller.runtime import supervised, tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
+from controller.scheduler_process import SchedulerProcessSettings
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.fleet import FleetView
@@ -101,18 +103,6 @@ SERVICE_NAMES = [
 
 class StartupError(Exception):
     pass
-
-
-async def supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: a failure (a database blip, a bug) is logged and the
-    loop restarts after a pause, instead of taking the whole controller down."""
-    while True:
-        try:
-            await run()
-            return
-        except Exception:
-            log.exception("background.failed", task=name)
-            await asyncio.sleep(1.0)
 
 
 async def _connect_services(
@@ -192,21 +182,41 @@ async def serve(s: Settings) -> None:
     metrics = MetricsService(
         fleet, PgMetricsStore(pool), instances, persist_interval_s=s.metrics_persist_interval_s
     )
-    workers = SchedulerWorkers(
-        PgSchedulingStore(pool),
-        build_scheduler(scheduler_policy(s)),
-        workers=s.scheduler_workers,
-        batch_size=s.scheduler_batch,
-        fleet_refresh_s=s.scheduler_fleet_refresh_s,
-        stale_after_s=s.host_down_after_s,
-        lag_s=lambda: hosts.behind_s(s.heartbeat_interval_s),
-        load_of=fleet.fresh_cpu_utils,
-    )
-    listener = Listener(
-        s.database_url,
-        {"overcast_instances": feed.notified, "overcast_pending": lambda _: workers.wake()},
-        on_reconnect=feed.interrupted,
-    )
+
+    def behind_s() -> float:
+        return hosts.behind_s(s.heartbeat_interval_s)
+
+    notified: dict[str, Callable[[str], None]] = {"overcast_instances": feed.notified}
+    run_scheduler: Callable[[], Awaitable[None]]
+    board: LoadBoard | None = None
+    if s.scheduler == "process":
+        board = LoadBoard()
+        fleet.on_load = board.post
+        child_settings = SchedulerProcessSettings(
+            s.database_url,
+            s.log_format,
+            s.controller_id,
+            workers=s.scheduler_workers,
+            batch=s.scheduler_batch,
+            fleet_refresh_s=s.scheduler_fleet_refresh_s,
+            stale_after_s=s.host_down_after_s,
+            policy=scheduler_policy(s),
+        )
+        run_scheduler = functools.partial(scheduler_process.run_child, child_settings, board)
+    else:
+        workers = SchedulerWorkers(
+            PgSchedulingStore(pool),
+            build_scheduler(scheduler_policy(s)),
+            workers=s.scheduler_workers,
+            batch_size=s.scheduler_batch,
+            fleet_refresh_s=s.scheduler_fleet_refresh_s,
+            stale_after_s=s.host_down_after_s,
+            lag_s=behind_s,
+            load_of=fleet.fresh_cpu_utils,
+        )
+        notified["overcast_pending"] = lambda _: workers.wake()
+        run_scheduler = workers.run
+    listener = Listener(s.database_url, notified, on_reconnect=feed.interrupted)
     publisher = f"controller/{s.controller_id}"
     run_relay: Callable[[], Awaitable[None]]
     if s.outbox_relay == "process":
@@ -256,7 +266,7 @@ async def serve(s: Settings) -> None:
             loops: dict[str, Callable[[], Awaitable[None]]] = {
                 "listener": listener.run,
                 "watch-feed": feed.run,
-                "scheduler": workers.run,
+                "scheduler": run_scheduler,
                 "outbox-relay": run_relay,
                 "heartbeats": lambda: hosts.flush_heartbeats(s.heartbeat_interval_s),
                 "metrics-persist": metrics.persist_forever,
@@ -266,6 +276,8 @@ async def serve(s: Settings) -> None:
                     lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
                 ),
             }
+            if board is not None:
+                loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
             if s.vacuum_interval_s > 0:
                 loops["table-upkeep"] = lambda: lead(
                     s.database_url,
@@ -293,6 +305,8 @@ async def serve(s: Settings) -> None:
     finally:
         await amqp.close()
         await pool.close()
+        if board is not None:
+            board.close()
         log.info("controller.stopped")
 
 

@@ -17,7 +17,6 @@ behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import signal
@@ -28,15 +27,12 @@ import aio_pika
 import structlog
 import uvloop
 
-from controller import logs
+from controller import child_process, logs
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology
-from controller.runtime import tune_gc
+from controller.runtime import supervised, tune_gc
 
 log = structlog.get_logger(__name__)
-
-RESTART_AFTER_S = 1.0
-RESTART_MAX_S = 10.0
 
 # The relay runs at a lower CPU priority than its controller. When the machine is short of CPU,
 # what cannot wait is the controller's: agents' heartbeats (read late, hosts are declared DOWN),
@@ -68,40 +64,8 @@ def _variable(field_name: str) -> str:
 
 
 async def run_child(s: RelaySettings) -> None:
-    """The controller's side: keep one relay process running until cancelled (one that keeps
-    failing at once, say while RabbitMQ is down, is restarted ever less often, up to every
-    RESTART_MAX_S)."""
-    delay = RESTART_AFTER_S
-    while True:
-        started = asyncio.get_running_loop().time()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "controller.relay_process",
-            stdin=asyncio.subprocess.PIPE,  # its end closing tells the child to exit
-            env={**os.environ, **s.environment()},
-        )
-        log.info("relay_process.started", pid=proc.pid)
-        try:
-            code = await proc.wait()
-        except asyncio.CancelledError:
-            await _stop(proc)
-            raise
-        ran_s = asyncio.get_running_loop().time() - started
-        delay = RESTART_AFTER_S if ran_s > RESTART_MAX_S else min(2 * delay, RESTART_MAX_S)
-        log.warning("relay_process.exited", pid=proc.pid, code=code, restart_in_s=delay)
-        await asyncio.sleep(delay)
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        await asyncio.wait_for(proc.wait(), 10.0)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
+    """The controller's side: keep one relay process running until cancelled."""
+    await child_process.run_child("relay_process", "controller.relay_process", s.environment())
 
 
 async def _relay(s: RelaySettings) -> None:
@@ -110,16 +74,10 @@ async def _relay(s: RelaySettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-
-    def parent_gone() -> None:
-        if not os.read(0, 4096):
-            loop.remove_reader(0)
-            stop.set()
-
-    loop.add_reader(0, parent_gone)
+    child_process.watch_parent(stop)
     amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
     relay = OutboxRelay(s.database_url, amqp, Topology(s.bus_prefix), s.publisher)
-    task = asyncio.ensure_future(_supervised(relay))
+    task = asyncio.ensure_future(supervised("outbox-relay", relay.run))
     try:
         await stop.wait()
     finally:
@@ -127,16 +85,6 @@ async def _relay(s: RelaySettings) -> None:
         await asyncio.gather(task, return_exceptions=True)
         await amqp.close()
         log.info("relay_process.stopped", published=relay.published)
-
-
-async def _supervised(relay: OutboxRelay) -> None:
-    while True:
-        try:
-            await relay.run()
-            return
-        except Exception:
-            log.exception("background.failed", task="outbox-relay")
-            await asyncio.sleep(RESTART_AFTER_S)
 
 
 def main() -> None:

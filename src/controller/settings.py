@@ -41,6 +41,7 @@ class Settings:
     image_store: str
     image_max_gib: float
     outbox_relay: str
+    scheduler: str
     vacuum_interval_s: float
 
 
@@ -188,6 +189,13 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         default=_env("OUTBOX_RELAY", "process"),
         help="publish the outbox from a child process (default) or on the controller's own event "
         "loop [OVERCAST_OUTBOX_RELAY]",
+    )
+    p.add_argument(
+        "--scheduler",
+        choices=("process", "inline"),
+        default=_env("SCHEDULER", "process"),
+        help="place servers from a child process with an event loop of its own (default; it reads "
+        "the hosts' live load from shared memory) or on the controller's event loop [OVERCAST_SCHEDULER]",
     )
     p.add_argument(
         "--grace",

@@ -7,40 +7,15 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 from client import AsyncClient
 from overcast.v1 import common_pb2
 
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        found += [int(c) for c in text]
-    return found
+from .helpers import alive, child_running
 
 
-def _relay_of(controller_pid: int, timeout: float = 20.0, *, other_than: int = 0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for child in _children(controller_pid):
-            try:
-                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            if b"controller.relay_process" in cmdline and child != other_than and _alive(child):
-                return child
-        time.sleep(0.1)
-    raise AssertionError(f"controller {controller_pid} runs no relay process")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+def _relay_of(controller_pid: int, *, other_than: int = 0) -> int:
+    return child_running(controller_pid, "controller.relay_process", other_than=other_than)
 
 
 async def test_a_killed_relay_is_restarted_and_a_dead_controller_leaves_none(clusters) -> None:  # type: ignore[no-untyped-def]
@@ -63,6 +38,6 @@ async def test_a_killed_relay_is_restarted_and_a_dead_controller_leaves_none(clu
 
     ctl.kill()  # SIGKILL: no chance to stop its child
     deadline = time.monotonic() + 15
-    while _alive(second) and time.monotonic() < deadline:
+    while alive(second) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    assert not _alive(second), "the relay process outlived its controller"
+    assert not alive(second), "the relay process outlived its controller"

@@ -122,6 +122,9 @@ class FleetView:
         self._instance_host: dict[str, str] = {}
         self._dirty: set[str] = set()  # hosts with samples not yet persisted
         self._listeners: list[Listener] = []
+        # Told each host's smoothed load and until when it is fresh, as it changes (the load
+        # board a scheduler in another process reads): host id, CPU EWMA, fresh until.
+        self.on_load: Callable[[str, float, float], None] | None = None
         self.absorbed = 0  # host samples taken in through `absorb`
         self.absorbed_instances = 0  # instance samples they carried
 
@@ -157,6 +160,8 @@ class FleetView:
                 del owners[uid]
         entry.instances = new
         self._dirty.add(host_id)
+        if self.on_load is not None:
+            self.on_load(host_id, entry.ewma, now + self.stale_after_s)
         self.absorbed += 1
         self.absorbed_instances += len(instances)
         if self._listeners:
@@ -177,6 +182,8 @@ class FleetView:
         else:
             entry.sample, entry.ewma, entry.received_at, entry.remote = sample, ewma, received_at, True
             self._drop_instances(host_id, entry)
+        if self.on_load is not None:
+            self.on_load(host_id, ewma, received_at + self.stale_after_s + self.remote_grace_s)
         if self._listeners:
             self._notify(host_id, entry, self._clock())
 

@@ -1,0 +1,87 @@
+"""The scheduler runs in a child process of the controller: it places by the hosts' live load
+(which only the controller's fleet view has: it reaches the child through the shared load
+board), a killed scheduler is restarted and places what waited meanwhile, and it does not
+outlive its controller."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+from client import AsyncClient
+from overcast.v1 import common_pb2
+
+from .helpers import alive, child_running, short
+
+SCHEDULER = "controller.scheduler_process"
+
+
+async def _active_on(api: AsyncClient, name: str, metadata: dict[str, str]) -> str:
+    await api.create_server(name, flavor="m1.large", image="cirros", metadata=metadata)
+    server = await api.wait_for_server(name, timeout=60)
+    assert server is not None and server.vm_state == common_pb2.ACTIVE, server
+    return short(server.host)
+
+
+async def test_the_scheduler_process_places_by_live_load(clusters) -> None:  # type: ignore[no-untyped-def]
+    c = clusters("schedload")
+    ctl = c.start_controller()
+    c.wait_controller()
+    c.start_agent("host-a")
+    c.wait_hosts_up(["host-a"])
+    assert ctl.popen is not None
+    child_running(ctl.popen.pid, SCHEDULER)
+
+    async with AsyncClient(c.endpoint, timeout=15) as api:
+        await api.create_image("cirros", "qcow2")
+        # The busy server is alone with host-a; then host-b comes up and gets an idle one of the
+        # same flavor: the two hosts have the same allocation, only their live load differs.
+        busy = await _active_on(api, "busy", {"sim.cpu": "1.0"})
+        assert busy == "host-a"
+        c.start_agent("host-b")
+        c.wait_hosts_up(["host-b"])
+        await asyncio.sleep(1.5)  # the scheduler reads the fleet anew every second at most
+        assert await _active_on(api, "idle", {"sim.cpu": "0.0"}) == "host-b"
+
+        deadline = time.monotonic() + 20
+        while True:  # the busy host's smoothed load shows (samples every 0.2 s)
+            a, b = await api.get_host("host-a"), await api.get_host("host-b")
+            if (
+                a.HasField("load")
+                and b.HasField("load")
+                and a.load.cpu_util_ewma > b.load.cpu_util_ewma + 0.1
+            ):
+                break
+            assert time.monotonic() < deadline, (a.load, b.load)
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.5)  # the scheduler's next fleet read sees them
+        # Equal allocation: the live-load weigher decides, in the scheduler's own process.
+        assert await _active_on(api, "next", {"sim.cpu": "0.0"}) == "host-b"
+
+
+async def test_a_killed_scheduler_is_restarted_and_a_dead_controller_leaves_none(clusters) -> None:  # type: ignore[no-untyped-def]
+    c = clusters("schedproc")
+    ctl = c.start_controller()
+    c.wait_controller()
+    c.start_agent("host-s")
+    c.wait_hosts_up(["host-s"])
+    assert ctl.popen is not None
+    first = child_running(ctl.popen.pid, SCHEDULER)
+
+    async with AsyncClient(c.endpoint) as api:
+        await api.create_image("cirros", "qcow2")
+        os.kill(first, signal.SIGKILL)
+        # Created while no scheduler runs: the server waits, pending, for the next one.
+        await api.create_server("sched-1", flavor="m1.tiny", image="cirros")
+        second = child_running(ctl.popen.pid, SCHEDULER, other_than=first)
+        server = await api.wait_for_server("sched-1", timeout=60)
+        assert server is not None and server.vm_state == common_pb2.ACTIVE
+        assert short(server.host) == "host-s"
+
+    ctl.kill()  # SIGKILL: no chance to stop its child
+    deadline = time.monotonic() + 15
+    while alive(second) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not alive(second), "the scheduler process outlived its controller"
