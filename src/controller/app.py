@@ -112,6 +112,8 @@ async def _connect_services(
         await database.ensure_database(s.database_url)
         applied = await database.migrate(s.database_url)
         pool = await database.open_pool(s.database_url)
+    except ValueError as exc:  # a database name it will not create
+        raise StartupError(f"--database-url {s.database_url}: {exc}") from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(
             f"cannot use PostgreSQL at {s.database_url}: {exc}. Is it running? "

@@ -1,7 +1,8 @@
-"""The scheduler runs in a child process of the controller: it places by the hosts' live load
-(which only the controller's fleet view has: it reaches the child through the shared load
-board), a killed scheduler is restarted and places what waited meanwhile, and it does not
-outlive its controller."""
+"""The scheduler and the outbox relay run in child processes of the controller. Killed, each is
+restarted and what waited meanwhile (a pending server, a spawn command in the outbox) goes
+through; the controller killed, neither outlives it. The scheduler places by the hosts' live
+load, which only the controller's fleet view has (it reaches the child through the shared
+load board)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import asyncio
 import os
 import signal
 import time
+
+import pytest
 
 from client import AsyncClient
 from overcast.v1 import common_pb2
@@ -61,27 +64,36 @@ async def test_the_scheduler_process_places_by_live_load(clusters) -> None:  # t
         assert await _active_on(api, "next", {"sim.cpu": "0.0"}) == "host-b"
 
 
-async def test_a_killed_scheduler_is_restarted_and_a_dead_controller_leaves_none(clusters) -> None:  # type: ignore[no-untyped-def]
-    c = clusters("schedproc")
+@pytest.mark.parametrize(
+    ("module", "waits"),
+    [
+        (SCHEDULER, "the server waits, pending, for the next scheduler"),
+        ("controller.relay_process", "the spawn command waits in the outbox"),
+    ],
+)
+async def test_a_killed_child_is_restarted_and_a_dead_controller_leaves_none(  # type: ignore[no-untyped-def]
+    clusters, module: str, waits: str
+) -> None:
+    c = clusters("child" + module.rsplit(".", 1)[1].split("_")[0])
     ctl = c.start_controller()
     c.wait_controller()
-    c.start_agent("host-s")
-    c.wait_hosts_up(["host-s"])
+    c.start_agent("host-c")
+    c.wait_hosts_up(["host-c"])
     assert ctl.popen is not None
-    first = child_running(ctl.popen.pid, SCHEDULER)
+    first = child_running(ctl.popen.pid, module)
 
     async with AsyncClient(c.endpoint) as api:
         await api.create_image("cirros", "qcow2")
         os.kill(first, signal.SIGKILL)
-        # Created while no scheduler runs: the server waits, pending, for the next one.
-        await api.create_server("sched-1", flavor="m1.tiny", image="cirros")
-        second = child_running(ctl.popen.pid, SCHEDULER, other_than=first)
-        server = await api.wait_for_server("sched-1", timeout=60)
-        assert server is not None and server.vm_state == common_pb2.ACTIVE
-        assert short(server.host) == "host-s"
+        # Created while the child is down (`waits` says where it waits meanwhile).
+        await api.create_server("child-1", flavor="m1.tiny", image="cirros")
+        second = child_running(ctl.popen.pid, module, other_than=first)
+        server = await api.wait_for_server("child-1", timeout=60)
+        assert server is not None and server.vm_state == common_pb2.ACTIVE, waits
+        assert short(server.host) == "host-c"
 
-    ctl.kill()  # SIGKILL: no chance to stop its child
+    ctl.kill()  # SIGKILL: no chance to stop its children
     deadline = time.monotonic() + 15
     while alive(second) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    assert not alive(second), "the scheduler process outlived its controller"
+    assert not alive(second), f"{module} outlived its controller"
