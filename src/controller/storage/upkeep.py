@@ -29,17 +29,27 @@ TABLES = ("outbox", "host_status", "hosts", "host_metrics", "instance_metrics", 
 class Vacuumed:
     table: str
     dead_rows: int  # as the statistics counted them before the VACUUM
+    analyzed: bool
     took_s: float
 
 
-async def dead_rows(conn: asyncpg.Connection, tables: Sequence[str] = TABLES) -> dict[str, tuple[int, int]]:
-    """(dead, live) rows of each table, as PostgreSQL's statistics count them."""
+@dataclass(frozen=True)
+class TableStats:
+    dead: int
+    live: int
+    changed: int  # rows inserted, updated or deleted since the table was last analyzed
+
+
+async def table_stats(conn: asyncpg.Connection, tables: Sequence[str] = TABLES) -> dict[str, TableStats]:
+    """Each table's rows, as PostgreSQL's statistics count them."""
     found = await conn.fetch(
-        "SELECT relname, n_dead_tup, n_live_tup FROM pg_stat_user_tables"
+        "SELECT relname, n_dead_tup, n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables"
         " WHERE schemaname = current_schema() AND relname = ANY($1::text[])",
         list(tables),
     )
-    return {r["relname"]: (r["n_dead_tup"], r["n_live_tup"]) for r in found}
+    return {
+        r["relname"]: TableStats(r["n_dead_tup"], r["n_live_tup"], r["n_mod_since_analyze"]) for r in found
+    }
 
 
 async def vacuum_round(
@@ -49,16 +59,18 @@ async def vacuum_round(
     min_dead: int = 1000,
     dead_ratio: float = 0.2,
 ) -> list[Vacuumed]:
-    """VACUUM (and ANALYZE: autovacuum would have) each table with more than
-    `min_dead + dead_ratio * live` dead rows."""
+    """VACUUM each table with more than `min_dead + dead_ratio * live` dead rows, and ANALYZE
+    it too when more than a tenth of it changed since it was last analyzed (autovacuum's
+    rules for both, with a larger floor for VACUUM)."""
     done = []
-    for table, (dead, live) in (await dead_rows(conn, tables)).items():
-        if dead <= min_dead + dead_ratio * live:
+    for table, t in (await table_stats(conn, tables)).items():
+        if t.dead <= min_dead + dead_ratio * t.live:
             continue
+        analyze = t.changed > 50 + 0.1 * t.live
         started = time.perf_counter()
         # The name comes from TABLES (or a caller's list of our own tables), never from input.
-        await conn.execute(f'VACUUM (ANALYZE) "{table}"')
-        done.append(Vacuumed(table, dead, round(time.perf_counter() - started, 3)))
+        await conn.execute(f'VACUUM {"(ANALYZE) " if analyze else ""}"{table}"')
+        done.append(Vacuumed(table, t.dead, analyze, round(time.perf_counter() - started, 3)))
     return done
 
 
@@ -67,7 +79,13 @@ async def keep_tables(conn: asyncpg.Connection, interval_s: float) -> None:
     while True:
         try:
             for v in await vacuum_round(conn):
-                log.info("upkeep.vacuumed", table=v.table, dead_rows=v.dead_rows, took_s=v.took_s)
+                log.info(
+                    "upkeep.vacuumed",
+                    table=v.table,
+                    dead_rows=v.dead_rows,
+                    analyzed=v.analyzed,
+                    took_s=v.took_s,
+                )
         except asyncpg.PostgresError as exc:  # e.g. not the tables' owner: say so, go on
             log.warning("upkeep.vacuum_failed", error=str(exc))
         await asyncio.sleep(interval_s)

@@ -79,6 +79,7 @@ async def test_vacuum_round_clears_a_table_full_of_dead_rows_and_leaves_the_rest
     async with one_conn_pool.acquire() as conn:
         done = await upkeep.vacuum_round(conn, min_dead=1000)
     assert [(v.table, v.dead_rows) for v in done] == [("outbox", 3000)]
+    assert done[0].analyzed  # 6,000 rows changed since the last ANALYZE (none)
 
     after = await _table_stats(one_conn_pool, "outbox")
     assert after["n_dead_tup"] == 0
