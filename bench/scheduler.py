@@ -12,11 +12,12 @@ Phases, each printing progress on stderr:
    `--profile` records the controller meanwhile with py-spy and prints its hot spots (and the
    controller and the fleet in the metrics windows, phase 4).
 3. Spawn: every server ACTIVE on its simulated host (`active_after_s`: spawn commands through
-   RabbitMQ, reports through the agents' streams).
+   RabbitMQ, reports through the agents' streams), then every event published
+   (`outbox_drained_after_s` later: the relay's backlog of instance.create.end events).
 4. Metrics windows (`--metrics-seconds`), before placement (hosts without servers) and after
-   every server is ACTIVE (`*_with_servers`). What is counted: an agent sends one host sample
-   per interval (one AgentGateway message: the host's CPU, memory, load averages), and it
-   carries one instance sample for each server running on the host. The controller absorbs
+   every server is ACTIVE and its events are out (`*_with_servers`). What is counted: an agent
+   sends one host sample per interval (one AgentGateway message: the host's CPU, memory, load
+   averages), and it carries one instance sample for each server running on the host. The controller absorbs
    each into its fleet view and counts both; it logs the counters every persistence interval
    (`metrics.ingest`), and the bench takes the rate between two such lines:
    `metrics_host_samples_per_s`, `metrics_instance_samples_per_s`, and `metrics_samples_per_s`
@@ -415,6 +416,26 @@ async def wait_active(database_url: str, n: int, limit_s: float) -> tuple[int, f
                 log(f"  {active}/{n} ACTIVE")
                 last_log = now
             await asyncio.sleep(1.0)
+    finally:
+        await conn.close()
+
+
+async def wait_outbox_drained(database_url: str, limit_s: float) -> tuple[int, float]:
+    """Until the relay has published every event and command (the outbox is empty): the
+    metrics window with servers measures the fleet running, not the tail of its spawns."""
+    conn = await asyncpg.connect(database_url)
+    t0 = time.perf_counter()
+    last_log = t0
+    try:
+        while True:
+            left = await conn.fetchval("SELECT count(*) FROM outbox")
+            now = time.perf_counter()
+            if left == 0 or now - t0 > limit_s:
+                return left, now - t0
+            if now - last_log > 10:
+                log(f"  {left} events and commands still to publish")
+                last_log = now
+            await asyncio.sleep(0.5)
     finally:
         await conn.close()
 
@@ -864,6 +885,9 @@ async def place_and_spawn(
     hosts, servers = await load_placements(run.database_url)
     out["hosts_over_capacity"] = over_capacity(hosts, servers)
     out["_quality_input"] = (hosts, servers)
+    left, took = await wait_outbox_drained(run.database_url, args.active_timeout)
+    out["outbox_drained_after_s"] = round(took, 1)  # after every server was ACTIVE
+    out["outbox_left"] = left
     return out
 
 
