@@ -259,10 +259,18 @@ class FleetView:
 
     def take_dirty(self) -> list[tuple[HostLoadView, list[InstanceLoadView]]]:
         """Hosts sampled here since the last call, with their instances (to persist)."""
+        return self.views_of(self.take_dirty_ids())
+
+    def take_dirty_ids(self) -> list[str]:
+        """The hosts sampled here since the last call, in id order."""
         dirty, self._dirty = self._dirty, set()
+        return sorted(dirty)
+
+    def views_of(self, host_ids: Sequence[str]) -> list[tuple[HostLoadView, list[InstanceLoadView]]]:
+        """Those hosts (sampled here) as they are now, with their instances."""
         now = self._clock()
         out = []
-        for host_id in sorted(dirty):
+        for host_id in host_ids:
             entry = self._hosts.get(host_id)
             if entry is None or entry.remote:
                 continue
