@@ -5,10 +5,10 @@ process, a simulated fleet with its metrics streams, the outbox relay, RabbitMQ,
 Here nothing else shares the CPU: `--hosts` hosts are rows in a fresh database (UP, with
 heartbeats that stay recent for the run; nothing sends them: there are no agents), `--instances`
 pending servers of a mixed flavor set (m1.tiny to m1.xlarge, as in bench/scheduler.py) are
-inserted in one transaction, and the controller's own scheduler code (the same classes, policy
-and uvloop event loop as `python -m controller`) places them: filter, weigh, claim durably
-(hosts updated, servers placed, spawn commands and events written to the outbox). Nothing is
-published: no relay runs.
+inserted in one transaction, and the controller's own scheduler code (the same classes, policy,
+uvloop event loop and garbage-collector settings as the controller's scheduler process) places
+them: filter, weigh, claim durably (hosts updated, servers placed, spawn commands and events
+written to the outbox). Nothing is published: no relay runs.
 
 Prints progress on stderr and one JSON object on stdout: `placements_per_s` (durable
 placements per second, from the first batch until none is pending), the worker settings, and
@@ -28,6 +28,7 @@ import time
 import uvloop
 
 from controller import logs
+from controller.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
 from controller.storage import database
@@ -147,6 +148,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     logs.configure("console")  # to stderr: stdout is the one JSON object
+    tune_gc()  # as every controller process does (controller.runtime)
     print(json.dumps(uvloop.run(run(args))))
 
 
