@@ -38,7 +38,9 @@ Phases, each printing progress on stderr:
    `fleet_cores`: CPU each process used in the window; `loadavg_1m`: the machine's (the fleet
    shares the machine with the controller).
    `--instances 0` skips placement: the metrics of hosts without servers only.
-5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM).
+5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM),
+   and the same of its child processes: `scheduler_process_rss_mib`, `relay_process_rss_mib`
+   (and `*_peak_rss_mib`). The controller's memory is the sum.
 
 `--quality` adds the placement quality of the same mixed synthetic load (flavors m1.tiny to
 m1.xlarge; CPU load per server from metadata sim.cpu: mostly idle, some busy, a few hot) under
@@ -823,6 +825,7 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
     out["controller_peak_rss_mib"] = proc_status(run.controller_pid, "VmHWM")
     for role, child in children(run.controller_pid).items():  # its relay and scheduler processes
         out[f"{role}_process_rss_mib"] = proc_status(child, "VmRSS")
+        out[f"{role}_process_peak_rss_mib"] = proc_status(child, "VmHWM")
     out["fleet_rss_mib"] = stats.get("rss_mib")
     out["fleet_domains"] = stats.get("domains")
     return out
