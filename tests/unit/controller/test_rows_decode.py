@@ -20,7 +20,7 @@ from controller.domain.model import (
     TaskState,
     VmState,
 )
-from controller.storage import rows
+from controller.storage import rows, scheduling
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -97,3 +97,18 @@ def test_host_row(state: str) -> None:
     assert got == want
     assert repr(got) == repr(want)
     assert got.name == "hosts/h1"
+
+
+def test_fleet_columns_come_in_id_order_whatever_order_the_arrays_arrive_in() -> None:
+    # One row of arrays (FLEET); PostgreSQL keeps the sorted subquery's order in practice.
+    def fleet_row(ids: list[str]) -> list[Any]:
+        n = len(ids)
+        head: list[Any] = [ids, ["az1"] * n, ["x86_64"] * n, ["qemu"] * n, [True] * n]
+        return [*head, [int(i[1:]) for i in ids], *([1] * n for _ in range(8))]
+
+    in_order = scheduling._columns(fleet_row(["h1", "h2", "h3"]))  # type: ignore[arg-type]
+    shuffled = scheduling._columns(fleet_row(["h3", "h1", "h2"]))  # type: ignore[arg-type]
+    assert shuffled.ids == in_order.ids == ["h1", "h2", "h3"]
+    assert shuffled.vcpus == [1, 2, 3]  # every column follows its host
+    assert scheduling._columns(None).ids == []  # no hosts
+    assert scheduling._columns([None] * 14).ids == []  # type: ignore[arg-type]  # array_agg of no rows
