@@ -28,14 +28,16 @@ async def _active_on(api: AsyncClient, name: str, metadata: dict[str, str]) -> s
     return short(server.host)
 
 
-async def test_the_scheduler_process_places_by_live_load(clusters) -> None:  # type: ignore[no-untyped-def]
-    c = clusters("schedload")
-    ctl = c.start_controller()
+@pytest.mark.parametrize("where", ["process", "inline"])
+async def test_the_scheduler_places_by_live_load(clusters, where: str) -> None:  # type: ignore[no-untyped-def]
+    c = clusters(f"schedload{where}")
+    ctl = c.start_controller("--scheduler", where)
     c.wait_controller()
     c.start_agent("host-a")
     c.wait_hosts_up(["host-a"])
     assert ctl.popen is not None
-    child_running(ctl.popen.pid, SCHEDULER)
+    if where == "process":
+        child_running(ctl.popen.pid, SCHEDULER)
 
     async with AsyncClient(c.endpoint, timeout=15) as api:
         await api.create_image("cirros", "qcow2")
@@ -60,7 +62,8 @@ async def test_the_scheduler_process_places_by_live_load(clusters) -> None:  # t
             assert time.monotonic() < deadline, (a.load, b.load)
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.5)  # the scheduler's next fleet read sees them
-        # Equal allocation: the live-load weigher decides, in the scheduler's own process.
+        # Equal allocation: the live-load weigher decides (the load read from the shared board
+        # in the scheduler's process, or from the fleet view itself inline).
         assert await _active_on(api, "next", {"sim.cpu": "0.0"}) == "host-b"
 
 
