@@ -174,6 +174,12 @@ class FleetSnapshot:
         self.util[i] = self.util.item(i) + v * self.inv_vcpus.item(i)
         self.kept.update(i)
 
+    def retire(self) -> None:
+        """A newer snapshot replaces this one: drop its caches now (they refer back to it), so
+        that it is freed at once rather than by a full garbage collection."""
+        self.kept.release()
+        self.static_masks.clear()
+
     def set_members(self, members: Mapping[str, Iterable[str]]) -> None:
         """The hosts of these groups' members, as read (a later batch's groups)."""
         for key, hosts_of_members in members.items():

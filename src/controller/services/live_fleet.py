@@ -55,6 +55,8 @@ class LiveFleet:
             i = snap.index.get(host_id)
             if i is not None:  # else the host is gone: its claims will fail in the database
                 snap.add_usage(i, v, m, d)
+        if self.snapshot is not None and self.snapshot is not snap:
+            self.snapshot.retire()  # no worker uses it after this: they read self.snapshot
         self.snapshot = snap
         self.read_at = read_at
         self.reads += 1
