@@ -72,6 +72,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -401,45 +402,42 @@ def _steady_rate(samples: list[tuple[float, int]], n: int) -> float | None:
     return round((hi[1] - lo[1]) / (hi[0] - lo[0]), 1)
 
 
-async def wait_active(database_url: str, n: int, limit_s: float) -> tuple[int, float]:
+async def poll_count(
+    database_url: str, query: str, done: Callable[[int], bool], limit_s: float, every_s: float, say: str
+) -> tuple[int, float]:
+    """Run `query` (a count) every `every_s` until `done(count)` or `limit_s`; the last count and
+    how long it took. Every 10 s, `say` with {count} filled in on stderr."""
     conn = await asyncpg.connect(database_url)
     t0 = time.perf_counter()
     last_log = t0
     try:
         while True:
-            active = await conn.fetchval(
-                "SELECT count(*) FROM instances WHERE server_id LIKE 'bench-0%'"
-                " AND vm_state = 'ACTIVE' AND task_state IS NULL"
-            )
+            count = await conn.fetchval(query)
             now = time.perf_counter()
-            if active >= n or now - t0 > limit_s:
-                return active, now - t0
+            if done(count) or now - t0 > limit_s:
+                return count, now - t0
             if now - last_log > 10:
-                log(f"  {active}/{n} ACTIVE")
+                log(say.format(count=count))
                 last_log = now
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(every_s)
     finally:
         await conn.close()
+
+
+async def wait_active(database_url: str, n: int, limit_s: float) -> tuple[int, float]:
+    query = (
+        "SELECT count(*) FROM instances WHERE server_id LIKE 'bench-0%'"
+        " AND vm_state = 'ACTIVE' AND task_state IS NULL"
+    )
+    return await poll_count(database_url, query, lambda a: a >= n, limit_s, 1.0, f"  {{count}}/{n} ACTIVE")
 
 
 async def wait_outbox_drained(database_url: str, limit_s: float) -> tuple[int, float]:
     """Until the relay has published every event and command (the outbox is empty): the
     metrics window with servers measures the fleet running, not the tail of its spawns."""
-    conn = await asyncpg.connect(database_url)
-    t0 = time.perf_counter()
-    last_log = t0
-    try:
-        while True:
-            left = await conn.fetchval("SELECT count(*) FROM outbox")
-            now = time.perf_counter()
-            if left == 0 or now - t0 > limit_s:
-                return left, now - t0
-            if now - last_log > 10:
-                log(f"  {left} events and commands still to publish")
-                last_log = now
-            await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
+    query = "SELECT count(*) FROM outbox"
+    say = "  {count} events and commands still to publish"
+    return await poll_count(database_url, query, lambda left: left == 0, limit_s, 0.5, say)
 
 
 # -- phase 4: metrics --------------------------------------------------------------------------
