@@ -3,10 +3,10 @@
 A controller's event loop is one core, however many the machine has, and it is busy: every
 agent's stream (a metrics message per host per second: 5,000 a second at 5,000 hosts), their
 reports, the API. On that loop the scheduler's batches waited behind all of it between their
-database round trips. In a child process the scheduler gets a loop (and a core) of its own:
-measured on the 2-core development VM with 5,000 simulated hosts streaming metrics, the
-scheduler alone placed 5,700 servers a second in a process of its own while the controller
-placed 3,100-3,250 a second with the scheduler on its loop.
+database round trips. In a child process the scheduler gets a loop (and a core) of its own.
+Measured on the 2-core development VM at 5,000 simulated hosts (bench/scheduler.py, four
+back-to-back pairs): 2,566-3,431 placements a second from the child process against
+2,317-2,447 on the controller's loop, all on the same two cores.
 
 What the scheduler needs from the controller: the pending servers and the hosts (PostgreSQL,
 as before: claims are durable there, replicas already share the work through it), a wake-up
