@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 import structlog
+
+from controller.runtime import supervised
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +73,34 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
+
+
+def environment(variable: str, settings: Any) -> dict[str, str]:
+    """A child's settings (a dataclass of plain values) as one environment variable, JSON."""
+    return {variable: json.dumps(dataclasses.asdict(settings))}
+
+
+def settings_in_environment(variable: str) -> dict[str, Any]:
+    """The child's side of `environment`: the settings' fields."""
+    fields: dict[str, Any] = json.loads(os.environ[variable])
+    return fields
+
+
+async def serve(loops: Mapping[str, Callable[[], Awaitable[None]]], on_line: Callable[[bytes], None]) -> None:
+    """The child's side: run `loops` (each supervised) until the controller goes away (stdin
+    closed) or stops the child (SIGTERM, SIGINT); lines from the controller go to `on_line`."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watch_parent(stop, on_line)
+    tasks = [asyncio.ensure_future(supervised(name, run)) for name, run in loops.items()]
+    try:
+        await stop.wait()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def watch_parent(stop: asyncio.Event, on_line: Callable[[bytes], None] = lambda _line: None) -> None:

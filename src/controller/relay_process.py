@@ -16,10 +16,7 @@ behind.
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
-import signal
 import sys
 from dataclasses import dataclass
 
@@ -30,7 +27,7 @@ import uvloop
 from controller import child_process, logs
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology
-from controller.runtime import supervised, tune_gc
+from controller.runtime import tune_gc
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +36,7 @@ log = structlog.get_logger(__name__)
 # placement decisions and API calls. Publishing can lag: the outbox is durable and keeps its
 # order. With CPU to spare the niceness costs nothing.
 NICENESS = 5
+ENVIRONMENT = "OVERCAST_RELAY_PROCESS"  # the child's settings, as JSON
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,11 @@ class RelaySettings:
     controller_id: str
 
     def environment(self) -> dict[str, str]:
-        """The child's settings as environment variables (OVERCAST_RELAY_<FIELD>)."""
-        return {_variable(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+        return child_process.environment(ENVIRONMENT, self)
 
     @classmethod
     def from_environment(cls) -> RelaySettings:
-        return cls(**{f.name: os.environ[_variable(f.name)] for f in dataclasses.fields(cls)})
-
-
-def _variable(field_name: str) -> str:
-    return f"OVERCAST_RELAY_{field_name.upper()}"
+        return cls(**child_process.settings_in_environment(ENVIRONMENT))
 
 
 async def run_child(s: RelaySettings) -> None:
@@ -70,19 +63,11 @@ async def run_child(s: RelaySettings) -> None:
 
 async def _relay(s: RelaySettings) -> None:
     """The child's side: relay until the controller goes away (stdin EOF) or stops us."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    child_process.watch_parent(stop)
     amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
     relay = OutboxRelay(s.database_url, amqp, Topology(s.bus_prefix), s.publisher)
-    task = asyncio.ensure_future(supervised("outbox-relay", relay.run))
     try:
-        await stop.wait()
+        await child_process.serve({"outbox-relay": relay.run}, on_line=lambda _line: None)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
         await amqp.close()
         log.info("relay_process.stopped", published=relay.published)
 

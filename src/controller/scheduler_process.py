@@ -19,11 +19,7 @@ with itself; the child exits when its stdin closes (child_process.watch_parent).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
-import os
-import signal
 import sys
 from dataclasses import dataclass
 
@@ -33,7 +29,7 @@ import uvloop
 
 from controller import child_process, logs
 from controller.load_board import LoadBoard, LoadBoardReader
-from controller.runtime import supervised, tune_gc
+from controller.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
 from controller.storage import database
@@ -58,13 +54,11 @@ class SchedulerProcessSettings:
     board_fd: int = -1  # set by run_child: the descriptor the child inherits
 
     def environment(self) -> dict[str, str]:
-        fields = dataclasses.asdict(self)
-        fields["policy"]["strategy"] = self.policy.strategy.value
-        return {ENVIRONMENT: json.dumps(fields)}
+        return child_process.environment(ENVIRONMENT, self)
 
     @classmethod
     def from_environment(cls) -> SchedulerProcessSettings:
-        fields = json.loads(os.environ[ENVIRONMENT])
+        fields = child_process.settings_in_environment(ENVIRONMENT)
         policy = fields.pop("policy")
         policy["strategy"] = Strategy(policy["strategy"])
         return cls(**fields, policy=SchedulerPolicy(**policy))
@@ -84,12 +78,7 @@ async def run_child(s: SchedulerProcessSettings, board: LoadBoard) -> None:
 
 async def _schedule(s: SchedulerProcessSettings) -> None:
     """The child's side: place pending servers until the controller goes away or stops us."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     board = LoadBoardReader(s.board_fd)
-    child_process.watch_parent(stop, board.learn)
     pool = await database.open_pool(s.database_url, min_size=1, max_size=s.workers + 1)
     workers = SchedulerWorkers(
         PgSchedulingStore(pool),
@@ -102,17 +91,10 @@ async def _schedule(s: SchedulerProcessSettings) -> None:
         load_of=board.fresh_cpu_utils,
     )
     listener = Listener(s.database_url, {"overcast_pending": lambda _: workers.wake()})
-    tasks = [
-        asyncio.ensure_future(supervised("listener", listener.run)),
-        asyncio.ensure_future(supervised("scheduler", workers.run)),
-    ]
     log.info("scheduler_process.serving", workers=s.workers, batch=s.batch, board_capacity=board.capacity)
     try:
-        await stop.wait()
+        await child_process.serve({"listener": listener.run, "scheduler": workers.run}, on_line=board.learn)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         await pool.close()
         board.close()
         log.info(

@@ -257,12 +257,8 @@ class FleetView:
 
     # -- persistence and watchers ---------------------------------------------------------------
 
-    def take_dirty(self) -> list[tuple[HostLoadView, list[InstanceLoadView]]]:
-        """Hosts sampled here since the last call, with their instances (to persist)."""
-        return self.views_of(self.take_dirty_ids())
-
     def take_dirty_ids(self) -> list[str]:
-        """The hosts sampled here since the last call, in id order."""
+        """The hosts sampled here since the last call, in id order (to persist: views_of)."""
         dirty, self._dirty = self._dirty, set()
         return sorted(dirty)
 

@@ -126,11 +126,11 @@ def test_take_dirty_returns_each_locally_sampled_host_once(fleet: FleetView) -> 
     fleet.absorb("h1", host(0.1), [inst(U1, 0.5)])
     fleet.absorb("h1", host(0.3), [inst(U1, 0.5)])
     fleet.merge_remote("h3", host(0.9), 0.9, received_at=999.0)
-    dirty = fleet.take_dirty()
+    dirty = fleet.views_of(fleet.take_dirty_ids())
     assert [h.host_id for h, _ in dirty] == ["h1", "h2"]
     assert [[i.sample.uid for i in inst] for _, inst in dirty] == [[U1], [U2]]
     assert dirty[0][0].cpu_util == 0.3
-    assert fleet.take_dirty() == []
+    assert fleet.views_of(fleet.take_dirty_ids()) == []
 
 
 def test_listeners_hear_every_absorbed_sample(fleet: FleetView) -> None:

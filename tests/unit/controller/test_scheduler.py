@@ -12,9 +12,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
-from scheduler_testkit import host, req
+from scheduler_testkit import host, pending, req
 
-from controller.domain.model import Host, HostState, Instance, VmState
+from controller.domain.model import Host, HostState, Instance
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
@@ -311,19 +311,9 @@ def test_host_view_carries_capacity_usage_and_placement_traits() -> None:
 
 def instance(**kw: object) -> Instance:
     fields: dict[str, object] = dict(
-        uid=uuid.UUID(int=1),
-        project="acme",
-        server_id="web",
-        flavor_id="m1.small",
-        image_id="debian",
-        vcpus=2,
-        memory_mib=2048,
-        disk_gib=20,
-        vm_state=VmState.BUILDING,
-        task_state=None,
+        uid=uuid.UUID(int=1), project="acme", server_id="web", flavor_id="m1.small", image_id="debian"
     )
-    fields.update(kw)
-    return Instance(**fields)  # type: ignore[arg-type]
+    return pending(0, **{**fields, "memory_mib": 2048, "disk_gib": 20, "task_state": None, **kw})
 
 
 def test_placement_request_from_instance_without_constraints() -> None:
