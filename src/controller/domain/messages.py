@@ -25,7 +25,7 @@ class OutboxMessage:
     message_id: UUID = field(default_factory=uuid4)
 
 
-def instance_event(inst: Instance, event_type: str) -> OutboxMessage:
+def instance_event(inst: Instance, event_type: str, *, message_id: UUID | None = None) -> OutboxMessage:
     """`inst` must be the state after the change (its version is the new one)."""
     payload: dict[str, Any] = {
         "uid": str(inst.uid),
@@ -39,7 +39,9 @@ def instance_event(inst: Instance, event_type: str) -> OutboxMessage:
         "fault": inst.fault,
         "version": str(inst.version),
     }
-    return OutboxMessage("event", event_type, event_type, payload, inst.project, inst.name)
+    if message_id is None:
+        return OutboxMessage("event", event_type, event_type, payload, inst.project, inst.name)
+    return OutboxMessage("event", event_type, event_type, payload, inst.project, inst.name, message_id)
 
 
 def host_event(host: Host, event_type: str, reason: str = "") -> OutboxMessage:

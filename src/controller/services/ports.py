@@ -12,6 +12,7 @@ from uuid import UUID
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
+from controller.domain.placements import Placement
 from controller.domain.server_groups import GroupPlacement
 from controller.scheduler.fleet import HostColumns
 from controller.services.fleet import HostLoadView, InstanceLoadView
@@ -71,9 +72,10 @@ class SchedulingBatch(Protocol):
         """Lock these hosts (in id order, so batches cannot deadlock) and read them afresh."""
         ...
 
-    async def claim(self, placements: Sequence[Mutation]) -> set[UUID]:
-        """Claim capacity on each placement's host (`instance.host_id`), record the placements
-        and write their messages; returns the uids placed (none on a host found full)."""
+    async def claim(self, placements: Sequence[Placement]) -> set[UUID]:
+        """Claim capacity on each placement's host, record the placements (`placed()`) and
+        write their messages (`messages()`); returns the uids placed (none on a host found
+        full)."""
         ...
 
     async def fail(self, failures: Sequence[Mutation]) -> None: ...

@@ -19,15 +19,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 
 from controller.domain.errors import Unavailable
-from controller.domain.ids import uuid4
 from controller.domain.lifecycle import bump
-from controller.domain.messages import command, instance_event
-from controller.domain.model import CommandOp, Host, HostState, Instance, TaskState, VmState
+from controller.domain.messages import instance_event
+from controller.domain.model import Host, HostState, Instance, VmState
+from controller.domain.placements import Placement
 from controller.domain.server_groups import GroupPlacement, group_key, server_group_name
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Decision, Scheduler
@@ -240,7 +239,7 @@ class SchedulerWorkers:
             self.live.invalidate()
             self.deferred += deferred
         chosen = await self._confirm(batch, [d for d in decisions if d.host_id is not None], inflight)
-        placements = [_placement(by_uid[d.request.uid], d.host_id) for d in chosen if d.host_id]
+        placements = [Placement(by_uid[d.request.uid], d.host_id) for d in chosen if d.host_id]
         placed = await batch.claim(placements)
         await batch.fail(failures)
         self.placed += len(placed)
@@ -331,9 +330,13 @@ def _host(d: Decision) -> str:
 def _less_used(have: tuple[object, ...], want: tuple[object, ...]) -> bool:
     """Whether the row (`have`) is the host the snapshot expected (`want`, both as
     `_capacity` lists them: usable, capacity, then usage) with no more used than expected."""
-    return bool(have[0]) and have[:5] == want[:5] and all(
-        h <= w  # type: ignore[operator]
-        for h, w in zip(have[5:], want[5:], strict=True)
+    return (
+        bool(have[0])
+        and have[:5] == want[:5]
+        and all(
+            h <= w  # type: ignore[operator]
+            for h, w in zip(have[5:], want[5:], strict=True)
+        )
     )
 
 
@@ -354,39 +357,6 @@ def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tu
         snap.used_m.item(i) - inflight[1],
         snap.used_d.item(i) - inflight[2],
     )
-
-
-def _placement(inst: Instance, host_id: str | None) -> Mutation:
-    command_id = uuid4()
-    placed = _bumped(
-        inst,
-        host_id=host_id,
-        allocated=True,
-        task_state=TaskState.SPAWNING,
-        task_command=command_id,
-    )
-    return Mutation(
-        placed,
-        [command(placed, CommandOp.SPAWN, command_id), instance_event(placed, "instance.scheduled")],
-    )
-
-
-def _bumped(inst: Instance, **changes: Any) -> Instance:
-    """bump(inst, **changes), without dataclasses.replace: Instance is a plain frozen
-    dataclass (no __post_init__, no slots; see _BUMPS_PLAINLY), so the copy of its fields
-    with the changes is the new instance's __dict__. replace() would call __init__, one
-    object.__setattr__ per field: several times the cost, once per placement."""
-    if not _BUMPS_PLAINLY:
-        return bump(inst, **changes)
-    fields = dict(inst.__dict__)
-    fields.update(changes)
-    fields["version"] = inst.version + 1
-    new = object.__new__(Instance)
-    object.__setattr__(new, "__dict__", fields)
-    return new
-
-
-_BUMPS_PLAINLY = "__post_init__" not in vars(Instance) and "__slots__" not in vars(Instance)
 
 
 def _failed(inst: Instance, reason: str) -> Mutation:

@@ -15,6 +15,7 @@ from uuid import UUID
 from scheduler_testkit import db_host, pending
 
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
+from controller.domain.placements import Placement
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.ports import Mutation
@@ -35,7 +36,7 @@ class FakeBatch:
         self.groups: dict[str, GroupPlacement] = {}
         self.now = now or {}  # the rows as another batch left them
         self.locked: list[list[str]] = []
-        self.claimed: list[Mutation] = []
+        self.claimed: list[Placement] = []
         self.failed: list[Mutation] = []
 
     async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
@@ -43,7 +44,7 @@ class FakeBatch:
         seen = {h.id: h for h in self.rows}
         return [self.now.get(h, seen[h]) for h in host_ids]
 
-    async def claim(self, placements: Sequence[Mutation]) -> set[UUID]:
+    async def claim(self, placements: Sequence[Placement]) -> set[UUID]:
         self.claimed.extend(placements)
         return {p.instance.uid for p in placements}
 
@@ -71,12 +72,14 @@ async def test_placements_write_spawn_and_scheduled_and_lock_hosts_in_id_order()
     w = workers(batch)
     assert await w.place_batch() == 4
     assert batch.locked == [["h1", "h2"]]
-    assert sorted(m.instance.host_id or "" for m in batch.claimed) == ["h1", "h1", "h2", "h2"]
-    for m in batch.claimed:
-        assert m.instance.task_state is TaskState.SPAWNING and m.instance.allocated
-        assert m.instance.version == 2 and m.instance.task_command is not None
-        assert [x.message_type for x in m.messages] == ["command.spawn", "instance.scheduled"]
-        assert m.messages[0].routing_key == m.instance.host_id
+    assert sorted(p.host_id for p in batch.claimed) == ["h1", "h1", "h2", "h2"]
+    for p in batch.claimed:
+        placed, messages = p.placed(), p.messages()
+        assert placed.host_id == p.host_id and placed.task_state is TaskState.SPAWNING
+        assert placed.allocated and placed.version == 2 and placed.task_command == p.command_id
+        assert [x.message_type for x in messages] == ["command.spawn", "instance.scheduled"]
+        assert messages[0].routing_key == p.host_id and messages[0].message_id == p.command_id
+        assert messages[1].message_id == p.event_id
     assert (w.placed, w.redecided, w.lost_races) == (4, 0, 0)
 
 
@@ -86,7 +89,7 @@ async def test_a_host_filled_by_another_batch_moves_the_placement_to_another_loc
     batch = FakeBatch([pending(0), pending(1)], hosts, now={"h1": replace(hosts[0], vcpus_used=4)})
     w = workers(batch)
     assert await w.place_batch() == 2
-    assert [m.instance.host_id for m in batch.claimed] == ["h2", "h2"]
+    assert [p.host_id for p in batch.claimed] == ["h2", "h2"]
     assert w.redecided == 1
 
 
@@ -131,7 +134,7 @@ async def test_live_load_reaches_the_scheduler() -> None:
             load_of=lambda ids: [loads.get(h, math.nan) for h in ids],
         )
         await w.place_batch()
-        placed[strategy] = [m.instance.host_id for m in batch.claimed]
+        placed[strategy] = [p.host_id for p in batch.claimed]
     # Spread balances the load; pack fills hosts toward the target load.
     assert placed == {Strategy.SPREAD: ["cold"], Strategy.PACK: ["warm"]}
 
@@ -156,9 +159,9 @@ class FleetStore:
         if not read_fleet:
             b.hosts = None  # type: ignore[assignment]
         yield b
-        for m in b.claimed:  # committed: the rows now hold the claims
-            h = self.rows[m.instance.host_id or ""]
-            i = m.instance
+        for p in b.claimed:  # committed: the rows now hold the claims
+            h = self.rows[p.host_id]
+            i = p.instance
             self.rows[h.id] = replace(
                 h,
                 vcpus_used=h.vcpus_used + i.vcpus,
@@ -166,7 +169,7 @@ class FleetStore:
                 disk_gib_used=h.disk_gib_used + i.disk_gib,
             )
         self.failed.extend(b.failed)
-        placed = {m.instance.uid for m in b.claimed} | {m.instance.uid for m in b.failed}
+        placed = {p.instance.uid for p in b.claimed} | {m.instance.uid for m in b.failed}
         self.pending = [i for i in take if i.uid not in placed] + self.pending  # left pending
 
 

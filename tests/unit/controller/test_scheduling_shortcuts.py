@@ -1,28 +1,12 @@
 """Shortcuts of the scheduler workers' hot path give what the general code gives."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from scheduler_testkit import db_host
 
-from controller.domain.lifecycle import bump
-from controller.domain.model import HostState, Instance, TaskState, VmState
-from controller.services.scheduling import _bumped, _capacity, host_view
-
-
-def test_bumped_is_bump() -> None:
-    inst = Instance(
-        uuid.uuid4(), "p", "s1", "m1.small", "cirros", 1, 2048, 20, VmState.BUILDING,
-        TaskState.SCHEDULING, metadata={"a": "b"}, version=4, created_at=datetime.now(UTC),
-    )  # fmt: skip
-    c = uuid.uuid4()
-    changes = dict(host_id="h1", allocated=True, task_state=TaskState.SPAWNING, task_command=c)
-    got, want = _bumped(inst, **changes), bump(inst, **changes)
-    assert got == want
-    assert repr(got) == repr(want)
-    assert got.version == 5 and inst.version == 4 and inst.host_id is None
-    assert got.name == inst.name
+from controller.domain.model import HostState
+from controller.services.scheduling import _capacity, host_view
 
 
 @pytest.mark.parametrize("state", list(HostState))
