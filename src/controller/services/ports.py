@@ -12,7 +12,7 @@ from uuid import UUID
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
-from controller.domain.placements import Placement
+from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement
 from controller.scheduler.fleet import HostColumns
 from controller.services.fleet import HostLoadView, InstanceLoadView
@@ -48,11 +48,10 @@ class InstanceStore(Protocol):
     async def list_on_host(self, host_id: str) -> builtins.list[Instance]: ...
     async def mutate(self, project: str, server_id: str, fn: MutateFn) -> Instance: ...
     async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None: ...
-    async def mutate_uids(
-        self, changes: Sequence[tuple[UUID, MutateFn]]
-    ) -> builtins.list[Instance | None]:
+    async def mutate_uids(self, changes: Sequence[tuple[UUID, MutateFn]]) -> builtins.list[Instance | None]:
         """Many changes in one transaction, in order (a uid may appear more than once)."""
         ...
+
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Outbox messages that change no instance (e.g. removing an orphaned domain)."""
         ...
@@ -64,7 +63,7 @@ class SchedulingBatch(Protocol):
     missing here was deleted; groups are locked so members of one group place one batch at
     a time)."""
 
-    pending: list[Instance]
+    pending: list[PendingServer]
     hosts: HostColumns | None  # the whole fleet, when asked for and something is pending
     groups: dict[str, GroupPlacement]
 
@@ -73,12 +72,14 @@ class SchedulingBatch(Protocol):
         ...
 
     async def claim(self, placements: Sequence[Placement]) -> set[UUID]:
-        """Claim capacity on each placement's host, record the placements (`placed()`) and
-        write their messages (`messages()`); returns the uids placed (none on a host found
-        full)."""
+        """Claim capacity on each placement's host, record the placements and write their
+        messages (domain.placements: `placed`, `placement_messages`); returns the uids placed
+        (none on a host found full)."""
         ...
 
-    async def fail(self, failures: Sequence[Mutation]) -> None: ...
+    async def fail(self, failures: Sequence[Failure]) -> None:
+        """Record the failures and write their messages (`failed`, `failure_messages`)."""
+        ...
 
 
 class SchedulingStore(Protocol):

@@ -23,16 +23,14 @@ from dataclasses import dataclass
 import structlog
 
 from controller.domain.errors import Unavailable
-from controller.domain.lifecycle import bump
-from controller.domain.messages import instance_event
-from controller.domain.model import Host, HostState, Instance, VmState
-from controller.domain.placements import Placement
+from controller.domain.model import Host, HostState, Instance
+from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement, group_key, server_group_name
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Decision, Scheduler
 from controller.scheduler.snapshot import FleetSnapshot, Mask
 from controller.services.live_fleet import LiveFleet
-from controller.services.ports import Mutation, SchedulingBatch, SchedulingStore
+from controller.services.ports import SchedulingBatch, SchedulingStore
 
 log = structlog.get_logger(__name__)
 
@@ -76,7 +74,9 @@ def host_view(h: Host, now: float, stale_after_s: float) -> HostView:
     )
 
 
-def placement_request(inst: Instance, group: GroupPlacement | None = None) -> PlacementRequest:
+def placement_request(
+    inst: PendingServer | Instance, group: GroupPlacement | None = None
+) -> PlacementRequest:
     return PlacementRequest(
         inst.uid,
         inst.vcpus,
@@ -213,14 +213,14 @@ class SchedulerWorkers:
     async def _place(
         self, batch: SchedulingBatch, inflight: list[Decision], *, fresh: bool
     ) -> tuple[int, set[uuid.UUID]]:
-        failures: list[Mutation] = []
+        failures: list[Failure] = []
         requests: list[PlacementRequest] = []
-        by_uid: dict[uuid.UUID, Instance] = {}
+        by_uid: dict[uuid.UUID, PendingServer] = {}
         for inst in batch.pending:
             group = batch.groups.get(group_key(inst.project, inst.server_group))
             if inst.server_group and group is None:
                 name = server_group_name(inst.project, inst.server_group)
-                failures.append(_failed(inst, f"No valid host: {name} no longer exists"))
+                failures.append(Failure(inst, f"No valid host: {name} no longer exists"))
                 continue
             requests.append(placement_request(inst, group))
             by_uid[inst.uid] = inst
@@ -232,7 +232,7 @@ class SchedulerWorkers:
             if d.host_id is not None:
                 continue
             if fresh:
-                failures.append(_failed(by_uid[d.request.uid], d.reason))
+                failures.append(Failure(by_uid[d.request.uid], d.reason))
             else:  # room may have been freed, or a host added, since the fleet was read
                 deferred += 1
         if deferred:
@@ -246,7 +246,7 @@ class SchedulerWorkers:
         self.no_valid_host += len(failures)
         self.lost_races += len(placements) - len(placed)
         for f in failures:
-            log.info("scheduler.no_valid_host", server=f.instance.name, reason=f.instance.fault)
+            log.info("scheduler.no_valid_host", server=f.server.name, reason=f.reason)
         return len(placed) + len(failures) + deferred, placed
 
     async def _confirm(
@@ -359,6 +359,3 @@ def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tu
     )
 
 
-def _failed(inst: Instance, reason: str) -> Mutation:
-    failed = bump(inst, vm_state=VmState.ERROR, task_state=None, fault=reason)
-    return Mutation(failed, [instance_event(failed, "instance.create.error")])

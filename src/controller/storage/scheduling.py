@@ -19,18 +19,21 @@ from uuid import UUID
 import asyncpg
 
 from controller.domain.errors import Unavailable
-from controller.domain.model import Host, Instance
-from controller.domain.placements import Placement
+from controller.domain.model import Host
+from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement, GroupPolicy, group_key
 from controller.scheduler.fleet import HostColumns
-from controller.services.ports import Mutation
 from controller.storage import rows
-from controller.storage.rows import HOST_COLUMNS, INSTANCE_COLUMNS
+from controller.storage.rows import HOST_COLUMNS
 
-PENDING = (
-    f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE task_state = 'SCHEDULING'"
-    " ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED"
-)
+# Only what the scheduler decides on (domain.placements.PendingServer, in its field order):
+# decoding whole rows (metadata and boot as JSON, timestamps, enums) was a fifth of its CPU.
+PENDING = """
+SELECT uid, version, project, server_id, vcpus, memory_mib, disk_gib, availability_zone,
+    server_group, required_arch, required_hypervisor_type
+FROM instances WHERE task_state = 'SCHEDULING'
+ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
 
 # Group rows are locked so that members of one group are placed by one batch at a time: the
 # members read next are then exact, and anti-affinity cannot be broken by two batches that
@@ -92,22 +95,38 @@ WHERE h.id = w.host_id AND h.enabled
 RETURNING h.id
 """
 
-# The scheduler changes states, host, claim, task and fault; never the power state.
-UPDATE_INSTANCES = """
-UPDATE instances i SET vm_state = u.vm_state, task_state = u.task_state, host_id = u.host_id,
-    allocated = u.allocated, task_command = u.task_command, fault = u.fault,
-    version = i.version + 1, updated_at = now()
-FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::uuid[],
-            $8::text[]) AS u(uid, version, vm_state, task_state, host_id, allocated, task_command, fault)
-WHERE i.uid = u.uid AND i.version = u.version
-RETURNING i.uid
+# Servers no host can take: ERROR, no task, the reason as their fault, and their
+# instance.create.error events (domain.placements.failed and failure_messages), in one statement.
+FAIL = """
+WITH u AS (
+    SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[])
+        WITH ORDINALITY AS t(uid, version, fault, event_id, n)
+), failed AS (
+    UPDATE instances i SET vm_state = 'ERROR', task_state = NULL, fault = u.fault,
+        version = i.version + 1, updated_at = now()
+    FROM u
+    WHERE i.uid = u.uid AND i.version = u.version
+    RETURNING u.n, u.event_id, i.uid, i.project,
+        'projects/' || i.project || '/servers/' || i.server_id AS name, i.flavor_id, i.image_id,
+        i.host_id, i.vm_state, i.power_state, i.fault, i.version
+), announced AS (
+    INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
+    SELECT 'event', f.event_id, 'instance.create.error', 'instance.create.error', f.project, f.name,
+        json_build_object(
+            'uid', f.uid::text, 'name', f.name, 'flavor', 'flavors/' || f.flavor_id,
+            'image', 'images/' || f.image_id, 'host', coalesce('hosts/' || f.host_id, ''),
+            'vm_state', f.vm_state, 'task_state', 'TASK_STATE_UNSPECIFIED',
+            'power_state', f.power_state, 'fault', f.fault, 'version', f.version::text)
+    FROM failed f
+    ORDER BY f.n
+)
+SELECT uid FROM failed
 """
-
 
 # A batch's placements, recorded and announced in one statement: each instance gets its host,
 # its claim and task (SPAWNING, the spawn command's id) and a new version, and the outbox gets
 # its spawn command and instance.scheduled event, in the batch's order, with payloads built here
-# from the updated rows: exactly what domain.placements.Placement.placed() and messages() say
+# from the updated rows: exactly what domain.placements.placed() and placement_messages() say
 # (tests/unit/controller/test_placement_write.py compares them message by message). Built in
 # Python, those payloads and their JSON were a third of the scheduler's CPU per placement.
 PLACE = """
@@ -150,7 +169,7 @@ class PgSchedulingBatch:
     def __init__(
         self,
         conn: rows.Conn,
-        pending: list[Instance],
+        pending: list[PendingServer],
         hosts: HostColumns | None,
         groups: dict[str, GroupPlacement],
     ) -> None:
@@ -175,7 +194,7 @@ class PgSchedulingBatch:
             return set()
         hosts = [p.host_id for p in placements]
         await self.lock_hosts(hosts)
-        insts = [p.instance for p in placements]
+        insts = [p.server for p in placements]
         won = await self._conn.fetch(
             CLAIM,
             hosts,
@@ -190,41 +209,34 @@ class PgSchedulingBatch:
             return set()
         done = await self._conn.fetch(
             PLACE,
-            [p.instance.uid for p in placed],
-            [p.instance.version for p in placed],
+            [p.server.uid for p in placed],
+            [p.server.version for p in placed],
             [p.host_id for p in placed],
             [p.command_id for p in placed],
             [p.event_id for p in placed],
         )
-        if len(done) != len(placed):  # the rows are locked by this transaction: cannot happen
-            raise RuntimeError(f"{len(placed) - len(done)} instances changed while locked for scheduling")
-        return {p.instance.uid for p in placed}
+        _check(len(placed), done)
+        return {p.server.uid for p in placed}
 
-    async def fail(self, failures: Sequence[Mutation]) -> None:
-        await self._write(failures)
-
-    async def _write(self, mutations: Sequence[Mutation]) -> None:
-        if not mutations:
+    async def fail(self, failures: Sequence[Failure]) -> None:
+        if not failures:
             return
-        insts = [m.instance for m in mutations]
-        values = [rows.instance_values(i) for i in insts]
         done = await self._conn.fetch(
-            UPDATE_INSTANCES,
-            [i.uid for i in insts],
-            [i.version - 1 for i in insts],
-            [v[0] for v in values],  # vm_state
-            [v[1] for v in values],  # task_state
-            [v[3] for v in values],  # host_id
-            [v[4] for v in values],  # allocated
-            [v[5] for v in values],  # task_command
-            [v[6] for v in values],  # fault
+            FAIL,
+            [f.server.uid for f in failures],
+            [f.server.version for f in failures],
+            [f.reason for f in failures],
+            [f.event_id for f in failures],
         )
-        if len(done) != len(insts):  # the rows are locked by this transaction: cannot happen
-            raise RuntimeError(f"{len(insts) - len(done)} instances changed while locked for scheduling")
-        await rows.insert_outbox(self._conn, [msg for m in mutations for msg in m.messages])
+        _check(len(failures), done)
 
 
-async def _groups(conn: rows.Conn, pending: list[Instance]) -> dict[str, GroupPlacement]:
+def _check(wanted: int, done: list[asyncpg.Record]) -> None:
+    if len(done) != wanted:  # the rows are locked by this transaction: cannot happen
+        raise RuntimeError(f"{wanted - len(done)} instances changed while locked for scheduling")
+
+
+async def _groups(conn: rows.Conn, pending: list[PendingServer]) -> dict[str, GroupPlacement]:
     wanted = sorted({(i.project, i.server_group) for i in pending if i.server_group})
     if not wanted:
         return {}
@@ -265,7 +277,7 @@ class PgSchedulingStore:
     ) -> AsyncIterator[PgSchedulingBatch]:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                pending = [rows.instance(r) for r in await conn.fetch(PENDING, limit)]
+                pending = [PendingServer(*r) for r in await conn.fetch(PENDING, limit)]
                 groups: dict[str, GroupPlacement] = {}
                 hosts: HostColumns | None = None
                 if pending:

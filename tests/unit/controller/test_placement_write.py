@@ -1,7 +1,8 @@
-"""The scheduling store records placements with one statement that builds the spawn commands'
-and instance.scheduled events' payloads in PostgreSQL (storage/scheduling.py, PLACE). What it
-writes must be what the domain says a placement is (domain.placements.Placement): the same
-instance row and the same outbox messages, in the same order, published as the same bytes."""
+"""The scheduling store records placements and failures with one statement each that builds
+the messages' payloads in PostgreSQL (storage/scheduling.py: PLACE, FAIL). What it writes must
+be what the domain says (domain.placements: placed, placement_messages, failed,
+failure_messages): the same instance rows and the same outbox messages, in the same order,
+published as the same bytes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ import asyncpg
 from scheduler_testkit import pending
 
 from controller.bus import codec
-from controller.domain.messages import instance_event
-from controller.domain.model import BootSpec, ImageRef, Instance, PowerState, TaskState, VmState
-from controller.domain.placements import Placement
+from controller.domain.messages import OutboxMessage, instance_event
+from controller.domain.model import BootSpec, ImageRef, Instance, PowerState
+from controller.domain.placements import (
+    Failure,
+    PendingServer,
+    Placement,
+    failed,
+    failure_messages,
+    placed,
+    placement_messages,
+)
 from controller.storage import outbox
 from controller.storage.instances import PgInstanceStore
 from controller.storage.outbox import OutboxRow
@@ -48,7 +57,7 @@ async def add_host(conn: asyncpg.Connection, host_id: str) -> None:
     )
 
 
-async def test_placements_are_written_as_the_domain_says(pool: asyncpg.Pool) -> None:
+async def test_placements_and_failures_are_written_as_the_domain_says(pool: asyncpg.Pool) -> None:
     wanted = servers()
     store = PgInstanceStore(pool)
     for inst in wanted:
@@ -57,24 +66,29 @@ async def test_placements_are_written_as_the_domain_says(pool: asyncpg.Pool) -> 
         for h in ("host-a", "host-b"):
             await add_host(conn, h)
         await conn.execute("DELETE FROM outbox")
+    before = {i.uid: i for i in await store.get_many([i.uid for i in wanted])}
     async with PgSchedulingStore(pool).batch(100, 60.0) as batch:
-        assert {i.uid for i in batch.pending} == {i.uid for i in wanted}
+        # The scheduler reads of each pending server what PendingServer holds, no more.
+        assert sorted(batch.pending, key=lambda s: s.server_id) == [PendingServer.of(i) for i in wanted]
         order = {i.uid: n for n, i in enumerate(wanted)}
-        # Placed in an order other than the pending one, over two hosts.
+        # Placed in an order other than the pending one, over two hosts; two fail.
         chosen = sorted(batch.pending, key=lambda i: -order[i.uid])
-        placements = [Placement(inst, ("host-a", "host-b")[n % 2]) for n, inst in enumerate(chosen)]
-        assert await batch.claim(placements) == {i.uid for i in wanted}
+        placements = [Placement(s, ("host-a", "host-b")[n % 2]) for n, s in enumerate(chosen[2:])]
+        failures = [Failure(s, f'No valid host: reason {n} ("quoted")') for n, s in enumerate(chosen[:2])]
+        assert await batch.claim(placements) == {p.server.uid for p in placements}
+        await batch.fail(failures)
 
+    expected: list[OutboxMessage] = []
+    for p in placements:
+        (got,) = await store.get_many([p.server.uid])
+        check_row(got, placed(before[p.server.uid], p))
+        expected += placement_messages(before[p.server.uid], p)
+    for f in failures:
+        (got,) = await store.get_many([f.server.uid])
+        check_row(got, failed(before[f.server.uid], f))
+        expected += failure_messages(before[f.server.uid], f)
     async with pool.acquire() as conn:
         rows = await outbox.fetch(conn, 100)
-        for p in placements:
-            (got,) = await store.get_many([p.instance.uid])
-            want = p.placed()
-            assert got.updated_at is not None and want.updated_at is not None
-            assert got.updated_at > want.updated_at
-            assert got == type(want)(**{**want.__dict__, "updated_at": got.updated_at})
-            assert got.vm_state is VmState.BUILDING and got.task_state is TaskState.SPAWNING
-    expected = [m for p in placements for m in p.messages()]
     assert [r.message.message_id for r in rows] == [m.message_id for m in expected]
     published_at = datetime.now(UTC)
     for row, message in zip(rows, expected, strict=True):
@@ -87,3 +101,9 @@ async def test_placements_are_written_as_the_domain_says(pool: asyncpg.Pool) -> 
         got = codec.encode(OutboxRow(row.id, row.message, published_at), "test").body
         want = codec.encode(OutboxRow(row.id, message, published_at), "test").body
         assert got == want
+
+
+def check_row(got: Instance, want: Instance) -> None:
+    assert got.updated_at is not None and want.updated_at is not None
+    assert got.updated_at > want.updated_at
+    assert got == type(want)(**{**want.__dict__, "updated_at": got.updated_at})

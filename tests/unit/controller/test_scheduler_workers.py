@@ -15,10 +15,17 @@ from uuid import UUID
 from scheduler_testkit import db_host, pending
 
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
-from controller.domain.placements import Placement
+from controller.domain.placements import (
+    Failure,
+    PendingServer,
+    Placement,
+    failed,
+    failure_messages,
+    placed,
+    placement_messages,
+)
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
-from controller.services.ports import Mutation
 from controller.services.scheduling import SchedulerWorkers, host_columns
 
 
@@ -30,14 +37,15 @@ class FakeBatch:
         now: dict[str, Host] | None = None,
         up_within_s: float = 3.0,
     ) -> None:
-        self.pending = pending
+        self.servers = {i.uid: i for i in pending}  # the whole rows, for what the domain says
+        self.pending = [PendingServer.of(i) for i in pending]
         self.rows = hosts
         self.hosts = host_columns(hosts, time.time(), up_within_s)  # what the scheduler reads
         self.groups: dict[str, GroupPlacement] = {}
         self.now = now or {}  # the rows as another batch left them
         self.locked: list[list[str]] = []
         self.claimed: list[Placement] = []
-        self.failed: list[Mutation] = []
+        self.failed: list[Failure] = []
 
     async def lock_hosts(self, host_ids: Sequence[str]) -> list[Host]:
         self.locked.append(list(host_ids))
@@ -46,9 +54,9 @@ class FakeBatch:
 
     async def claim(self, placements: Sequence[Placement]) -> set[UUID]:
         self.claimed.extend(placements)
-        return {p.instance.uid for p in placements}
+        return {p.server.uid for p in placements}
 
-    async def fail(self, failures: Sequence[Mutation]) -> None:
+    async def fail(self, failures: Sequence[Failure]) -> None:
         self.failed.extend(failures)
 
 
@@ -74,9 +82,10 @@ async def test_placements_write_spawn_and_scheduled_and_lock_hosts_in_id_order()
     assert batch.locked == [["h1", "h2"]]
     assert sorted(p.host_id for p in batch.claimed) == ["h1", "h1", "h2", "h2"]
     for p in batch.claimed:
-        placed, messages = p.placed(), p.messages()
-        assert placed.host_id == p.host_id and placed.task_state is TaskState.SPAWNING
-        assert placed.allocated and placed.version == 2 and placed.task_command == p.command_id
+        inst = batch.servers[p.server.uid]
+        after, messages = placed(inst, p), placement_messages(inst, p)
+        assert after.host_id == p.host_id and after.task_state is TaskState.SPAWNING
+        assert after.allocated and after.version == 2 and after.task_command == p.command_id
         assert [x.message_type for x in messages] == ["command.spawn", "instance.scheduled"]
         assert messages[0].routing_key == p.host_id and messages[0].message_id == p.command_id
         assert messages[1].message_id == p.event_id
@@ -111,21 +120,23 @@ async def test_no_valid_host_and_a_deleted_group_fail_with_their_reason() -> Non
     batch.groups = {"demo/apart": GroupPlacement("demo/apart", GroupPolicy.ANTI_AFFINITY, ("h1",))}
     w = workers(batch)
     assert await w.place_batch() == 3
-    faults = {m.instance.server_id: m.instance.fault for m in batch.failed}
+    faults = {f.server.server_id: f.reason for f in batch.failed}
     assert faults == {
         "s0": "No valid host: 1 host: 1 removed by capacity (vcpus)",
         "s1": "No valid host: projects/demo/serverGroups/gone no longer exists",
         "s2": "No valid host: 1 host: 1 removed by server group (anti-affinity)",
     }
-    for m in batch.failed:
-        assert m.instance.vm_state is VmState.ERROR and m.instance.task_state is None
-        assert [x.message_type for x in m.messages] == ["instance.create.error"]
+    for f in batch.failed:
+        inst = batch.servers[f.server.uid]
+        after = failed(inst, f)
+        assert after.vm_state is VmState.ERROR and after.task_state is None and after.fault == f.reason
+        assert [x.message_type for x in failure_messages(inst, f)] == ["instance.create.error"]
     assert batch.locked == [] and w.no_valid_host == 3
 
 
 async def test_live_load_reaches_the_scheduler() -> None:
     loads = {"cold": 0.05, "warm": 0.4}  # warm + 1/16 stays under the 0.6 target
-    placed = {}
+    chosen = {}
     for strategy in Strategy:
         batch = FakeBatch([pending(0, vcpus=1)], [db_host("cold", vcpus=16), db_host("warm", vcpus=16)])
         w = SchedulerWorkers(
@@ -134,9 +145,9 @@ async def test_live_load_reaches_the_scheduler() -> None:
             load_of=lambda ids: [loads.get(h, math.nan) for h in ids],
         )
         await w.place_batch()
-        placed[strategy] = [p.host_id for p in batch.claimed]
+        chosen[strategy] = [p.host_id for p in batch.claimed]
     # Spread balances the load; pack fills hosts toward the target load.
-    assert placed == {Strategy.SPREAD: ["cold"], Strategy.PACK: ["warm"]}
+    assert chosen == {Strategy.SPREAD: ["cold"], Strategy.PACK: ["warm"]}
 
 
 class FleetStore:
@@ -147,7 +158,7 @@ class FleetStore:
         self.rows = {h.id: h for h in hosts}
         self.pending = list(pending)
         self.reads: list[bool] = []  # read_fleet of each batch
-        self.failed: list[Mutation] = []
+        self.failed: list[Failure] = []
 
     @asynccontextmanager
     async def batch(
@@ -161,7 +172,7 @@ class FleetStore:
         yield b
         for p in b.claimed:  # committed: the rows now hold the claims
             h = self.rows[p.host_id]
-            i = p.instance
+            i = p.server
             self.rows[h.id] = replace(
                 h,
                 vcpus_used=h.vcpus_used + i.vcpus,
@@ -169,8 +180,8 @@ class FleetStore:
                 disk_gib_used=h.disk_gib_used + i.disk_gib,
             )
         self.failed.extend(b.failed)
-        placed = {p.instance.uid for p in b.claimed} | {m.instance.uid for m in b.failed}
-        self.pending = [i for i in take if i.uid not in placed] + self.pending  # left pending
+        done = {p.server.uid for p in b.claimed} | {f.server.uid for f in b.failed}
+        self.pending = [i for i in take if i.uid not in done] + self.pending  # left pending
 
 
 async def test_the_fleet_is_read_once_per_refresh_and_claims_are_remembered_in_between() -> None:
@@ -194,9 +205,7 @@ async def test_a_fresh_read_without_room_fails_the_server_with_the_reason() -> N
     assert await w.place_batch() == 1  # placed; the fleet was read
     assert await w.place_batch() == 1 and w.deferred == 1 and store.failed == []  # not read: deferred
     assert await w.place_batch() == 1  # read again: really no room
-    assert [m.instance.fault for m in store.failed] == [
-        "No valid host: 1 host: 1 removed by capacity (vcpus)"
-    ]
+    assert [f.reason for f in store.failed] == ["No valid host: 1 host: 1 removed by capacity (vcpus)"]
 
 
 async def test_a_host_changed_behind_the_snapshot_is_taken_as_read_when_locked() -> None:
@@ -223,7 +232,7 @@ async def test_hosts_are_not_taken_for_dead_while_this_controller_is_behind_on_h
     behind = [0.0]
     w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
     assert await w.place_batch() == 1
-    faults = [m.instance.fault for m in store.failed]
+    faults = [f.reason for f in store.failed]
     assert faults == ["No valid host: 1 host: 1 removed by down or disabled"]
     # The same host and age, but the controller reads its agents' heartbeats 4 s late.
     store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(1)])
