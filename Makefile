@@ -26,8 +26,11 @@ guest:
 libvirtd:
 	@scripts/libvirtd.sh
 
+# As root, QEMU and libvirtd are set up before pytest collects: the QEMU tests (which would set
+# them up themselves) and the unit tests that need qemu-img or qemu-system then all run.
 test: setup
 	@scripts/check_services.sh
+	@if [ "$$(id -u)" = 0 ]; then scripts/libvirtd.sh; fi
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: setup
