@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import structlog
 
 from controller.domain.errors import Unavailable
-from controller.domain.model import Host, HostState, Instance
+from controller.domain.model import Host, HostState
 from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement, group_key, server_group_name
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
@@ -74,9 +74,7 @@ def host_view(h: Host, now: float, stale_after_s: float) -> HostView:
     )
 
 
-def placement_request(
-    inst: PendingServer | Instance, group: GroupPlacement | None = None
-) -> PlacementRequest:
+def placement_request(inst: PendingServer, group: GroupPlacement | None = None) -> PlacementRequest:
     return PlacementRequest(
         inst.uid,
         inst.vcpus,

@@ -15,6 +15,7 @@ import pytest
 from scheduler_testkit import host, pending, req
 
 from controller.domain.model import Host, HostState, Instance
+from controller.domain.placements import PendingServer
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
@@ -317,7 +318,7 @@ def instance(**kw: object) -> Instance:
 
 
 def test_placement_request_from_instance_without_constraints() -> None:
-    r = placement_request(instance(metadata={"availability_zone": "az2"}))  # metadata is not a zone
+    r = placement_request(PendingServer.of(instance(metadata={"availability_zone": "az2"})))
     assert (r.uid, r.vcpus, r.memory_mib, r.disk_gib) == (uuid.UUID(int=1), 2, 2048, 20)
     assert (r.availability_zone, r.arch, r.hypervisor_type, r.group, r.group_policy) == (None,) * 5
 
@@ -330,7 +331,7 @@ def test_placement_request_carries_zone_image_traits_and_group() -> None:
         server_group="web",
     )
     group = GroupPlacement("acme/web", GroupPolicy.ANTI_AFFINITY, ("h1",))
-    r = placement_request(inst, group)
+    r = placement_request(PendingServer.of(inst), group)
     assert (r.availability_zone, r.arch, r.hypervisor_type) == ("az2", "aarch64", "qemu")
     assert (r.group, r.group_policy) == ("acme/web", GroupPolicy.ANTI_AFFINITY)
 
