@@ -5,7 +5,8 @@ Locks are always taken in one order — pending instances (SKIP LOCKED: never wa
 groups by (project, id), hosts by id — so concurrent batches on any number of controller
 replicas cannot deadlock. The claim is one conditional UPDATE over the per-host sums of the
 batch: it succeeds only while each host has room, so two batches racing for the last slot on a
-host cannot both win (the CHECK constraints on hosts back it up).
+host cannot both win (the CHECK constraints on hosts back it up). Then one statement records
+the placements and writes their messages (PLACE), one the failures (FAIL).
 """
 
 from __future__ import annotations
