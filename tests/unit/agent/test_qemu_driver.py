@@ -231,6 +231,9 @@ async def test_changes_nobody_asked_for_are_reported(
         changes.clear()
         conn = other_connection()
         try:
+            # SHUTDOWN is reported from "shutting down" on (as Nova maps it); an operator starts
+            # the domain once libvirt shows it shut off (before, create() finds it running).
+            await wait_inactive(conn, uid)
             conn.lookupByUUIDString(uid).create()  # an operator starts it
             await wait_for_change(changes, uid, PowerState.RUNNING)
             changes.clear()
@@ -244,6 +247,13 @@ async def test_changes_nobody_asked_for_are_reported(
     finally:
         collector.cancel()
         await asyncio.gather(collector, return_exceptions=True)
+
+
+async def wait_inactive(conn: libvirt.virConnect, uid: str, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while conn.lookupByUUIDString(uid).isActive():
+        assert asyncio.get_running_loop().time() < deadline, f"{uid} still running after {within}s"
+        await asyncio.sleep(0.05)
 
 
 async def wait_for_change(
