@@ -3,6 +3,7 @@ flags, error wrapping, uid checks and the choice of domain type."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -85,9 +86,31 @@ def choose_virt_type(driver: str, requested: str, capabilities: Callable[[], str
     return "kvm" if requested == "kvm" else "qemu"
 
 
-def ensure_running(dom: libvirt.virDomain) -> None:
-    """Make a defined domain run, whatever state it is in."""
+# How long a start waits for a domain that is shutting down to be shut off.
+SHUTTING_DOWN_WAIT_S = 30.0
+
+
+def ensure_running(
+    dom: libvirt.virDomain,
+    *,
+    wait_s: float = SHUTTING_DOWN_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Make a defined domain run, whatever state it is in. A domain shutting down (its guest
+    powered off, QEMU not gone yet: VIR_DOMAIN_SHUTDOWN) is still active, so create() would
+    fail and doing nothing would leave it shut off a moment later: it is started once it is
+    shut off (blocking: the driver calls this in its libvirt thread)."""
     state, _reason = dom.state()
+    if state == libvirt.VIR_DOMAIN_SHUTDOWN:
+        deadline = clock() + wait_s
+        while dom.isActive():
+            if clock() >= deadline:
+                raise HypervisorError(
+                    f"the domain is still shutting down after {wait_s:g} s;"
+                    " start it again once it is shut off"
+                )
+            sleep(0.05)
     if state == libvirt.VIR_DOMAIN_PAUSED:
         dom.resume()
     elif state == libvirt.VIR_DOMAIN_PMSUSPENDED:
