@@ -31,7 +31,7 @@ from controller.bus.topology import Topology, declare_exchanges, declare_host_qu
 from controller.load_board import LoadBoard
 from controller.relay_process import RelaySettings
 from controller.runtime import supervised, tune_gc
-from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
+from controller.scheduler.policy import SchedulerPolicy, Strategy
 from controller.scheduler_process import SchedulerProcessSettings
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
@@ -39,7 +39,6 @@ from controller.services.fleet import FleetView
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
 from controller.services.metrics import MetricsService
-from controller.services.scheduling import SchedulerWorkers
 from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
@@ -191,30 +190,23 @@ async def serve(s: Settings) -> None:
     notified: dict[str, Callable[[str], None]] = {"overcast_instances": feed.notified}
     run_scheduler: Callable[[], Awaitable[None]]
     board: LoadBoard | None = None
+    scheduling = SchedulerProcessSettings(
+        s.database_url,
+        s.log_format,
+        s.controller_id,
+        workers=s.scheduler_workers,
+        batch=s.scheduler_batch,
+        fleet_refresh_s=s.scheduler_fleet_refresh_s,
+        stale_after_s=s.host_down_after_s,
+        policy=scheduler_policy(s),
+    )
     if s.scheduler == "process":
         board = LoadBoard()
         fleet.on_load = board.post
-        child_settings = SchedulerProcessSettings(
-            s.database_url,
-            s.log_format,
-            s.controller_id,
-            workers=s.scheduler_workers,
-            batch=s.scheduler_batch,
-            fleet_refresh_s=s.scheduler_fleet_refresh_s,
-            stale_after_s=s.host_down_after_s,
-            policy=scheduler_policy(s),
-        )
-        run_scheduler = functools.partial(scheduler_process.run_child, child_settings, board)
+        run_scheduler = functools.partial(scheduler_process.run_child, scheduling, board)
     else:
-        workers = SchedulerWorkers(
-            PgSchedulingStore(pool),
-            build_scheduler(scheduler_policy(s)),
-            workers=s.scheduler_workers,
-            batch_size=s.scheduler_batch,
-            fleet_refresh_s=s.scheduler_fleet_refresh_s,
-            stale_after_s=s.host_down_after_s,
-            lag_s=behind_s,
-            load_of=fleet.fresh_cpu_utils,
+        workers = scheduling.scheduler_workers(
+            PgSchedulingStore(pool), lag_s=behind_s, load_of=fleet.fresh_cpu_utils
         )
         notified["overcast_pending"] = lambda _: workers.wake()
         run_scheduler = workers.run

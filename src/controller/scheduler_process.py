@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -31,7 +32,8 @@ from controller import child_process, logs
 from controller.load_board import LoadBoard, LoadBoardReader
 from controller.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
-from controller.services.scheduling import SchedulerWorkers
+from controller.services.ports import SchedulingStore
+from controller.services.scheduling import LoadOf, SchedulerWorkers
 from controller.storage import database
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
@@ -55,6 +57,21 @@ class SchedulerProcessSettings:
 
     def environment(self) -> dict[str, str]:
         return child_process.environment(ENVIRONMENT, self)
+
+    def scheduler_workers(
+        self, store: SchedulingStore, *, lag_s: Callable[[], float], load_of: LoadOf
+    ) -> SchedulerWorkers:
+        """The scheduler workers these settings describe (in the child, or inline)."""
+        return SchedulerWorkers(
+            store,
+            build_scheduler(self.policy),
+            workers=self.workers,
+            batch_size=self.batch,
+            fleet_refresh_s=self.fleet_refresh_s,
+            stale_after_s=self.stale_after_s,
+            lag_s=lag_s,
+            load_of=load_of,
+        )
 
     @classmethod
     def from_environment(cls) -> SchedulerProcessSettings:
@@ -80,16 +97,7 @@ async def _schedule(s: SchedulerProcessSettings) -> None:
     """The child's side: place pending servers until the controller goes away or stops us."""
     board = LoadBoardReader(s.board_fd)
     pool = await database.open_pool(s.database_url, min_size=1, max_size=s.workers + 1)
-    workers = SchedulerWorkers(
-        PgSchedulingStore(pool),
-        build_scheduler(s.policy),
-        workers=s.workers,
-        batch_size=s.batch,
-        fleet_refresh_s=s.fleet_refresh_s,
-        stale_after_s=s.stale_after_s,
-        lag_s=board.lag_s,
-        load_of=board.fresh_cpu_utils,
-    )
+    workers = s.scheduler_workers(PgSchedulingStore(pool), lag_s=board.lag_s, load_of=board.fresh_cpu_utils)
     listener = Listener(s.database_url, {"overcast_pending": lambda _: workers.wake()})
     log.info("scheduler_process.serving", workers=s.workers, batch=s.batch, board_capacity=board.capacity)
     try:

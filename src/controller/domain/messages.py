@@ -39,9 +39,9 @@ def instance_event(inst: Instance, event_type: str, *, message_id: UUID | None =
         "fault": inst.fault,
         "version": str(inst.version),
     }
-    if message_id is None:
-        return OutboxMessage("event", event_type, event_type, payload, inst.project, inst.name)
-    return OutboxMessage("event", event_type, event_type, payload, inst.project, inst.name, message_id)
+    return OutboxMessage(
+        "event", event_type, event_type, payload, inst.project, inst.name, message_id or uuid4()
+    )
 
 
 def host_event(host: Host, event_type: str, reason: str = "") -> OutboxMessage:
