@@ -3,7 +3,7 @@
 Two measurements, both through the real code (no database: ingestion never touches it):
 
 - handler: serialized AgentMessage(metrics) → parse (as gRPC does) → the gateway's metrics
-  branch (heartbeat mark, sanity-checked conversion, FleetView.absorb), in a loop on one core;
+  branch (heartbeat mark, sanity-checked conversion, LoadView.absorb), in a loop on one core;
   also with one WatchHostMetrics-style listener attached.
 - stream: the real AgentGatewayApi over real gRPC streams on localhost, `--agents` concurrent
   agents each sending its samples as fast as the stream takes them (client and server share
@@ -29,7 +29,7 @@ import structlog
 import uvloop
 
 from controller.api.agents import AgentGatewayApi
-from controller.services.fleet import FleetView, HostUpdate
+from controller.services.load_view import HostUpdate, LoadView
 from overcast.v1 import agent_pb2, agent_pb2_grpc
 
 
@@ -63,12 +63,12 @@ class Beats:
 
 
 def handler_rate(samples: int, hosts: int, per_host: int, listener: bool) -> float:
-    fleet = FleetView(stale_after_s=3.0)
+    fleet = LoadView(stale_after_s=3.0)
     if listener:
         heard: list[HostUpdate] = []
         fleet.add_listener(lambda u: heard.append(u) if len(heard) < 1000 else None)
     beats = Beats()
-    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, fleet=fleet)  # type: ignore[arg-type]
+    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, load_view=fleet)  # type: ignore[arg-type]
     host_ids = [f"host-{h}" for h in range(hosts)]
     bodies = [
         sample_message(h, [str(uuid.uuid4()) for _ in range(per_host)]).SerializeToString()
@@ -92,10 +92,10 @@ async def _no_queue(host_id: str) -> None:
 
 
 async def stream_rate(samples: int, agents: int, per_host: int) -> tuple[float, int]:
-    fleet = FleetView(stale_after_s=3.0)
+    fleet = LoadView(stale_after_s=3.0)
     beats = Beats()
 
-    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, fleet=fleet)  # type: ignore[arg-type]
+    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, load_view=fleet)  # type: ignore[arg-type]
     server = grpc.aio.server()
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, server)
     port = server.add_insecure_port("127.0.0.1:0")

@@ -28,7 +28,7 @@ import time
 import uvloop
 
 from controller import logs
-from controller.runtime import tune_gc
+from controller.processes.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
 from controller.storage import database
@@ -148,7 +148,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     logs.configure("console")  # to stderr: stdout is the one JSON object
-    tune_gc()  # as every controller process does (controller.runtime)
+    tune_gc()  # as every controller process does (controller.processes.runtime)
     print(json.dumps(uvloop.run(run(args))))
 
 

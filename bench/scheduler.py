@@ -1,5 +1,5 @@
 """Scheduler benchmark on a simulated fleet: one real controller (PostgreSQL, RabbitMQ) and
-`--hosts` simulated agents in one process (python -m agent.simulation: every host has its own
+`--hosts` simulated agents in one process (python -m devcluster.simulation: every host has its own
 gRPC stream and command queue; its hypervisor and its load are simulation).
 
 Phases, each printing progress on stderr:
@@ -18,13 +18,13 @@ Phases, each printing progress on stderr:
    every server is ACTIVE and its events are out (`*_with_servers`). What is counted: an agent
    sends one host sample per interval (one AgentGateway message: the host's CPU, memory, load
    averages), and it carries one instance sample for each server running on the host. The controller absorbs
-   each into its fleet view and counts both; it logs the counters every persistence interval
+   each into its load view and counts both; it logs the counters every persistence interval
    (`metrics.ingest`), and the bench takes the rate between two such lines:
    `metrics_host_samples_per_s`, `metrics_instance_samples_per_s`, and `metrics_samples_per_s`
    = their sum (before placement there are no instance samples). At 5,000 hosts and a 1 s
    interval the fleet offers 5,000 host samples per second; with 50,000 servers also 50,000
    instance samples.
-   `view_age_p99_s`: age of the newest sample of each host in the controller's fleet view (now
+   `view_age_p99_s`: age of the newest sample of each host in the controller's load view (now
    minus the time the agent took it), read with ListHosts snapshots every 2 s (what the
    scheduler reads), p99 over the hosts of all snapshots (`view_hosts_without_sample`: hosts
    a snapshot found with no sample at all). `controller_behind_max_s`: the most the controller
@@ -246,7 +246,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-CHILD_MODULES = {"relay": b"controller.relay_process", "scheduler": b"controller.scheduler_process"}
+CHILD_MODULES = {
+    "relay": b"controller.processes.relay_process",
+    "scheduler": b"controller.processes.scheduler_process",
+}
 
 
 def children(pid: int) -> dict[str, int]:
@@ -445,7 +448,7 @@ async def wait_outbox_drained(database_url: str, limit_s: float) -> tuple[int, f
 
 @dataclass(frozen=True)
 class Ingest:
-    """One `metrics.ingest` line of the controller: its fleet view's counters at `at`."""
+    """One `metrics.ingest` line of the controller: its load view's counters at `at`."""
 
     at: float
     host_samples: int
@@ -531,7 +534,7 @@ def spread_sample(hosts: list[str], n: int) -> list[str]:
 
 async def measure_metrics(run: Run, seconds: float, watched: int, profile: str = "") -> dict[str, Any]:
     """Samples absorbed per second (the controller's own counters, see `ingest_rates`), the age
-    of its fleet view (ListHosts snapshots: each host's newest sample, as the scheduler reads
+    of its load view (ListHosts snapshots: each host's newest sample, as the scheduler reads
     it) and, on a watch of `watched` hosts spread over the fleet (WatchHostMetrics), the age
     of each update as it arrives and the updates per host and second. `profile` (a name):
     py-spy the controller and the fleet through the window too."""
@@ -608,7 +611,7 @@ async def measure_metrics(run: Run, seconds: float, watched: int, profile: str =
             t.cancel()
         await asyncio.gather(side, watcher, return_exceptions=True)
         if not unsampled:  # a controller too busy to answer one snapshot in the window
-            log("  no fleet view snapshot completed in the window: one more after it")
+            log("  no load view snapshot completed in the window: one more after it")
             await snapshot_once()
     rates = await ingest_rates(run.controller_log, t0, t1, wait_s=PERSIST_INTERVAL_S + 10)
     profiles: dict[str, Any] = {}

@@ -19,7 +19,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs, relay_process, scheduler_process
+from controller import logs
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -28,16 +28,17 @@ from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
-from controller.load_board import LoadBoard
-from controller.relay_process import RelaySettings
-from controller.runtime import supervised, tune_gc
+from controller.processes import relay_process, scheduler_process
+from controller.processes.load_board import LoadBoard
+from controller.processes.relay_process import RelaySettings
+from controller.processes.runtime import supervised, tune_gc
+from controller.processes.scheduler_process import SchedulerProcessSettings
 from controller.scheduler.policy import SchedulerPolicy, Strategy
-from controller.scheduler_process import SchedulerProcessSettings
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
-from controller.services.fleet import FleetView
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
+from controller.services.load_view import LoadView
 from controller.services.metrics import MetricsService
 from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
@@ -174,14 +175,14 @@ async def serve(s: Settings) -> None:
         AllocationRatios(s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio),
     )
     feed = ServerChangeFeed(instances)
-    # The live fleet view (agents' metrics, smoothed); the scheduler reads fleet.fresh_cpu_utils(hosts).
-    fleet = FleetView(
+    # The live load view (agents' metrics, smoothed); the scheduler reads load_view.fresh_cpu_utils(hosts).
+    load_view = LoadView(
         stale_after_s=s.metrics_stale_after_s,
         alpha=s.metrics_ewma_alpha,
         remote_grace_s=2 * s.metrics_persist_interval_s,
     )
     metrics = MetricsService(
-        fleet, PgMetricsStore(pool), instances, persist_interval_s=s.metrics_persist_interval_s
+        load_view, PgMetricsStore(pool), instances, persist_interval_s=s.metrics_persist_interval_s
     )
 
     def behind_s() -> float:
@@ -202,11 +203,11 @@ async def serve(s: Settings) -> None:
     )
     if s.scheduler == "process":
         board = LoadBoard()
-        fleet.on_load = board.post
+        load_view.on_load = board.post
         run_scheduler = functools.partial(scheduler_process.run_child, scheduling, board)
     else:
         workers = scheduling.scheduler_workers(
-            PgSchedulingStore(pool), lag_s=behind_s, load_of=fleet.fresh_cpu_utils
+            PgSchedulingStore(pool), lag_s=behind_s, load_of=load_view.fresh_cpu_utils
         )
         notified["overcast_pending"] = lambda _: workers.wake()
         run_scheduler = workers.run
@@ -238,7 +239,7 @@ async def serve(s: Settings) -> None:
             s.heartbeat_interval_s,
             ensure_host_queue,
             console=console_relay,
-            fleet=fleet,
+            load_view=load_view,
         ),
         server,
     )
@@ -281,7 +282,7 @@ async def serve(s: Settings) -> None:
             background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()
-            gc.freeze()  # see controller.runtime.GC_THRESHOLDS
+            gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS
             for name in ("", *SERVICE_NAMES):
                 await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
             log.info(

@@ -144,7 +144,7 @@ def parse(argv: Sequence[str] | None = None) -> Settings:
         type=_positive(float),
         dest="scheduler_fleet_refresh_s",
         default=float(_env("SCHEDULER_FLEET_REFRESH", "1.0")),
-        help="seconds the scheduler's in-memory fleet snapshot is used before it is read again",
+        help="seconds the scheduler's in-memory host snapshot is used before it is read again",
     )
     p.add_argument(
         "--heartbeat-interval",

@@ -173,7 +173,7 @@ class Cluster:
             [
                 sys.executable,
                 "-m",
-                "agent.testhost",
+                "devcluster.testhost",
                 str(path),
                 "--cpus",
                 str(cpus),
@@ -260,7 +260,7 @@ class Cluster:
         first_host: int = 1,
         controller: int = 0,
     ) -> Proc:
-        """A fleet simulation (python -m agent.simulation): `hosts` simulated agents in one
+        """A fleet simulation (python -m devcluster.simulation): `hosts` simulated agents in one
         process, each with its own stream and command queue; `extra` are its flags (shapes,
         zones, --op-delay, --metrics-interval …). Its stats go to fleet-N.json in the workdir."""
         n = len(self.fleets) + 1
@@ -270,7 +270,7 @@ class Cluster:
             [
                 sys.executable,
                 "-m",
-                "agent.simulation",
+                "devcluster.simulation",
                 "--hosts",
                 str(hosts),
                 "--host-prefix",

@@ -1,7 +1,7 @@
 """The scheduler and the outbox relay run in child processes of the controller. Killed, each is
 restarted and what waited meanwhile (a pending server, a spawn command in the outbox) goes
 through; the controller killed, neither outlives it. The scheduler places by the hosts' live
-load, which only the controller's fleet view has (it reaches the child through the shared
+load, which only the controller's load view has (it reaches the child through the shared
 load board)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from overcast.v1 import common_pb2
 
 from .helpers import alive, child_running, short
 
-SCHEDULER = "controller.scheduler_process"
+SCHEDULER = "controller.processes.scheduler_process"
 
 
 async def _active_on(api: AsyncClient, name: str, metadata: dict[str, str]) -> str:
@@ -63,7 +63,7 @@ async def test_the_scheduler_places_by_live_load(clusters, where: str) -> None: 
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.5)  # the scheduler's next fleet read sees them
         # Equal allocation: the live-load weigher decides (the load read from the shared board
-        # in the scheduler's process, or from the fleet view itself inline).
+        # in the scheduler's process, or from the load view itself inline).
         assert await _active_on(api, "next", {"sim.cpu": "0.0"}) == "host-b"
 
 
@@ -71,7 +71,7 @@ async def test_the_scheduler_places_by_live_load(clusters, where: str) -> None: 
     ("module", "waits"),
     [
         (SCHEDULER, "the server waits, pending, for the next scheduler"),
-        ("controller.relay_process", "the spawn command waits in the outbox"),
+        ("controller.processes.relay_process", "the spawn command waits in the outbox"),
     ],
 )
 async def test_a_killed_child_is_restarted_and_a_dead_controller_leaves_none(  # type: ignore[no-untyped-def]

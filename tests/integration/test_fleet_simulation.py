@@ -1,5 +1,5 @@
 """The fleet simulation against a real controller: 50 simulated hosts (python -m
-agent.simulation, one process, each host with its own stream and command queue) come UP,
+devcluster.simulation, one process, each host with its own stream and command queue) come UP,
 200 servers are placed and go ACTIVE on them, no host is over capacity, deletes work."""
 
 from __future__ import annotations

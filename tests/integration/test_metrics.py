@@ -1,5 +1,5 @@
 """Live metrics end to end: agents sample (simulated on the test driver) every 0.2 s, the
-controller's fleet view smooths them, the API shows them, UpdateServer changes the simulated
+controller's load view smooths them, the API shows them, UpdateServer changes the simulated
 load, WatchHostMetrics streams them, and a frozen agent's load goes stale, then its host DOWN."""
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from controller.api import loads
 from controller.domain.errors import DomainError
 from controller.domain.model import CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
-from controller.services.fleet import FleetView
 from controller.services.hosts import HostService
+from controller.services.load_view import LoadView
 from controller.services.servers import AgentResult, ServerService
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
@@ -111,7 +111,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         heartbeat_interval_s: float,
         ensure_host_queue: Callable[[str], Awaitable[None]],
         console: ConsoleRelay | None = None,
-        fleet: FleetView | None = None,
+        load_view: LoadView | None = None,
     ) -> None:
         self._hosts = hosts
         self._servers = servers
@@ -119,7 +119,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self._interval_ms = int(heartbeat_interval_s * 1000)
         self._ensure_host_queue = ensure_host_queue
         self._console = console or ConsoleRelay()
-        self._fleet = fleet
+        self._load_view = load_view
         self.connected: set[str] = set()
         self._host_queues: dict[str, asyncio.Future[None]] = {}  # being declared here
         self._declared: set[str] = set()  # host queues declared by this process
@@ -221,8 +221,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
     def absorb_metrics(self, host_id: str, m: agent_pb2.HostMetricsSample) -> None:
         """A metrics message: also a heartbeat. Memory only, no database work per sample."""
         self._hosts.heartbeat(host_id, _seconds(m.sampled_at))
-        if self._fleet is not None:
-            self._fleet.absorb(host_id, *loads.samples(m))
+        if self._load_view is not None:
+            self._load_view.absorb(host_id, *loads.samples(m))
 
     async def _apply_report(
         self,

@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 from controller.api import loads
 from controller.domain.model import Flavor, Host, Image, Instance, VmState
 from controller.domain.server_groups import ServerGroup
-from controller.services.fleet import HostLoadView, InstanceLoadView
+from controller.services.load_view import HostLoadView, InstanceLoadView
 from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from google.protobuf import timestamp_pb2
 
-from controller.services.fleet import (
+from controller.services.load_view import (
     HostLoadView,
     HostSample,
     HostUpdate,

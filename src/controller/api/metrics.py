@@ -3,7 +3,7 @@
 Samples of hosts whose agents are connected to this replica arrive at the agents' interval;
 hosts connected to other replicas arrive as their persisted snapshots are read (at the
 persistence interval). A watcher that cannot keep up loses its oldest updates, never slows
-down ingestion: each has a bounded queue filled synchronously by the fleet view.
+down ingestion: each has a bounded queue filled synchronously by the load view.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import structlog
 from controller.api import loads
 from controller.domain import names
 from controller.domain.errors import InvalidArgument, ViolationCollector
-from controller.services.fleet import HostUpdate
+from controller.services.load_view import HostUpdate
 from controller.services.metrics import MetricsService
 from overcast.v1 import host_pb2
 
@@ -62,8 +62,8 @@ class MetricsWatch:
                 dropped += 1
             queue.put_nowait(update)
 
-        fleet = self._metrics.fleet
-        fleet.add_listener(listener)
+        load_view = self._metrics.load_view
+        load_view.add_listener(listener)
         try:
             while True:
                 update = await queue.get()
@@ -72,6 +72,6 @@ class MetricsWatch:
                     server_names = await self._metrics.server_names([i.sample.uid for i in update.instances])
                 yield loads.host_update(update, server_names)
         finally:
-            fleet.remove_listener(listener)
+            load_view.remove_listener(listener)
             if dropped:
                 log.info("metrics.watch_dropped", updates=dropped)

@@ -14,34 +14,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from controller.domain.server_groups import GroupPolicy
-from controller.scheduler.fleet import PlacementRequest
-from controller.scheduler.snapshot import FleetSnapshot, Mask
+from controller.scheduler.hosts import PlacementRequest
+from controller.scheduler.snapshot import HostSnapshot, Mask
 
 
 @dataclass(frozen=True)
 class Filter:
     name: str  # what a person reads in a NoValidHost message
-    mask: Callable[[FleetSnapshot, PlacementRequest], Mask | None]
+    mask: Callable[[HostSnapshot, PlacementRequest], Mask | None]
     static: bool = False
 
 
-def _available(s: FleetSnapshot, _: PlacementRequest) -> Mask:
+def _available(s: HostSnapshot, _: PlacementRequest) -> Mask:
     return s.usable
 
 
-def _zone(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
+def _zone(s: HostSnapshot, r: PlacementRequest) -> Mask | None:
     return None if not r.availability_zone else s.zone_is(r.availability_zone)
 
 
-def _arch(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
+def _arch(s: HostSnapshot, r: PlacementRequest) -> Mask | None:
     return None if not r.arch else s.arch_is(r.arch)
 
 
-def _hypervisor_type(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
+def _hypervisor_type(s: HostSnapshot, r: PlacementRequest) -> Mask | None:
     return None if not r.hypervisor_type else s.hypervisor_type_is(r.hypervisor_type)
 
 
-def _affinity(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
+def _affinity(s: HostSnapshot, r: PlacementRequest) -> Mask | None:
     """All members on one host: once a member is placed, only its host will do."""
     if r.group_policy is not GroupPolicy.AFFINITY or r.group is None:
         return None
@@ -53,7 +53,7 @@ def _affinity(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
     return mask
 
 
-def _anti_affinity(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
+def _anti_affinity(s: HostSnapshot, r: PlacementRequest) -> Mask | None:
     """No two members on one host."""
     if r.group_policy is not GroupPolicy.ANTI_AFFINITY or r.group is None:
         return None
@@ -65,15 +65,15 @@ def _anti_affinity(s: FleetSnapshot, r: PlacementRequest) -> Mask | None:
     return mask
 
 
-def _vcpus(s: FleetSnapshot, r: PlacementRequest) -> Mask:
+def _vcpus(s: HostSnapshot, r: PlacementRequest) -> Mask:
     return s.free_v >= r.vcpus
 
 
-def _memory(s: FleetSnapshot, r: PlacementRequest) -> Mask:
+def _memory(s: HostSnapshot, r: PlacementRequest) -> Mask:
     return s.free_m >= r.memory_mib
 
 
-def _disk(s: FleetSnapshot, r: PlacementRequest) -> Mask:
+def _disk(s: HostSnapshot, r: PlacementRequest) -> Mask:
     return s.free_d >= r.disk_gib
 
 

@@ -1,4 +1,4 @@
-"""What a fleet snapshot keeps current from one placement to the next, so that deciding a
+"""What a host snapshot keeps current from one placement to the next, so that deciding a
 placement costs a few operations on the hosts that changed, not a pass over every host:
 
 - derived columns (a weigher's score for one request size), updated per claimed host;
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from controller.scheduler.snapshot import FleetSnapshot, Floats, Indices, Mask
+    from controller.scheduler.snapshot import Floats, HostSnapshot, Indices, Mask
 
 # Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
 _MAX_CACHED = 32
@@ -29,7 +29,7 @@ _MAX_VIEWS = 4
 
 
 class KeptColumns:
-    def __init__(self, s: FleetSnapshot) -> None:
+    def __init__(self, s: HostSnapshot) -> None:
         self._s = s  # a cycle (the snapshot holds this): broken by release()
         self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
         self._derived_ids: dict[int, int] = {}  # id of a derived column → its place in _derived
@@ -60,7 +60,7 @@ class KeptColumns:
         self._masks.clear()
 
     def forget_masks(self) -> None:
-        """Drop the kept masks (a host's availability changed: see FleetSnapshot.replace_row)."""
+        """Drop the kept masks (a host's availability changed: see HostSnapshot.replace_row)."""
         self._masks.clear()
 
     def derived(self, key: object, whole: Callable[[], Floats], one: Callable[[int], float]) -> Floats:

@@ -26,8 +26,8 @@ from controller.scheduler.filters import (
     VCPUS,
     Filter,
 )
-from controller.scheduler.fleet import HostView, PlacementRequest
-from controller.scheduler.snapshot import FleetSnapshot, Indices, Mask
+from controller.scheduler.hosts import HostView, PlacementRequest
+from controller.scheduler.snapshot import HostSnapshot, Indices, Mask
 from controller.scheduler.weighers import Weigher, free_ram, totals
 
 _DEFAULT_DYNAMIC = {AFFINITY, ANTI_AFFINITY, VCPUS, MEMORY, DISK}
@@ -84,7 +84,7 @@ class Scheduler:
 
     # --- the hot path ---------------------------------------------------------------------
 
-    def _static_mask(self, s: FleetSnapshot, r: PlacementRequest) -> Mask:
+    def _static_mask(self, s: HostSnapshot, r: PlacementRequest) -> Mask:
         key = (self._cache_key, r.traits)
         mask = s.static_masks.get(key)
         if mask is None:
@@ -96,7 +96,7 @@ class Scheduler:
             s.static_masks[key] = mask
         return mask
 
-    def _fits(self, s: FleetSnapshot, r: PlacementRequest) -> Mask:
+    def _fits(self, s: HostSnapshot, r: PlacementRequest) -> Mask:
         """`passing` with the default per-request filters when the group filters say nothing
         (no hard group rule): the static mask and the capacity filters, per request shape, kept
         current by the snapshot on each claim."""
@@ -108,7 +108,7 @@ class Scheduler:
         return self._default_dynamic and (r.group is None or r.group_policy not in _HARD_GROUP_RULES)
 
     def _candidates(
-        self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None
+        self, s: HostSnapshot, r: PlacementRequest, allowed: Mask | None
     ) -> tuple[int, Indices | None, object]:
         """How many hosts pass the filters (and `allowed`), which (None: every host), and the
         key of the snapshot's kept mask they come from (None: none)."""
@@ -124,7 +124,7 @@ class Scheduler:
         count = int(np.count_nonzero(ok))
         return count, None if count == s.size else np.flatnonzero(ok), None
 
-    def passing(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
+    def passing(self, s: HostSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> Mask:
         """The hosts every filter lets through (and `allowed`, when given). Do not modify."""
         if self._fits_kept(r):
             fits = self._fits(s, r)
@@ -142,7 +142,7 @@ class Scheduler:
             mask = mask & allowed
         return mask
 
-    def select(self, s: FleetSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
+    def select(self, s: HostSnapshot, r: PlacementRequest, allowed: Mask | None = None) -> int | None:
         """The index of the host chosen for `r`, or None when no host passes the filters."""
         count, idx, kept = self._candidates(s, r, allowed)
         if count == 0:
@@ -158,7 +158,7 @@ class Scheduler:
         return pos if idx is None else int(idx[pos])
 
     def place(
-        self, s: FleetSnapshot, requests: Sequence[PlacementRequest], allowed: Mask | None = None
+        self, s: HostSnapshot, requests: Sequence[PlacementRequest], allowed: Mask | None = None
     ) -> list[Decision]:
         """Decide every request in order, each seeing the claims of those before it."""
         out: list[Decision] = []
@@ -174,7 +174,7 @@ class Scheduler:
 
     # --- the full ranking, with the reasons -----------------------------------------------
 
-    def rank_in(self, s: FleetSnapshot, r: PlacementRequest, *, order: bool = True) -> Ranking:
+    def rank_in(self, s: HostSnapshot, r: PlacementRequest, *, order: bool = True) -> Ranking:
         """Every candidate best first, and how many hosts each filter removed (a host is
         counted under the first filter that removes it). `order=False`: the counts only."""
         removed: Counter[str] = Counter()
@@ -195,4 +195,4 @@ class Scheduler:
         return Ranking([s.ids[int(idx[o])] for o in best_first], removed, s.size)
 
     def rank(self, hosts: Sequence[HostView], req: PlacementRequest) -> Ranking:
-        return self.rank_in(FleetSnapshot(hosts), req)
+        return self.rank_in(HostSnapshot(hosts), req)

@@ -1,4 +1,4 @@
-"""One fleet snapshot as columns: the arrays filters and weighers run over.
+"""One host snapshot as columns: the arrays filters and weighers run over.
 
 A batch of placements is decided against one snapshot: it is built once (O(hosts)), then every
 request is filtered and weighed with whole-array NumPy operations, and each placement updates
@@ -15,7 +15,7 @@ from typing import TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from controller.scheduler.fleet import (
+from controller.scheduler.hosts import (
     HostColumns,
     HostView,
     PlacementRequest,
@@ -58,7 +58,7 @@ class _Codes:
         return mask
 
 
-class FleetSnapshot:
+class HostSnapshot:
     _zone: _Codes
     _arch: _Codes
     _hv: _Codes
@@ -74,8 +74,8 @@ class FleetSnapshot:
         cols: HostColumns,
         cpu_util: Sequence[float],
         members: Mapping[str, Iterable[str]] | None = None,
-        previous: FleetSnapshot | None = None,
-    ) -> FleetSnapshot:
+        previous: HostSnapshot | None = None,
+    ) -> HostSnapshot:
         """The snapshot of `cols` (in id order), with each host's fresh smoothed CPU
         utilisation (NaN: unknown or stale). `previous`, a snapshot of an earlier batch: what
         has not changed since (the hosts, their zones, architectures, hypervisor types) is
@@ -89,7 +89,7 @@ class FleetSnapshot:
         cols: HostColumns,
         cpu_util: Sequence[float],
         members: Mapping[str, Iterable[str]] | None,
-        previous: FleetSnapshot | None,
+        previous: HostSnapshot | None,
     ) -> None:
         self.columns = cols
         n = self.size = len(cols)

@@ -12,11 +12,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from controller.domain.server_groups import GroupPolicy
-from controller.scheduler.fleet import HostView, PlacementRequest
-from controller.scheduler.snapshot import FleetSnapshot, Floats
+from controller.scheduler.hosts import HostView, PlacementRequest
+from controller.scheduler.snapshot import Floats, HostSnapshot
 
 # A weigher's scores for every host of the snapshot (the candidates are picked out later).
-Column = Callable[[FleetSnapshot, PlacementRequest], "Floats | None"]
+Column = Callable[[HostSnapshot, PlacementRequest], "Floats | None"]
 
 DEFAULT_LOAD_TARGET = 0.6
 
@@ -32,7 +32,7 @@ def _free_share(free: str, cap: str) -> Column:
     """The snapshot's column `free` as a share of its column `cap` (say free_m of cap_m), kept
     current by the snapshot as hosts are claimed."""
 
-    def column(s: FleetSnapshot, _r: PlacementRequest) -> Floats:
+    def column(s: HostSnapshot, _r: PlacementRequest) -> Floats:
         f: Floats = getattr(s, free)
         c: Floats = getattr(s, cap)
         return s.kept.derived(
@@ -61,7 +61,7 @@ def least_load(multiplier: float = 1.0) -> Weigher:
     vcpus; plus the request's vcpus over the host's physical ones). The spread strategy's
     load weigher: even utilisation across the fleet."""
 
-    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
+    def column(s: HostSnapshot, r: PlacementRequest) -> Floats:
         v = r.vcpus
         return s.kept.derived(
             ("least_load", v),
@@ -92,11 +92,11 @@ def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> We
     """Live CPU load with a target utilisation: fill hosts up to `target`, avoid hosts above
     it. The utilisation is the host's after this placement (its estimate plus the request's
     vcpus over the host's physical ones); a host without fresh metrics is estimated from
-    its allocated vcpus (see FleetSnapshot.util)."""
+    its allocated vcpus (see HostSnapshot.util)."""
     if not 0.0 < target < 1.0:
         raise ValueError(f"load target must be between 0 and 1 (exclusive), got {target}")
 
-    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats:
+    def column(s: HostSnapshot, r: PlacementRequest) -> Floats:
         v = r.vcpus
         # One column per request size, kept current by the snapshot as hosts are claimed.
         return s.kept.derived(
@@ -108,7 +108,7 @@ def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> We
     return Weigher("cpu_load", column, multiplier)
 
 
-def _members_here(s: FleetSnapshot, r: PlacementRequest, policy: GroupPolicy) -> Floats | None:
+def _members_here(s: HostSnapshot, r: PlacementRequest, policy: GroupPolicy) -> Floats | None:
     if r.group_policy is not policy or r.group is None:
         return None
     members = s.member_counts(r.group)
@@ -129,7 +129,7 @@ def soft_affinity(multiplier: float = 1.0) -> Weigher:
 def soft_anti_affinity(multiplier: float = 1.0) -> Weigher:
     """SOFT_ANTI_AFFINITY groups: the fewer members a host already runs, the better."""
 
-    def column(s: FleetSnapshot, r: PlacementRequest) -> Floats | None:
+    def column(s: HostSnapshot, r: PlacementRequest) -> Floats | None:
         here = _members_here(s, r, GroupPolicy.SOFT_ANTI_AFFINITY)
         return None if here is None else -here
 
@@ -137,7 +137,7 @@ def soft_anti_affinity(multiplier: float = 1.0) -> Weigher:
 
 
 def totals(
-    s: FleetSnapshot,
+    s: HostSnapshot,
     r: PlacementRequest,
     candidates: NDArray[np.intp] | None,
     weighers: Sequence[Weigher],
@@ -145,7 +145,7 @@ def totals(
 ) -> Floats:
     """The summed, normalised, multiplied scores of the candidates (host indices, ascending;
     None = every host), in the candidates' order. `kept`: the key of the snapshot's kept mask
-    whose candidates these are (FleetSnapshot.kept_candidates), if they are."""
+    whose candidates these are (HostSnapshot.kept_candidates), if they are."""
     count = s.size if candidates is None else len(candidates)
     columns: list[Floats] = []
     multipliers: list[float] = []
@@ -190,7 +190,7 @@ def weigh(
     """Scores of `hosts` in their given order (for inspection and tests)."""
     if not hosts:
         return []
-    s = FleetSnapshot(hosts)
+    s = HostSnapshot(hosts)
     r = req or PlacementRequest(UUID(int=0), 0, 0, 0)
     by_id = dict(zip(s.ids, totals(s, r, None, weighers).tolist(), strict=True))
     return [by_id[h.id] for h in hosts]

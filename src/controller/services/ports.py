@@ -14,8 +14,8 @@ from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
 from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement
-from controller.scheduler.fleet import HostColumns
-from controller.services.fleet import HostLoadView, InstanceLoadView
+from controller.scheduler.hosts import HostColumns
+from controller.services.load_view import HostLoadView, InstanceLoadView
 
 
 @dataclass

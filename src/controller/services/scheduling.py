@@ -26,16 +26,16 @@ from controller.domain.errors import Unavailable
 from controller.domain.model import Host, HostState
 from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement, group_key, server_group_name
-from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
+from controller.scheduler.hosts import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Decision, Scheduler
-from controller.scheduler.snapshot import FleetSnapshot, Mask
-from controller.services.live_fleet import LiveFleet
+from controller.scheduler.snapshot import HostSnapshot, Mask
 from controller.services.ports import SchedulingBatch, SchedulingStore
+from controller.services.snapshot_cache import SnapshotCache
 
 log = structlog.get_logger(__name__)
 
 # Each host's smoothed CPU utilisation (0..1) where its metrics are fresh, NaN where unknown or
-# stale (the scheduler then scores the host by allocation): FleetView.fresh_cpu_utils.
+# stale (the scheduler then scores the host by allocation): LoadView.fresh_cpu_utils.
 LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
@@ -118,11 +118,11 @@ class SchedulerWorkers:
     lag_s: Callable[[], float] = _no_lag
     idle_poll_s: float = 1.0
     load_of: LoadOf = no_live_load
-    fleet_refresh_s: float = 1.0  # how old the shared fleet snapshot may get (live_fleet)
+    fleet_refresh_s: float = 1.0  # how old the shared host snapshot may get (snapshot_cache)
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
-        self.live = LiveFleet(self.fleet_refresh_s)
+        self.live = SnapshotCache(self.fleet_refresh_s)
         self.placed = 0  # instances placed by this process
         self.no_valid_host = 0  # instances failed with NoValidHost
         self.lost_races = 0  # placements another batch made impossible (left pending)
@@ -134,7 +134,7 @@ class SchedulerWorkers:
 
     def _take_row(
         self,
-        snap: FleetSnapshot,
+        snap: HostSnapshot,
         i: int,
         row: Host,
         now: float,
@@ -177,7 +177,7 @@ class SchedulerWorkers:
         deferred to the next batch (which reads the fleet afresh)."""
         started = self.live.now()
         read = self.live.stale()
-        inflight: list[Decision] = []  # this batch's claims, counted in the live fleet
+        inflight: list[Decision] = []  # this batch's claims, counted in the snapshot cache
         try:
             up_within_s = self.up_within_s()
             async with self.store.batch(self.batch_size, up_within_s, read_fleet=read) as batch:
@@ -342,7 +342,7 @@ def _traits(h: Host) -> tuple[str, str, str]:
     return h.availability_zone, h.arch, h.hypervisor_type
 
 
-def _expected(snap: FleetSnapshot, i: int, inflight: tuple[int, int, int]) -> tuple[object, ...]:
+def _expected(snap: HostSnapshot, i: int, inflight: tuple[int, int, int]) -> tuple[object, ...]:
     """What the database should say of host i (as `_capacity` lists it): the snapshot less
     the claims decided and not committed yet."""
     return (  # item(): the same values as bool() and float() of NumPy scalars, for less

@@ -38,7 +38,7 @@ from controller.domain.model import (
     VmState,
 )
 from controller.domain.reconcile import compare, mark_lost
-from controller.scheduler.fleet import image_requirements
+from controller.scheduler.hosts import image_requirements
 from controller.services.boot import resolve_boot
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import asyncpg
 
-from controller.services.fleet import HostLoadView, HostSample, InstanceLoadView, InstanceSample
+from controller.services.load_view import HostLoadView, HostSample, InstanceLoadView, InstanceSample
 
 _UPSERT_HOSTS = """
 INSERT INTO host_metrics AS m (host_id, sampled_at, received_at, cpu_util, cpu_util_ewma,

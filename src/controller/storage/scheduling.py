@@ -23,7 +23,7 @@ from controller.domain.errors import Unavailable
 from controller.domain.model import Host
 from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.server_groups import GroupPlacement, GroupPolicy, group_key
-from controller.scheduler.fleet import HostColumns
+from controller.scheduler.hosts import HostColumns
 from controller.storage import rows
 from controller.storage.rows import HOST_COLUMNS
 

@@ -50,7 +50,7 @@ def test_rejects_empty_hosts() -> None:
 def test_testhost_tool(tmp_path: Path) -> None:
     target = tmp_path / "nested" / "host-7.xml"
     out = subprocess.run(
-        [sys.executable, "-m", "agent.testhost", str(target), "--cpus", "48", "--memory-gib", "96"],
+        [sys.executable, "-m", "devcluster.testhost", str(target), "--cpus", "48", "--memory-gib", "96"],
         env={**os.environ, "PYTHONPATH": SRC},
         capture_output=True,
         text=True,
@@ -67,7 +67,7 @@ def test_testhost_tool(tmp_path: Path) -> None:
 
 def test_testhost_tool_rejects_bad_flags(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "agent.testhost", str(tmp_path / "h.xml"), "--cpus", "zero"],
+        [sys.executable, "-m", "devcluster.testhost", str(tmp_path / "h.xml"), "--cpus", "zero"],
         env={**os.environ, "PYTHONPATH": SRC},
         capture_output=True,
         text=True,

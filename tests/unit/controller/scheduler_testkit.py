@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from controller.domain.model import Host, HostState, Instance, TaskState, VmState
-from controller.scheduler.fleet import HostView, PlacementRequest
+from controller.scheduler.hosts import HostView, PlacementRequest
 
 
 def host(id: str, **kw: object) -> HostView:

@@ -1,4 +1,4 @@
-"""The load board: what the controller's fleet view posts is what a scheduler process reads,
+"""The load board: what the controller's load view posts is what a scheduler process reads,
 fresh or NaN by the same rule, whenever that process (re)started; and the controller's lag,
 growing when the controller stops saying it."""
 
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.load_board import LAG_REFRESH_S, LoadBoard, LoadBoardReader
-from controller.services.fleet import FleetView, HostSample
+from controller.processes.load_board import LAG_REFRESH_S, LoadBoard, LoadBoardReader
+from controller.services.load_view import HostSample, LoadView
 
 
 class FakeStdin:
@@ -59,7 +59,7 @@ def sample(cpu: float) -> HostSample:
 
 def test_loads_the_fleet_view_absorbs_are_read_fresh_then_stale() -> None:
     clock = Clock()
-    fleet = FleetView(stale_after_s=3.0, alpha=1.0, clock=clock)
+    fleet = LoadView(stale_after_s=3.0, alpha=1.0, clock=clock)
     board = LoadBoard(capacity=10)
     fleet.on_load = board.post
     stdin = FakeStdin()
@@ -71,7 +71,7 @@ def test_loads_the_fleet_view_absorbs_are_read_fresh_then_stale() -> None:
 
     got = reader.fresh_cpu_utils(hosts)
     assert got[:2] == [0.5, 0.25] and math.isnan(got[2])
-    # The same answer as the fleet view's own, which the scheduler reads when it runs inline.
+    # The same answer as the load view's own, which the scheduler reads when it runs inline.
     assert str(got) == str(fleet.fresh_cpu_utils(hosts))
 
     clock.now += 2.0

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from controller.services.fleet import FleetView, HostLoadView, HostSample, InstanceLoadView, InstanceSample
+from controller.services.load_view import HostLoadView, HostSample, InstanceLoadView, InstanceSample, LoadView
 from controller.services.metrics import MetricsService
 
 
@@ -29,14 +29,14 @@ class RecordingStore:
         return 0
 
 
-def _absorb(fleet: FleetView, n_hosts: int, per_host: int) -> None:
+def _absorb(fleet: LoadView, n_hosts: int, per_host: int) -> None:
     for h in range(n_hosts):
         instances = [InstanceSample(f"{h}-{i}", 0.1, 1, 0, 0, 0, 0, True) for i in range(per_host)]
         fleet.absorb(f"h{h:05d}", HostSample(0.0, 0.5, 1, 1, 0.0, 0.0, 0.0, True), instances)
 
 
 async def test_a_round_writes_every_sampled_host_once_in_bounded_slices() -> None:
-    fleet = FleetView()
+    fleet = LoadView()
     store = RecordingStore()
     metrics = MetricsService(fleet, store, cast(Any, None))
     _absorb(fleet, 1200, 10)

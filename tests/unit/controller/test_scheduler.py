@@ -17,9 +17,9 @@ from scheduler_testkit import host, pending, req
 from controller.domain.model import Host, HostState, Instance
 from controller.domain.placements import PendingServer
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
-from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
+from controller.scheduler.hosts import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
-from controller.scheduler.snapshot import FleetSnapshot
+from controller.scheduler.snapshot import HostSnapshot
 from controller.scheduler.weighers import free_ram, free_vcpus, weigh
 from controller.services.scheduling import host_columns, host_view, placement_request
 
@@ -338,7 +338,7 @@ def test_placement_request_carries_zone_image_traits_and_group() -> None:
 
 def test_unknown_load_is_estimated_from_allocation_and_fresh_load_taken_as_measured() -> None:
     rows = [db_host(id="a", vcpus=4, vcpus_used=2), db_host(id="b", vcpus=4, vcpus_used=2)]
-    s = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan, 0.9])
+    s = HostSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan, 0.9])
     assert s.load_fresh.tolist() == [False, True]
     assert s.util.tolist() == [0.5, 0.9]
 
@@ -346,15 +346,15 @@ def test_unknown_load_is_estimated_from_allocation_and_fresh_load_taken_as_measu
 def test_a_batch_snapshot_reuses_the_previous_one_only_where_nothing_changed() -> None:
     rows = [db_host(id="a", availability_zone="az1"), db_host(id="b", availability_zone="az1")]
     cols = host_columns(rows, NOW.timestamp(), 3.0)
-    first = FleetSnapshot.of_columns(cols, [math.nan] * 2)
-    same = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=first)
+    first = HostSnapshot.of_columns(cols, [math.nan] * 2)
+    same = HostSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=first)
     assert same.zone_is("az1").tolist() == [True, True] and same.index is first.index
     # Host b moved to another zone, then host c joined: both seen in the next batch.
     rows[1] = replace(rows[1], availability_zone="az2")
-    moved = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=same)
+    moved = HostSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 2, previous=same)
     assert moved.zone_is("az2").tolist() == [False, True]
     rows.append(db_host(id="c", availability_zone="az2", arch="aarch64"))
-    grown = FleetSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 3, previous=moved)
+    grown = HostSnapshot.of_columns(host_columns(rows, NOW.timestamp(), 3.0), [math.nan] * 3, previous=moved)
     assert grown.ids == ["a", "b", "c"] and grown.index["c"] == 2
     assert grown.zone_is("az2").tolist() == [False, True, True]
     assert grown.arch_is("arm64").tolist() == [False, False, True]

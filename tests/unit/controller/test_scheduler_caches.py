@@ -11,11 +11,11 @@ import pytest
 from scheduler_testkit import host
 
 from controller.domain.server_groups import GroupPolicy
-from controller.scheduler.fleet import HostColumns, HostView, PlacementRequest
+from controller.scheduler.hosts import HostColumns, HostView, PlacementRequest
 from controller.scheduler.kept import KeptColumns
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
-from controller.scheduler.snapshot import FleetSnapshot
+from controller.scheduler.snapshot import HostSnapshot
 
 FLAVORS = [(1, 512, 1), (1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160)]
 
@@ -54,7 +54,7 @@ def _request(rng: random.Random, roomy: bool) -> PlacementRequest:
     return PlacementRequest(uuid.UUID(int=rng.getrandbits(128)), v, m, d, **kw)  # type: ignore[arg-type]
 
 
-def _uncached(s: FleetSnapshot) -> FleetSnapshot:
+def _uncached(s: HostSnapshot) -> HostSnapshot:
     """The snapshot as it stands, with none of its caches (to be read, not claimed on)."""
     fresh = copy.copy(s)
     fresh.static_masks = {}
@@ -75,7 +75,7 @@ def _uncached(s: FleetSnapshot) -> FleetSnapshot:
 def test_each_choice_is_the_best_of_the_full_ranking(scheduler: Scheduler, roomy: bool) -> None:
     rng = random.Random(5)
     hosts = _fleet(rng, 120, roomy)
-    s = FleetSnapshot(hosts)
+    s = HostSnapshot(hosts)
     for n in range(1500):
         r = _request(rng, roomy)
         ranked = scheduler.rank_in(_uncached(s), r).candidates  # every filter and weigher

@@ -13,10 +13,10 @@ import pytest
 from scheduler_testkit import host, req
 
 from controller.domain.server_groups import GroupPolicy
-from controller.scheduler.fleet import HostView, PlacementRequest, image_requirements
+from controller.scheduler.hosts import HostView, PlacementRequest, image_requirements
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
-from controller.scheduler.snapshot import FleetSnapshot
+from controller.scheduler.snapshot import HostSnapshot
 from controller.scheduler.weighers import cpu_load, free_ram, target_load_score
 
 SPREAD = Scheduler(weighers=(free_ram(1.0),))
@@ -58,29 +58,29 @@ def test_hypervisor_type_filter_and_aliases() -> None:
 
 
 def test_anti_affinity_removes_the_hosts_of_members() -> None:
-    s = FleetSnapshot(three_hosts(), members={"p/g": ["h1", "h3"]})
+    s = HostSnapshot(three_hosts(), members={"p/g": ["h1", "h3"]})
     ranking = SPREAD.rank_in(s, group_req(GroupPolicy.ANTI_AFFINITY))
     assert ranking.candidates == ["h2"]
     assert ranking.removed == Counter({"server group (anti-affinity)": 2})
 
 
 def test_affinity_keeps_only_the_host_of_members() -> None:
-    s = FleetSnapshot(three_hosts(), members={"p/g": ["h2"]})
+    s = HostSnapshot(three_hosts(), members={"p/g": ["h2"]})
     assert SPREAD.rank_in(s, group_req(GroupPolicy.AFFINITY)).candidates == ["h2"]
     # A member on a host this snapshot does not know (gone): no host will do.
-    s = FleetSnapshot(three_hosts(), members={"p/g": ["gone"]})
+    s = HostSnapshot(three_hosts(), members={"p/g": ["gone"]})
     ranking = SPREAD.rank_in(s, group_req(GroupPolicy.AFFINITY))
     assert ranking.candidates == [] and ranking.removed == Counter({"server group (affinity)": 3})
 
 
 def test_group_rules_apply_only_to_their_group() -> None:
-    s = FleetSnapshot(three_hosts(), members={"p/other": ["h1", "h2", "h3"]})
+    s = HostSnapshot(three_hosts(), members={"p/other": ["h1", "h2", "h3"]})
     assert len(SPREAD.rank_in(s, group_req(GroupPolicy.ANTI_AFFINITY)).candidates) == 3
     assert len(SPREAD.rank_in(s, req()).candidates) == 3
 
 
 def test_batch_anti_affinity_puts_each_member_on_its_own_host_and_refuses_the_fourth() -> None:
-    s = FleetSnapshot(three_hosts())
+    s = HostSnapshot(three_hosts())
     decisions = SPREAD.place(s, [group_req(GroupPolicy.ANTI_AFFINITY) for _ in range(4)])
     assert sorted(d.host_id for d in decisions[:3] if d.host_id) == ["h1", "h2", "h3"]
     assert decisions[3].host_id is None
@@ -88,13 +88,13 @@ def test_batch_anti_affinity_puts_each_member_on_its_own_host_and_refuses_the_fo
 
 
 def test_batch_affinity_follows_the_first_member_even_against_the_weighers() -> None:
-    s = FleetSnapshot(three_hosts())
+    s = HostSnapshot(three_hosts())
     decisions = SPREAD.place(s, [group_req(GroupPolicy.AFFINITY) for _ in range(5)])
     assert len({d.host_id for d in decisions}) == 1 and decisions[0].host_id is not None
 
 
 def test_affinity_host_full_reports_capacity() -> None:
-    s = FleetSnapshot([host("h1", vcpus=2), host("h2", vcpus=64)], members={"p/g": ["h1"]})
+    s = HostSnapshot([host("h1", vcpus=2), host("h2", vcpus=64)], members={"p/g": ["h1"]})
     out = SPREAD.place(s, [group_req(GroupPolicy.AFFINITY, vcpus=2) for _ in range(2)])
     assert out[0].host_id == "h1"
     assert out[1].reason == (
@@ -107,7 +107,7 @@ def test_affinity_host_full_reports_capacity() -> None:
 
 def test_soft_anti_affinity_prefers_empty_hosts_but_doubles_up_when_it_must() -> None:
     sched = build_scheduler(SchedulerPolicy())
-    s = FleetSnapshot([host("big", memory_mib=65536), host("small")])
+    s = HostSnapshot([host("big", memory_mib=65536), host("small")])
     members = [group_req(GroupPolicy.SOFT_ANTI_AFFINITY) for _ in range(4)]
     placed = [d.host_id for d in sched.place(s, members)]
     assert placed[:2] in (["big", "small"], ["small", "big"])  # apart, despite "big" having more room
@@ -116,10 +116,10 @@ def test_soft_anti_affinity_prefers_empty_hosts_but_doubles_up_when_it_must() ->
 
 def test_soft_affinity_prefers_the_members_host() -> None:
     sched = build_scheduler(SchedulerPolicy())  # spread would put each on the emptiest host
-    s = FleetSnapshot(three_hosts())
+    s = HostSnapshot(three_hosts())
     placed = {d.host_id for d in sched.place(s, [group_req(GroupPolicy.SOFT_AFFINITY) for _ in range(4)])}
     assert len(placed) == 1
-    plain = {d.host_id for d in sched.place(FleetSnapshot(three_hosts()), [req() for _ in range(3)])}
+    plain = {d.host_id for d in sched.place(HostSnapshot(three_hosts()), [req() for _ in range(3)])}
     assert len(plain) == 3
 
 
@@ -159,7 +159,7 @@ def test_load_weigher_falls_back_to_allocation_when_metrics_are_stale() -> None:
 def test_load_estimate_rises_with_each_placement_of_a_batch() -> None:
     # Both hosts idle; placements push the chosen host toward the target, then past it.
     sched = Scheduler(weighers=(cpu_load(1.0, target=0.5),))
-    s = FleetSnapshot([host("a", vcpus=4, cpu_util=0.0, load_fresh=True), host("b", vcpus=4)])
+    s = HostSnapshot([host("a", vcpus=4, cpu_util=0.0, load_fresh=True), host("b", vcpus=4)])
     placed = [d.host_id for d in sched.place(s, [req(vcpus=1, memory_mib=1, disk_gib=0) for _ in range(4)])]
     assert placed == ["a", "a", "b", "b"]  # fill a to 50%, then b to 50%
 
@@ -170,7 +170,7 @@ def test_load_estimate_rises_with_each_placement_of_a_batch() -> None:
 def test_pack_and_spread_strategies() -> None:
     def order(strategy: Strategy) -> list[str | None]:
         sched = build_scheduler(SchedulerPolicy(strategy=strategy, load_weight=0.0))
-        s = FleetSnapshot([host("h1", vcpus=4), host("h2", vcpus=4)])
+        s = HostSnapshot([host("h1", vcpus=4), host("h2", vcpus=4)])
         return [d.host_id for d in sched.place(s, [req(vcpus=1, memory_mib=1024) for _ in range(4)])]
 
     assert order(Strategy.PACK) == ["h1", "h1", "h1", "h1"]
@@ -181,7 +181,7 @@ def test_host_subset_size_picks_at_random_among_the_best() -> None:
     hosts = [host(f"h{i}", memory_mib_used=i * 1000) for i in range(6)]  # h0 best, h5 worst
     picked: Counter[str] = Counter()
     sched = Scheduler(weighers=(free_ram(1.0),), host_subset_size=3, rng=random.Random(7))
-    s = FleetSnapshot(hosts)
+    s = HostSnapshot(hosts)
     for _ in range(300):
         i = sched.select(s, req())
         assert i is not None
@@ -223,7 +223,7 @@ def test_batch_choices_match_the_full_ranking(seed: int) -> None:
     rng = random.Random(seed)
     sched = build_scheduler(SchedulerPolicy(strategy=rng.choice(list(Strategy))))
     fleet = random_fleet(rng, 60)
-    s = FleetSnapshot(fleet, members={"p/anti": [fleet[0].id], "p/soft": [fleet[1].id]})
+    s = HostSnapshot(fleet, members={"p/anti": [fleet[0].id], "p/soft": [fleet[1].id]})
     for _ in range(150):
         r = req(
             rng.choice([1, 2, 4]),
@@ -249,17 +249,17 @@ def test_batch_choices_match_the_full_ranking(seed: int) -> None:
 
 
 def test_allowed_mask_restricts_the_choice_without_counting_as_a_filter() -> None:
-    s = FleetSnapshot(three_hosts())
+    s = HostSnapshot(three_hosts())
     out = SPREAD.place(s, [req(), req()], allowed=s.mask_of(["h3"]))
     assert [d.host_id for d in out] == ["h3", "h3"]
-    s = FleetSnapshot([host("h1", memory_mib=512), host("h2")])
+    s = HostSnapshot([host("h1", memory_mib=512), host("h2")])
     out = SPREAD.place(s, [req(memory_mib=512), req(memory_mib=512)], allowed=s.mask_of(["h1"]))
     assert [d.host_id for d in out] == ["h1", None] and out[1].reason == ""
 
 
 def test_placing_thousands_of_hosts_takes_microseconds_per_request() -> None:
     rng = random.Random(3)
-    s = FleetSnapshot(random_fleet(rng, 10_000))
+    s = HostSnapshot(random_fleet(rng, 10_000))
     sched = build_scheduler(SchedulerPolicy())
     requests = [req(rng.choice([1, 2]), rng.choice([512, 1024]), 1) for _ in range(300)]
     start = time.perf_counter()

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from controller.services.fleet import HostLoadView, HostSample, InstanceLoadView, InstanceSample
+from controller.services.load_view import HostLoadView, HostSample, InstanceLoadView, InstanceSample
 from controller.storage import database, upkeep
 from controller.storage.metrics import PgMetricsStore
 

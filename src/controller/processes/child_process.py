@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from controller.runtime import supervised
+from controller.processes.runtime import supervised
 
 log = structlog.get_logger(__name__)
 

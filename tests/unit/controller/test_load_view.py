@@ -1,4 +1,4 @@
-"""The fleet view (pure, injected clock): EWMA, staleness, instances, remote snapshots,
+"""The load view (pure, injected clock): EWMA, staleness, instances, remote snapshots,
 persistence bookkeeping, listeners; and the sanity checks on samples coming from agents."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 
 from controller.api import loads
-from controller.services.fleet import FleetView, HostSample, HostUpdate, InstanceSample
+from controller.services.load_view import HostSample, HostUpdate, InstanceSample, LoadView
 from controller.settings import parse
 from overcast.v1 import agent_pb2
 
@@ -38,16 +38,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fleet(clock: Clock) -> FleetView:
-    return FleetView(stale_after_s=3.0, alpha=0.5, remote_grace_s=2.0, clock=clock)
+def fleet(clock: Clock) -> LoadView:
+    return LoadView(stale_after_s=3.0, alpha=0.5, remote_grace_s=2.0, clock=clock)
 
 
-def test_unknown_host_has_no_load(fleet: FleetView) -> None:
+def test_unknown_host_has_no_load(fleet: LoadView) -> None:
     assert fleet.load_of("h1") is None
     assert fleet.instance_load(U1) is None
 
 
-def test_ewma_starts_at_the_first_sample_and_smooths_the_rest(fleet: FleetView, clock: Clock) -> None:
+def test_ewma_starts_at_the_first_sample_and_smooths_the_rest(fleet: LoadView, clock: Clock) -> None:
     fleet.absorb("h1", host(0.8), [])
     view = fleet.load_of("h1")
     assert view is not None and view.fresh and not view.stale
@@ -61,7 +61,7 @@ def test_ewma_starts_at_the_first_sample_and_smooths_the_rest(fleet: FleetView, 
 
 
 def test_a_host_is_stale_after_its_window_and_fresh_again_with_a_sample(
-    fleet: FleetView, clock: Clock
+    fleet: LoadView, clock: Clock
 ) -> None:
     fleet.absorb("h1", host(0.5), [inst(U1, 0.7)])
     clock.now += 3.0
@@ -78,7 +78,7 @@ def test_a_host_is_stale_after_its_window_and_fresh_again_with_a_sample(
     assert fleet.load_of("h1").fresh  # type: ignore[union-attr]
 
 
-def test_instances_are_smoothed_and_dropped_when_they_leave_the_sample(fleet: FleetView) -> None:
+def test_instances_are_smoothed_and_dropped_when_they_leave_the_sample(fleet: LoadView) -> None:
     fleet.absorb("h1", host(0.5, at=10.0), [inst(U1, 1.0), inst(U2, 0.2)])
     fleet.absorb("h1", host(0.5, at=11.0), [inst(U1, 0.0)])
     one = fleet.instance_load(U1)
@@ -92,7 +92,7 @@ def test_instances_are_smoothed_and_dropped_when_they_leave_the_sample(fleet: Fl
     assert moved is not None and moved.host_id == "h2" and moved.cpu_util_ewma == 0.3
 
 
-def test_remote_snapshots_fill_in_hosts_connected_elsewhere(fleet: FleetView, clock: Clock) -> None:
+def test_remote_snapshots_fill_in_hosts_connected_elsewhere(fleet: LoadView, clock: Clock) -> None:
     fleet.merge_remote("h9", host(0.4), 0.35, received_at=clock.now - 4.0)
     remote = fleet.load_of("h9")
     # Older than 3 s but within the grace a persisted snapshot gets.
@@ -121,7 +121,7 @@ def test_remote_snapshots_fill_in_hosts_connected_elsewhere(fleet: FleetView, cl
     assert fleet.instance_load(U1) is None
 
 
-def test_take_dirty_returns_each_locally_sampled_host_once(fleet: FleetView) -> None:
+def test_take_dirty_returns_each_locally_sampled_host_once(fleet: LoadView) -> None:
     fleet.absorb("h2", host(0.2), [inst(U2, 0.1)])
     fleet.absorb("h1", host(0.1), [inst(U1, 0.5)])
     fleet.absorb("h1", host(0.3), [inst(U1, 0.5)])
@@ -133,7 +133,7 @@ def test_take_dirty_returns_each_locally_sampled_host_once(fleet: FleetView) -> 
     assert fleet.views_of(fleet.take_dirty_ids()) == []
 
 
-def test_listeners_hear_every_absorbed_sample(fleet: FleetView) -> None:
+def test_listeners_hear_every_absorbed_sample(fleet: LoadView) -> None:
     heard: list[HostUpdate] = []
     fleet.add_listener(heard.append)
     fleet.absorb("h1", host(0.1), [inst(U1, 0.2)])
@@ -145,7 +145,7 @@ def test_listeners_hear_every_absorbed_sample(fleet: FleetView) -> None:
     assert fleet.absorbed == 2
 
 
-def test_host_samples_and_the_instance_samples_they_carry_are_counted_apart(fleet: FleetView) -> None:
+def test_host_samples_and_the_instance_samples_they_carry_are_counted_apart(fleet: LoadView) -> None:
     fleet.absorb("h1", host(0.1), [inst(U1, 0.2), inst(U2, 0.4)])
     fleet.absorb("h2", host(0.3), [])
     fleet.absorb("h1", host(0.2), [inst(U1, 0.1)])
@@ -156,7 +156,7 @@ def test_host_samples_and_the_instance_samples_they_carry_are_counted_apart(flee
 
 def test_alpha_must_be_a_weight() -> None:
     with pytest.raises(ValueError):
-        FleetView(alpha=0.0)
+        LoadView(alpha=0.0)
 
 
 def test_samples_from_agents_are_sanitised() -> None:

@@ -33,12 +33,12 @@ from agent.logs import configure_logging
 from agent.metrics.model import HostMetrics
 from agent.metrics.sampler import InstanceProfiles
 from agent.metrics.simulation import LoadSimulator
-from agent.simulation.bus import FleetCommandBus
-from agent.simulation.hypervisor import SimulatedHypervisor
-from agent.simulation.settings import FleetSettings, HostShape, parse_settings
 from agent.uplink import Uplink
+from devcluster.simulation.bus import FleetCommandBus
+from devcluster.simulation.hypervisor import SimulatedHypervisor
+from devcluster.simulation.settings import FleetSettings, HostShape, parse_settings
 
-log = structlog.get_logger("agent.simulation")
+log = structlog.get_logger("devcluster.simulation")
 
 
 def say(event: str, **fields: object) -> None:

@@ -1,4 +1,4 @@
-"""The scheduler's in-memory fleet (controller.services.live_fleet): what a new read of the
+"""The scheduler's in-memory fleet (controller.services.snapshot_cache): what a new read of the
 database is given on top, so that it never forgets a claim the database may not show yet."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from scheduler_testkit import db_host
 
 from controller.domain.model import Host
-from controller.scheduler.fleet import PlacementRequest
-from controller.services.live_fleet import LiveFleet
+from controller.scheduler.hosts import PlacementRequest
 from controller.services.scheduling import host_columns
+from controller.services.snapshot_cache import SnapshotCache
 
 
 class Clock:
@@ -38,14 +38,14 @@ def req(vcpus: int) -> PlacementRequest:
     return PlacementRequest(uuid.uuid4(), vcpus, 512, 5)
 
 
-def read(live: LiveFleet, vcpus_used: int, read_at: float) -> tuple[int, int, int]:
+def read(live: SnapshotCache, vcpus_used: int, read_at: float) -> tuple[int, int, int]:
     cols = host_columns([row("h1", vcpus_used)], datetime.now(UTC).timestamp(), 3.0)
     return live.refresh(cols, [math.nan], read_at).usage("h1")
 
 
 def test_claims_in_flight_are_added_to_every_read_until_settled() -> None:
     clock = Clock()
-    live = LiveFleet(refresh_s=1.0, clock=clock)
+    live = SnapshotCache(refresh_s=1.0, clock=clock)
     assert live.stale()
     assert read(live, 0, clock.now) == (0, 0, 0) and not live.stale()
     live.snapshot.claim(0, (r := req(2)))  # type: ignore[union-attr]  # as Scheduler.place does
@@ -59,7 +59,7 @@ def test_claims_in_flight_are_added_to_every_read_until_settled() -> None:
 
 def test_a_claim_committed_after_a_read_began_is_counted_by_that_read() -> None:
     clock = Clock()
-    live = LiveFleet(clock=clock)
+    live = SnapshotCache(clock=clock)
     read(live, 0, clock.now)
     r = req(2)
     live.snapshot.claim(0, r)  # type: ignore[union-attr]
@@ -76,7 +76,7 @@ def test_a_claim_committed_after_a_read_began_is_counted_by_that_read() -> None:
 
 def test_invalidate_makes_the_next_batch_read() -> None:
     clock = Clock()
-    live = LiveFleet(refresh_s=60.0, clock=clock)
+    live = SnapshotCache(refresh_s=60.0, clock=clock)
     read(live, 0, clock.now)
     assert not live.stale()
     live.invalidate()

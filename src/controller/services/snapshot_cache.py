@@ -1,4 +1,4 @@
-"""The scheduler workers' fleet snapshot, kept in memory between batches.
+"""The scheduler workers' host snapshot, kept in memory between batches.
 
 Reading and converting every host row for every batch costs more than deciding the batch at
 thousands of hosts. So the workers of one controller share one snapshot: read from the
@@ -16,17 +16,17 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
-from controller.scheduler.fleet import HostColumns, PlacementRequest
-from controller.scheduler.snapshot import FleetSnapshot
+from controller.scheduler.hosts import HostColumns, PlacementRequest
+from controller.scheduler.snapshot import HostSnapshot
 
 Usage = tuple[int, int, int]  # vcpus, memory MiB, disk GiB
 
 
-class LiveFleet:
+class SnapshotCache:
     def __init__(self, refresh_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.refresh_s = refresh_s
         self._clock = clock
-        self.snapshot: FleetSnapshot | None = None
+        self.snapshot: HostSnapshot | None = None
         self.read_at = -math.inf  # clock time of the last read
         self._inflight: dict[str, list[int]] = {}  # host id → usage decided, not committed
         # Claims committed lately (clock time of the commit, host id, usage): a read that began
@@ -45,10 +45,10 @@ class LiveFleet:
     def now(self) -> float:
         return self._clock()
 
-    def refresh(self, cols: HostColumns, cpu_util: Sequence[float], read_at: float) -> FleetSnapshot:
+    def refresh(self, cols: HostColumns, cpu_util: Sequence[float], read_at: float) -> HostSnapshot:
         """A new snapshot from `cols` (read by a batch that started at `read_at`), with the
         claims still in flight applied on top of what the database had committed."""
-        snap = FleetSnapshot.of_columns(cols, cpu_util, previous=self.snapshot)
+        snap = HostSnapshot.of_columns(cols, cpu_util, previous=self.snapshot)
         self._recent = [r for r in self._recent if r[0] >= read_at]  # older ones are in the read
         usage = [(h, tuple(u)) for h, u in self._inflight.items()] + [(h, u) for _t, h, u in self._recent]
         for host_id, (v, m, d) in usage:

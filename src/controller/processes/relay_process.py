@@ -8,7 +8,7 @@ them. The relay needs only PostgreSQL and RabbitMQ, and it is leader-elected alr
 publishes per deployment, the others wait), so nothing else changes: the outbox is the
 interface.
 
-The controller starts the child (`python -m controller.relay_process`, settings in its
+The controller starts the child (`python -m controller.processes.relay_process`, settings in its
 environment), restarts it if it exits, and stops it with itself. The child exits when the
 controller's end of its stdin pipe closes, so a controller killed with SIGKILL leaves no relay
 behind.
@@ -24,10 +24,11 @@ import aio_pika
 import structlog
 import uvloop
 
-from controller import child_process, logs
+from controller import logs
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology
-from controller.runtime import tune_gc
+from controller.processes import child_process
+from controller.processes.runtime import tune_gc
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,7 @@ class RelaySettings:
 
 async def run_child(s: RelaySettings) -> None:
     """The controller's side: keep one relay process running until cancelled."""
-    await child_process.run_child("relay_process", "controller.relay_process", s.environment())
+    await child_process.run_child("relay_process", "controller.processes.relay_process", s.environment())
 
 
 async def _relay(s: RelaySettings) -> None:

@@ -1,10 +1,10 @@
-"""The fleet view: the latest metrics of every host and instance, smoothed, in memory.
+"""The load view: the latest metrics of every host and instance, smoothed, in memory.
 
 Pure (no I/O, an injectable clock): agents' samples go in through `absorb` (cheap: the agent
 gateway calls it for every sample, thousands per second in a large fleet), snapshots of other
 controller replicas' hosts through `merge_remote`, and readers get immutable views.
 
-For the scheduler: `FleetView.load_of(host_id) -> HostLoadView | None`. None means no metrics
+For the scheduler: `LoadView.load_of(host_id) -> HostLoadView | None`. None means no metrics
 were ever seen for the host; `view.stale` (or `not view.fresh`) means its metrics are older
 than `stale_after_s` (3 metrics intervals by default): its load is unknown, score it by
 allocation only. Otherwise `view.cpu_util_ewma` (0..1 of the host's CPUs) is the smoothed load.
@@ -101,7 +101,7 @@ class _Instance:
         self.ewma = ewma
 
 
-class FleetView:
+class LoadView:
     def __init__(
         self,
         *,

@@ -1,6 +1,6 @@
 """Write a libvirt test-driver node file.
 
-python -m agent.testhost PATH --cpus 32 --memory-gib 64
+python -m devcluster.testhost PATH --cpus 32 --memory-gib 64
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m agent.testhost",
+        prog="python -m devcluster.testhost",
         description="Write a libvirt test driver node file for one simulated hypervisor host.",
     )
     parser.add_argument("path", help="where to write the node XML")

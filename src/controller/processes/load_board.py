@@ -1,6 +1,6 @@
 """The live load of every host, shared with the scheduler process through memory.
 
-The controller's fleet view absorbs the agents' metrics (thousands of samples a second); the
+The controller's load view absorbs the agents' metrics (thousands of samples a second); the
 scheduler, in a process of its own, needs each host's smoothed CPU utilisation and whether it
 is still fresh, once per fleet read. The board is an anonymous shared memory file (memfd)
 that the controller writes and the scheduler maps read-only: a write is two stores, a read
@@ -110,7 +110,7 @@ class LoadBoard:
 
 
 class LoadBoardReader:
-    """The scheduler's side: what `FleetView.fresh_cpu_utils` and `HostService.behind_s` say
+    """The scheduler's side: what `LoadView.fresh_cpu_utils` and `HostService.behind_s` say
     in the controller, read from the board."""
 
     def __init__(self, fd: int, clock: Callable[[], float] = time.time) -> None:

@@ -3,6 +3,6 @@ import os
 # As the agent: gRPC's C core would log routine connection events as raw lines on stderr.
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from agent.simulation.fleet import main
+from devcluster.simulation.fleet import main
 
 main()

@@ -12,7 +12,7 @@ What the scheduler needs from the controller: the pending servers and the hosts 
 as before: claims are durable there, replicas already share the work through it), a wake-up
 when servers become pending (the same NOTIFY other replicas get), and the live load of every
 host, which only the controller has: it posts it on a shared memory board (load_board). The
-controller starts the child (`python -m controller.scheduler_process`, settings in its
+controller starts the child (`python -m controller.processes.scheduler_process`, settings in its
 environment, the board's file descriptor inherited), restarts it if it exits, and stops it
 with itself; the child exits when its stdin closes (child_process.watch_parent).
 """
@@ -28,9 +28,10 @@ import asyncpg
 import structlog
 import uvloop
 
-from controller import child_process, logs
-from controller.load_board import LoadBoard, LoadBoardReader
-from controller.runtime import tune_gc
+from controller import logs
+from controller.processes import child_process
+from controller.processes.load_board import LoadBoard, LoadBoardReader
+from controller.processes.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.ports import SchedulingStore
 from controller.services.scheduling import LoadOf, SchedulerWorkers
@@ -86,7 +87,7 @@ async def run_child(s: SchedulerProcessSettings, board: LoadBoard) -> None:
     child = dataclasses.replace(s, board_fd=board.fd)
     await child_process.run_child(
         "scheduler_process",
-        "controller.scheduler_process",
+        "controller.processes.scheduler_process",
         child.environment(),
         pass_fds=(board.fd,),
         on_started=board.attach,

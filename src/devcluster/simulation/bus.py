@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, Abstrac
 
 from agent.commands import CommandProcessor, host_queue_declaration
 
-log = structlog.get_logger("agent.simulation.bus")
+log = structlog.get_logger("devcluster.simulation.bus")
 
 
 class FleetCommandBus:

@@ -29,7 +29,7 @@ class HostView:
     vcpus_used: int
     memory_mib_used: int
     disk_gib_used: int
-    # Live load from the fleet view: smoothed CPU utilisation in [0, 1] (may exceed 1 briefly)
+    # Live load from the load view: smoothed CPU utilisation in [0, 1] (may exceed 1 briefly)
     # and whether it is recent. Unknown or stale load → allocation-based scoring for this host.
     cpu_util: float | None = None
     load_fresh: bool = False

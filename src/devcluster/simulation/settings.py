@@ -98,7 +98,7 @@ def _positive(text: str) -> float:
 
 def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m agent.simulation",
+        prog="python -m devcluster.simulation",
         description=(
             "Fleet simulation: N simulated agents in one process, each with its own gRPC stream "
             "to the controller and its own command queue, over an in-memory hypervisor."
