@@ -5,7 +5,7 @@ events and metrics samples (a sample doubles as the heartbeat), and reconnects w
 exponential backoff. A report counts as delivered only when the controller answers
 ReportAccepted with its seq; until then it is kept and sent again on every new stream, so the
 caller can safely acknowledge the AMQP message afterwards.
-Agent dataclasses become protobuf messages in agent.wire.
+Agent dataclasses become protobuf messages in agent.convert.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from google.protobuf import timestamp_pb2
 
 from agent import __version__
 from agent.console import ConsoleLogs
+from agent.convert import domain_event_to_proto, domain_status_to_proto, metrics_to_proto, report_to_proto
 from agent.hypervisor.base import DomainChange, Hypervisor, HypervisorError
 from agent.metrics.model import HostMetrics
 from agent.model import CommandResult
-from agent.wire import domain_event_to_proto, domain_status_to_proto, metrics_to_proto, report_to_proto
 from overcast.v1 import agent_pb2, agent_pb2_grpc
 
 # AgentGateway.Connect as the agent sees it: it writes AgentMessages, reads ControllerMessages.

@@ -1,4 +1,7 @@
-"""Domain objects → protobuf messages (the API edge is the only place that knows both)."""
+"""Domain objects → the public API's protobuf messages: servers, flavors, images, hosts,
+server groups (and a list filter's VmState back). The API edge is the only place that knows
+both; metrics and loads have a module of their own (loads.py, both ways), and the agent's
+counterpart of this module is agent.convert."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ import pytest
 from agent_testkit import FakeGateway, wait_for
 
 from agent.commands import execute
+from agent.convert import metrics_to_proto
 from agent.hypervisor.base import DomainSpec, PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.metrics.domstats import (
@@ -34,7 +35,6 @@ from agent.metrics.simulation import (
 from agent.model import Command, Op
 from agent.settings import parse_settings
 from agent.uplink import Backoff, Uplink
-from agent.wire import metrics_to_proto
 
 NewUid = Callable[[], str]
 
