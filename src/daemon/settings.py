@@ -360,7 +360,8 @@ class DaemonSettings(BaseSettings):
 
     @classmethod
     def parse(cls, argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Self:
-        """As `load`, raising SettingsError instead of exiting."""
+        """As `load`, raising SettingsError for bad values instead of exiting (a command line
+        argparse cannot read, and --help, still exit as argparse does)."""
         env = os.environ if env is None else env
         given = cls.flag_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         sources: list[PydanticBaseSettingsSource] = [FlagSource(cls, given), EnvironmentSource(cls, env)]
