@@ -5,7 +5,10 @@ for flags, environment and config file, one-line errors, precedence, and docs th
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,3 +172,23 @@ def test_the_configuration_reference_is_generated_from_the_models() -> None:
     for model in MODELS:
         for s in settings_of(model):
             assert f"| `{s.flag}` | `{s.variable}` |" in committed
+
+
+@pytest.mark.parametrize(
+    ("module", "prog"),
+    [
+        ("controller", "overcast controller"),
+        ("agent", "overcast agent"),
+        ("devcluster.simulation", "overcast fleet simulation"),
+    ],
+)
+def test_a_daemon_started_with_a_bad_value_says_one_line(module: str, prog: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVERCAST_")}
+    env |= {"PYTHONPATH": str(ROOT / "src"), "OVERCAST_HEARTBEAT_INTERVAL": "-3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"{prog}: --heartbeat-interval / OVERCAST_HEARTBEAT_INTERVAL: must be greater than 0 (got -3)"
+    ]
