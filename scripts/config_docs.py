@@ -10,7 +10,8 @@ from pathlib import Path
 
 from agent.settings import AgentSettings
 from controller.settings import ControllerSettings
-from daemon.settings import CONFIG_VARIABLE, markdown
+from daemon.settings import CONFIG_VARIABLE
+from daemon.settings_docs import markdown
 from devcluster.simulation.settings import FleetSettings
 
 ROOT = Path(__file__).resolve().parents[1]

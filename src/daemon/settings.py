@@ -505,34 +505,3 @@ def _got(value: Any) -> str:
     if isinstance(value, list | tuple | dict):
         return json.dumps(value, default=str)
     return str(value)
-
-
-# --- Documentation ------------------------------------------------------------------------
-
-
-def markdown(model: type[DaemonSettings]) -> str:
-    """A daemon's settings as Markdown tables, one per group (docs/configuration.md)."""
-    out = [f"## {model.prog.removeprefix('overcast ').capitalize()}: `{model.command}`", ""]
-    if model.summary:
-        out += [model.summary, ""]
-    group = None
-    for s in settings_of(model):
-        if s.group != group:
-            group = s.group
-            out += [
-                "",
-                f"### {group_title(s.group_model)} `[{group}]`",
-                "",
-                "| flag | variable | file key | allowed | default | description |",
-                "|---|---|---|---|---|---|",
-            ]
-        value = s.default_value
-        default = s.default if value is None else f"`{value}`" + (f" {s.unit}" if s.unit else "")
-        help_ = s.help + (f" ({s.unit})" if s.unit and value is None else "")
-        cells = [f"`{s.flag}`", f"`{s.variable}`", f"`{s.field}`", s.allowed, default, help_]
-        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return "\n".join(out).replace("\n\n\n", "\n\n") + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
