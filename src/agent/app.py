@@ -23,7 +23,7 @@ from agent.logs import configure_logging
 from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
 from agent.metrics.simulation import LoadSimulator
 from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
-from agent.settings import Settings, parse_settings
+from agent.settings import AgentSettings
 from agent.uplink import Uplink
 
 log = structlog.get_logger("agent")
@@ -41,20 +41,20 @@ async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None
         )
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> int:
     """Run the agent until `stop` is set (or a signal arrives); return the exit status."""
     stop = stop or asyncio.Event()
     log.info(
         "agent.starting",
         version=__version__,
-        host_id=settings.host_id,
-        libvirt_uri=settings.libvirt_uri,
-        controller=settings.controller,
+        host_id=settings.host.id,
+        libvirt_uri=settings.hypervisor.libvirt_uri,
+        controller=settings.controller.address,
     )
     try:
         hypervisor = await open_hypervisor(settings)
     except HypervisorError as exc:
-        log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+        log.error("agent.libvirt_unavailable", uri=settings.hypervisor.libvirt_uri, error=str(exc))
         return 1
 
     exit_code = 0
@@ -65,7 +65,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         try:
             info = await hypervisor.inventory()
         except HypervisorError as exc:
-            log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+            log.error("agent.libvirt_unavailable", uri=settings.hypervisor.libvirt_uri, error=str(exc))
             return 1
         log.info(
             "agent.inventory",
@@ -75,16 +75,16 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
             domain_type=info.domain_type,
             vcpus=info.vcpus,
             memory_mib=info.memory_mib,
-            disk_gib=settings.disk_gib,
-            availability_zone=settings.availability_zone,
+            disk_gib=settings.host.disk_gib,
+            availability_zone=settings.host.availability_zone,
         )
         uplink = Uplink(
-            target=settings.controller,
-            host_id=settings.host_id,
-            availability_zone=settings.availability_zone,
-            disk_gib=settings.disk_gib,
+            target=settings.controller.address,
+            host_id=settings.host.id,
+            availability_zone=settings.host.availability_zone,
+            disk_gib=settings.host.disk_gib,
             hypervisor=hypervisor,
-            heartbeat_interval=settings.heartbeat_interval,
+            heartbeat_interval=settings.heartbeats.interval_s,
             console=ConsoleLogs(hypervisor, hypervisor.files),
         )
         images = image_cache(settings, hypervisor)  # None on the test driver
@@ -100,20 +100,20 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
             simulate_host=info.hypervisor_type == "test",
         )
         consumer = CommandConsumer(
-            amqp_url=settings.amqp_url,
-            prefix=settings.bus_prefix,
-            host_id=settings.host_id,
+            amqp_url=settings.bus.amqp_url,
+            prefix=settings.bus.prefix,
+            host_id=settings.host.id,
             processor=processor,
-            prefetch=settings.prefetch,
-            queue_type=settings.host_queue_type,
+            prefetch=settings.commands.prefetch,
+            queue_type=settings.bus.host_queue_type,
         )
         admin: AdminServer | None = None
-        if settings.admin_listen:
-            admin = AdminServer(hypervisor, settings.admin_listen)
+        if settings.admin.listen:
+            admin = AdminServer(hypervisor, settings.admin.listen)
             try:
                 await admin.start()
             except OSError as exc:
-                log.error("agent.admin_unavailable", listen=settings.admin_listen, error=str(exc))
+                log.error("agent.admin_unavailable", listen=settings.admin.listen, error=str(exc))
                 return 1
 
         async def watch_libvirt() -> None:
@@ -134,16 +134,16 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                     background.append(
                         tg.create_task(images.run_sweeper(sweep_interval(settings)), name="image-sweeper")
                     )
-                if settings.metrics_interval > 0:
+                if settings.metrics.interval_s > 0:
                     background.append(
                         tg.create_task(
-                            report_metrics(sampler, uplink, settings.metrics_interval), name="metrics"
+                            report_metrics(sampler, uplink, settings.metrics.interval_s), name="metrics"
                         )
                     )
                 await stop.wait()
                 log.info("agent.stopping", in_flight=processor.in_flight)
                 await consumer.stop_consuming()
-                cut_short = await processor.close(settings.shutdown_grace)
+                cut_short = await processor.close(settings.commands.shutdown_grace_s)
                 if cut_short:
                     log.warning("agent.commands_cut_short", count=cut_short)
                 await uplink.close()
@@ -170,6 +170,6 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = parse_settings(argv)
-    configure_logging(settings.log_format, settings.log_level)
+    settings = AgentSettings.load(argv)
+    configure_logging(settings.log.format, settings.log.level)
     sys.exit(uvloop.run(run(settings)))

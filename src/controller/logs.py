@@ -8,7 +8,7 @@ import sys
 import structlog
 
 
-def configure(fmt: str, **bound: str) -> None:
+def configure(fmt: str, level: str = "info", **bound: str) -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -23,6 +23,6 @@ def configure(fmt: str, **bound: str) -> None:
             renderer,
         ],
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
     )
     structlog.contextvars.bind_contextvars(**bound)

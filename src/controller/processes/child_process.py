@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 import structlog
 
 from controller.processes.runtime import supervised
+from controller.settings import ControllerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -31,14 +29,16 @@ RESTART_MAX_S = 10.0
 async def run_child(
     name: str,
     module: str,
-    env: Mapping[str, str],
+    settings: ControllerSettings,
     *,
+    args: Sequence[str] = (),
     pass_fds: Sequence[int] = (),
     on_started: Callable[[asyncio.StreamWriter], None] = lambda _stdin: None,
 ) -> None:
-    """Keep one `python -m <module>` running until cancelled. One that keeps failing at once
-    (say while a service it needs is down) is restarted ever less often, up to every
-    RESTART_MAX_S. `on_started` gets each new child's stdin."""
+    """Keep one `python -m <module> <args>` running until cancelled, handed the controller's
+    `settings` (the child reads them with `ControllerSettings.from_parent()`). One that keeps
+    failing at once (say while a service it needs is down) is restarted ever less often, up
+    to every RESTART_MAX_S. `on_started` gets each new child's stdin."""
     delay = RESTART_AFTER_S
     while True:
         started = asyncio.get_running_loop().time()
@@ -46,8 +46,9 @@ async def run_child(
             sys.executable,
             "-m",
             module,
+            *args,
             stdin=asyncio.subprocess.PIPE,  # its end closing tells the child to exit
-            env={**os.environ, **env},
+            env={**os.environ, **settings.child_environment()},
             pass_fds=pass_fds,
         )
         log.info(f"{name}.started", pid=proc.pid)
@@ -73,17 +74,6 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
-
-
-def environment(variable: str, settings: Any) -> dict[str, str]:
-    """A child's settings (a dataclass of plain values) as one environment variable, JSON."""
-    return {variable: json.dumps(dataclasses.asdict(settings))}
-
-
-def settings_in_environment(variable: str) -> dict[str, Any]:
-    """The child's side of `environment`: the settings' fields."""
-    fields: dict[str, Any] = json.loads(os.environ[variable])
-    return fields
 
 
 async def serve(loops: Mapping[str, Callable[[], Awaitable[None]]], on_line: Callable[[bytes], None]) -> None:

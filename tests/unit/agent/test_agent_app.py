@@ -16,7 +16,7 @@ from agent_testkit import AMQP_URL, FakeGateway, body, wait_for
 
 from agent.app import run
 from agent.hypervisor.testdriver import uri_for
-from agent.settings import parse_settings
+from agent.settings import AgentSettings
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -40,7 +40,7 @@ async def test_agent_runs_a_command_end_to_end(
         # The suite uses the real broker (make test checks it first): a skip would hide failures.
         pytest.fail(f"RabbitMQ not reachable at {AMQP_URL}: {exc!r} (is it running?)")
     host_id = f"host-{uuid.uuid4().hex[:6]}"
-    settings = parse_settings(
+    settings = AgentSettings.load(
         [
             "--host-id",
             host_id,

@@ -33,7 +33,7 @@ from agent.metrics.simulation import (
     profile_from_metadata,
 )
 from agent.model import Command, Op
-from agent.settings import parse_settings
+from agent.settings import AgentSettings
 from agent.uplink import Backoff, Uplink
 
 NewUid = Callable[[], str]
@@ -391,8 +391,9 @@ async def test_samples_published_faster_than_the_stream_writes_are_coalesced_and
 
 
 def test_metrics_interval_setting() -> None:
-    assert parse_settings([], env={}).metrics_interval == 1.0
-    assert parse_settings(["--metrics-interval", "0"], env={}).metrics_interval == 0.0  # heartbeats only
-    assert parse_settings([], env={"OVERCAST_METRICS_INTERVAL": "0.2"}).metrics_interval == 0.2
+    assert AgentSettings.load([], env={}).metrics.interval_s == 1.0
+    # 0: heartbeats only
+    assert AgentSettings.load(["--metrics-interval", "0"], env={}).metrics.interval_s == 0.0
+    assert AgentSettings.load([], env={"OVERCAST_METRICS_INTERVAL": "0.2"}).metrics.interval_s == 0.2
     with pytest.raises(SystemExit):
-        parse_settings(["--metrics-interval", "-1"], env={})
+        AgentSettings.load(["--metrics-interval", "-1"], env={})
