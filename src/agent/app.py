@@ -19,12 +19,12 @@ from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.console import ConsoleLogs
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.logs import configure_logging
 from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
 from agent.metrics.simulation import LoadSimulator
 from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import Settings, parse_settings
 from agent.uplink import Uplink
+from daemon import logs
 
 log = structlog.get_logger("agent")
 
@@ -171,5 +171,5 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = parse_settings(argv)
-    configure_logging(settings.log_format, settings.log_level)
+    logs.configure(settings.log_format, settings.log_level, host=settings.host_id)
     sys.exit(uvloop.run(run(settings)))

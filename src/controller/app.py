@@ -19,7 +19,6 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -55,6 +54,7 @@ from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
+from daemon import logs
 from overcast.v1 import (
     agent_pb2,
     agent_pb2_grpc,

@@ -24,11 +24,11 @@ import aio_pika
 import structlog
 import uvloop
 
-from controller import logs
 from controller.bus.relay import OutboxRelay
 from controller.bus.topology import Topology
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
+from daemon import logs
 
 log = structlog.get_logger(__name__)
 

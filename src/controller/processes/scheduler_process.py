@@ -28,7 +28,6 @@ import asyncpg
 import structlog
 import uvloop
 
-from controller import logs
 from controller.processes import child_process
 from controller.processes.load_board import LoadBoard, LoadBoardReader
 from controller.processes.runtime import tune_gc
@@ -38,6 +37,7 @@ from controller.services.scheduling import LoadOf, SchedulerWorkers
 from controller.storage import database
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
+from daemon import logs
 
 log = structlog.get_logger(__name__)
 
