@@ -30,7 +30,7 @@ from controller.bus.topology import Topology, declare_exchanges, declare_host_qu
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.relay_process import RelaySettings
-from controller.processes.runtime import supervised, tune_gc
+from controller.processes.runtime import tune_gc
 from controller.processes.scheduler_process import SchedulerProcessSettings
 from controller.scheduler.policy import SchedulerPolicy, Strategy
 from controller.services.catalog import CatalogService
@@ -55,6 +55,7 @@ from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
+from daemon.supervision import exit_on_crash, supervise
 from overcast.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -279,7 +280,7 @@ async def serve(s: Settings) -> None:
                     Role.TABLE_UPKEEP,
                     lambda conn: upkeep.keep_tables(conn, s.vacuum_interval_s),
                 )
-            background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
+            background = [tg.create_task(supervise(n, fn), name=n) for n, fn in loops.items()]
             await listener.ready.wait()
             await server.start()
             gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS
@@ -309,8 +310,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     s = parse(argv)
     logs.configure(s.log_format, controller=s.controller_id)
     tune_gc()
-    try:
-        uvloop.run(serve(s))
-    except StartupError as exc:
-        log.error("controller.startup_failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("controller"):
+        try:
+            uvloop.run(serve(s))
+        except StartupError as exc:
+            log.error("controller.startup_failed", error=str(exc))
+            sys.exit(1)

@@ -29,6 +29,7 @@ from controller.bus.topology import Topology
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
 from daemon import logs
+from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +79,12 @@ def main() -> None:
     logs.configure(s.log_format, controller=s.controller_id, process="outbox-relay")
     os.nice(NICENESS)
     tune_gc()
-    try:
-        uvloop.run(_relay(s))
-    except (OSError, aio_pika.exceptions.AMQPError) as exc:
-        log.error("relay_process.failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("relay_process"):
+        try:
+            uvloop.run(_relay(s))
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            log.error("relay_process.failed", error=str(exc))
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from controller.storage import database
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from daemon import logs
+from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)
 
@@ -118,11 +119,12 @@ def main() -> None:
     s = SchedulerProcessSettings.from_environment()
     logs.configure(s.log_format, controller=s.controller_id, process="scheduler")
     tune_gc()
-    try:
-        uvloop.run(_schedule(s))
-    except (OSError, asyncpg.PostgresError) as exc:
-        log.error("scheduler_process.failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("scheduler_process"):
+        try:
+            uvloop.run(_schedule(s))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.error("scheduler_process.failed", error=str(exc))
+            sys.exit(1)
 
 
 if __name__ == "__main__":
