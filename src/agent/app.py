@@ -25,6 +25,7 @@ from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import Settings, parse_settings
 from agent.uplink import Uplink
 from daemon import logs
+from daemon.supervision import log_crashes, supervise
 
 log = structlog.get_logger("agent")
 
@@ -127,17 +128,25 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                 background = [
                     tg.create_task(uplink.run(), name="uplink"),
                     tg.create_task(consumer.run(uplink.registered), name="amqp-consumer"),
-                    tg.create_task(forward_domain_changes(hypervisor, uplink), name="events"),
+                    tg.create_task(
+                        supervise("events", lambda: forward_domain_changes(hypervisor, uplink)), name="events"
+                    ),
                     tg.create_task(watch_libvirt(), name="libvirt-watch"),
                 ]
                 if images is not None:
                     background.append(
-                        tg.create_task(images.run_sweeper(sweep_interval(settings)), name="image-sweeper")
+                        tg.create_task(
+                            supervise("image-sweeper", lambda: images.run_sweeper(sweep_interval(settings))),
+                            name="image-sweeper",
+                        )
                     )
                 if settings.metrics_interval > 0:
                     background.append(
                         tg.create_task(
-                            report_metrics(sampler, uplink, settings.metrics_interval), name="metrics"
+                            supervise(
+                                "metrics", lambda: report_metrics(sampler, uplink, settings.metrics_interval)
+                            ),
+                            name="metrics",
                         )
                     )
                 await stop.wait()
@@ -151,8 +160,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                 for task in background:
                     task.cancel()
         except* Exception as failures:
-            for failure in failures.exceptions:
-                log.error("agent.failed", error=repr(failure), exc_info=failure)
+            log_crashes(failures, "agent")
             exit_code = 1
         finally:
             await uplink.close()

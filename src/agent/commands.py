@@ -29,7 +29,7 @@ from agent.images import ImageCache
 from agent.metrics.sampler import InstanceProfiles
 from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
-from agent.uplink import Backoff
+from daemon.supervision import DEFAULT, Backoff, supervise
 from overcast import protojson
 from overcast.v1 import agent_pb2
 
@@ -293,7 +293,7 @@ class CommandConsumer:
         self._routing_key = host_id
         self._processor = processor
         self._prefetch = prefetch
-        self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._policy = DEFAULT.with_backoff(backoff or Backoff(initial=0.5, maximum=10.0))
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -301,29 +301,27 @@ class CommandConsumer:
         self.consuming = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Once `ready` is set: connect, declare and consume, retrying with backoff until it
-        works; returns when consuming (the robust connection handles later reconnects)."""
+        """Once `ready` is set: connect, declare and consume, tried again under the failure
+        policy (daemon.supervision) until it works; returns when consuming (the robust
+        connection handles later reconnects) or once close() was called."""
         await ready.wait()
-        attempt = 0
-        while not self._stopping:
-            connection: AbstractRobustConnection | None = None
-            try:
-                connection = await aio_pika.connect_robust(self._url)
-                await self._consume(connection)
-                return
-            except Exception as exc:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                delay = self._backoff.delay(attempt)
-                attempt += 1
-                log.warning(
-                    "amqp.connect_failed",
-                    url=_redacted(self._url),
-                    error=str(exc) or repr(exc),
-                    retry_in_s=round(delay, 2),
-                )
-                await asyncio.sleep(delay)
+        await supervise("amqp-consumer", self._connect, self._policy)
+
+    async def _connect(self) -> None:
+        if self._stopping:
+            return
+        connection: AbstractRobustConnection | None = None
+        try:
+            connection = await aio_pika.connect_robust(self._url)
+            await self._consume(connection)
+        except Exception as exc:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            if self._stopping:
+                return  # close() ended the retries
+            exc.add_note(f"broker {_redacted(self._url)}")
+            raise
 
     async def _consume(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()

@@ -33,8 +33,9 @@ from agent.metrics.simulation import (
 )
 from agent.model import Command, Op
 from agent.settings import parse_settings
-from agent.uplink import Backoff, Uplink
+from agent.uplink import Uplink
 from agent.wire import metrics_to_proto
+from daemon.supervision import Backoff
 
 NewUid = Callable[[], str]
 

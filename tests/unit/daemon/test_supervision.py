@@ -123,6 +123,15 @@ def test_a_daemon_adds_its_own_transient_errors() -> None:
     assert not DEFAULT.is_transient(DriverError())  # and the default policy is unchanged
 
 
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    backoff = Backoff(initial=0.2, maximum=5.0)
+    for attempt in range(12):
+        step = min(5.0, 0.2 * 2**attempt)
+        for _ in range(20):
+            assert max(0.2, step / 2) <= backoff.delay(attempt) <= step
+    assert len({backoff.delay(3) for _ in range(10)}) > 1
+
+
 async def test_transient_failures_are_retried_with_growing_delays_until_success() -> None:
     time = FakeTime()
     failures: list[BaseException | None] = [ConnectionRefusedError()] * 6 + [None]
