@@ -20,7 +20,8 @@ The contract:
   untouched: it is how a daemon stops its loops.
 
 What is transient (`TRANSIENT_IO`):
-- `OSError` (among them `ConnectionError`: refused, reset, broken pipe) and `TimeoutError`;
+- `OSError` (among them `ConnectionError`: refused, reset, broken pipe), `TimeoutError`, and
+  the daemons' own `TransientError`s;
 - PostgreSQL (asyncpg): connection errors (SQLSTATE class 08), a server that is shutting down,
   crashed or still starting ("cannot connect now": 57P01, 57P02, 57P03), a cancelled statement
   (57014: a statement timeout), too many connections or other resources short (class 53),
@@ -55,6 +56,11 @@ log = structlog.get_logger("daemon.supervision")
 Rule = Callable[[BaseException], bool]  # True: this failure is transient
 
 
+class TransientError(Exception):
+    """Raised by a daemon for a condition outside the process that trying again will clear
+    (a child process that exited, commands the broker could not route yet)."""
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Delays between attempts: exponential from `initial` to `maximum` seconds, with jitter."""
@@ -72,7 +78,7 @@ class Backoff:
 
 
 def io_error(exc: BaseException) -> bool:
-    return isinstance(exc, OSError | TimeoutError)
+    return isinstance(exc, OSError | TimeoutError | TransientError)
 
 
 # SQLSTATE classes and codes of a database that is away, busy or shutting down, not of a query

@@ -15,8 +15,14 @@ from controller.bus import codec
 from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
 from controller.storage import outbox
 from controller.storage.leadership import Role, lead
+from daemon.supervision import TransientError
 
 log = structlog.get_logger(__name__)
+
+
+class Unroutable(TransientError):
+    """Commands the broker returned even after their host queues were declared: they stay in
+    the outbox, and the relay tries again (daemon.supervision)."""
 
 
 class OutboxRelay:
@@ -100,4 +106,4 @@ class OutboxRelay:
             await declare_host_queue(channel, self._topo, host)
         again = await self._publish(returned, commands, commands)
         if again:
-            raise RuntimeError(f"{len(again)} commands unroutable after declaring their host queues")
+            raise Unroutable(f"{len(again)} commands unroutable after declaring their host queues")

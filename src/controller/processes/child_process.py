@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-from daemon.supervision import Backoff, FailurePolicy, supervise
+from daemon.supervision import Backoff, FailurePolicy, TransientError, supervise
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 RESTART = FailurePolicy(Backoff(initial=1.0, maximum=10.0, reset_after=10.0))
 
 
-class ChildExited(Exception):
+class ChildExited(TransientError):
     """A child process ended on its own: the controller starts it again (see RESTART)."""
 
 
@@ -63,7 +63,7 @@ async def run_child(
             raise
         raise ChildExited(f"{name} (pid {proc.pid}) exited with status {code}")
 
-    await supervise(name, run_once, RESTART.with_transient(ChildExited))
+    await supervise(name, run_once, RESTART)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:

@@ -19,7 +19,7 @@ import pytest
 from structlog.testing import capture_logs
 from yarl import URL
 
-from daemon.supervision import DEFAULT, Backoff, FailurePolicy, LoopCrashed, supervise
+from daemon.supervision import DEFAULT, Backoff, FailurePolicy, LoopCrashed, TransientError, supervise
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
 POLICY = FailurePolicy(Backoff(initial=1.0, maximum=8.0, reset_after=60.0))
@@ -65,6 +65,7 @@ def rpc_error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
         ConnectionRefusedError(111, "Connect call failed"),
         ConnectionResetError(),
         TimeoutError(),
+        TransientError("a child process exited"),
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
