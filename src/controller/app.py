@@ -26,7 +26,6 @@ from controller.api.images import ImageApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.relay_process import RelaySettings
@@ -55,6 +54,7 @@ from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
+from daemon.bus_topology import Topology, declare_exchanges, declare_host_queue
 from daemon.supervision import exit_on_crash, supervise
 from overcast.v1 import (
     agent_pb2,
@@ -156,7 +156,9 @@ async def serve(s: Settings) -> None:
     await declare_exchanges(admin_channel, topo)
 
     async def ensure_host_queue(host_id: str) -> None:
-        await declare_host_queue(admin_channel, topo, host_id)
+        # The agent re-declares its own queue after a reconnect (and durable queues outlive a
+        # broker restart): the controller does not keep thousands of them to re-declare.
+        await declare_host_queue(admin_channel, topo, host_id, restore=False)
 
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)

@@ -25,10 +25,10 @@ import structlog
 import uvloop
 
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
 from daemon import logs
+from daemon.bus_topology import Topology
 from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)

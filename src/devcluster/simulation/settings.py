@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from agent.commands import HOST_QUEUE_TYPES
+from daemon.bus_topology import HOST_QUEUE_TYPES
 
 
 @dataclass(frozen=True)
