@@ -36,6 +36,11 @@ An exception group is transient when everything in it is. A daemon adds its own 
 errors to the policy it uses (`FailurePolicy.with_transient`), without this module knowing
 them: the agent's stream to the controller, for one, also retries whatever status the
 controller ended the stream with.
+
+Outside the loops, two choices stand on purpose: one command's failure, a driver bug included,
+costs that command (it is reported failed), not the agent; and an agent whose libvirt
+connection is lost exits 1, since everything it holds refers to that connection and a new
+process reconnects cleanly.
 """
 
 from __future__ import annotations
