@@ -19,12 +19,13 @@ from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.console import ConsoleLogs
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.logs import configure_logging
 from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
 from agent.metrics.simulation import LoadSimulator
 from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import AgentSettings
 from agent.uplink import Uplink
+from daemon import logs
+from daemon.supervision import log_crashes, supervise
 
 log = structlog.get_logger("agent")
 
@@ -127,17 +128,26 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
                 background = [
                     tg.create_task(uplink.run(), name="uplink"),
                     tg.create_task(consumer.run(uplink.registered), name="amqp-consumer"),
-                    tg.create_task(forward_domain_changes(hypervisor, uplink), name="events"),
+                    tg.create_task(
+                        supervise("events", lambda: forward_domain_changes(hypervisor, uplink)), name="events"
+                    ),
                     tg.create_task(watch_libvirt(), name="libvirt-watch"),
                 ]
                 if images is not None:
                     background.append(
-                        tg.create_task(images.run_sweeper(sweep_interval(settings)), name="image-sweeper")
+                        tg.create_task(
+                            supervise("image-sweeper", lambda: images.run_sweeper(sweep_interval(settings))),
+                            name="image-sweeper",
+                        )
                     )
                 if settings.metrics.interval_s > 0:
                     background.append(
                         tg.create_task(
-                            report_metrics(sampler, uplink, settings.metrics.interval_s), name="metrics"
+                            supervise(
+                                "metrics",
+                                lambda: report_metrics(sampler, uplink, settings.metrics.interval_s),
+                            ),
+                            name="metrics",
                         )
                     )
                 await stop.wait()
@@ -151,8 +161,7 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
                 for task in background:
                     task.cancel()
         except* Exception as failures:
-            for failure in failures.exceptions:
-                log.error("agent.failed", error=repr(failure), exc_info=failure)
+            log_crashes(failures, "agent")
             exit_code = 1
         finally:
             await uplink.close()
@@ -171,5 +180,5 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
 
 def main(argv: Sequence[str] | None = None) -> None:
     settings = AgentSettings.load(argv)
-    configure_logging(settings.log.format, settings.log.level)
+    logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
     sys.exit(uvloop.run(run(settings)))

@@ -29,7 +29,8 @@ from agent.images import ImageCache
 from agent.metrics.sampler import InstanceProfiles
 from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
-from agent.uplink import Backoff
+from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
+from daemon.supervision import DEFAULT, Backoff, supervise
 from overcast import protojson
 from overcast.v1 import agent_pb2
 
@@ -256,22 +257,6 @@ def _redacted(url: str) -> str:
         return "<invalid url>"
 
 
-# The kinds of host command queue (agent --host-queue-type, the same setting as the
-# controller's): a durable quorum queue (the default), a durable classic queue, or a transient
-# classic queue (no disk at all, gone when the broker restarts: for fleet simulations, where
-# one broker holds thousands of host queues).
-HOST_QUEUE_TYPES = ("quorum", "classic", "transient")
-
-
-def host_queue_declaration(queue_type: str) -> tuple[bool, dict[str, str]]:
-    """(durable, arguments) of a host command queue; the controller declares it alike."""
-    if queue_type not in HOST_QUEUE_TYPES:
-        raise ValueError(f"host queue type must be one of {', '.join(HOST_QUEUE_TYPES)}, got {queue_type!r}")
-    if queue_type == "transient":
-        return False, {"x-queue-type": "classic"}
-    return True, {"x-queue-type": queue_type}
-
-
 class CommandConsumer:
     """The AMQP side: declares the host's queue and feeds deliveries to a CommandProcessor."""
 
@@ -287,13 +272,13 @@ class CommandConsumer:
         queue_type: str = "quorum",
     ) -> None:
         self._url = amqp_url
-        self._queue_durable, self._queue_arguments = host_queue_declaration(queue_type)
-        self.exchange_name = f"{prefix}.commands"
-        self.queue_name = f"{prefix}.host.{host_id}"
-        self._routing_key = host_id
+        self._topology = Topology(prefix, host_queue_type=queue_type)
+        self.exchange_name = self._topology.commands
+        self.queue_name = self._topology.host_queue(host_id)
+        self._host_id = host_id
         self._processor = processor
         self._prefetch = prefetch
-        self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._policy = DEFAULT.with_backoff(backoff or Backoff(initial=0.5, maximum=10.0))
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -301,41 +286,34 @@ class CommandConsumer:
         self.consuming = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Once `ready` is set: connect, declare and consume, retrying with backoff until it
-        works; returns when consuming (the robust connection handles later reconnects)."""
+        """Once `ready` is set: connect, declare and consume, tried again under the failure
+        policy (daemon.supervision) until it works; returns when consuming (the robust
+        connection handles later reconnects) or once close() was called."""
         await ready.wait()
-        attempt = 0
-        while not self._stopping:
-            connection: AbstractRobustConnection | None = None
-            try:
-                connection = await aio_pika.connect_robust(self._url)
-                await self._consume(connection)
-                return
-            except Exception as exc:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                delay = self._backoff.delay(attempt)
-                attempt += 1
-                log.warning(
-                    "amqp.connect_failed",
-                    url=_redacted(self._url),
-                    error=str(exc) or repr(exc),
-                    retry_in_s=round(delay, 2),
-                )
-                await asyncio.sleep(delay)
+        await supervise("amqp-consumer", self._connect, self._policy)
+
+    async def _connect(self) -> None:
+        if self._stopping:
+            return
+        connection: AbstractRobustConnection | None = None
+        try:
+            connection = await aio_pika.connect_robust(self._url)
+            await self._consume(connection)
+        except Exception as exc:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            if self._stopping:
+                return  # close() ended the retries
+            exc.add_note(f"broker {_redacted(self._url)}")
+            raise
 
     async def _consume(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
         # Same declarations as the controller's; a mismatch fails here with a clear reason.
-        exchange = await channel.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        queue = await channel.declare_queue(
-            self.queue_name, durable=self._queue_durable, arguments=self._queue_arguments
-        )
-        await queue.bind(exchange, routing_key=self._routing_key)
+        await declare_commands_exchange(channel, self._topology)
+        queue = await declare_host_queue(channel, self._topology, self._host_id)
         self._connection = connection
         log.info("amqp.connected", url=_redacted(self._url))
         connection.reconnect_callbacks.add(self._on_reconnect)

@@ -21,7 +21,6 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -29,10 +28,9 @@ from controller.api.images import ImageApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import declare_exchanges, declare_host_queue
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
-from controller.processes.runtime import supervised, tune_gc
+from controller.processes.runtime import tune_gc
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.hosts import AllocationRatios, HostService
@@ -54,6 +52,9 @@ from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
+from daemon import logs
+from daemon.bus_topology import declare_exchanges, declare_host_queue
+from daemon.supervision import exit_on_crash, supervise
 from overcast.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -179,7 +180,9 @@ async def _wire(
     await declare_exchanges(admin_channel, topo)
 
     async def ensure_host_queue(host_id: str) -> None:
-        await declare_host_queue(admin_channel, topo, host_id)
+        # The agent re-declares its own queue after a reconnect (and durable queues outlive a
+        # broker restart): the controller does not keep thousands of them to re-declare.
+        await declare_host_queue(admin_channel, topo, host_id, restore=False)
 
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
@@ -303,7 +306,7 @@ async def run(s: ControllerSettings, services: Services) -> None:
     server = services.server
     try:
         async with asyncio.TaskGroup() as tg:
-            background = [tg.create_task(supervised(n, fn)) for n, fn in services.loops.items()]
+            background = [tg.create_task(supervise(n, fn), name=n) for n, fn in services.loops.items()]
             await services.ready.wait()
             await server.start()
             gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS
@@ -334,8 +337,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     s = ControllerSettings.load(argv)
     logs.configure(s.log.format, s.log.level, controller=s.api.controller_id)
     tune_gc()
-    try:
-        uvloop.run(serve(s))
-    except StartupError as exc:
-        log.error("controller.startup_failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("controller"):
+        try:
+            uvloop.run(serve(s))
+        except StartupError as exc:
+            log.error("controller.startup_failed", error=str(exc))
+            sys.exit(1)

@@ -23,12 +23,13 @@ import aio_pika
 import structlog
 import uvloop
 
-from controller import logs
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
 from controller.settings import ControllerSettings
+from daemon import logs
+from daemon.bus_topology import Topology
+from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)
 
@@ -69,11 +70,12 @@ def main() -> None:
     logs.configure(s.log.format, s.log.level, controller=s.api.controller_id, process="outbox-relay")
     os.nice(NICENESS)
     tune_gc()
-    try:
-        uvloop.run(_relay(s))
-    except (OSError, aio_pika.exceptions.AMQPError) as exc:
-        log.error("relay_process.failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("relay_process"):
+        try:
+            uvloop.run(_relay(s))
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            log.error("relay_process.failed", error=str(exc))
+            sys.exit(1)
 
 
 if __name__ == "__main__":

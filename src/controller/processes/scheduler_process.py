@@ -27,7 +27,6 @@ import asyncpg
 import structlog
 import uvloop
 
-from controller import logs
 from controller.processes import child_process
 from controller.processes.load_board import LoadBoard, LoadBoardReader
 from controller.processes.runtime import tune_gc
@@ -38,6 +37,8 @@ from controller.settings import ControllerSettings
 from controller.storage import database
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
+from daemon import logs
+from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)
 
@@ -103,11 +104,12 @@ def main() -> None:
         )
     logs.configure(s.log.format, s.log.level, controller=s.api.controller_id, process="scheduler")
     tune_gc()
-    try:
-        uvloop.run(_schedule(s, int(sys.argv[1])))
-    except (OSError, asyncpg.PostgresError) as exc:
-        log.error("scheduler_process.failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("scheduler_process"):
+        try:
+            uvloop.run(_schedule(s, int(sys.argv[1])))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.error("scheduler_process.failed", error=str(exc))
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,11 @@ import structlog
 import uvloop
 
 from agent.commands import CommandProcessor
-from agent.logs import configure_logging
 from agent.metrics.model import HostMetrics
 from agent.metrics.sampler import InstanceProfiles
 from agent.metrics.simulation import LoadSimulator
 from agent.uplink import Uplink
+from daemon import logs
 from devcluster.simulation.bus import FleetCommandBus
 from devcluster.simulation.hypervisor import SimulatedHypervisor
 from devcluster.simulation.settings import FleetSettings, HostShape
@@ -331,6 +331,6 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def main(argv: Sequence[str] | None = None) -> None:
     s = FleetSettings.load(argv)
-    configure_logging(s.log.format, s.log.level)
+    logs.configure(s.log.format, s.log.level)
     gc.set_threshold(*GC_THRESHOLDS)
     sys.exit(uvloop.run(run(s)))

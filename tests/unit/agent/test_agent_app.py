@@ -146,7 +146,7 @@ async def test_sigterm_stops_the_agent_cleanly(node_file: Path, unused_tcp_port:
     )
     assert proc.stderr is not None
     line = b""
-    while b"uplink.connect_failed" not in line:
+    while not (b'"loop.retrying"' in line and b'"loop": "uplink"' in line):
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
         assert line, "agent exited early"
     proc.send_signal(signal.SIGTERM)

@@ -34,7 +34,8 @@ from agent.metrics.simulation import (
 )
 from agent.model import Command, Op
 from agent.settings import AgentSettings
-from agent.uplink import Backoff, Uplink
+from agent.uplink import Uplink
+from daemon.supervision import Backoff
 
 NewUid = Callable[[], str]
 
