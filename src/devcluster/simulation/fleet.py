@@ -31,9 +31,8 @@ import uvloop
 from agent.commands import CommandProcessor
 from agent.logs import configure_logging
 from agent.metrics.model import HostMetrics
-from agent.metrics.sampler import InstanceProfiles
-from agent.metrics.simulation import LoadSimulator
 from agent.uplink import Uplink
+from devcluster.load import LoadSimulator
 from devcluster.simulation.bus import FleetCommandBus
 from devcluster.simulation.hypervisor import SimulatedHypervisor
 from devcluster.simulation.settings import FleetSettings, HostShape, parse_settings
@@ -138,7 +137,7 @@ class Fleet:
             heartbeat_interval=s.heartbeat_interval,
             channel=self._channels.for_slot(slot),
         )
-        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(loads))
+        processor = CommandProcessor(hypervisor, uplink)  # the hypervisor keeps the loads
         sampler = functools.partial(hypervisor.sample, with_instances=s.instance_metrics)
         return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor, sampler)
 
