@@ -20,6 +20,7 @@ from agent.metrics.libvirt_source import LibvirtStats
 from agent.model import Command, Op
 from devcluster.agent import SimulatedMetrics
 from devcluster.load import DEFAULT_MEM, LoadProfile, LoadSimulator, SimulatedHost, profile_from_metadata
+from devcluster.simulation.hypervisor import SimulatedHypervisor
 
 NewUid = Callable[[], str]
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -156,3 +157,21 @@ async def test_the_development_agent_takes_the_agents_flags() -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     assert b"--disk-gib" in err and b"Traceback" not in err
+
+
+async def test_the_fleets_simulated_hypervisor_keeps_its_domains_loads(new_uid: NewUid) -> None:
+    # As the fleet simulation runs commands: no metadata listener, the hypervisor is the host.
+    hv = SimulatedHypervisor("sim-1", vcpus=8, memory_mib=8192, loads=LoadSimulator(noise=0))
+    uid = new_uid()
+    spawn = Command(
+        "c1", Op.SPAWN, uid, "projects/p/servers/s", vcpus=2, memory_mib=1024, metadata={"sim.cpu": "0.5"}
+    )
+    assert (await execute(hv, spawn)).ok
+    sample = hv.sample()
+    assert [i.cpu_util for i in sample.instances] == [0.5] and sample.cpu_util == pytest.approx(0.5 * 2 / 8)
+    update = Command("c2", Op.UPDATE_METADATA, uid, "projects/p/servers/s", metadata={"sim.cpu": "1"})
+    assert (await execute(hv, update)).ok
+    assert [i.cpu_util for i in hv.sample().instances] == [1.0]
+    assert (await execute(hv, Command("c3", Op.UPDATE_METADATA, new_uid(), metadata={}))).ok  # not here
+    assert (await execute(hv, Command("c4", Op.DELETE, uid))).ok
+    assert hv.sample().instances == () and hv.loads.known() == frozenset()
