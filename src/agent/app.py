@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 import uvloop
@@ -18,9 +18,11 @@ from agent import __version__
 from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.console import ConsoleLogs
-from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
-from agent.metrics.simulation import LoadSimulator
+from agent.hypervisor.base import Hypervisor, HypervisorError, HypervisorInfo
+from agent.hypervisor.libvirt_driver import LibvirtHypervisor
+from agent.metrics.libvirt_source import LibvirtMetrics, LibvirtStats
+from agent.metrics.reporter import report_metrics
+from agent.metrics.source import MetricsSource
 from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import AgentSettings
 from agent.uplink import Uplink
@@ -28,6 +30,14 @@ from daemon import logs
 from daemon.supervision import log_crashes, supervise
 
 log = structlog.get_logger("agent")
+
+# Builds the agent's metrics source over its libvirt connection: the agent measures; a
+# development cluster's agent on the test driver simulates instead (python -m devcluster.agent).
+MetricsSourceFactory = Callable[[LibvirtHypervisor, HypervisorInfo], MetricsSource]
+
+
+def measured_metrics(hypervisor: LibvirtHypervisor, info: HypervisorInfo) -> MetricsSource:
+    return LibvirtMetrics(LibvirtStats(hypervisor))
 
 
 async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None:
@@ -42,7 +52,12 @@ async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None
         )
 
 
-async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> int:
+async def run(
+    settings: AgentSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    metrics_source: MetricsSourceFactory = measured_metrics,
+) -> int:
     """Run the agent until `stop` is set (or a signal arrives); return the exit status."""
     stop = stop or asyncio.Event()
     log.info(
@@ -89,17 +104,8 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
             console=ConsoleLogs(hypervisor, hypervisor.files),
         )
         images = image_cache(settings, hypervisor)  # None on the test driver
-        simulator = LoadSimulator()
-        stats = LibvirtStats(hypervisor)
-        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(simulator, stats), images=images)
-        sampler = MetricsSampler(
-            stats,
-            simulator,
-            host_vcpus=info.vcpus,
-            host_memory_mib=info.memory_mib,
-            # The test driver describes a host that is not this machine: derive, don't measure.
-            simulate_host=info.hypervisor_type == "test",
-        )
+        metrics = metrics_source(hypervisor, info)
+        processor = CommandProcessor(hypervisor, uplink, metrics, images=images)
         consumer = CommandConsumer(
             amqp_url=settings.bus.amqp_url,
             prefix=settings.bus.prefix,
@@ -145,7 +151,7 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
                         tg.create_task(
                             supervise(
                                 "metrics",
-                                lambda: report_metrics(sampler, uplink, settings.metrics.interval_s),
+                                lambda: report_metrics(metrics, uplink, settings.metrics.interval_s),
                             ),
                             name="metrics",
                         )
@@ -178,7 +184,9 @@ async def run(settings: AgentSettings, *, stop: asyncio.Event | None = None) -> 
     return exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(
+    argv: Sequence[str] | None = None, *, metrics_source: MetricsSourceFactory = measured_metrics
+) -> None:
     settings = AgentSettings.load(argv)
     logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
-    sys.exit(uvloop.run(run(settings)))
+    sys.exit(uvloop.run(run(settings, metrics_source=metrics_source)))

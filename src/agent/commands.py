@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,7 +26,6 @@ from google.protobuf import json_format
 
 from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
 from agent.images import ImageCache
-from agent.metrics.sampler import InstanceProfiles
 from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
 from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
@@ -42,6 +41,11 @@ Settle = Callable[[], Awaitable[Any]]
 class ReportSink(Protocol):
     async def deliver(self, result: CommandResult) -> None:
         """Return once the controller accepted the report."""
+
+
+class MetadataListener(Protocol):
+    def metadata_changed(self, instance_uid: str, metadata: Mapping[str, str]) -> None:
+        """A command gave an instance this metadata (spawn, update_metadata)."""
 
 
 class MalformedCommand(ValueError):
@@ -125,20 +129,21 @@ async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | 
 async def execute(
     hypervisor: Hypervisor,
     command: Command,
-    profiles: InstanceProfiles | None = None,
+    metadata_listener: MetadataListener | None = None,
     *,
     images: ImageCache | None = None,
 ) -> CommandResult:
     """Run one command; never raises, failures become ok=False with the reason.
 
-    `profiles` hears of metadata (a simulated load profile) from spawn and update_metadata.
+    `metadata_listener` (the agent's metrics source) hears of the metadata an instance was
+    spawned with or given.
     """
     uid = command.instance_uid
     try:
         if command.op is Op.SPAWN:
-            if profiles is not None:
-                profiles.spawning(uid, command.metadata)
             await _spawn(hypervisor, command, images)
+            if metadata_listener is not None:
+                metadata_listener.metadata_changed(uid, command.metadata)
         elif command.op is Op.START:
             await hypervisor.start(uid)
         elif command.op is Op.STOP:
@@ -147,11 +152,10 @@ async def execute(
             await hypervisor.reboot(uid)
         elif command.op is Op.DELETE:
             await hypervisor.delete(uid)
-            if profiles is not None:
-                profiles.deleted(uid)
         elif command.op is Op.UPDATE_METADATA:
-            if profiles is not None:
-                await profiles.update(uid, command.instance_name, command.image, command.metadata)
+            await hypervisor.update_metadata(uid, command.instance_name, command.image, command.metadata)
+            if metadata_listener is not None:
+                metadata_listener.metadata_changed(uid, command.metadata)
         else:
             raise HypervisorError(f"unsupported command op {command.op.name}")
         ok, error = True, ""
@@ -185,14 +189,14 @@ class CommandProcessor:
         self,
         hypervisor: Hypervisor,
         reports: ReportSink,
-        profiles: InstanceProfiles | None = None,
+        metadata_listener: MetadataListener | None = None,
         *,
         images: ImageCache | None = None,  # QEMU hosts: spawns fetch what they boot
     ) -> None:
         self._images = images
         self._hypervisor = hypervisor
         self._reports = reports
-        self._profiles = profiles
+        self._metadata_listener = metadata_listener
         self._sequencer = KeyedSequencer()
         self._malformed_ids = itertools.count()
 
@@ -214,7 +218,7 @@ class CommandProcessor:
 
     async def _run(self, command: Command, ack: Settle) -> None:
         started = time.monotonic()
-        result = await execute(self._hypervisor, command, self._profiles, images=self._images)
+        result = await execute(self._hypervisor, command, self._metadata_listener, images=self._images)
         log.info(
             "command.executed",
             command_id=command.command_id,

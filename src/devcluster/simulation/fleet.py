@@ -30,10 +30,9 @@ import uvloop
 
 from agent.commands import CommandProcessor
 from agent.metrics.model import HostMetrics
-from agent.metrics.sampler import InstanceProfiles
-from agent.metrics.simulation import LoadSimulator
 from agent.uplink import Uplink
 from daemon import logs
+from devcluster.load import LoadSimulator
 from devcluster.simulation.bus import FleetCommandBus
 from devcluster.simulation.hypervisor import SimulatedHypervisor
 from devcluster.simulation.settings import FleetSettings, HostShape
@@ -142,7 +141,7 @@ class Fleet:
             heartbeat_interval=s.heartbeats.interval_s,
             channel=self._channels.for_slot(slot),
         )
-        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(loads))
+        processor = CommandProcessor(hypervisor, uplink)  # the hypervisor keeps the loads
         sampler = functools.partial(hypervisor.sample, with_instances=s.fleet.instance_metrics)
         return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor, sampler)
 
