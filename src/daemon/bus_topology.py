@@ -17,21 +17,15 @@ consumes are kept, not dropped as unroutable), the agent when it starts consumin
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, get_args
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustChannel
 
-HOST_QUEUE_TYPES = ("quorum", "classic", "transient")
+from daemon.settings import HostQueueType
 
-
-def host_queue_type_from_env() -> str:
-    """OVERCAST_HOST_QUEUE_TYPE (the controller and the agents must agree on it)."""
-    value = os.environ.get("OVERCAST_HOST_QUEUE_TYPE", "quorum").strip().lower() or "quorum"
-    check_host_queue_type(value, "OVERCAST_HOST_QUEUE_TYPE")
-    return value
+HOST_QUEUE_TYPES: tuple[str, ...] = get_args(HostQueueType)  # one list: the settings' type
 
 
 def check_host_queue_type(value: str, what: str = "host queue type") -> None:
@@ -42,7 +36,7 @@ def check_host_queue_type(value: str, what: str = "host queue type") -> None:
 @dataclass(frozen=True)
 class Topology:
     prefix: str = "overcast"
-    host_queue_type: str = field(default_factory=host_queue_type_from_env)
+    host_queue_type: str = "quorum"  # the controller and its agents must agree (settings: bus)
 
     def __post_init__(self) -> None:
         check_host_queue_type(self.host_queue_type)
