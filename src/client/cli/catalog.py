@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from overcast.v1 import image_pb2
 
 from ..errors import OvercastError
-from ..names import short_id
+from ..names import flavor_name, image_name, short_id
 from ..sync import Client
 from .context import State, parse_pairs, report, session, state_of
 from .output import (
@@ -20,8 +20,9 @@ from .output import (
     IMAGE_COLUMNS,
     flavor_row,
     image_row,
+    print_data,
+    print_deleted,
     print_details,
-    print_json,
     print_table,
 )
 from .progress import transfer_progress
@@ -34,15 +35,10 @@ ImageArg = Annotated[str, typer.Argument(help="Image id (e.g. cirros) or images/
 
 
 def _show(state: State, message: Message) -> None:
-    if state.json:
-        print_json(message)
+    if state.structured:
+        print_data(state, message)
     else:
         print_details(message)
-
-
-def _deleted(state: State, kind: str, name: str) -> None:
-    # Delete answers google.protobuf.Empty, whose canonical JSON is {}.
-    print("{}" if state.json else f"deleted {kind} {short_id(name)}")
 
 
 # --- flavors ---------------------------------------------------------------------------------
@@ -54,8 +50,8 @@ def list_flavors(ctx: typer.Context) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         items = list(client.list_flavors())
-    if state.json:
-        print_json(items)
+    if state.structured:
+        print_data(state, items)
     else:
         print_table(FLAVOR_COLUMNS, [flavor_row(f) for f in items])
 
@@ -86,7 +82,7 @@ def delete_flavor(ctx: typer.Context, name: FlavorArg) -> None:
     """Delete a flavor."""
     with session(ctx) as client:
         client.delete_flavor(name)
-    _deleted(state_of(ctx), "flavor", name)
+    print_deleted(state_of(ctx), "flavor", flavor_name(name))
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -98,8 +94,8 @@ def list_images(ctx: typer.Context) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         items = list(client.list_images())
-    if state.json:
-        print_json(items)
+    if state.structured:
+        print_data(state, items)
     else:
         print_table(IMAGE_COLUMNS, [image_row(i) for i in items])
 
@@ -180,8 +176,8 @@ def download_image(
     state = state_of(ctx)
     with session(ctx) as client, transfer_progress(short_id(name)) as progress:
         image = client.download_image(name, file, on_progress=progress)
-    if state.json:
-        print_json(image)
+    if state.structured:
+        print_data(state, image)
     else:
         print(f"downloaded {short_id(image.name)} to {file} ({image.size_bytes} bytes, sha256 verified)")
 
@@ -206,4 +202,4 @@ def delete_image(ctx: typer.Context, name: ImageArg) -> None:
     """Delete an image."""
     with session(ctx) as client:
         client.delete_image(name)
-    _deleted(state_of(ctx), "image", name)
+    print_deleted(state_of(ctx), "image", image_name(name))

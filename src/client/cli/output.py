@@ -1,8 +1,10 @@
-"""Tables and JSON for the CLI.
+"""Tables, JSON, YAML and names for the CLI.
 
 On a terminal tables are drawn by rich; anywhere else (pipes, CI) they are plain text with
 space-aligned columns and no colour, so `awk`/`cut` keep working. `-o json` prints canonical
-proto3 JSON (a list as a JSON array) and nothing else on stdout.
+proto3 JSON (a list as a JSON array) and nothing else on stdout; `-o yaml` the same data as
+YAML; `-o name` (or `-q`) one resource name per line, for scripts (`xargs -n1 overcast server
+delete`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
+import yaml
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -23,6 +26,7 @@ from rich.table import Table
 from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 from ..names import short_id
+from .context import OutputFormat, State
 
 EMPTY = "-"
 Row = Sequence[str]
@@ -271,5 +275,33 @@ def _as_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
-def print_json(value: Message | Iterable[Message]) -> None:
-    print(to_json(value))
+def to_yaml(value: Message | Iterable[Message]) -> str:
+    data: Any = _as_dict(value) if isinstance(value, Message) else [_as_dict(m) for m in value]
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).rstrip("\n")
+
+
+def names_of(value: Message | Iterable[Message]) -> list[str]:
+    """The `name` field of one message or of each (messages without one are skipped)."""
+    messages = [value] if isinstance(value, Message) else list(value)
+    return [m.name for m in messages if getattr(m, "name", "")]  # type: ignore[attr-defined]
+
+
+def print_data(state: State, value: Message | Iterable[Message]) -> None:
+    """One message or a list of them, as `-o json`, `-o yaml` or `-o name` asks."""
+    if state.output is OutputFormat.yaml:
+        print(to_yaml(value))
+    elif state.output is OutputFormat.name:
+        for name in names_of(value):
+            print(name)
+    else:
+        print(to_json(value))
+
+
+def print_deleted(state: State, kind: str, name: str) -> None:
+    """What a delete prints: the name under `-o name`, an empty object as JSON or YAML."""
+    if state.output is OutputFormat.name:
+        print(name)
+    elif state.structured:
+        print("{}")
+    else:
+        print(f"deleted {kind} {short_id(name)}")

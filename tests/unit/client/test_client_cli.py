@@ -34,7 +34,7 @@ def test_bad_meta_is_a_usage_error(dead_endpoint: str) -> None:
         "no-equals-sign",
     )
     assert code == 2
-    assert "--meta" in err and "expected KEY=VALUE, got 'no-equals-sign'" in err
+    assert "--property" in err and "expected KEY=VALUE, got 'no-equals-sign'" in err
 
 
 def test_bad_state_filter_is_a_usage_error(dead_endpoint: str) -> None:
@@ -43,7 +43,7 @@ def test_bad_state_filter_is_a_usage_error(dead_endpoint: str) -> None:
 
 
 def test_bad_output_format_is_a_usage_error(dead_endpoint: str) -> None:
-    code, _, _ = run(dead_endpoint, "-o", "yaml", "server", "list")
+    code, _, _ = run(dead_endpoint, "-o", "xml", "server", "list")
     assert code == 2
 
 
@@ -231,7 +231,7 @@ def test_host_watch_metrics_prints_lines_and_json_lines(fake: FakeController) ->
     assert lines[1] == "    web-1  cpu 70.0% ewma 0.0%  rss 256 MiB  sim"
     assert len(lines) == 4
     assert [list(r.hosts) for r in fake.hosts.watch_requests] == [["hosts/host-1"]]
-    code, out, _ = run(fake.endpoint, "-o", "json", "host", "watch-metrics", "-n", "3")
+    code, out, _ = run(fake.endpoint, "-o", "json", "host", "watch-metrics", "--count", "3")
     assert code == 0
     updates = [json.loads(line) for line in out.splitlines()]
     assert [u["host"] for u in updates] == ["hosts/host-1"] * 3
