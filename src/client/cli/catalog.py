@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 
 from overcast.v1 import image_pb2
 
+from .. import image_format
 from ..errors import OvercastError
 from ..names import flavor_name, image_name, short_id
 from ..sync import Client
@@ -18,7 +19,9 @@ from .context import State, parse_pairs, report, session, state_of
 from .output import (
     FLAVOR_COLUMNS,
     IMAGE_COLUMNS,
+    by_size,
     flavor_row,
+    human_bytes,
     image_row,
     print_data,
     print_deleted,
@@ -49,7 +52,7 @@ def list_flavors(ctx: typer.Context) -> None:
     """List flavors."""
     state = state_of(ctx)
     with session(ctx) as client:
-        items = list(client.list_flavors())
+        items = by_size(client.list_flavors())
     if state.structured:
         print_data(state, items)
     else:
@@ -117,7 +120,13 @@ FileOpt = Annotated[
 def create_image(
     ctx: typer.Context,
     name: ImageArg,
-    disk_format: Annotated[str, typer.Option("--disk-format", help="qcow2, raw, aki or ari.")] = "qcow2",
+    disk_format: Annotated[
+        str | None,
+        typer.Option(
+            "--disk-format",
+            help="qcow2, raw, aki or ari (default: told from the --file's bytes, else qcow2).",
+        ),
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -142,6 +151,7 @@ def create_image(
     """Register an image; with --file, upload its data too (progress on stderr)."""
     properties = parse_pairs(prop, "--property")
     state = state_of(ctx)
+    disk_format = _disk_format(disk_format, file)
     with session(ctx) as client:
         image = client.create_image(
             name,
@@ -179,7 +189,29 @@ def download_image(
     if state.structured:
         print_data(state, image)
     else:
-        print(f"downloaded {short_id(image.name)} to {file} ({image.size_bytes} bytes, sha256 verified)")
+        size = human_bytes(image.size_bytes)
+        print(f"downloaded {short_id(image.name)} to {file} ({size}, sha256 verified)")
+
+
+def _disk_format(declared: str | None, file: Path | None) -> str:
+    """The format to create the image with: as declared, else as the file's bytes say. A
+    declared format the bytes contradict is refused before the image record exists."""
+    if file is None:
+        return declared or "qcow2"
+    try:
+        detected = image_format.detect_file(file)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc}", param_hint="'--file'") from None
+    if declared is None:
+        return detected
+    why = image_format.contradiction(declared, detected)
+    if why:
+        raise typer.BadParameter(
+            f"{why}: leave --disk-format out to use what the file holds ({detected}), "
+            "or upload the right file",
+            param_hint="'--disk-format'",
+        )
+    return declared
 
 
 def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Image:
@@ -189,12 +221,23 @@ def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Im
     except OvercastError as err:
         code = report(err, state)
         image = short_id(name)
+        if not _still_queued(client, name):
+            raise typer.Exit(code) from None
         print(
             f"  images/{image} holds no data (QUEUED): retry with `overcast image upload {image} "
             f"--file {file}`, or remove it with `overcast image delete {image}`",
             file=sys.stderr,
         )
         raise typer.Exit(code) from None
+
+
+def _still_queued(client: Client, name: str) -> bool:
+    """Whether the image still waits for its data (then the hint to retry or delete it helps);
+    an image that already has data, or is gone, gets no such hint."""
+    try:
+        return client.get_image(name).status == image_pb2.QUEUED
+    except OvercastError:
+        return False
 
 
 @images.command("delete")

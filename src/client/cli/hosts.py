@@ -16,6 +16,7 @@ from .output import (
     HOST_COLUMNS,
     host_row,
     load_markers,
+    mib,
     percent,
     print_data,
     print_details,
@@ -84,7 +85,7 @@ def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
     lines = [
         f"{timestamp_text(load.sampled_at)}  {short(update.host)}"
         f"  cpu {percent(load.cpu_util)}% ewma {percent(load.cpu_util_ewma)}%"
-        f"  mem used {load.memory_used_mib} MiB free {load.memory_free_mib} MiB"
+        f"  mem used {mib(load.memory_used_mib)} free {mib(load.memory_free_mib)}"
         f"  load {load.load1:.2f}  {load_markers(load)}"
     ]
     for i in update.instances:
@@ -92,7 +93,7 @@ def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
         lines.append(
             f"    {short(i.server) if i.server else i.uid or EMPTY}"
             f"  cpu {percent(i.load.cpu_util)}% ewma {percent(i.load.cpu_util_ewma)}%"
-            f"  rss {i.load.memory_rss_mib} MiB  {marks}"
+            f"  rss {mib(i.load.memory_rss_mib)}  {marks}"
         )
     return lines
 

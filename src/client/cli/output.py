@@ -66,6 +66,27 @@ def short(name: str) -> str:
     return short_id(name) if name else EMPTY
 
 
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(n: int) -> str:
+    """1536 → "1.5KiB", 2 GiB → "2GiB": IEC units, one decimal unless whole, no space (a
+    table cell stays one word for awk and cut)."""
+    value, unit = float(n), 0
+    while abs(value) >= 1024 and unit < len(_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    number = f"{value:.1f}".removesuffix(".0")
+    return f"{number}{_UNITS[unit]}"
+
+
+def mib(n: int) -> str:
+    return human_bytes(n * 1024**2)
+
+
+def gib(n: int) -> str:
+    return human_bytes(n * 1024**3)
+
+
 # --- rows ------------------------------------------------------------------------------------
 
 SERVER_COLUMNS = ("NAME", "STATE", "TASK", "POWER", "HOST", "FLAVOR", "IMAGE", "FAULT")
@@ -89,11 +110,11 @@ HOST_COLUMNS = (
     "STATE",
     "ENABLED",
     "VCPUS",
-    "MEMORY MiB",
+    "MEMORY",
     "SERVERS",
     "CPU%",
     "CPU% EWMA",
-    "MEM USED MiB",
+    "MEM USED",
     "METRICS",
     "AZ",
     "HYPERVISOR",
@@ -120,11 +141,11 @@ def host_row(h: host_pb2.Host) -> Row:
         enum_label(common_pb2.HostState, h.state),
         "yes" if h.enabled else "no",
         f"{h.vcpus_used}/{h.vcpus}",
-        f"{h.memory_mib_used}/{h.memory_mib}",
+        f"{mib(h.memory_mib_used)}/{mib(h.memory_mib)}",
         str(h.servers),
         percent(load.cpu_util) if load else EMPTY,
         percent(load.cpu_util_ewma) if load else EMPTY,
-        str(load.memory_used_mib) if load else EMPTY,
+        mib(load.memory_used_mib) if load else EMPTY,
         load_markers(load),
         text(h.availability_zone),
         text(h.hypervisor_type),
@@ -154,14 +175,19 @@ def server_group_details(g: server_group_pb2.ServerGroup) -> list[tuple[str, str
     ]
 
 
-FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY MiB", "DISK GiB", "DESCRIPTION")
+FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY", "DISK", "DESCRIPTION")
 
 
 def flavor_row(f: flavor_pb2.Flavor) -> Row:
-    return (short(f.name), str(f.vcpus), str(f.memory_mib), str(f.disk_gib), text(f.description))
+    return (short(f.name), str(f.vcpus), mib(f.memory_mib), gib(f.disk_gib), text(f.description))
 
 
-IMAGE_COLUMNS = ("NAME", "FORMAT", "STATUS", "MIN DISK GiB", "MIN MEMORY MiB", "SIZE", "CREATED")
+def by_size(flavors: Iterable[flavor_pb2.Flavor]) -> list[flavor_pb2.Flavor]:
+    """Smallest first (vCPUs, then memory, then disk), as people read a price list."""
+    return sorted(flavors, key=lambda f: (f.vcpus, f.memory_mib, f.disk_gib, f.name))
+
+
+IMAGE_COLUMNS = ("NAME", "FORMAT", "STATUS", "MIN DISK", "MIN MEMORY", "SIZE", "CREATED")
 
 
 def image_row(i: image_pb2.Image) -> Row:
@@ -169,9 +195,9 @@ def image_row(i: image_pb2.Image) -> Row:
         short(i.name),
         text(i.disk_format),
         enum_label(image_pb2.ImageStatus, i.status),
-        str(i.min_disk_gib),
-        str(i.min_memory_mib),
-        str(i.size_bytes),
+        gib(i.min_disk_gib),
+        mib(i.min_memory_mib),
+        human_bytes(i.size_bytes) if i.size_bytes else EMPTY,
         timestamp_text(i.create_time),
     )
 
@@ -187,7 +213,7 @@ def detail_rows(message: Message) -> list[tuple[str, str]]:
 def host_load_text(load: host_pb2.HostLoad) -> str:
     parts = [
         f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
-        f"mem used {load.memory_used_mib} MiB, free {load.memory_free_mib} MiB",
+        f"mem used {mib(load.memory_used_mib)}, free {mib(load.memory_free_mib)}",
         f"load {load.load1:.2f} {load.load5:.2f} {load.load15:.2f}",
         f"sampled {timestamp_text(load.sampled_at)}",
     ]
@@ -197,7 +223,7 @@ def host_load_text(load: host_pb2.HostLoad) -> str:
 def instance_load_text(load: server_pb2.InstanceLoad) -> str:
     parts = [
         f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
-        f"rss {load.memory_rss_mib} MiB",
+        f"rss {mib(load.memory_rss_mib)}",
         f"disk read/write {load.disk_read_bytes}/{load.disk_write_bytes} B",
         f"net rx/tx {load.net_rx_bytes}/{load.net_tx_bytes} B",
         f"sampled {timestamp_text(load.sampled_at)}",

@@ -159,3 +159,45 @@ def test_library_honours_the_same_file(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("OVERCAST_PROJECT", "mine")
     assert Client().project == "mine"  # a variable beats the file
     assert Client("e:1", project="p").endpoint == "e:1"  # an argument beats both
+
+
+def test_deleted_is_not_offered_as_a_state(dead_endpoint: str) -> None:
+    code, _, err = run("--endpoint", dead_endpoint, "server", "list", "--state", "deleted")
+    assert code == 2 and "BUILDING" in err and "DELETED" not in err.replace("'deleted'", "")
+
+
+def test_flavors_listed_by_size_in_human_units(fake: FakeController) -> None:
+    code, out, _ = run("--endpoint", fake.endpoint, "flavor", "list")
+    header, *rows = out.splitlines()
+    assert code == 0 and header.split() == ["NAME", "VCPUS", "MEMORY", "DISK", "DESCRIPTION"]
+    assert rows[0].split()[:4] == ["m1.small", "1", "2GiB", "0B"]
+
+
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"QFI\xfb" + bytes(100), "qcow2"),
+        (bytes(0x202) + b"HdrS" + bytes(10), "aki"),
+        (b"\x1f\x8b\x08" + bytes(10), "ari"),
+        (b"070701" + bytes(10), "ari"),
+        (bytes(512), "raw"),
+    ],
+)
+def test_image_format_told_from_the_bytes(head: bytes, kind: str) -> None:
+    from client import image_format
+
+    assert image_format.detect(head) == kind
+    assert image_format.contradiction(kind, kind) is None
+
+
+def test_image_create_refuses_a_contradicting_format_before_creating(
+    dead_endpoint: str, tmp_path: Path
+) -> None:
+    """Refused before any call: with nothing listening, a call would end in 'cannot reach'."""
+    disk = tmp_path / "disk.qcow2"
+    disk.write_bytes(b"QFI\xfb" + bytes(1000))
+    args = ("--endpoint", dead_endpoint, "image", "create", "img", "--file", str(disk))
+    code, _, err = run(*args, "--disk-format", "raw")
+    assert code == 2 and "looks like a qcow2 disk image, not a raw disk image" in err
+    code, _, err = run(*args, "--disk-format", "aki")
+    assert code == 2 and "not a kernel (aki)" in err and "cannot reach" not in err
