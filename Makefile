@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: setup demo test unit integration lint typecheck protos protos-check clean guest libvirtd
+.PHONY: setup demo test unit integration lint typecheck protos protos-check config-docs clean guest libvirtd
 
 setup:
 	@scripts/bootstrap.sh
@@ -46,6 +46,10 @@ typecheck: setup
 
 protos: setup
 	PYTHON=$(PY) scripts/gen_protos.sh
+
+# docs/configuration.md from the settings models (a unit test fails when it is stale).
+config-docs: setup
+	$(PY) scripts/config_docs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

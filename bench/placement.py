@@ -27,12 +27,12 @@ import time
 
 import uvloop
 
-from controller import logs
 from controller.processes.runtime import tune_gc
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers
 from controller.storage import database
 from controller.storage.scheduling import PgSchedulingStore
+from daemon import logs
 from devcluster import isolation
 
 FLAVOR_MIX = {"m1.tiny": 0.20, "m1.small": 0.30, "m1.medium": 0.30, "m1.large": 0.15, "m1.xlarge": 0.05}

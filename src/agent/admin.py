@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import structlog
 
+from agent.convert import power_state_to_proto
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.wire import power_state_to_proto
 from overcast.v1 import agent_pb2, agent_pb2_grpc
 
 log = structlog.get_logger("agent.admin")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 import uvloop
@@ -18,15 +18,26 @@ from agent import __version__
 from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.console import ConsoleLogs
-from agent.hypervisor.base import Hypervisor, HypervisorError
-from agent.logs import configure_logging
-from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
-from agent.metrics.simulation import LoadSimulator
+from agent.hypervisor.base import Hypervisor, HypervisorError, HypervisorInfo
+from agent.hypervisor.libvirt_driver import LibvirtHypervisor
+from agent.metrics.libvirt_source import LibvirtMetrics, LibvirtStats
+from agent.metrics.reporter import report_metrics
+from agent.metrics.source import MetricsSource
 from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
-from agent.settings import Settings, parse_settings
+from agent.settings import AgentSettings
 from agent.uplink import Uplink
+from daemon import logs
+from daemon.supervision import log_crashes, supervise
 
 log = structlog.get_logger("agent")
+
+# Builds the agent's metrics source over its libvirt connection: the agent measures; a
+# development cluster's agent on the test driver simulates instead (python -m devcluster.agent).
+MetricsSourceFactory = Callable[[LibvirtHypervisor, HypervisorInfo], MetricsSource]
+
+
+def measured_metrics(hypervisor: LibvirtHypervisor, info: HypervisorInfo) -> MetricsSource:
+    return LibvirtMetrics(LibvirtStats(hypervisor))
 
 
 async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None:
@@ -41,20 +52,25 @@ async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None
         )
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+async def run(
+    settings: AgentSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    metrics_source: MetricsSourceFactory = measured_metrics,
+) -> int:
     """Run the agent until `stop` is set (or a signal arrives); return the exit status."""
     stop = stop or asyncio.Event()
     log.info(
         "agent.starting",
         version=__version__,
-        host_id=settings.host_id,
-        libvirt_uri=settings.libvirt_uri,
-        controller=settings.controller,
+        host_id=settings.host.id,
+        libvirt_uri=settings.hypervisor.libvirt_uri,
+        controller=settings.controller.address,
     )
     try:
         hypervisor = await open_hypervisor(settings)
     except HypervisorError as exc:
-        log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+        log.error("agent.libvirt_unavailable", uri=settings.hypervisor.libvirt_uri, error=str(exc))
         return 1
 
     exit_code = 0
@@ -65,7 +81,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
         try:
             info = await hypervisor.inventory()
         except HypervisorError as exc:
-            log.error("agent.libvirt_unavailable", uri=settings.libvirt_uri, error=str(exc))
+            log.error("agent.libvirt_unavailable", uri=settings.hypervisor.libvirt_uri, error=str(exc))
             return 1
         log.info(
             "agent.inventory",
@@ -75,45 +91,36 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
             domain_type=info.domain_type,
             vcpus=info.vcpus,
             memory_mib=info.memory_mib,
-            disk_gib=settings.disk_gib,
-            availability_zone=settings.availability_zone,
+            disk_gib=settings.host.disk_gib,
+            availability_zone=settings.host.availability_zone,
         )
         uplink = Uplink(
-            target=settings.controller,
-            host_id=settings.host_id,
-            availability_zone=settings.availability_zone,
-            disk_gib=settings.disk_gib,
+            target=settings.controller.address,
+            host_id=settings.host.id,
+            availability_zone=settings.host.availability_zone,
+            disk_gib=settings.host.disk_gib,
             hypervisor=hypervisor,
-            heartbeat_interval=settings.heartbeat_interval,
+            heartbeat_interval=settings.heartbeats.interval_s,
             console=ConsoleLogs(hypervisor, hypervisor.files),
         )
         images = image_cache(settings, hypervisor)  # None on the test driver
-        simulator = LoadSimulator()
-        stats = LibvirtStats(hypervisor)
-        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(simulator, stats), images=images)
-        sampler = MetricsSampler(
-            stats,
-            simulator,
-            host_vcpus=info.vcpus,
-            host_memory_mib=info.memory_mib,
-            # The test driver describes a host that is not this machine: derive, don't measure.
-            simulate_host=info.hypervisor_type == "test",
-        )
+        metrics = metrics_source(hypervisor, info)
+        processor = CommandProcessor(hypervisor, uplink, metrics, images=images)
         consumer = CommandConsumer(
-            amqp_url=settings.amqp_url,
-            prefix=settings.bus_prefix,
-            host_id=settings.host_id,
+            amqp_url=settings.bus.amqp_url,
+            prefix=settings.bus.prefix,
+            host_id=settings.host.id,
             processor=processor,
-            prefetch=settings.prefetch,
-            queue_type=settings.host_queue_type,
+            prefetch=settings.commands.prefetch,
+            queue_type=settings.bus.host_queue_type,
         )
         admin: AdminServer | None = None
-        if settings.admin_listen:
-            admin = AdminServer(hypervisor, settings.admin_listen)
+        if settings.admin.listen:
+            admin = AdminServer(hypervisor, settings.admin.listen)
             try:
                 await admin.start()
             except OSError as exc:
-                log.error("agent.admin_unavailable", listen=settings.admin_listen, error=str(exc))
+                log.error("agent.admin_unavailable", listen=settings.admin.listen, error=str(exc))
                 return 1
 
         async def watch_libvirt() -> None:
@@ -127,23 +134,32 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                 background = [
                     tg.create_task(uplink.run(), name="uplink"),
                     tg.create_task(consumer.run(uplink.registered), name="amqp-consumer"),
-                    tg.create_task(forward_domain_changes(hypervisor, uplink), name="events"),
+                    tg.create_task(
+                        supervise("events", lambda: forward_domain_changes(hypervisor, uplink)), name="events"
+                    ),
                     tg.create_task(watch_libvirt(), name="libvirt-watch"),
                 ]
                 if images is not None:
                     background.append(
-                        tg.create_task(images.run_sweeper(sweep_interval(settings)), name="image-sweeper")
+                        tg.create_task(
+                            supervise("image-sweeper", lambda: images.run_sweeper(sweep_interval(settings))),
+                            name="image-sweeper",
+                        )
                     )
-                if settings.metrics_interval > 0:
+                if settings.metrics.interval_s > 0:
                     background.append(
                         tg.create_task(
-                            report_metrics(sampler, uplink, settings.metrics_interval), name="metrics"
+                            supervise(
+                                "metrics",
+                                lambda: report_metrics(metrics, uplink, settings.metrics.interval_s),
+                            ),
+                            name="metrics",
                         )
                     )
                 await stop.wait()
                 log.info("agent.stopping", in_flight=processor.in_flight)
                 await consumer.stop_consuming()
-                cut_short = await processor.close(settings.shutdown_grace)
+                cut_short = await processor.close(settings.commands.shutdown_grace_s)
                 if cut_short:
                     log.warning("agent.commands_cut_short", count=cut_short)
                 await uplink.close()
@@ -151,8 +167,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
                 for task in background:
                     task.cancel()
         except* Exception as failures:
-            for failure in failures.exceptions:
-                log.error("agent.failed", error=repr(failure), exc_info=failure)
+            log_crashes(failures, "agent")
             exit_code = 1
         finally:
             await uplink.close()
@@ -169,7 +184,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     return exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    settings = parse_settings(argv)
-    configure_logging(settings.log_format, settings.log_level)
-    sys.exit(uvloop.run(run(settings)))
+def main(
+    argv: Sequence[str] | None = None, *, metrics_source: MetricsSourceFactory = measured_metrics
+) -> None:
+    settings = AgentSettings.load(argv)
+    logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
+    sys.exit(uvloop.run(run(settings, metrics_source=metrics_source)))

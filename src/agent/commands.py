@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,10 +26,10 @@ from google.protobuf import json_format
 
 from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
 from agent.images import ImageCache
-from agent.metrics.sampler import InstanceProfiles
 from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
-from agent.uplink import Backoff
+from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
+from daemon.supervision import DEFAULT, Backoff, supervise
 from overcast import protojson
 from overcast.v1 import agent_pb2
 
@@ -41,6 +41,11 @@ Settle = Callable[[], Awaitable[Any]]
 class ReportSink(Protocol):
     async def deliver(self, result: CommandResult) -> None:
         """Return once the controller accepted the report."""
+
+
+class MetadataListener(Protocol):
+    def metadata_changed(self, instance_uid: str, metadata: Mapping[str, str]) -> None:
+        """A command gave an instance this metadata (spawn, update_metadata)."""
 
 
 class MalformedCommand(ValueError):
@@ -124,20 +129,21 @@ async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | 
 async def execute(
     hypervisor: Hypervisor,
     command: Command,
-    profiles: InstanceProfiles | None = None,
+    metadata_listener: MetadataListener | None = None,
     *,
     images: ImageCache | None = None,
 ) -> CommandResult:
     """Run one command; never raises, failures become ok=False with the reason.
 
-    `profiles` hears of metadata (a simulated load profile) from spawn and update_metadata.
+    `metadata_listener` (the agent's metrics source) hears of the metadata an instance was
+    spawned with or given.
     """
     uid = command.instance_uid
     try:
         if command.op is Op.SPAWN:
-            if profiles is not None:
-                profiles.spawning(uid, command.metadata)
             await _spawn(hypervisor, command, images)
+            if metadata_listener is not None:
+                metadata_listener.metadata_changed(uid, command.metadata)
         elif command.op is Op.START:
             await hypervisor.start(uid)
         elif command.op is Op.STOP:
@@ -146,11 +152,10 @@ async def execute(
             await hypervisor.reboot(uid)
         elif command.op is Op.DELETE:
             await hypervisor.delete(uid)
-            if profiles is not None:
-                profiles.deleted(uid)
         elif command.op is Op.UPDATE_METADATA:
-            if profiles is not None:
-                await profiles.update(uid, command.instance_name, command.image, command.metadata)
+            await hypervisor.update_metadata(uid, command.instance_name, command.image, command.metadata)
+            if metadata_listener is not None:
+                metadata_listener.metadata_changed(uid, command.metadata)
         else:
             raise HypervisorError(f"unsupported command op {command.op.name}")
         ok, error = True, ""
@@ -184,14 +189,14 @@ class CommandProcessor:
         self,
         hypervisor: Hypervisor,
         reports: ReportSink,
-        profiles: InstanceProfiles | None = None,
+        metadata_listener: MetadataListener | None = None,
         *,
         images: ImageCache | None = None,  # QEMU hosts: spawns fetch what they boot
     ) -> None:
         self._images = images
         self._hypervisor = hypervisor
         self._reports = reports
-        self._profiles = profiles
+        self._metadata_listener = metadata_listener
         self._sequencer = KeyedSequencer()
         self._malformed_ids = itertools.count()
 
@@ -213,7 +218,7 @@ class CommandProcessor:
 
     async def _run(self, command: Command, ack: Settle) -> None:
         started = time.monotonic()
-        result = await execute(self._hypervisor, command, self._profiles, images=self._images)
+        result = await execute(self._hypervisor, command, self._metadata_listener, images=self._images)
         log.info(
             "command.executed",
             command_id=command.command_id,
@@ -256,22 +261,6 @@ def _redacted(url: str) -> str:
         return "<invalid url>"
 
 
-# The kinds of host command queue (agent --host-queue-type, the same setting as the
-# controller's): a durable quorum queue (the default), a durable classic queue, or a transient
-# classic queue (no disk at all, gone when the broker restarts: for fleet simulations, where
-# one broker holds thousands of host queues).
-HOST_QUEUE_TYPES = ("quorum", "classic", "transient")
-
-
-def host_queue_declaration(queue_type: str) -> tuple[bool, dict[str, str]]:
-    """(durable, arguments) of a host command queue; the controller declares it alike."""
-    if queue_type not in HOST_QUEUE_TYPES:
-        raise ValueError(f"host queue type must be one of {', '.join(HOST_QUEUE_TYPES)}, got {queue_type!r}")
-    if queue_type == "transient":
-        return False, {"x-queue-type": "classic"}
-    return True, {"x-queue-type": queue_type}
-
-
 class CommandConsumer:
     """The AMQP side: declares the host's queue and feeds deliveries to a CommandProcessor."""
 
@@ -287,13 +276,13 @@ class CommandConsumer:
         queue_type: str = "quorum",
     ) -> None:
         self._url = amqp_url
-        self._queue_durable, self._queue_arguments = host_queue_declaration(queue_type)
-        self.exchange_name = f"{prefix}.commands"
-        self.queue_name = f"{prefix}.host.{host_id}"
-        self._routing_key = host_id
+        self._topology = Topology(prefix, host_queue_type=queue_type)
+        self.exchange_name = self._topology.commands
+        self.queue_name = self._topology.host_queue(host_id)
+        self._host_id = host_id
         self._processor = processor
         self._prefetch = prefetch
-        self._backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._policy = DEFAULT.with_backoff(backoff or Backoff(initial=0.5, maximum=10.0))
         self._connection: AbstractRobustConnection | None = None
         self._queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
@@ -301,41 +290,34 @@ class CommandConsumer:
         self.consuming = asyncio.Event()
 
     async def run(self, ready: asyncio.Event) -> None:
-        """Once `ready` is set: connect, declare and consume, retrying with backoff until it
-        works; returns when consuming (the robust connection handles later reconnects)."""
+        """Once `ready` is set: connect, declare and consume, tried again under the failure
+        policy (daemon.supervision) until it works; returns when consuming (the robust
+        connection handles later reconnects) or once close() was called."""
         await ready.wait()
-        attempt = 0
-        while not self._stopping:
-            connection: AbstractRobustConnection | None = None
-            try:
-                connection = await aio_pika.connect_robust(self._url)
-                await self._consume(connection)
-                return
-            except Exception as exc:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                delay = self._backoff.delay(attempt)
-                attempt += 1
-                log.warning(
-                    "amqp.connect_failed",
-                    url=_redacted(self._url),
-                    error=str(exc) or repr(exc),
-                    retry_in_s=round(delay, 2),
-                )
-                await asyncio.sleep(delay)
+        await supervise("amqp-consumer", self._connect, self._policy)
+
+    async def _connect(self) -> None:
+        if self._stopping:
+            return
+        connection: AbstractRobustConnection | None = None
+        try:
+            connection = await aio_pika.connect_robust(self._url)
+            await self._consume(connection)
+        except Exception as exc:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            if self._stopping:
+                return  # close() ended the retries
+            exc.add_note(f"broker {_redacted(self._url)}")
+            raise
 
     async def _consume(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
         # Same declarations as the controller's; a mismatch fails here with a clear reason.
-        exchange = await channel.declare_exchange(
-            self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True
-        )
-        queue = await channel.declare_queue(
-            self.queue_name, durable=self._queue_durable, arguments=self._queue_arguments
-        )
-        await queue.bind(exchange, routing_key=self._routing_key)
+        await declare_commands_exchange(channel, self._topology)
+        queue = await declare_host_queue(channel, self._topology, self._host_id)
         self._connection = connection
         log.info("amqp.connected", url=_redacted(self._url))
         connection.reconnect_callbacks.add(self._on_reconnect)

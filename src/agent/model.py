@@ -18,7 +18,7 @@ class Op(enum.Enum):
     STOP = 3
     REBOOT = 4
     DELETE = 5
-    UPDATE_METADATA = 6  # new metadata (a simulated load profile); no power change
+    UPDATE_METADATA = 6  # new metadata, stored with the domain; no power change
 
 
 @dataclass(frozen=True)

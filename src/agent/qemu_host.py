@@ -10,7 +10,7 @@ from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.image_source import ControllerImageSource
 from agent.images import ImageCache
 from agent.kvm_probe import choose_domain_type
-from agent.settings import Settings
+from agent.settings import AgentSettings
 
 _MAX_SWEEP_INTERVAL_S = 600.0
 
@@ -19,33 +19,35 @@ def is_qemu_uri(uri: str) -> bool:
     return uri.startswith("qemu")
 
 
-async def open_hypervisor(settings: Settings) -> LibvirtHypervisor:
+async def open_hypervisor(settings: AgentSettings) -> LibvirtHypervisor:
     """Open libvirt; on QEMU probe KVM first (it decides the domain type of new domains)."""
-    if not is_qemu_uri(settings.libvirt_uri):
-        return await LibvirtHypervisor.open(settings.libvirt_uri, stop_timeout=settings.stop_timeout)
+    if not is_qemu_uri(settings.hypervisor.libvirt_uri):
+        return await LibvirtHypervisor.open(
+            settings.hypervisor.libvirt_uri, stop_timeout=settings.hypervisor.stop_timeout_s
+        )
     return await LibvirtHypervisor.open(
-        settings.libvirt_uri,
-        stop_timeout=settings.stop_timeout,
+        settings.hypervisor.libvirt_uri,
+        stop_timeout=settings.hypervisor.stop_timeout_s,
         domain_type=await choose_domain_type(
-            settings.domain_type, cache=str(Path(settings.state_dir) / "kvm-probe.json")
+            settings.hypervisor.domain_type, cache=str(Path(settings.hypervisor.state_dir) / "kvm-probe.json")
         ),
         # One qemu:///system can serve several agents (tests, benchmarks): mark ours.
-        owner=settings.host_id,
-        state_dir=Path(settings.state_dir),
-        network=settings.network,
+        owner=settings.host.id,
+        state_dir=Path(settings.hypervisor.state_dir),
+        network=settings.hypervisor.network,
     )
 
 
-def image_cache(settings: Settings, hypervisor: LibvirtHypervisor) -> ImageCache | None:
+def image_cache(settings: AgentSettings, hypervisor: LibvirtHypervisor) -> ImageCache | None:
     if hypervisor.files is None:
         return None
     return ImageCache(
-        Path(settings.state_dir),
-        ControllerImageSource(settings.controller),
-        max_age=settings.image_cache_max_age,
+        Path(settings.hypervisor.state_dir),
+        ControllerImageSource(settings.controller.address),
+        max_age=settings.hypervisor.image_cache_max_age_s,
         in_use=hypervisor.files.referenced_checksums,
     )
 
 
-def sweep_interval(settings: Settings) -> float:
-    return max(1.0, min(settings.image_cache_max_age / 4, _MAX_SWEEP_INTERVAL_S))
+def sweep_interval(settings: AgentSettings) -> float:
+    return max(1.0, min(settings.hypervisor.image_cache_max_age_s / 4, _MAX_SWEEP_INTERVAL_S))

@@ -1,18 +1,18 @@
 """The agent's gRPC stream to the controller (AgentGateway.Connect).
 
 Registers (inventory + every managed domain), heartbeats, sends command reports, domain
-events and metrics samples (a sample doubles as the heartbeat), and reconnects with jittered
-exponential backoff. A report counts as delivered only when the controller answers
-ReportAccepted with its seq; until then it is kept and sent again on every new stream, so the
-caller can safely acknowledge the AMQP message afterwards.
-Agent dataclasses become protobuf messages in agent.wire.
+events and metrics samples (a sample doubles as the heartbeat), and reconnects under the
+failure policy (daemon.supervision, STREAM_POLICY) with jittered exponential backoff. A report
+counts as delivered only when the controller answers ReportAccepted with its seq; until then
+it is kept and sent again on every new stream, so the caller can safely acknowledge the AMQP
+message afterwards.
+Agent dataclasses become protobuf messages in agent.convert.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -23,10 +23,11 @@ from google.protobuf import timestamp_pb2
 
 from agent import __version__
 from agent.console import ConsoleLogs
+from agent.convert import domain_event_to_proto, domain_status_to_proto, metrics_to_proto, report_to_proto
 from agent.hypervisor.base import DomainChange, Hypervisor, HypervisorError
 from agent.metrics.model import HostMetrics
 from agent.model import CommandResult
-from agent.wire import domain_event_to_proto, domain_status_to_proto, metrics_to_proto, report_to_proto
+from daemon.supervision import Backoff, FailurePolicy, supervise
 from overcast.v1 import agent_pb2, agent_pb2_grpc
 
 # AgentGateway.Connect as the agent sees it: it writes AgentMessages, reads ControllerMessages.
@@ -47,20 +48,19 @@ _LATEST_METRICS = agent_pb2.AgentMessage()
 _HEARTBEAT = agent_pb2.AgentMessage()
 
 
-@dataclass(frozen=True)
-class Backoff:
-    initial: float = 0.2
-    maximum: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        # "Equal jitter" (half fixed, half random) so a fleet of agents spreads out, never
-        # below `initial` so nobody hammers a controller that is still starting.
-        step = min(self.maximum, self.initial * (2.0 ** min(attempt, 32)))
-        return max(self.initial, step / 2 + random.uniform(0, step / 2))
-
-
 class SessionError(Exception):
     """The stream ended or the controller broke the protocol."""
+
+
+# The stream's failure policy (daemon.supervision). Whatever status the controller ended the
+# stream with is the controller's failure, not this agent's (a bug there answers UNKNOWN: every
+# agent exiting would turn it into a fleet-wide restart), and so is a broken protocol; libvirt
+# may be busy while the inventory for Register is taken. A fleet of agents spreads out its
+# reconnects (jitter) and finds a restarted controller within 5 s; a stream that lasted 10 s
+# starts over at 0.2 s.
+STREAM_POLICY = FailurePolicy(Backoff(initial=0.2, maximum=5.0, reset_after=10.0)).with_transient(
+    grpc.aio.AioRpcError, SessionError, HypervisorError
+)
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Uplink:
         self._hypervisor = hypervisor
         self._default_interval = heartbeat_interval
         self._interval = heartbeat_interval
-        self._backoff = backoff or Backoff()
+        self._policy = STREAM_POLICY if backoff is None else STREAM_POLICY.with_backoff(backoff)
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._pending: dict[int, _PendingReport] = {}  # insertion order = resend order
@@ -185,31 +185,24 @@ class Uplink:
     # -- the connection loop ----------------------------------------------------------------
 
     async def run(self) -> None:
+        """Hold a stream to the controller until closed, connecting again after a failure
+        under STREAM_POLICY."""
         self._task = asyncio.current_task()
-        attempt = 0
-        while not self._closing:
-            before = self.sessions
-            try:
-                await self._session()
-                reason = "controller closed the stream"
-            except grpc.aio.AioRpcError as exc:
-                reason = f"{exc.code().name}: {exc.details()}"
-            except (SessionError, HypervisorError) as exc:
-                reason = str(exc)
-            if self.sessions > before:
-                attempt = 0
-                log.warning("uplink.disconnected", controller=self.target, reason=reason)
-            delay = self._backoff.delay(attempt)
-            attempt += 1
-            if self.sessions == before:
-                log.info(
-                    "uplink.connect_failed",
-                    controller=self.target,
-                    reason=reason,
-                    retry_in_s=round(delay, 2),
-                )
+        await supervise("uplink", self._connect, self._policy)
+
+    async def _connect(self) -> None:
+        if self._closing:
+            return
+        before = self.sessions
+        try:
+            await self._session()
+        except Exception as exc:
+            exc.add_note(f"controller {self.target}")
+            raise
+        finally:
+            if self.sessions == before:  # never got in: try the next replica
                 self._target_index = (self._target_index + 1) % len(self._targets)
-            await asyncio.sleep(delay)
+        raise SessionError(f"controller {self.target} closed the stream")
 
     async def _register_message(self) -> agent_pb2.AgentMessage:
         info = await self._hypervisor.inventory()

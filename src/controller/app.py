@@ -1,5 +1,6 @@
-"""Composition root: wires storage, bus, services and the gRPC API by hand, runs them in one
-TaskGroup, and shuts down in order (stop RPCs with a grace period, then bus, then database)."""
+"""Composition root: `build` wires storage, bus, services and the gRPC API by hand; `run` runs
+them in one TaskGroup and shuts down in order (stop RPCs with a grace period, then bus, then
+database)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gc
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
@@ -19,7 +21,6 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controller import logs
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -27,13 +28,9 @@ from controller.api.images import ImageApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
-from controller.processes.relay_process import RelaySettings
-from controller.processes.runtime import supervised, tune_gc
-from controller.processes.scheduler_process import SchedulerProcessSettings
-from controller.scheduler.policy import SchedulerPolicy, Strategy
+from controller.processes.runtime import tune_gc
 from controller.services.catalog import CatalogService
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.hosts import AllocationRatios, HostService
@@ -43,7 +40,7 @@ from controller.services.metrics import MetricsService
 from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
-from controller.settings import Settings, parse
+from controller.settings import ControllerSettings
 from controller.storage import database, upkeep
 from controller.storage.catalog import PgCatalogStore
 from controller.storage.hosts import PgHostStore
@@ -55,6 +52,9 @@ from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
+from daemon import logs
+from daemon.bus_topology import declare_exchanges, declare_host_queue
+from daemon.supervision import exit_on_crash, supervise
 from overcast.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -106,56 +106,83 @@ class StartupError(Exception):
 
 
 async def _connect_services(
-    s: Settings,
+    s: ControllerSettings,
 ) -> tuple[asyncpg.Pool, aio_pika.abc.AbstractRobustConnection]:
+    url = s.database.url
     try:
-        await database.ensure_database(s.database_url)
-        applied = await database.migrate(s.database_url)
-        pool = await database.open_pool(s.database_url)
+        await database.ensure_database(url)
+        applied = await database.migrate(url)
+        pool = await database.open_pool(url)
     except ValueError as exc:  # a database name it will not create
-        raise StartupError(f"--database-url {s.database_url}: {exc}") from exc
+        raise StartupError(f"--database-url {url}: {exc}") from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(
-            f"cannot use PostgreSQL at {s.database_url}: {exc}. Is it running? "
-            "(docker compose up -d postgres)"
+            f"cannot use PostgreSQL at {url}: {exc}. Is it running? (docker compose up -d postgres)"
         ) from exc
     log.info("database.ready", migrations_applied=applied)
     try:
-        amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
+        amqp = await aio_pika.connect_robust(s.bus.amqp_url, timeout=10)
     except (OSError, aio_pika.exceptions.AMQPError) as exc:
         await pool.close()
         raise StartupError(
-            f"cannot reach RabbitMQ at {s.amqp_url}: {exc}. Is it running? (docker compose up -d rabbitmq)"
+            f"cannot reach RabbitMQ at {s.bus.amqp_url}: {exc}. Is it running? "
+            "(docker compose up -d rabbitmq)"
         ) from exc
     return pool, amqp
 
 
-def scheduler_policy(s: Settings) -> SchedulerPolicy:
-    return SchedulerPolicy(
-        strategy=Strategy(s.placement_strategy),
-        ram_weight=s.ram_weight,
-        cpu_weight=s.cpu_weight,
-        load_weight=s.load_weight,
-        load_target=s.load_target,
-        soft_affinity_weight=s.soft_affinity_weight,
-        soft_anti_affinity_weight=s.soft_anti_affinity_weight,
-        host_subset_size=s.host_subset_size,
-    )
+@dataclass
+class Services:
+    """What `build` wires and `run` runs: the gRPC server (not started yet), the background
+    loops, and the connections to close at the end."""
+
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    loops: dict[str, Callable[[], Awaitable[None]]]
+    ready: asyncio.Event  # set once the database listener is listening: RPCs wait for it
+    amqp: aio_pika.abc.AbstractRobustConnection
+    pool: asyncpg.Pool
+    board: LoadBoard | None  # the scheduler process's view of the hosts' load
+
+    async def close(self) -> None:
+        """Bus, then database, then the board."""
+        await self.amqp.close()
+        await self.pool.close()
+        if self.board is not None:
+            self.board.close()
 
 
-async def serve(s: Settings) -> None:
-    image_store = FileImageStore(Path(s.image_store))
+async def build(s: ControllerSettings) -> Services:
+    """Connect to PostgreSQL and RabbitMQ and wire storage, bus, services and the gRPC API.
+    Nothing runs yet; a StartupError says what is missing."""
+    image_store = FileImageStore(Path(s.images.store))
     try:
         image_store.prepare()
     except OSError as exc:
         raise StartupError(f"cannot use the image store {image_store.root}: {exc}") from exc
     pool, amqp = await _connect_services(s)
-    topo = Topology(s.bus_prefix)
+    try:
+        return await _wire(s, image_store, pool, amqp)
+    except BaseException:
+        await amqp.close()
+        await pool.close()
+        raise
+
+
+async def _wire(
+    s: ControllerSettings,
+    image_store: FileImageStore,
+    pool: asyncpg.Pool,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+) -> Services:
+    topo = relay_process.topology(s)
     admin_channel = await amqp.channel()
     await declare_exchanges(admin_channel, topo)
 
     async def ensure_host_queue(host_id: str) -> None:
-        await declare_host_queue(admin_channel, topo, host_id)
+        # The agent re-declares its own queue after a reconnect (and durable queues outlive a
+        # broker restart): the controller does not keep thousands of them to re-declare.
+        await declare_host_queue(admin_channel, topo, host_id, restore=False)
 
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
@@ -164,63 +191,53 @@ async def serve(s: Settings) -> None:
     catalog = CatalogService(catalog_store)
     images = ImageService(
         catalog_store,
-        PgImageUploads(s.database_url),
+        PgImageUploads(s.database.url),
         image_store,
-        max_image_bytes=int(s.image_max_gib * 1024**3),
+        max_image_bytes=int(s.images.max_gib * 1024**3),
     )
     console_relay = ConsoleRelay()
+    placement = s.placement
     hosts = HostService(
         PgHostStore(pool),
         servers,
-        AllocationRatios(s.cpu_allocation_ratio, s.ram_allocation_ratio, s.disk_allocation_ratio),
+        AllocationRatios(
+            placement.cpu_allocation_ratio, placement.ram_allocation_ratio, placement.disk_allocation_ratio
+        ),
     )
     feed = ServerChangeFeed(instances)
     # The live load view (agents' metrics, smoothed); the scheduler reads load_view.fresh_cpu_utils(hosts).
     load_view = LoadView(
-        stale_after_s=s.metrics_stale_after_s,
-        alpha=s.metrics_ewma_alpha,
-        remote_grace_s=2 * s.metrics_persist_interval_s,
+        stale_after_s=s.metrics.stale_after_s,
+        alpha=s.metrics.ewma_alpha,
+        remote_grace_s=2 * s.metrics.persist_interval_s,
     )
     metrics = MetricsService(
-        load_view, PgMetricsStore(pool), instances, persist_interval_s=s.metrics_persist_interval_s
+        load_view, PgMetricsStore(pool), instances, persist_interval_s=s.metrics.persist_interval_s
     )
+    heartbeat_s, down_after_s = s.heartbeats.interval_s, s.heartbeats.host_down_after_s
 
     def behind_s() -> float:
-        return hosts.behind_s(s.heartbeat_interval_s)
+        return hosts.behind_s(heartbeat_s)
 
     notified: dict[str, Callable[[str], None]] = {"overcast_instances": feed.notified}
     run_scheduler: Callable[[], Awaitable[None]]
     board: LoadBoard | None = None
-    scheduling = SchedulerProcessSettings(
-        s.database_url,
-        s.log_format,
-        s.controller_id,
-        workers=s.scheduler_workers,
-        batch=s.scheduler_batch,
-        fleet_refresh_s=s.scheduler_fleet_refresh_s,
-        stale_after_s=s.host_down_after_s,
-        policy=scheduler_policy(s),
-    )
-    if s.scheduler == "process":
+    if s.scheduler.mode == "process":
         board = LoadBoard()
         load_view.on_load = board.post
-        run_scheduler = functools.partial(scheduler_process.run_child, scheduling, board)
+        run_scheduler = functools.partial(scheduler_process.run_child, s, board)
     else:
-        workers = scheduling.scheduler_workers(
-            PgSchedulingStore(pool), lag_s=behind_s, load_of=load_view.fresh_cpu_utils
+        workers = scheduler_process.scheduler_workers(
+            s, PgSchedulingStore(pool), lag_s=behind_s, load_of=load_view.fresh_cpu_utils
         )
         notified["overcast_pending"] = lambda _: workers.wake()
         run_scheduler = workers.run
-    listener = Listener(s.database_url, notified, on_reconnect=feed.interrupted)
-    publisher = f"controller/{s.controller_id}"
+    listener = Listener(s.database.url, notified, on_reconnect=feed.interrupted)
     run_relay: Callable[[], Awaitable[None]]
-    if s.outbox_relay == "process":
-        child = RelaySettings(
-            s.database_url, s.amqp_url, s.bus_prefix, publisher, s.log_format, s.controller_id
-        )
-        run_relay = functools.partial(relay_process.run_child, child)
+    if s.bus.outbox_relay == "process":
+        run_relay = functools.partial(relay_process.run_child, s)
     else:
-        run_relay = OutboxRelay(s.database_url, amqp, topo, publisher).run
+        run_relay = OutboxRelay(s.database.url, amqp, topo, relay_process.publisher(s)).run
 
     server = grpc.aio.server(options=SERVER_OPTIONS)
     console = ConsoleService(instances, console_relay)
@@ -235,8 +252,8 @@ async def serve(s: Settings) -> None:
         AgentGatewayApi(
             hosts,
             servers,
-            s.controller_id,
-            s.heartbeat_interval_s,
+            s.api.controller_id,
+            heartbeat_s,
             ensure_host_queue,
             console=console_relay,
             load_view=load_view,
@@ -248,69 +265,81 @@ async def serve(s: Settings) -> None:
     reflection.enable_server_reflection(
         [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    if server.add_insecure_port(s.listen) == 0:
-        raise StartupError(f"cannot listen on {s.listen}")
+    if server.add_insecure_port(s.api.listen) == 0:
+        if board is not None:
+            board.close()
+        raise StartupError(f"cannot listen on {s.api.listen}")
 
+    loops: dict[str, Callable[[], Awaitable[None]]] = {
+        "listener": listener.run,
+        "watch-feed": feed.run,
+        "scheduler": run_scheduler,
+        "outbox-relay": run_relay,
+        "heartbeats": lambda: hosts.flush_heartbeats(heartbeat_s),
+        "metrics-persist": metrics.persist_forever,
+        "host-monitor": lambda: lead(
+            s.database.url,
+            Role.HOST_MONITOR,
+            lambda _conn: hosts.monitor(heartbeat_s, down_after_s),
+        ),
+    }
+    if board is not None:
+        loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
+    vacuum_s = s.database.vacuum_interval_s
+    if vacuum_s > 0:
+        loops["table-upkeep"] = lambda: lead(
+            s.database.url,
+            Role.TABLE_UPKEEP,
+            lambda conn: upkeep.keep_tables(conn, vacuum_s),
+        )
+    return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
+
+
+async def run(s: ControllerSettings, services: Services) -> None:
+    """Run the loops, serve once the listener is ready, and on SIGINT/SIGTERM shut down in
+    order: stop RPCs (with a grace period), then the loops, then bus and database."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    server = services.server
     try:
         async with asyncio.TaskGroup() as tg:
-            loops: dict[str, Callable[[], Awaitable[None]]] = {
-                "listener": listener.run,
-                "watch-feed": feed.run,
-                "scheduler": run_scheduler,
-                "outbox-relay": run_relay,
-                "heartbeats": lambda: hosts.flush_heartbeats(s.heartbeat_interval_s),
-                "metrics-persist": metrics.persist_forever,
-                "host-monitor": lambda: lead(
-                    s.database_url,
-                    Role.HOST_MONITOR,
-                    lambda _conn: hosts.monitor(s.heartbeat_interval_s, s.host_down_after_s),
-                ),
-            }
-            if board is not None:
-                loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
-            if s.vacuum_interval_s > 0:
-                loops["table-upkeep"] = lambda: lead(
-                    s.database_url,
-                    Role.TABLE_UPKEEP,
-                    lambda conn: upkeep.keep_tables(conn, s.vacuum_interval_s),
-                )
-            background = [tg.create_task(supervised(n, fn)) for n, fn in loops.items()]
-            await listener.ready.wait()
+            background = [tg.create_task(supervise(n, fn), name=n) for n, fn in services.loops.items()]
+            await services.ready.wait()
             await server.start()
             gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS
             for name in ("", *SERVICE_NAMES):
-                await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+                await services.health.set(name, health_pb2.HealthCheckResponse.SERVING)
             log.info(
                 "controller.serving",
-                listen=s.listen,
-                controller_id=s.controller_id,
-                bus_prefix=s.bus_prefix,
+                listen=s.api.listen,
+                controller_id=s.api.controller_id,
+                bus_prefix=s.bus.prefix,
             )
             await stop.wait()
             log.info("controller.stopping")
-            await health_servicer.enter_graceful_shutdown()
-            await server.stop(s.grace_s)
+            await services.health.enter_graceful_shutdown()
+            await server.stop(s.api.grace_s)
             for t in background:
                 t.cancel()
     finally:
-        await amqp.close()
-        await pool.close()
-        if board is not None:
-            board.close()
+        await services.close()
         log.info("controller.stopped")
 
 
+async def serve(s: ControllerSettings) -> None:
+    await run(s, await build(s))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    s = parse(argv)
-    logs.configure(s.log_format, controller=s.controller_id)
+    s = ControllerSettings.load(argv)
+    logs.configure(s.log.format, s.log.level, controller=s.api.controller_id)
     tune_gc()
-    try:
-        uvloop.run(serve(s))
-    except StartupError as exc:
-        log.error("controller.startup_failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("controller"):
+        try:
+            uvloop.run(serve(s))
+        except StartupError as exc:
+            log.error("controller.startup_failed", error=str(exc))
+            sys.exit(1)

@@ -10,11 +10,13 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from daemon.bus_topology import Topology, declare_events_exchange
+
 
 class EventTap:
     def __init__(self, amqp_url: str, prefix: str) -> None:
         self._amqp_url = amqp_url
-        self._exchange = f"{prefix}.events"
+        self._topology = Topology(prefix)
         self.events: list[dict[str, Any]] = []
         self.raw: list[AbstractIncomingMessage] = []
         self._changed = asyncio.Event()
@@ -23,7 +25,7 @@ class EventTap:
     async def __aenter__(self) -> EventTap:
         self._conn = await aio_pika.connect(self._amqp_url)
         ch = await self._conn.channel()
-        exchange = await ch.declare_exchange(self._exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = await declare_events_exchange(ch, self._topology)
         queue = await ch.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange, routing_key="#")
         await queue.consume(self._on_message, no_ack=True)

@@ -9,6 +9,8 @@ import uuid
 import aio_pika
 import asyncpg
 
+from daemon.bus_topology import Topology
+
 PG_ADMIN_URL = os.environ.get("OVERCAST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("OVERCAST_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -35,9 +37,10 @@ async def delete_bus(prefix: str, host_ids: list[str]) -> None:
     conn = await aio_pika.connect(AMQP_URL)
     try:
         ch = await conn.channel()
+        topology = Topology(prefix)
         for host_id in host_ids:
-            await ch.queue_delete(f"{prefix}.host.{host_id}")
-        for name in (f"{prefix}.commands", f"{prefix}.events"):
+            await ch.queue_delete(topology.host_queue(host_id))
+        for name in (topology.commands, topology.events):
             await ch.exchange_delete(name)
     finally:
         await conn.close()

@@ -195,16 +195,20 @@ class Cluster:
         extra: tuple[str, ...] = (),
         qemu_state_dir: Path | None = None,
     ) -> Proc:
-        """An agent on its own test-driver host file, or with `qemu_state_dir` one on
-        qemu:///system that boots real guests (its images and instance files go there)."""
+        """An agent on its own test-driver host file, with simulated metrics (python -m
+        devcluster.agent: load from server metadata sim.cpu, sim.mem), or with `qemu_state_dir`
+        the agent itself on qemu:///system, booting real guests and measuring them (its images
+        and instance files go there)."""
         if qemu_state_dir is not None:
             uri = "qemu:///system"
             extra = ("--state-dir", str(qemu_state_dir), *extra)
+            entry_point = "agent"
         else:
             node = self.workdir / f"{host_id}.xml"
             if not node.exists():
                 node = self.node_file(host_id, cpus, memory_gib)
             uri = f"test://{node}"
+            entry_point = "devcluster.agent"
         admin = self.agent_admin.get(host_id) or f"127.0.0.1:{free_port()}"
         self.agent_admin[host_id] = admin
         proc = Proc(
@@ -212,7 +216,7 @@ class Cluster:
             [
                 sys.executable,
                 "-m",
-                "agent",
+                entry_point,
                 "--host-id",
                 host_id,
                 "--libvirt-uri",

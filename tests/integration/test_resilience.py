@@ -4,6 +4,8 @@ every event is published once."""
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections import Counter
 
 import pytest
@@ -69,6 +71,30 @@ async def test_two_controllers_on_one_empty_database(clusters) -> None:  # type:
 
         c.start_controller(replace=0)
         c.wait_controller(0)
+
+
+async def test_an_agent_whose_controller_is_down_keeps_trying_and_comes_up_with_it(clusters) -> None:  # type: ignore[no-untyped-def]
+    """The failure policy (daemon.supervision) at work: a controller that is away is an I/O
+    failure for the agent, retried with growing delays, never a reason to exit."""
+    c = clusters("late")
+    c.start_controller()
+    c.wait_controller()
+    assert c.controllers[0].stop() == 0  # its address stays the cluster's; nobody listens there
+    agent = c.start_agent("host-late")
+    retries = re.compile(r"loop\.retrying .*attempt=(\d+).*loop=uplink")
+    deadline = time.monotonic() + 30
+    while True:
+        attempts = [int(m.group(1)) for m in retries.finditer(agent.log_tail(200))]
+        if attempts and max(attempts) >= 4:
+            break
+        assert agent.running, agent.log_tail()
+        assert time.monotonic() < deadline, agent.log_tail()
+        await asyncio.sleep(0.2)
+    assert attempts == list(range(1, len(attempts) + 1))  # one line per failure, counted
+    c.start_controller(replace=0)
+    c.wait_controller(0)
+    c.wait_hosts_up(["host-late"])  # within its backoff's cap (5 s) of the controller's start
+    assert agent.running
 
 
 def _ends(events: list[dict]) -> list[dict]:  # type: ignore[type-arg]

@@ -124,6 +124,12 @@ class Hypervisor(Protocol):
     async def delete(self, instance_uid: str) -> None:
         """Destroy and undefine; a missing domain is success."""
 
+    async def update_metadata(
+        self, instance_uid: str, instance_name: str, image: str, metadata: Mapping[str, str]
+    ) -> None:
+        """Replace the instance metadata stored with the domain (its name, image and
+        metadata items); a missing domain is success (there is nothing to update)."""
+
     async def power_state(self, instance_uid: str) -> PowerState: ...
 
     def domain_changes(self) -> AsyncIterator[DomainChange]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 from agent.hypervisor.base import DomainSpec, domain_name
 from agent.hypervisor.instance_files import DomainFiles
@@ -123,6 +124,42 @@ def instance_name_from_xml(domain_xml: str) -> str | None:
     root = ET.fromstring(domain_xml)
     name = root.find(f"metadata/{_q('instance')}/{_q('name')}")
     return None if name is None else name.text
+
+
+def metadata_element_xml(uid: str, instance_name: str, image: str, metadata: Mapping[str, str]) -> str:
+    """Overcast's metadata element (as in the domain XML) without namespace prefixes:
+    setMetadata takes the namespace separately and refuses a declared one."""
+    element = build_metadata(
+        DomainSpec(
+            instance_uid=uid,
+            instance_name=instance_name,
+            vcpus=1,
+            memory_mib=1,
+            image=image,
+            metadata=dict(metadata),
+        )
+    )
+    for node in element.iter():
+        node.tag = _local(node.tag)
+    return ET.tostring(element, encoding="unicode")
+
+
+def metadata_from_xml(text: str) -> dict[str, str]:
+    """The `item`s of Overcast's metadata element (as libvirt returns it: with or without
+    the namespace prefix); {} when it is not XML."""
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError:
+        return {}
+    items: dict[str, str] = {}
+    for element in root.iter():
+        if _local(element.tag) == "item" and "key" in element.attrib:
+            items[element.attrib["key"]] = element.text or ""
+    return items
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 def owner_from_metadata(metadata_xml: str) -> str | None:

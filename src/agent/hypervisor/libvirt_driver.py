@@ -12,7 +12,7 @@ with its owner id and neither lists, reports nor touches the others'.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,7 +29,14 @@ from agent.hypervisor.base import (
     PowerState,
     is_managed_name,
 )
-from agent.hypervisor.domain_xml import OWNER_NAMESPACE, build_domain_xml, owner_from_metadata
+from agent.hypervisor.domain_xml import (
+    METADATA_NAMESPACE,
+    METADATA_PREFIX,
+    OWNER_NAMESPACE,
+    build_domain_xml,
+    metadata_element_xml,
+    owner_from_metadata,
+)
 from agent.hypervisor.eventloop import (
     ThreadSafeEventImpl,
     drain_event_impl,
@@ -398,6 +405,28 @@ class LibvirtHypervisor:
 
     async def delete(self, instance_uid: str) -> None:
         await self._call(self._delete_sync, canonical_uid(instance_uid))
+
+    def _update_metadata_sync(self, instance_uid: str, element_xml: str) -> None:
+        dom = self._lookup(instance_uid)
+        if dom is None:
+            return
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        if dom.isActive():
+            flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+        try:
+            dom.setMetadata(
+                libvirt.VIR_DOMAIN_METADATA_ELEMENT, element_xml, METADATA_PREFIX, METADATA_NAMESPACE, flags
+            )
+        except libvirt.libvirtError as exc:
+            if error_code(exc) != libvirt.VIR_ERR_NO_DOMAIN:  # deleted meanwhile: nothing to update
+                raise
+
+    async def update_metadata(
+        self, instance_uid: str, instance_name: str, image: str, metadata: Mapping[str, str]
+    ) -> None:
+        uid = canonical_uid(instance_uid)
+        element = metadata_element_xml(uid, instance_name, image, metadata)
+        await self._call(self._update_metadata_sync, uid, element)
 
     # -- events -----------------------------------------------------------------------------
 

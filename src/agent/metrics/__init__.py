@@ -1,10 +1,11 @@
-"""Host and instance metrics: measured from /proc and libvirt where there are numbers,
-simulated from a per-instance load profile (server metadata `sim.*`) where there are none.
+"""Host and instance metrics behind a port (source.MetricsSource).
 
-`sampler.MetricsSampler.sample()` produces one `HostMetrics`; `reporter.report_metrics` sends
-one every interval through the uplink (where it doubles as the heartbeat).
+The agent's source (libvirt_source.LibvirtMetrics) measures: instances from libvirt's
+getAllDomainStats, the host from /proc. `reporter.report_metrics` sends one sample every
+interval through the uplink (where it doubles as the heartbeat).
 """
 
 from agent.metrics.model import HostMetrics, InstanceMetrics
+from agent.metrics.source import MetricsSource
 
-__all__ = ["HostMetrics", "InstanceMetrics"]
+__all__ = ["HostMetrics", "InstanceMetrics", "MetricsSource"]

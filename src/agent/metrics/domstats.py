@@ -1,5 +1,5 @@
-"""Per-instance numbers from libvirt's getAllDomainStats, and the instance metadata Overcast
-keeps in each domain's XML (the load profile survives an agent restart through it).
+"""Per-instance numbers from libvirt's getAllDomainStats and, for a caller that asks, the
+instance metadata Overcast keeps in each domain's XML.
 
 The `*_sync` functions run on the hypervisor's libvirt thread pool (through
 `LibvirtHypervisor.with_connection`); the rest is pure.
@@ -8,14 +8,13 @@ The `*_sync` functions run on the hypervisor's libvirt thread pool (through
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import libvirt
 
-from agent.hypervisor.base import DomainSpec, is_managed_name
-from agent.hypervisor.domain_xml import METADATA_NAMESPACE, build_metadata
+from agent.hypervisor.base import is_managed_name
+from agent.hypervisor.domain_xml import METADATA_NAMESPACE, metadata_from_xml
 from agent.metrics.model import InstanceMetrics
 
 _GROUPS = (
@@ -29,7 +28,6 @@ _GROUPS = (
 _RUNNING = {libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED}
 _KIB_PER_MIB = 1024
 _NS_PER_S = 1_000_000_000
-_METADATA_KEY = "oc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +44,7 @@ class DomainStats:
     disk_write_bytes: int = 0
     net_rx_bytes: int = 0
     net_tx_bytes: int = 0
-    metadata: Mapping[str, str] | None = None  # read only for domains asked about
+    metadata: Mapping[str, str] | None = None  # read only for the domains asked about
 
 
 def _int(raw: Mapping[str, object], key: str) -> int | None:
@@ -83,42 +81,6 @@ def parse_stats(
     )
 
 
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def metadata_from_xml(text: str) -> dict[str, str]:
-    """The `item`s of Overcast's metadata element (as libvirt returns it: with or without
-    the namespace prefix)."""
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError:
-        return {}
-    items: dict[str, str] = {}
-    for element in root.iter():
-        if _local(element.tag) == "item" and "key" in element.attrib:
-            items[element.attrib["key"]] = element.text or ""
-    return items
-
-
-def metadata_element_xml(uid: str, instance_name: str, image: str, metadata: Mapping[str, str]) -> str:
-    """Overcast's metadata element (domain_xml's format) without namespace prefixes:
-    setMetadata takes the namespace separately and refuses a declared one."""
-    element = build_metadata(
-        DomainSpec(
-            instance_uid=uid,
-            instance_name=instance_name,
-            vcpus=1,
-            memory_mib=1,
-            image=image,
-            metadata=dict(metadata),
-        )
-    )
-    for node in element.iter():
-        node.tag = _local(node.tag)
-    return ET.tostring(element, encoding="unicode")
-
-
 def _code(error: libvirt.libvirtError) -> int:
     return int(error.get_error_code() or 0)
 
@@ -137,11 +99,11 @@ Owns = Callable[[libvirt.virDomain], bool]
 
 
 def collect_sync(
-    conn: libvirt.virConnect, known: frozenset[str], owns: Owns | None = None
+    conn: libvirt.virConnect, owns: Owns | None = None, read_metadata: Callable[[str], bool] | None = None
 ) -> tuple[float, list[DomainStats]]:
     """Stats of every active managed domain (of ours, when `owns` says which are), and the
-    monotonic time they were read at. Metadata is read only for domains whose uid is not in
-    `known` (once per domain)."""
+    monotonic time they were read at. Metadata is read (one more call per domain) only for
+    the uids `read_metadata` says yes to."""
     found = conn.getAllDomainStats(_GROUPS, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
     read_at = time.monotonic()
     domains: list[DomainStats] = []
@@ -156,7 +118,7 @@ def collect_sync(
                 _state, info_max_kib, _mem, info_vcpus, _cpu = dom.info()
                 vcpus = int(info_vcpus) if vcpus is None else vcpus
                 max_kib = int(info_max_kib) if max_kib is None else max_kib
-            metadata = None if uid in known else _read_metadata(dom)
+            metadata = _read_metadata(dom) if read_metadata is not None and read_metadata(uid) else None
         except libvirt.libvirtError as exc:
             if _code(exc) == libvirt.VIR_ERR_NO_DOMAIN:
                 continue  # gone since the listing
@@ -165,28 +127,6 @@ def collect_sync(
             parse_stats(uid, raw, vcpus=vcpus, memory_mib=max_kib // _KIB_PER_MIB, metadata=metadata)
         )
     return read_at, domains
-
-
-def store_metadata_sync(
-    conn: libvirt.virConnect, uid: str, element_xml: str, owns: Owns | None = None
-) -> bool:
-    """Replace the domain's Overcast metadata (live and persistent); False if no such domain
-    (of ours)."""
-    try:
-        dom = conn.lookupByUUIDString(uid)
-    except libvirt.libvirtError as exc:
-        if _code(exc) == libvirt.VIR_ERR_NO_DOMAIN:
-            return False
-        raise
-    if not is_managed_name(dom.name()) or (owns is not None and not owns(dom)):
-        return False
-    flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG
-    if dom.isActive():
-        flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
-    dom.setMetadata(
-        libvirt.VIR_DOMAIN_METADATA_ELEMENT, element_xml, _METADATA_KEY, METADATA_NAMESPACE, flags
-    )
-    return True
 
 
 class InstanceRates:

@@ -1,4 +1,7 @@
-"""Domain objects → protobuf messages (the API edge is the only place that knows both)."""
+"""Domain objects → the public API's protobuf messages: servers, flavors, images, hosts,
+server groups (and a list filter's VmState back). The API edge is the only place that knows
+both; metrics and loads have a module of their own (loads.py, both ways), and the agent's
+counterpart of this module is agent.convert."""
 
 from __future__ import annotations
 
@@ -54,7 +57,8 @@ def vm_state_filter(value: int) -> VmState | None:
     if value == 0:
         return None
     if value not in common_pb2.VmState.values():
-        known = ", ".join(n for n in common_pb2.VmState.keys() if not n.endswith("_UNSPECIFIED"))
+        names = [v.name for v in common_pb2.VmState.DESCRIPTOR.values]
+        known = ", ".join(n for n in names if not n.endswith("_UNSPECIFIED"))
         raise InvalidArgument.single("vm_state", f"no state numbered {value}; one of {known}")
     return VmState(common_pb2.VmState.Name(value))
 

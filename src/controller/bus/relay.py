@@ -12,11 +12,17 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnec
 from aiormq.abc import DeliveredMessage
 
 from controller.bus import codec
-from controller.bus.topology import Topology, declare_exchanges, declare_host_queue
 from controller.storage import outbox
 from controller.storage.leadership import Role, lead
+from daemon.bus_topology import Topology, declare_exchanges, declare_host_queue
+from daemon.supervision import TransientError
 
 log = structlog.get_logger(__name__)
+
+
+class Unroutable(TransientError):
+    """Commands the broker returned even after their host queues were declared: they stay in
+    the outbox, and the relay tries again (daemon.supervision)."""
 
 
 class OutboxRelay:
@@ -97,7 +103,7 @@ class OutboxRelay:
             "relay.commands_returned", commands=len(returned), hosts=hosts[:20], host_count=len(hosts)
         )
         for host in hosts:
-            await declare_host_queue(channel, self._topo, host)
+            await declare_host_queue(channel, self._topo, host, restore=False)
         again = await self._publish(returned, commands, commands)
         if again:
-            raise RuntimeError(f"{len(again)} commands unroutable after declaring their host queues")
+            raise Unroutable(f"{len(again)} commands unroutable after declaring their host queues")

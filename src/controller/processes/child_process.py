@@ -10,44 +10,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
 
 import structlog
 
-from controller.processes.runtime import supervised
+from controller.settings import ControllerSettings
+from daemon.supervision import Backoff, FailurePolicy, TransientError, supervise
 
 log = structlog.get_logger(__name__)
 
-RESTART_AFTER_S = 1.0
-RESTART_MAX_S = 10.0
+# A child that keeps failing at once (say while a service it needs is down) is restarted ever
+# less often, from every second up to every 10 s; one that ran 10 s starts over at 1 s.
+RESTART = FailurePolicy(Backoff(initial=1.0, maximum=10.0, reset_after=10.0))
+
+
+class ChildExited(TransientError):
+    """A child process ended on its own: the controller starts it again (see RESTART)."""
 
 
 async def run_child(
     name: str,
     module: str,
-    env: Mapping[str, str],
+    settings: ControllerSettings,
     *,
+    args: Sequence[str] = (),
     pass_fds: Sequence[int] = (),
     on_started: Callable[[asyncio.StreamWriter], None] = lambda _stdin: None,
 ) -> None:
-    """Keep one `python -m <module>` running until cancelled. One that keeps failing at once
-    (say while a service it needs is down) is restarted ever less often, up to every
-    RESTART_MAX_S. `on_started` gets each new child's stdin."""
-    delay = RESTART_AFTER_S
-    while True:
-        started = asyncio.get_running_loop().time()
+    """Keep one `python -m <module> <args>` running until cancelled, handed the controller's
+    `settings` (the child reads them with `ControllerSettings.from_parent()`), restarted under
+    the failure policy (daemon.supervision) with RESTART. `on_started` gets each new child's
+    stdin."""
+
+    async def run_once() -> None:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             module,
+            *args,
             stdin=asyncio.subprocess.PIPE,  # its end closing tells the child to exit
-            env={**os.environ, **env},
+            env={**os.environ, **settings.child_environment()},
             pass_fds=pass_fds,
         )
         log.info(f"{name}.started", pid=proc.pid)
@@ -58,10 +63,9 @@ async def run_child(
         except asyncio.CancelledError:
             await _stop(proc)
             raise
-        ran_s = asyncio.get_running_loop().time() - started
-        delay = RESTART_AFTER_S if ran_s > RESTART_MAX_S else min(2 * delay, RESTART_MAX_S)
-        log.warning(f"{name}.exited", pid=proc.pid, code=code, restart_in_s=delay)
-        await asyncio.sleep(delay)
+        raise ChildExited(f"{name} (pid {proc.pid}) exited with status {code}")
+
+    await supervise(name, run_once, RESTART)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> None:
@@ -75,32 +79,21 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         await proc.wait()
 
 
-def environment(variable: str, settings: Any) -> dict[str, str]:
-    """A child's settings (a dataclass of plain values) as one environment variable, JSON."""
-    return {variable: json.dumps(dataclasses.asdict(settings))}
-
-
-def settings_in_environment(variable: str) -> dict[str, Any]:
-    """The child's side of `environment`: the settings' fields."""
-    fields: dict[str, Any] = json.loads(os.environ[variable])
-    return fields
-
-
 async def serve(loops: Mapping[str, Callable[[], Awaitable[None]]], on_line: Callable[[bytes], None]) -> None:
-    """The child's side: run `loops` (each supervised) until the controller goes away (stdin
-    closed) or stops the child (SIGTERM, SIGINT); lines from the controller go to `on_line`."""
+    """The child's side: run `loops` (each under daemon.supervision's policy) until the
+    controller goes away (stdin closed) or stops the child (SIGTERM, SIGINT); lines from the
+    controller go to `on_line`. A bug in a loop ends them all and is raised (the child exits
+    with status 1 and its controller starts a new one)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watch_parent(stop, on_line)
-    tasks = [asyncio.ensure_future(supervised(name, run)) for name, run in loops.items()]
-    try:
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(supervise(name, run), name=name) for name, run in loops.items()]
         await stop.wait()
-    finally:
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def watch_parent(stop: asyncio.Event, on_line: Callable[[bytes], None] = lambda _line: None) -> None:

@@ -8,27 +8,28 @@ them. The relay needs only PostgreSQL and RabbitMQ, and it is leader-elected alr
 publishes per deployment, the others wait), so nothing else changes: the outbox is the
 interface.
 
-The controller starts the child (`python -m controller.processes.relay_process`, settings in its
-environment), restarts it if it exits, and stops it with itself. The child exits when the
-controller's end of its stdin pipe closes, so a controller killed with SIGKILL leaves no relay
-behind.
+The controller starts the child (`python -m controller.processes.relay_process`, handed the
+controller's settings as the model they are), restarts it if it exits, and stops it with
+itself. The child exits when the controller's end of its stdin pipe closes, so a controller
+killed with SIGKILL leaves no relay behind.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 import aio_pika
 import structlog
 import uvloop
 
-from controller import logs
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
+from controller.settings import ControllerSettings
+from daemon import logs
+from daemon.bus_topology import Topology
+from daemon.supervision import exit_on_crash
 
 log = structlog.get_logger(__name__)
 
@@ -37,35 +38,26 @@ log = structlog.get_logger(__name__)
 # placement decisions and API calls. Publishing can lag: the outbox is durable and keeps its
 # order. With CPU to spare the niceness costs nothing.
 NICENESS = 5
-ENVIRONMENT = "OVERCAST_RELAY_PROCESS"  # the child's settings, as JSON
 
 
-@dataclass(frozen=True)
-class RelaySettings:
-    database_url: str
-    amqp_url: str
-    bus_prefix: str
-    publisher: str
-    log_format: str
-    controller_id: str
-
-    def environment(self) -> dict[str, str]:
-        return child_process.environment(ENVIRONMENT, self)
-
-    @classmethod
-    def from_environment(cls) -> RelaySettings:
-        return cls(**child_process.settings_in_environment(ENVIRONMENT))
+def topology(s: ControllerSettings) -> Topology:
+    return Topology(s.bus.prefix, host_queue_type=s.bus.host_queue_type)
 
 
-async def run_child(s: RelaySettings) -> None:
+def publisher(s: ControllerSettings) -> str:
+    """Who the events say published them."""
+    return f"controller/{s.api.controller_id}"
+
+
+async def run_child(s: ControllerSettings) -> None:
     """The controller's side: keep one relay process running until cancelled."""
-    await child_process.run_child("relay_process", "controller.processes.relay_process", s.environment())
+    await child_process.run_child("relay_process", "controller.processes.relay_process", s)
 
 
-async def _relay(s: RelaySettings) -> None:
+async def _relay(s: ControllerSettings) -> None:
     """The child's side: relay until the controller goes away (stdin EOF) or stops us."""
-    amqp = await aio_pika.connect_robust(s.amqp_url, timeout=10)
-    relay = OutboxRelay(s.database_url, amqp, Topology(s.bus_prefix), s.publisher)
+    amqp = await aio_pika.connect_robust(s.bus.amqp_url, timeout=10)
+    relay = OutboxRelay(s.database.url, amqp, topology(s), publisher(s))
     try:
         await child_process.serve({"outbox-relay": relay.run}, on_line=lambda _line: None)
     finally:
@@ -74,15 +66,16 @@ async def _relay(s: RelaySettings) -> None:
 
 
 def main() -> None:
-    s = RelaySettings.from_environment()
-    logs.configure(s.log_format, controller=s.controller_id, process="outbox-relay")
+    s = ControllerSettings.from_parent()
+    logs.configure(s.log.format, s.log.level, controller=s.api.controller_id, process="outbox-relay")
     os.nice(NICENESS)
     tune_gc()
-    try:
-        uvloop.run(_relay(s))
-    except (OSError, aio_pika.exceptions.AMQPError) as exc:
-        log.error("relay_process.failed", error=str(exc))
-        sys.exit(1)
+    with exit_on_crash("relay_process"):
+        try:
+            uvloop.run(_relay(s))
+        except (OSError, aio_pika.exceptions.AMQPError) as exc:
+            log.error("relay_process.failed", error=str(exc))
+            sys.exit(1)
 
 
 if __name__ == "__main__":

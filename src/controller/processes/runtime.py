@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Awaitable, Callable
-
-import structlog
-
-log = structlog.get_logger(__name__)
 
 # Garbage collection in a process holding thousands of long-lived agent streams. With CPython's
 # default thresholds (700, 10, 10), objects that live a second or so (messages and samples in
@@ -20,15 +14,3 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-async def supervised(name: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Keep a background loop alive: a failure (a database blip, a bug) is logged and the
-    loop restarts after a pause, instead of taking the whole process down."""
-    while True:
-        try:
-            await run()
-            return
-        except Exception:
-            log.exception("background.failed", task=name)
-            await asyncio.sleep(1.0)

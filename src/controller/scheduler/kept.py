@@ -15,12 +15,12 @@ compares every choice with one made on the snapshot without its caches).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from controller.scheduler.snapshot import Floats, HostSnapshot, Indices, Mask
+from controller.scheduler.arrays import Floats, Indices, Mask
 
 # Stacks and masks kept current per snapshot, at most (each costs a little on every claim).
 _MAX_CACHED = 32
@@ -28,8 +28,57 @@ _MAX_CACHED = 32
 _MAX_VIEWS = 4
 
 
+class FreeCapacity(Protocol):
+    """What the kept columns read of their snapshot (a HostSnapshot): how many hosts, and each
+    host's free vcpus, memory and disk, as the snapshot keeps them current."""
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def free_v(self) -> Floats: ...
+    @property
+    def free_m(self) -> Floats: ...
+    @property
+    def free_d(self) -> Floats: ...
+
+
+@dataclass(slots=True, eq=False)
+class _CandidateView:
+    """A stack of derived columns (see KeptColumns.stacked) over the candidates of one kept
+    mask, and each of its rows' bounds, kept current (see candidate_view)."""
+
+    x: Floats | None  # the stack over the candidates; None once they changed (made again)
+    where: Indices | None  # where each host is among the candidates (-1: not there), with x
+    rows: tuple[tuple[Floats, int, int], ...] | None  # x's rows: (row, derived place, row number)
+    bounds: list[list[float] | None]  # per row: [min, max, hosts at min, hosts at max] or None
+    slots: tuple[int, ...]  # per row: the place of its derived column
+    stack: Floats  # the stack over every host, which x is taken from
+
+
+@dataclass(slots=True, eq=False)
+class _Candidates:
+    """What a kept mask lets through, kept current with it."""
+
+    count: int  # how many hosts
+    indices: Indices | None  # which, ascending; None until asked for again after a change
+    # Stacks over them, by stack key (the ids of its columns); None when asked for once.
+    views: dict[tuple[int, ...], _CandidateView | None]
+
+
+class _KeptMask(NamedTuple):
+    """A capacity mask kept current on claims (see KeptColumns.fits), with what it was made
+    of. A tuple: update() unpacks it for every kept mask on every claim."""
+
+    static: Mask  # the hosts passing the static filters (a snapshot's static_masks entry)
+    vcpus: int  # room asked for
+    memory_mib: int
+    disk_gib: int
+    mask: Mask  # static & room for vcpus, memory_mib and disk_gib
+    candidates: _Candidates
+
+
 class KeptColumns:
-    def __init__(self, s: HostSnapshot) -> None:
+    def __init__(self, s: FreeCapacity) -> None:
         self._s = s  # a cycle (the snapshot holds this): broken by release()
         self._derived: dict[object, tuple[Callable[[int], float], Floats]] = {}
         self._derived_ids: dict[int, int] = {}  # id of a derived column → its place in _derived
@@ -41,11 +90,8 @@ class KeptColumns:
         # (The matrix's rows as views, each with the place of its column in _derived.)
         self._stacks: dict[tuple[int, ...], tuple[Floats, tuple[tuple[Floats, int], ...]]] = {}
         # Capacity masks kept current on claims (`fits`: the scheduler's "passes every filter"
-        # masks, per request shape), dropped with the snapshot's static_masks: the static mask, the vcpus,
-        # memory and disk asked, the mask, and [how many hosts it lets through, which (their
-        # indices; None until asked for again after a change), the stacks over them (by stack
-        # key, None when asked for once; see candidate_view)].
-        self._masks: dict[object, tuple[Mask, int, int, int, Mask, list[Any]]] = {}
+        # masks, per request shape), dropped with the snapshot's static_masks.
+        self._masks: dict[object, _KeptMask] = {}
 
     def release(self) -> None:
         """Drop everything kept, and the snapshot (it is retired). This and the derived
@@ -113,12 +159,13 @@ class KeptColumns:
         a host's availability changes: see replace_row). Do not modify."""
         found = self._masks.get(key)
         if found is not None:
-            return found[4]
+            return found.mask
         mask = static & (self._s.free_v >= v)
         mask &= self._s.free_m >= m
         mask &= self._s.free_d >= d
         if len(self._masks) < _MAX_CACHED:
-            self._masks[key] = (static, v, m, d, mask, [int(np.count_nonzero(mask)), None, {}])
+            candidates = _Candidates(int(np.count_nonzero(mask)), None, {})
+            self._masks[key] = _KeptMask(static, v, m, d, mask, candidates)
         return mask
 
     def kept_candidates(self, key: object) -> tuple[int, Indices | None] | None:
@@ -127,12 +174,12 @@ class KeptColumns:
         found = self._masks.get(key)
         if found is None:
             return None
-        counted = found[5]
-        if counted[0] == self._s.size:
-            return counted[0], None
-        if counted[1] is None:
-            counted[1] = np.flatnonzero(found[4])
-        return counted[0], counted[1]
+        through = found.candidates
+        if through.count == self._s.size:
+            return through.count, None
+        if through.indices is None:
+            through.indices = np.flatnonzero(found.mask)
+        return through.count, through.indices
 
     def candidate_view(
         self, key: object, candidates: Indices, columns: Sequence[Floats]
@@ -142,9 +189,9 @@ class KeptColumns:
         `kept_candidates` returned them) and every column is a derived one; else None.
         Do not modify."""
         found = self._masks.get(key)
-        if found is None or found[5][1] is not candidates or not len(candidates):
+        if found is None or found.candidates.indices is not candidates or not len(candidates):
             return None
-        views = found[5][2]
+        views = found.candidates.views
         skey = tuple(map(id, columns))
         view = views.get(skey)
         if view is None:
@@ -154,17 +201,15 @@ class KeptColumns:
             if skey not in views:  # made on the second use: candidates may change at once
                 views[skey] = None
                 return None
-            # [the matrix over the candidates, where each host is in it (-1: not there), its
-            # rows as (row, derived column's place, row number): None when the candidates
-            # changed; each row's bounds; the stack]
             slots = tuple(k for _row, k in stack[1])
-            view = views[skey] = [None, None, None, [None] * len(slots), slots, stack[0]]
-        if view[0] is None:
-            x = view[0] = view[5].take(candidates, axis=1)
-            where = view[1] = np.full(self._s.size, -1, np.intp)
+            view = views[skey] = _CandidateView(None, None, None, [None] * len(slots), slots, stack[0])
+        x = view.x
+        if x is None:
+            x = view.x = view.stack.take(candidates, axis=1)
+            where = view.where = np.full(self._s.size, -1, np.intp)
             where[candidates] = np.arange(len(candidates))
-            view[2] = tuple(zip(x, view[4], range(len(x)), strict=True))
-        x, bounds = view[0], view[3]
+            view.rows = tuple(zip(x, view.slots, range(len(x)), strict=True))
+        bounds = view.bounds
         lows, highs = [], []
         for r, b in enumerate(bounds):
             if b is None:
@@ -194,31 +239,33 @@ class KeptColumns:
                     row[i] = values[k]
         if self._masks:
             fv, fm, fd = self._s.free_v.item(i), self._s.free_m.item(i), self._s.free_d.item(i)
-            for static, v, m, d, mask, counted in self._masks.values():
+            for static, v, m, d, mask, through in self._masks.values():
                 ok = static.item(i) and fv >= v and fm >= m and fd >= d
                 was = mask.item(i)
                 if was or ok:  # a candidate before or after: the stacks over them change
-                    for view in counted[2].values():
+                    for view in through.views.values():
                         if view is not None:
                             _update_view(view, i, was, ok, olds, values)
                 if ok == was:
                     continue
                 mask[i] = ok
-                counted[0] += 1 if ok else -1
-                counted[1] = None
+                through.count += 1 if ok else -1
+                through.indices = None
 
 
 def _update_view(
-    view: list[Any], i: int, was: bool, ok: bool, olds: list[float], values: list[float]
+    view: _CandidateView, i: int, was: bool, ok: bool, olds: list[float], values: list[float]
 ) -> None:
     """A candidate view (see candidate_view) after host i's derived values went from `olds`
     to `values` and it was (`was`) and is (`ok`) a candidate or not."""
-    x, where, rows, bounds, slots, _stack = view
+    bounds, slots = view.bounds, view.slots
     if was and ok:
-        if x is None:  # made again when next asked for
+        where, rows = view.where, view.rows
+        if where is None or rows is None:  # made again when next asked for
             for r, k in enumerate(slots):
-                if values[k] != olds[k] and bounds[r] is not None:
-                    bounds[r] = _moved(bounds[r], olds[k], values[k])
+                b = bounds[r]
+                if values[k] != olds[k] and b is not None:
+                    bounds[r] = _moved(b, olds[k], values[k])
             return
         p = where.item(i)
         for row, k, r in rows:
@@ -231,7 +278,7 @@ def _update_view(
         return
     # Host i joins or leaves the candidates: the matrix is made again when next asked for,
     # its bounds stay current.
-    view[0] = view[1] = view[2] = None
+    view.x = view.where = view.rows = None
     for r, k in enumerate(slots):
         b = bounds[r]
         if b is not None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
+# The array types, named here too for the modules that take them with the snapshot.
+from controller.scheduler.arrays import Floats as Floats
+from controller.scheduler.arrays import Indices as Indices
+from controller.scheduler.arrays import Mask as Mask
 from controller.scheduler.hosts import (
     HostColumns,
     HostView,
@@ -23,10 +26,6 @@ from controller.scheduler.hosts import (
     canonical_hypervisor_type,
 )
 from controller.scheduler.kept import KeptColumns
-
-Mask: TypeAlias = NDArray[np.bool_]
-Floats: TypeAlias = NDArray[np.float64]
-Indices: TypeAlias = NDArray[np.intp]
 
 
 class _Codes:

@@ -31,39 +31,36 @@ async def lead(
     role: Role,
     work: Callable[[asyncpg.Connection], Awaitable[None]],
     *,
-    retry_s: float = 1.0,
+    poll_s: float = 1.0,
 ) -> None:
-    """Run `work` whenever this replica holds `role`'s lock, on the lock's own connection.
+    """Wait until this replica holds `role`'s lock, then run `work` on the lock's own
+    connection, and return when it does.
 
-    The work is cancelled when that connection is lost (another replica may lead by then).
+    When that connection is lost, the work is cancelled (another replica may lead by then) and
+    ConnectionError is raised; what the work raises is raised too. Run under
+    daemon.supervision, which tries again after I/O failures and ends the process on a bug.
     """
-    while True:
+    conn = await database.connect(db_url)
+    lost = asyncio.Event()
+    conn.add_termination_listener(lambda _c: lost.set())
+    try:
+        while not await try_lead(conn, role):
+            await asyncio.sleep(poll_s)
+        log.info("leadership.acquired", role=role.name)
+        worker = asyncio.ensure_future(work(conn))
+        watcher = asyncio.ensure_future(lost.wait())
         try:
-            conn = await database.connect(db_url)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("leadership.connect_failed", role=role.name, error=str(exc))
-            await asyncio.sleep(retry_s)
-            continue
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-        try:
-            while not await try_lead(conn, role):
-                await asyncio.sleep(retry_s)
-            log.info("leadership.acquired", role=role.name)
-            worker = asyncio.ensure_future(work(conn))
-            watcher = asyncio.ensure_future(lost.wait())
-            try:
-                await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                worker.cancel()
-                watcher.cancel()
-                await asyncio.gather(worker, watcher, return_exceptions=True)
-            if worker.done() and not worker.cancelled() and worker.exception():
-                log.warning("leadership.work_failed", role=role.name, error=str(worker.exception()))
-            log.warning("leadership.lost", role=role.name)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("leadership.error", role=role.name, error=str(exc))
+            await asyncio.wait({worker, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not conn.is_closed():
-                await conn.close()
-        await asyncio.sleep(retry_s)
+            worker.cancel()
+            watcher.cancel()
+            await asyncio.gather(worker, watcher, return_exceptions=True)
+        if not worker.cancelled():
+            error = worker.exception()
+            if error is not None:
+                raise error
+            return
+        raise ConnectionError(f"lost the connection holding the {role.name} lock")
+    finally:
+        if not conn.is_closed():
+            await conn.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
-import asyncpg
 import structlog
 
 from controller.storage import database
@@ -28,27 +27,23 @@ class Listener:
         self._channels = channels
         self._on_reconnect = on_reconnect
         self.ready = asyncio.Event()
+        self._listened = False  # listened before: a new connection means a gap
 
     async def run(self) -> None:
-        first = True
-        while True:
-            try:
-                conn = await database.connect(self._db_url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("listener.connect_failed", error=str(exc))
-                await asyncio.sleep(1.0)
-                continue
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-            try:
-                for channel, callback in self._channels.items():
-                    await conn.add_listener(channel, lambda _c, _pid, _ch, payload, cb=callback: cb(payload))
-                if not first:
-                    self._on_reconnect()
-                first = False
-                self.ready.set()
-                await lost.wait()
-                log.warning("listener.lost")
-            finally:
-                self.ready.clear()
-                await conn.close()
+        """Listen until the connection is lost, then raise ConnectionError; run under
+        daemon.supervision, which connects again after a backoff."""
+        conn = await database.connect(self._db_url)
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _c: lost.set())
+        try:
+            for channel, callback in self._channels.items():
+                await conn.add_listener(channel, lambda _c, _pid, _ch, payload, cb=callback: cb(payload))
+            if self._listened:
+                self._on_reconnect()
+            self._listened = True
+            self.ready.set()
+            await lost.wait()
+            raise ConnectionError("the LISTEN connection was lost")
+        finally:
+            self.ready.clear()
+            await conn.close()

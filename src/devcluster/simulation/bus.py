@@ -15,7 +15,8 @@ import aio_pika
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
-from agent.commands import CommandProcessor, host_queue_declaration
+from agent.commands import CommandProcessor
+from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
 
 log = structlog.get_logger("devcluster.simulation.bus")
 
@@ -32,9 +33,7 @@ class FleetCommandBus:
         prefetch: int = 16,
     ) -> None:
         self._url = amqp_url
-        self._prefix = prefix
-        self.exchange_name = f"{prefix}.commands"
-        self._durable, self._arguments = host_queue_declaration(queue_type)
+        self._topology = Topology(prefix, host_queue_type=queue_type)
         self._connection_count = connections
         self._per_channel = consumers_per_channel
         self._prefetch = prefetch
@@ -44,14 +43,11 @@ class FleetCommandBus:
         self._slots = 0
         self.consuming = 0
 
-    def queue_name(self, host_id: str) -> str:
-        return f"{self._prefix}.host.{host_id}"
-
     async def open(self) -> None:
         for _ in range(self._connection_count):
             self._connections.append(await aio_pika.connect_robust(self._url))
         channel = await self._connections[0].channel()
-        await channel.declare_exchange(self.exchange_name, aio_pika.ExchangeType.DIRECT, durable=True)
+        await declare_commands_exchange(channel, self._topology)
         await channel.close()
 
     async def _channel(self, slot: int) -> AbstractRobustChannel:
@@ -72,10 +68,7 @@ class FleetCommandBus:
         slot = self._slots
         self._slots += 1
         channel = await self._channel(slot)
-        queue = await channel.declare_queue(
-            self.queue_name(host_id), durable=self._durable, arguments=self._arguments
-        )
-        await queue.bind(self.exchange_name, routing_key=host_id)
+        queue = await declare_host_queue(channel, self._topology, host_id)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             # No await before submit: deliveries are submitted in arrival order.

@@ -29,14 +29,13 @@ import structlog
 import uvloop
 
 from agent.commands import CommandProcessor
-from agent.logs import configure_logging
 from agent.metrics.model import HostMetrics
-from agent.metrics.sampler import InstanceProfiles
-from agent.metrics.simulation import LoadSimulator
 from agent.uplink import Uplink
+from daemon import logs
+from devcluster.load import LoadSimulator
 from devcluster.simulation.bus import FleetCommandBus
 from devcluster.simulation.hypervisor import SimulatedHypervisor
-from devcluster.simulation.settings import FleetSettings, HostShape, parse_settings
+from devcluster.simulation.settings import FleetSettings, HostShape
 
 log = structlog.get_logger("devcluster.simulation")
 
@@ -107,39 +106,43 @@ def assign_shapes(n: int, shapes: Sequence[HostShape], seed: int) -> list[HostSh
 class Fleet:
     def __init__(self, s: FleetSettings) -> None:
         self.settings = s
-        self._channels = ChannelPool(s.streams_per_channel)
+        self._channels = ChannelPool(s.connections.streams_per_channel)
         self.bus = FleetCommandBus(
-            amqp_url=s.amqp_url,
-            prefix=s.bus_prefix,
-            queue_type=s.host_queue_type,
-            connections=s.amqp_connections,
-            consumers_per_channel=s.consumers_per_channel,
-            prefetch=s.prefetch,
+            amqp_url=s.bus.amqp_url,
+            prefix=s.bus.prefix,
+            queue_type=s.bus.host_queue_type,
+            connections=s.connections.amqp_connections,
+            consumers_per_channel=s.connections.consumers_per_channel,
+            prefetch=s.connections.prefetch,
         )
-        ids = s.host_ids()
-        shapes = assign_shapes(len(ids), s.shapes, s.seed)
+        ids = s.fleet.host_ids()
+        shapes = assign_shapes(len(ids), s.fleet.shapes, s.fleet.seed)
         self.agents = [self._agent(i, h, shapes[i]) for i, h in enumerate(ids)]
         self.started_at = time.monotonic()
         self.all_consuming_after_s: float | None = None
 
     def _agent(self, slot: int, host_id: str, shape: HostShape) -> SimulatedAgent:
         s = self.settings
-        loads = LoadSimulator(rng=random.Random(f"{s.seed}:{host_id}"))
+        loads = LoadSimulator(rng=random.Random(f"{s.fleet.seed}:{host_id}"))
         hypervisor = SimulatedHypervisor(
-            host_id, vcpus=shape.vcpus, memory_mib=shape.memory_gib * 1024, delay=s.op_delay, loads=loads
+            host_id,
+            vcpus=shape.vcpus,
+            memory_mib=shape.memory_gib * 1024,
+            delay=s.fleet.op_delay_s,
+            loads=loads,
         )
-        zone = s.zones[slot % len(s.zones)]
+        zone = s.fleet.zones[slot % len(s.fleet.zones)]
         uplink = Uplink(
-            target=s.controller,
+            target=s.controller.address,
             host_id=host_id,
             availability_zone=zone,
             disk_gib=shape.disk_gib,
             hypervisor=hypervisor,
-            heartbeat_interval=s.heartbeat_interval,
+            heartbeat_interval=s.heartbeats.interval_s,
             channel=self._channels.for_slot(slot),
         )
-        processor = CommandProcessor(hypervisor, uplink, InstanceProfiles(loads))
-        sampler = functools.partial(hypervisor.sample, with_instances=s.instance_metrics)
+        processor = CommandProcessor(hypervisor, uplink)  # the hypervisor keeps the loads
+        sampler = functools.partial(hypervisor.sample, with_instances=s.fleet.instance_metrics)
         return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor, sampler)
 
     # -- running ------------------------------------------------------------------------------
@@ -150,15 +153,15 @@ class Fleet:
         say(
             "fleet.starting",
             hosts=len(self.agents),
-            controller=s.controller,
-            bus_prefix=s.bus_prefix,
-            host_queue_type=s.host_queue_type,
-            metrics_interval_s=s.metrics_interval,
+            controller=s.controller.address,
+            bus_prefix=s.bus.prefix,
+            host_queue_type=s.bus.host_queue_type,
+            metrics_interval_s=s.metrics.interval_s,
         )
         try:
             async with asyncio.TaskGroup() as tg:
                 background = [tg.create_task(self._stats_loop(), name="fleet-stats")]
-                if s.metrics_interval > 0:
+                if s.metrics.interval_s > 0:
                     background.append(tg.create_task(self._metrics_loop(), name="fleet-metrics"))
                 starter = tg.create_task(self._start_agents(tg), name="fleet-start")
                 await stop.wait()
@@ -179,8 +182,8 @@ class Fleet:
         its registrations and retry (a controller's restart is another story: agents then
         spread out with their jittered backoff)."""
         s = self.settings
-        gap = 1.0 / s.connect_rate
-        registering = asyncio.Semaphore(s.max_registering)
+        gap = 1.0 / s.connections.connect_rate
+        registering = asyncio.Semaphore(s.connections.max_registering)
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         attaching: list[asyncio.Task[None]] = []
@@ -236,7 +239,7 @@ class Fleet:
         s = self.settings
         slices = max(1, min(100, len(self.agents)))
         groups = [self.agents[k::slices] for k in range(slices)]
-        step = s.metrics_interval / slices
+        step = s.metrics.interval_s / slices
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
@@ -248,7 +251,7 @@ class Fleet:
                         a.uplink.publish_metrics(a.sampler)
                 next_at += step
                 now = loop.time()
-                if next_at < now - s.metrics_interval:
+                if next_at < now - s.metrics.interval_s:
                     next_at = now
                 await asyncio.sleep(max(0.0, next_at - now))
 
@@ -274,7 +277,7 @@ class Fleet:
         }
 
     def _write_stats(self) -> None:
-        path = self.settings.stats_file
+        path = self.settings.fleet.stats_file
         if not path:
             return
         tmp = f"{path}.tmp"
@@ -284,7 +287,7 @@ class Fleet:
 
     async def _stats_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.stats_interval)
+            await asyncio.sleep(self.settings.fleet.stats_interval_s)
             say("fleet.stats", **self.stats())
             self._write_stats()
 
@@ -326,7 +329,7 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    s = parse_settings(argv)
-    configure_logging("console", s.log_level)
+    s = FleetSettings.load(argv)
+    logs.configure(s.log.format, s.log.level)
     gc.set_threshold(*GC_THRESHOLDS)
     sys.exit(uvloop.run(run(s)))

@@ -4,7 +4,8 @@ Spawn, start, stop, reboot and delete change the in-memory state at once, or aft
 configurable delay (as a slow hypervisor would); they are idempotent like the libvirt driver's.
 Nothing happens on its own, so `domain_changes` never yields. Every number it reports is made
 up, and the metrics samples it builds say so (`simulated=True`), from each instance's load
-profile (server metadata `sim.cpu`, `sim.mem`; see agent.metrics.simulation).
+profile (server metadata `sim.cpu`, `sim.mem`; see devcluster.load), which spawn and
+update_metadata set and delete forgets.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from agent.hypervisor.base import (
@@ -25,7 +26,7 @@ from agent.hypervisor.base import (
     domain_name,
 )
 from agent.metrics.model import HostMetrics
-from agent.metrics.simulation import LoadSimulator, SimulatedHost
+from devcluster.load import LoadSimulator, SimulatedHost
 
 HYPERVISOR_TYPE = "simulated"
 DOMAIN_TYPE = "test"  # nothing to boot: the controller sends no images to fetch
@@ -114,8 +115,7 @@ class SimulatedHypervisor:
             )
         else:
             d.power = PowerState.RUNNING
-        # The command processor told the load simulator already (InstanceProfiles.spawning);
-        # this covers a caller that did not.
+        # A redelivered spawn keeps a profile an update_metadata gave it since.
         self.loads.adopt(uid, spec.metadata)
 
     async def start(self, instance_uid: str) -> None:
@@ -139,6 +139,14 @@ class SimulatedHypervisor:
         await self._work()
         self.domains.pop(uid, None)
         self.loads.forget(uid)
+
+    async def update_metadata(
+        self, instance_uid: str, instance_name: str, image: str, metadata: Mapping[str, str]
+    ) -> None:
+        # No delay and not counted in `operations`: nothing a hypervisor would do slowly.
+        uid = _canonical(instance_uid)
+        if uid in self.domains:
+            self.loads.set_metadata(uid, metadata)
 
     async def domain_changes(self) -> AsyncIterator[DomainChange]:
         # A simulated guest never changes on its own: wait for close(), yield nothing.

@@ -1,51 +1,111 @@
-"""Fleet simulation settings: flags, each defaulting to an OVERCAST_* environment variable
-(the ones a real agent reads keep their meaning: controller, broker, bus prefix, queue type)."""
+"""Fleet simulation settings, named as the daemons' (daemon.settings): the ones a real agent
+reads keep their group, name and meaning (controller, bus, heartbeats, metrics, log); the
+fleet's own variables are OVERCAST_SIM_*."""
 
 from __future__ import annotations
 
-import argparse
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
 
-from agent.commands import HOST_QUEUE_TYPES
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from agent.settings import ControllerLinkSettings
+from daemon.settings import (
+    BusSettings,
+    DaemonSettings,
+    Group,
+    HeartbeatSettings,
+    LogLevel,
+    LogSettings,
+    MetricsSettings,
+    NonEmpty,
+    setting,
+)
 
 
-@dataclass(frozen=True)
-class HostShape:
+class HostShape(BaseModel):
     """One kind of simulated host; `weight` is its share of the fleet."""
+
+    model_config = ConfigDict(frozen=True)
 
     vcpus: int
     memory_gib: int
     disk_gib: int
     weight: float = 1.0
 
+    def __str__(self) -> str:
+        return f"{self.vcpus}:{self.memory_gib}:{self.disk_gib}:{self.weight:g}"
 
-@dataclass(frozen=True)
-class FleetSettings:
-    hosts: int
-    host_prefix: str
-    first_host: int
-    controller: str
-    amqp_url: str
-    bus_prefix: str
-    host_queue_type: str
-    shapes: tuple[HostShape, ...]
-    zones: tuple[str, ...]
-    seed: int
-    metrics_interval: float  # 0 = no metrics (heartbeats only)
-    instance_metrics: bool  # per-instance samples inside each host sample
-    op_delay: float
-    connect_rate: float  # new streams per second while the fleet comes up
-    max_registering: int  # streams waiting for Registered at once while the fleet comes up
-    streams_per_channel: int
-    amqp_connections: int
-    consumers_per_channel: int
-    prefetch: int
-    heartbeat_interval: float
-    stats_interval: float
-    stats_file: str
-    log_level: str
+
+def parse_shape(text: str) -> HostShape:
+    """VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT], e.g. 32:128:2000:0.7."""
+    parts = text.strip().split(":")
+    if len(parts) not in (3, 4):
+        raise ValueError("must be VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT]")
+    try:
+        vcpus, memory_gib, disk_gib = (int(p) for p in parts[:3])
+        weight = float(parts[3]) if len(parts) == 4 else 1.0
+    except ValueError:
+        raise ValueError("must be VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT], in numbers") from None
+    if vcpus < 1 or memory_gib < 1 or disk_gib < 0 or not weight > 0:
+        raise ValueError("must have vcpus and memory >= 1, disk >= 0, weight > 0")
+    return HostShape(vcpus=vcpus, memory_gib=memory_gib, disk_gib=disk_gib, weight=weight)
+
+
+def _items(value: Any) -> Any:
+    """A list from a flag repeated, a comma-separated variable, or a TOML array."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return value
+    items: list[Any] = []
+    for v in value:
+        items += [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else [v]
+    return items
+
+
+def _shapes(value: Any) -> Any:
+    items = _items(value)
+    if isinstance(items, list):
+        return [parse_shape(v) if isinstance(v, str) else v for v in items]
+    return items
+
+
+def _non_empty(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+Shapes = Annotated[tuple[HostShape, ...], BeforeValidator(_shapes), AfterValidator(_non_empty)]
+Zones = Annotated[tuple[str, ...], BeforeValidator(_items), AfterValidator(_non_empty)]
+
+
+class FleetGroup(Group):
+    variable_prefix: ClassVar[str] = "SIM_"
+
+
+class FleetHostSettings(FleetGroup):
+    """Fleet: the simulated hosts."""
+
+    hosts: int = setting(100, ge=1, help="simulated hosts (agents) in this process")
+    host_prefix: NonEmpty = setting("sim", help="host ids: PREFIX-00001, ...")
+    first_host: int = setting(1, ge=1, help="number of the first host (to run several fleets)")
+    shapes: Shapes = setting(
+        (HostShape(vcpus=32, memory_gib=128, disk_gib=2000),),
+        name="shape",
+        allowed="VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT]; repeat the flag (or comma-separate) for a mix",
+        help="a kind of host (weight: its share of the fleet)",
+    )
+    zones: Zones = setting(
+        ("az1",), allowed="comma-separated names", help="availability zones; hosts take them in turn"
+    )
+    seed: int = setting(1, help="seed of the shape mix and the load noise")
+    op_delay_s: float = setting(0.0, ge=0, help="time each hypervisor operation takes")
+    instance_metrics: bool = setting(
+        True, help="per-instance samples in each host's (off: host totals only, cheaper)"
+    )
+    stats_interval_s: float = setting(5.0, gt=0, help="time between fleet.stats lines")
+    stats_file: str = setting("", help="also write the latest stats here as JSON; empty: no file")
 
     def host_ids(self) -> list[str]:
         width = max(5, len(str(self.first_host + self.hosts - 1)))
@@ -54,164 +114,39 @@ class FleetSettings:
         ]
 
 
-def parse_shape(text: str) -> HostShape:
-    """VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT], e.g. 32:128:2000:0.7."""
-    parts = text.strip().split(":")
-    if len(parts) not in (3, 4):
-        raise argparse.ArgumentTypeError(f"expected VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT], got {text!r}")
-    try:
-        vcpus, memory_gib, disk_gib = (int(p) for p in parts[:3])
-        weight = float(parts[3]) if len(parts) == 4 else 1.0
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not numbers: {text!r}") from None
-    if vcpus < 1 or memory_gib < 1 or disk_gib < 0 or not weight > 0:
-        raise argparse.ArgumentTypeError(f"vcpus and memory must be >= 1, disk >= 0, weight > 0: {text!r}")
-    return HostShape(vcpus, memory_gib, disk_gib, weight)
+class FleetConnectionSettings(FleetGroup):
+    """Connections: how the simulated agents share sockets."""
+
+    connect_rate: float = setting(500.0, gt=0, help="new agent streams per second while the fleet comes up")
+    max_registering: int = setting(
+        200, ge=1, help="registrations outstanding at once while the fleet comes up"
+    )
+    streams_per_channel: int = setting(
+        500, ge=1, help="agent streams sharing one gRPC channel (one TCP connection, HTTP/2 streams)"
+    )
+    amqp_connections: int = setting(2, ge=1, help="AMQP connections the hosts' command queues share")
+    consumers_per_channel: int = setting(200, ge=1, help="host queue consumers per AMQP channel")
+    prefetch: int = setting(16, ge=1, help="unacknowledged commands per host")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
-    return value
+class FleetLogSettings(LogSettings):
+    """Logs: of the per-host machinery (uplinks, commands); fleet lines are always printed."""
+
+    level: LogLevel = setting("warning", name="log-level", help="the least severe level written")
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _non_negative(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m devcluster.simulation",
-        description=(
-            "Fleet simulation: N simulated agents in one process, each with its own gRPC stream "
-            "to the controller and its own command queue, over an in-memory hypervisor."
-        ),
+class FleetSettings(DaemonSettings):
+    prog = "overcast fleet simulation"
+    command = "python -m devcluster.simulation"
+    summary = (
+        "Fleet simulation (development tooling): N simulated agents in one process, each with its own"
+        " gRPC stream to the controller and its own command queue, over an in-memory hypervisor."
     )
 
-    def e(var: str, default: str) -> str:
-        return env.get(var, default)
-
-    p.add_argument("--hosts", type=_positive_int, default=e("OVERCAST_SIM_HOSTS", "100"))
-    p.add_argument(
-        "--host-prefix", default=e("OVERCAST_SIM_HOST_PREFIX", "sim"), help="host ids: PREFIX-00001…"
-    )
-    p.add_argument(
-        "--first-host", type=_positive_int, default=1, help="number of the first host (to run several fleets)"
-    )
-    p.add_argument(
-        "--controller", default=e("OVERCAST_CONTROLLER", "127.0.0.1:50051"), help="HOST:PORT[,HOST:PORT]"
-    )
-    p.add_argument("--amqp-url", default=e("OVERCAST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
-    p.add_argument("--bus-prefix", default=e("OVERCAST_BUS_PREFIX", "overcast"))
-    p.add_argument(
-        "--host-queue-type",
-        choices=HOST_QUEUE_TYPES,
-        default=e("OVERCAST_HOST_QUEUE_TYPE", "quorum"),
-        help="as the controller's; 'transient' lets one broker hold thousands of host queues",
-    )
-    p.add_argument(
-        "--shape",
-        type=parse_shape,
-        action="append",
-        dest="shapes",
-        help="VCPUS:MEMORY_GIB:DISK_GIB[:WEIGHT] of a kind of host; repeat for a mix (default 32:128:2000)",
-    )
-    p.add_argument(
-        "--zones", default=e("OVERCAST_SIM_ZONES", "az1"), help="comma-separated; hosts take them in turn"
-    )
-    p.add_argument("--seed", type=int, default=1, help="seed of the shape mix and the load noise")
-    p.add_argument(
-        "--metrics-interval",
-        type=_non_negative,
-        default=e("OVERCAST_METRICS_INTERVAL", "1.0"),
-        help="seconds between each host's metrics samples; 0: heartbeats only",
-    )
-    p.add_argument(
-        "--no-instance-metrics",
-        dest="instance_metrics",
-        action="store_false",
-        help="host totals only in the samples (cheaper for very large fleets)",
-    )
-    p.add_argument(
-        "--op-delay", type=_non_negative, default=0.0, help="seconds each hypervisor operation takes"
-    )
-    p.add_argument(
-        "--connect-rate", type=_positive, default=500.0, help="new agent streams per second at start"
-    )
-    p.add_argument(
-        "--max-registering",
-        type=_positive_int,
-        default=200,
-        help="registrations outstanding at once while the fleet comes up",
-    )
-    p.add_argument(
-        "--streams-per-channel",
-        type=_positive_int,
-        default=500,
-        help="agent streams sharing one gRPC channel (one TCP connection, HTTP/2 streams)",
-    )
-    p.add_argument("--amqp-connections", type=_positive_int, default=2)
-    p.add_argument("--consumers-per-channel", type=_positive_int, default=200)
-    p.add_argument("--prefetch", type=_positive_int, default=16, help="unacknowledged commands per host")
-    p.add_argument(
-        "--heartbeat-interval",
-        type=_positive,
-        default=e("OVERCAST_HEARTBEAT_INTERVAL", "1.0"),
-        help="until the controller says otherwise",
-    )
-    p.add_argument("--stats-interval", type=_positive, default=5.0, help="seconds between fleet.stats lines")
-    p.add_argument("--stats-file", default="", help="also write the latest stats here as JSON")
-    p.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="warning",
-        help="of the per-host machinery (uplinks, commands); fleet lines are always printed",
-    )
-    return p
-
-
-def parse_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> FleetSettings:
-    a = build_parser(os.environ if env is None else env).parse_args(argv)
-    zones = tuple(z.strip() for z in a.zones.split(",") if z.strip()) or ("az1",)
-    return FleetSettings(
-        hosts=int(a.hosts),
-        host_prefix=a.host_prefix,
-        first_host=a.first_host,
-        controller=a.controller,
-        amqp_url=a.amqp_url,
-        bus_prefix=a.bus_prefix,
-        host_queue_type=a.host_queue_type,
-        shapes=tuple(a.shapes or [HostShape(32, 128, 2000)]),
-        zones=zones,
-        seed=a.seed,
-        metrics_interval=float(a.metrics_interval),
-        instance_metrics=a.instance_metrics,
-        op_delay=a.op_delay,
-        connect_rate=a.connect_rate,
-        max_registering=a.max_registering,
-        streams_per_channel=a.streams_per_channel,
-        amqp_connections=a.amqp_connections,
-        consumers_per_channel=a.consumers_per_channel,
-        prefetch=a.prefetch,
-        heartbeat_interval=float(a.heartbeat_interval),
-        stats_interval=a.stats_interval,
-        stats_file=a.stats_file,
-        log_level=a.log_level,
-    )
+    fleet: FleetHostSettings = Field(default_factory=FleetHostSettings)
+    connections: FleetConnectionSettings = Field(default_factory=FleetConnectionSettings)
+    controller: ControllerLinkSettings = Field(default_factory=ControllerLinkSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    heartbeats: HeartbeatSettings = Field(default_factory=HeartbeatSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    log: FleetLogSettings = Field(default_factory=FleetLogSettings)

@@ -11,7 +11,7 @@ from agent_testkit import AMQP_URL, RecordingSink, body, wait_for
 
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
-from agent.uplink import Backoff
+from daemon.supervision import Backoff
 from overcast.v1 import agent_pb2
 
 NewUid = Callable[[], str]

@@ -16,7 +16,7 @@ from agent_testkit import AMQP_URL, FakeGateway, body, wait_for
 
 from agent.app import run
 from agent.hypervisor.testdriver import uri_for
-from agent.settings import parse_settings
+from agent.settings import AgentSettings
 from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -40,7 +40,7 @@ async def test_agent_runs_a_command_end_to_end(
         # The suite uses the real broker (make test checks it first): a skip would hide failures.
         pytest.fail(f"RabbitMQ not reachable at {AMQP_URL}: {exc!r} (is it running?)")
     host_id = f"host-{uuid.uuid4().hex[:6]}"
-    settings = parse_settings(
+    settings = AgentSettings.load(
         [
             "--host-id",
             host_id,
@@ -146,7 +146,7 @@ async def test_sigterm_stops_the_agent_cleanly(node_file: Path, unused_tcp_port:
     )
     assert proc.stderr is not None
     line = b""
-    while b"uplink.connect_failed" not in line:
+    while not (b'"loop.retrying"' in line and b'"loop": "uplink"' in line):
         line = await asyncio.wait_for(proc.stderr.readline(), 30)
         assert line, "agent exited early"
     proc.send_signal(signal.SIGTERM)

@@ -11,7 +11,9 @@ import pytest
 from agent_testkit import wait_for
 
 from agent.hypervisor.base import DomainChange, DomainSpec, HypervisorError, PowerState
+from agent.hypervisor.domain_xml import METADATA_NAMESPACE, metadata_from_xml
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
+from agent.hypervisor.testdriver import uri_for
 
 NewUid = Callable[[], str]
 
@@ -217,3 +219,38 @@ async def test_uses_libvirt_directly_only_through_one_connection(
     await asyncio.gather(*(hypervisor.delete(u) for u in uids))
     assert await hypervisor.list_domains() == []
     assert isinstance(hypervisor._conn, libvirt.virConnect)
+
+
+async def test_update_metadata_rewrites_what_the_domain_stores_and_keeps_its_owner(
+    node_file: Path, new_uid: NewUid
+) -> None:
+    hv = await LibvirtHypervisor.open(uri_for(node_file), owner="host-a")
+    try:
+        uid = new_uid()
+        spec = DomainSpec(uid, "projects/p/servers/s", 1, 256, image="images/i", metadata={"a": "1"})
+        await hv.spawn(spec)
+        await hv.update_metadata(uid, "projects/p/servers/s", "images/i", {"b": "<2>"})
+
+        def stored() -> tuple[dict[str, str], str, str | None]:
+            dom = hv._conn.lookupByUUIDString(uid)
+            items = metadata_from_xml(dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NAMESPACE))
+            return items, dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE), hv._owner_of(dom)
+
+        items, persistent, owner = await hv._call(stored)
+        assert items == {"b": "<2>"}
+        assert "&lt;2&gt;" in persistent  # the persistent definition too: it outlives a restart
+        assert owner == "host-a"  # a separate element: agents sharing a libvirt still tell theirs
+        await hv.update_metadata(new_uid(), "projects/p/servers/gone", "", {})  # nothing to update
+        with pytest.raises(HypervisorError, match="invalid instance uid"):
+            await hv.update_metadata("nope", "projects/p/servers/s", "", {})
+        other = new_uid()
+        await hv._call(
+            lambda: hv._conn.defineXML(
+                f"<domain type='test'><name>not-ours</name><uuid>{other}</uuid><memory>1024</memory>"
+                "<os><type>hvm</type></os></domain>"
+            )
+        )
+        with pytest.raises(HypervisorError, match="not managed by Overcast"):
+            await hv.update_metadata(other, "projects/p/servers/s", "", {})
+    finally:
+        await hv.close()

@@ -1,40 +1,28 @@
 """Agent metrics: /proc parsing (and the real /proc), libvirt stats on the real test driver,
-the load simulation, the sampler, the reporting loop, and metrics as heartbeats on the uplink."""
+the agent's measuring metrics source, the reporting loop, and metrics as heartbeats on the
+uplink. (The simulated source of a development cluster's agent: test_simulated_metrics.)"""
 
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 from agent_testkit import FakeGateway, wait_for
 
-from agent.commands import execute
-from agent.hypervisor.base import DomainSpec, PowerState
+from agent.convert import metrics_to_proto
+from agent.hypervisor.base import DomainSpec
+from agent.hypervisor.domain_xml import metadata_element_xml, metadata_from_xml
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
-from agent.metrics.domstats import (
-    DomainStats,
-    InstanceRates,
-    metadata_element_xml,
-    metadata_from_xml,
-    parse_stats,
-)
+from agent.metrics.domstats import DomainStats, InstanceRates, parse_stats
+from agent.metrics.libvirt_source import LibvirtMetrics, LibvirtStats
 from agent.metrics.model import HostMetrics
 from agent.metrics.procfs import ProcError, ProcSampler, cpu_util, parse_loadavg, parse_meminfo, parse_stat
-from agent.metrics.sampler import InstanceProfiles, LibvirtStats, MetricsSampler, report_metrics
-from agent.metrics.simulation import (
-    DEFAULT_MEM,
-    LoadProfile,
-    LoadSimulator,
-    SimulatedHost,
-    profile_from_metadata,
-)
-from agent.model import Command, Op
-from agent.settings import parse_settings
-from agent.uplink import Backoff, Uplink
-from agent.wire import metrics_to_proto
+from agent.metrics.reporter import report_metrics
+from agent.settings import AgentSettings
+from agent.uplink import Uplink
+from daemon.supervision import Backoff
 
 NewUid = Callable[[], str]
 
@@ -103,58 +91,6 @@ def test_proc_sampler_reports_a_missing_proc(tmp_path: Path) -> None:
         ProcSampler(tmp_path).sample()
 
 
-# -- simulation -----------------------------------------------------------------------------------
-
-
-def test_profiles_from_metadata_clamp_and_ignore_garbage() -> None:
-    assert profile_from_metadata({}) == LoadProfile(0.0, DEFAULT_MEM)
-    assert profile_from_metadata({"sim.cpu": "0.7", "sim.mem": "0.5"}) == LoadProfile(0.7, 0.5)
-    assert profile_from_metadata({"sim.cpu": "3", "sim.mem": "-1"}) == LoadProfile(1.0, 0.0)
-    assert profile_from_metadata({"sim.cpu": "lots", "sim.mem": "nan"}) == LoadProfile(0.0, DEFAULT_MEM)
-
-
-def test_simulated_instances_follow_their_profile_with_a_little_noise() -> None:
-    sim = LoadSimulator(rng=random.Random(7))
-    sim.set_metadata("u1", {"sim.cpu": "0.7", "sim.mem": "0.5"})
-    samples = [sim.instance("u1", vcpus=4, memory_mib=8192) for _ in range(200)]
-    cpus = [s.cpu_util for s in samples]
-    assert all(s.simulated for s in samples)
-    assert sum(cpus) / len(cpus) == pytest.approx(0.7, abs=0.01)
-    assert 0.6 < min(cpus) < max(cpus) < 0.8  # noise, but small
-    assert sum(s.memory_rss_mib for s in samples) / len(samples) == pytest.approx(4096, rel=0.02)
-    assert sim.instance("u1", vcpus=4, memory_mib=8192, running=False).cpu_util == 0.0  # paused
-
-
-def test_adopt_never_overrides_a_profile_set_by_a_command() -> None:
-    sim = LoadSimulator(noise=0)
-    assert sim.adopt("u1", {"sim.cpu": "0.2"})
-    sim.set_metadata("u1", {"sim.cpu": "0.9"})
-    assert not sim.adopt("u1", {"sim.cpu": "0.2"})  # e.g. stale XML read in parallel
-    assert sim.profile("u1").cpu == 0.9
-    sim.forget("u1")
-    assert sim.known() == frozenset()
-    assert sim.instance("gone", vcpus=1, memory_mib=100).cpu_util == 0.0
-
-
-def test_simulated_host_totals_come_from_its_instances() -> None:
-    sim = LoadSimulator(noise=0)
-    sim.set_metadata("a", {"sim.cpu": "0.5", "sim.mem": "1"})
-    sim.set_metadata("b", {"sim.cpu": "1", "sim.mem": "0.5"})
-    host = SimulatedHost(vcpus=16, memory_mib=32768)
-    pairs = [
-        (sim.instance("a", vcpus=4, memory_mib=4096), 4),
-        (sim.instance("b", vcpus=2, memory_mib=2048), 2),
-    ]
-    totals = host.totals(pairs, now=0.0)
-    assert totals.cpu_util == pytest.approx((0.5 * 4 + 1 * 2) / 16)
-    assert (totals.memory_used_mib, totals.memory_free_mib) == (5120, 32768 - 5120)
-    assert totals.load1 == totals.load5 == totals.load15 == pytest.approx(4.0)
-    idle = host.totals([], now=60.0)  # a minute without load: load1 decays by 1/e, load15 barely
-    assert idle.cpu_util == 0.0 and idle.memory_used_mib == 0
-    assert idle.load1 == pytest.approx(4.0 / 2.718281828, rel=1e-6)
-    assert idle.load1 < idle.load5 < idle.load15 < 4.0
-
-
 # -- libvirt stats --------------------------------------------------------------------------------
 
 
@@ -204,78 +140,31 @@ def test_metadata_xml_round_trip_escapes_everything() -> None:
     assert metadata_from_xml("<not xml") == {}
 
 
-async def test_sampler_simulates_the_test_driver_and_adopts_profiles_from_domain_xml(
+async def test_the_agent_measures_the_host_from_proc_and_reports_no_made_up_instances(
     hypervisor: LibvirtHypervisor, new_uid: NewUid
 ) -> None:
-    busy, idle, paused = new_uid(), new_uid(), new_uid()
-    await hypervisor.spawn(DomainSpec(busy, "projects/p/servers/busy", 4, 4096, metadata={"sim.cpu": "0.75"}))
-    await hypervisor.spawn(DomainSpec(idle, "projects/p/servers/idle", 2, 2048))
-    await hypervisor.spawn(DomainSpec(paused, "projects/p/servers/stopped", 1, 1024))
-    await hypervisor.stop(paused)  # not active: not sampled
-    # A fresh simulator, as after an agent restart: profiles come from the domains' XML.
-    sim = LoadSimulator(noise=0)
-    sampler = MetricsSampler(
-        LibvirtStats(hypervisor),
-        sim,
-        host_vcpus=32,
-        host_memory_mib=65536,
-        simulate_host=True,
-        clock=lambda: 42.0,
+    await hypervisor.spawn(
+        DomainSpec(new_uid(), "projects/p/servers/s", 4, 4096, metadata={"sim.cpu": "0.75"})
     )
-    sample = await sampler.sample()
-    by_uid = {i.instance_uid: i for i in sample.instances}
-    assert set(by_uid) == {busy, idle}
-    assert by_uid[busy].cpu_util == 0.75 and by_uid[idle].cpu_util == 0.0
-    assert by_uid[busy].memory_rss_mib == round(4096 * DEFAULT_MEM)
-    assert sample.simulated and all(i.simulated for i in sample.instances)
-    assert sample.sampled_at == 42.0
-    assert sample.cpu_util == pytest.approx(0.75 * 4 / 32)
-    assert sample.memory_used_mib == round(4096 * DEFAULT_MEM) + round(2048 * DEFAULT_MEM)
-    assert sim.known() == {busy, idle}
+    source = LibvirtMetrics(LibvirtStats(hypervisor), clock=lambda: 42.0)
+    for _ in range(2):  # the second sample would have rates, had libvirt given counters
+        sample = await source.sample()
+        assert not sample.simulated
+        assert sample.sampled_at == 42.0
+        # This machine's memory and load, not the node file's (64 GiB) ...
+        assert sample.memory_used_mib + sample.memory_free_mib == pytest.approx(machine_memory_mib(), abs=2)
+        assert 0.0 <= sample.cpu_util <= 1.0 and sample.load1 >= 0
+        # ... and the test driver's domain, which has no counters, is not made up (sim.cpu is
+        # not the agent's business).
+        assert sample.instances == ()
 
 
-async def test_update_metadata_changes_the_profile_and_survives_a_restart(
-    hypervisor: LibvirtHypervisor, new_uid: NewUid
+async def test_the_agent_reports_a_missing_proc_as_a_failed_sample(
+    hypervisor: LibvirtHypervisor, tmp_path: Path
 ) -> None:
-    uid = new_uid()
-    stats = LibvirtStats(hypervisor)
-    sim = LoadSimulator(noise=0)
-    profiles = InstanceProfiles(sim, stats)
-    spawn = Command(
-        "c1", Op.SPAWN, uid, "projects/p/servers/s", vcpus=2, memory_mib=512, metadata={"sim.cpu": "0.9"}
-    )
-    assert (await execute(hypervisor, spawn, profiles)).ok
-    assert sim.profile(uid).cpu == 0.9
-    update = Command(
-        "c2", Op.UPDATE_METADATA, uid, "projects/p/servers/s", image="images/i", metadata={"sim.cpu": "0.1"}
-    )
-    result = await execute(hypervisor, update, profiles)
-    assert (result.ok, result.op, result.power_state) == (True, Op.UPDATE_METADATA, PowerState.RUNNING)
-    assert sim.profile(uid).cpu == 0.1
-    # After a restart (a new simulator) the XML holds the updated profile.
-    fresh = LoadSimulator(noise=0)
-    sampler = MetricsSampler(stats, fresh, host_vcpus=32, host_memory_mib=65536, simulate_host=True)
-    (only,) = (await sampler.sample()).instances
-    assert only.cpu_util == 0.1
-    # An update for an instance this host does not have is fine (nothing to change) ...
-    missing = await execute(hypervisor, Command("c3", Op.UPDATE_METADATA, new_uid(), metadata={}), profiles)
-    assert (missing.ok, missing.power_state) == (True, PowerState.MISSING)
-    # ... an invalid uid is not, and delete forgets the profile.
-    assert not (await execute(hypervisor, Command("c4", Op.UPDATE_METADATA, "nope"), profiles)).ok
-    assert (await execute(hypervisor, Command("c5", Op.DELETE, uid), profiles)).ok
-    assert uid not in sim.known()
-
-
-async def test_sampler_measures_the_host_from_proc_on_a_real_hypervisor(
-    hypervisor: LibvirtHypervisor,
-) -> None:
-    sampler = MetricsSampler(
-        LibvirtStats(hypervisor), LoadSimulator(), host_vcpus=32, host_memory_mib=65536, simulate_host=False
-    )
-    sample = await sampler.sample()
-    assert not sample.simulated
-    # This machine's memory, not the node file's.
-    assert sample.memory_used_mib + sample.memory_free_mib == pytest.approx(machine_memory_mib(), abs=2)
+    source = LibvirtMetrics(LibvirtStats(hypervisor), proc=ProcSampler(tmp_path))
+    with pytest.raises(ProcError, match="cannot read"):
+        await source.sample()
 
 
 # -- reporting ------------------------------------------------------------------------------------
@@ -290,7 +179,7 @@ class _Sink:
         return True
 
 
-class _FlakySampler:
+class _FlakySource:
     def __init__(self) -> None:
         self.calls = 0
 
@@ -300,11 +189,13 @@ class _FlakySampler:
             raise RuntimeError("libvirt hiccup")
         return HostMetrics(float(self.calls), 0.5, 1, 2, 0.0, 0.0, 0.0)
 
+    def metadata_changed(self, instance_uid: str, metadata: Mapping[str, str]) -> None:
+        pass
+
 
 async def test_report_metrics_keeps_its_beat_through_failures() -> None:
     sink = _Sink()
-    sampler = _FlakySampler()
-    task = asyncio.create_task(report_metrics(sampler, sink, 0.02))  # type: ignore[arg-type]
+    task = asyncio.create_task(report_metrics(_FlakySource(), sink, 0.02))
     try:
         await wait_for(lambda: len(sink.samples) >= 4, within=2)
     finally:
@@ -391,8 +282,9 @@ async def test_samples_published_faster_than_the_stream_writes_are_coalesced_and
 
 
 def test_metrics_interval_setting() -> None:
-    assert parse_settings([], env={}).metrics_interval == 1.0
-    assert parse_settings(["--metrics-interval", "0"], env={}).metrics_interval == 0.0  # heartbeats only
-    assert parse_settings([], env={"OVERCAST_METRICS_INTERVAL": "0.2"}).metrics_interval == 0.2
+    assert AgentSettings.load([], env={}).metrics.interval_s == 1.0
+    # 0: heartbeats only
+    assert AgentSettings.load(["--metrics-interval", "0"], env={}).metrics.interval_s == 0.0
+    assert AgentSettings.load([], env={"OVERCAST_METRICS_INTERVAL": "0.2"}).metrics.interval_s == 0.2
     with pytest.raises(SystemExit):
-        parse_settings(["--metrics-interval", "-1"], env={})
+        AgentSettings.load(["--metrics-interval", "-1"], env={})

@@ -2,53 +2,67 @@ from __future__ import annotations
 
 import pytest
 
-from agent.settings import parse_settings
+from agent.settings import AgentSettings
 
 
 def test_defaults() -> None:
-    s = parse_settings([], env={})
-    assert s.controller == "127.0.0.1:50051"
-    assert s.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
-    assert s.bus_prefix == "overcast"
-    assert s.libvirt_uri == "test:///default"
-    assert s.availability_zone == "az1"
-    assert s.disk_gib == 1000
-    assert s.heartbeat_interval == 1.0
-    assert s.admin_listen == ""
-    assert s.log_format == "console"
-    assert s.host_id  # the hostname
+    s = AgentSettings.load([], env={})
+    assert s.controller.address == "127.0.0.1:50051"
+    assert s.bus.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert s.bus.prefix == "overcast"
+    assert s.hypervisor.libvirt_uri == "test:///default"
+    assert s.host.availability_zone == "az1"
+    assert s.host.disk_gib == 1000
+    assert s.heartbeats.interval_s == 1.0
+    assert s.admin.listen == ""
+    assert (s.log.format, s.log.level) == ("console", "info")
+    assert s.host.id  # the hostname
 
 
 def test_env_then_flags() -> None:
     env = {
         "OVERCAST_HOST_ID": "h-env",
         "OVERCAST_BUS_PREFIX": "p-env",
-        "OVERCAST_AGENT_ADMIN": "127.0.0.1:7000",
+        "OVERCAST_ADMIN_LISTEN": "127.0.0.1:7000",
         "OVERCAST_DISK_GIB": "20",
+        "OVERCAST_STOP_TIMEOUT": "2.5",
     }
-    s = parse_settings(["--bus-prefix", "p-flag", "--log-format", "json"], env=env)
-    assert (s.host_id, s.bus_prefix, s.admin_listen, s.disk_gib, s.log_format) == (
+    s = AgentSettings.load(["--bus-prefix", "p-flag", "--log-format", "json"], env=env)
+    assert (s.host.id, s.bus.prefix, s.admin.listen, s.host.disk_gib, s.log.format) == (
         "h-env",
         "p-flag",
         "127.0.0.1:7000",
         20,
         "json",
     )
+    assert s.hypervisor.stop_timeout_s == 2.5
 
 
 @pytest.mark.parametrize(
-    ("argv", "env"),
+    ("argv", "env", "line"),
     [
-        (["--disk-gib", "-1"], {}),
-        (["--heartbeat-interval", "0"], {}),
-        (["--admin-listen", "nonsense"], {}),
-        (["--log-format", "xml"], {}),
-        (["--no-such-flag"], {}),
-        ([], {"OVERCAST_LOG_FORMAT": "xml"}),
-        ([], {"OVERCAST_HEARTBEAT_INTERVAL": "soon"}),
+        (["--disk-gib", "-1"], {}, "--disk-gib / OVERCAST_DISK_GIB: must be at least 0 (got -1)"),
+        (
+            ["--heartbeat-interval", "0"],
+            {},
+            "--heartbeat-interval / OVERCAST_HEARTBEAT_INTERVAL: must be greater than 0 (got 0)",
+        ),
+        (
+            ["--admin-listen", "nonsense"],
+            {},
+            "--admin-listen / OVERCAST_ADMIN_LISTEN: must be HOST:PORT, or empty for none (got nonsense)",
+        ),
+        ([], {"OVERCAST_HOST_ID": " "}, "--host-id / OVERCAST_HOST_ID: must not be empty (got ' ')"),
+        (
+            [],
+            {"OVERCAST_DOMAIN_TYPE": "xen"},
+            "--domain-type / OVERCAST_DOMAIN_TYPE: must be one of auto, kvm, qemu (got xen)",
+        ),
+        ([], {"OVERCAST_PREFETCH": "0"}, "--prefetch / OVERCAST_PREFETCH: must be at least 1 (got 0)"),
     ],
 )
-def test_bad_input_exits_2(argv: list[str], env: dict[str, str]) -> None:
+def test_bad_input_is_one_line_and_exits_2(argv: list[str], env: dict[str, str], line: str, capsys) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SystemExit) as exc:
-        parse_settings(argv, env=env)
+        AgentSettings.load(argv, env=env)
     assert exc.value.code == 2
+    assert capsys.readouterr().err == f"overcast agent: {line}\n"

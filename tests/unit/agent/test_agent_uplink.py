@@ -11,7 +11,8 @@ from agent_testkit import FakeGateway, wait_for
 from agent.hypervisor.base import DomainChange, DomainSpec, PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.model import CommandResult, Op
-from agent.uplink import Backoff, Uplink
+from agent.uplink import Uplink
+from daemon.supervision import Backoff
 from overcast.v1 import agent_pb2, common_pb2
 
 NewUid = Callable[[], str]
@@ -181,15 +182,6 @@ async def test_cancelled_delivery_is_not_resent(
     delivery.cancel()
     await asyncio.gather(delivery, return_exceptions=True)
     assert uplink.pending_reports == 0
-
-
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    backoff = Backoff(initial=0.2, maximum=5.0)
-    for attempt in range(12):
-        step = min(5.0, 0.2 * 2**attempt)
-        for _ in range(20):
-            assert max(0.2, step / 2) <= backoff.delay(attempt) <= step
-    assert len({backoff.delay(3) for _ in range(10)}) > 1
 
 
 async def test_fails_over_between_controller_replicas(

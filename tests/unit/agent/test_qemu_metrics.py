@@ -11,8 +11,7 @@ from test_qemu_driver import cache, env, hv, spawn, state_dir  # noqa: F401
 
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.images import ImageCache
-from agent.metrics.sampler import LibvirtStats, MetricsSampler
-from agent.metrics.simulation import LoadSimulator
+from agent.metrics.libvirt_source import LibvirtMetrics, LibvirtStats
 from tests.e2e.qemu_env import QemuEnv
 
 pytestmark = [pytest.mark.qemu, pytest.mark.timeout(180)]
@@ -24,9 +23,7 @@ async def test_a_running_guest_is_measured_from_libvirt_stats(
     env: QemuEnv,  # noqa: F811
 ) -> None:
     uid = await spawn(hv, cache, env, "metered")
-    sampler = MetricsSampler(
-        LibvirtStats(hv), LoadSimulator(), host_vcpus=1, host_memory_mib=1, simulate_host=False
-    )
+    sampler = LibvirtMetrics(LibvirtStats(hv))
     first = await sampler.sample()  # the first reading of a domain has no rate yet
     assert uid not in {i.instance_uid for i in first.instances}
     assert not first.simulated and first.memory_used_mib > 0  # this machine's /proc

@@ -9,7 +9,7 @@ import pytest
 
 from controller.api import loads
 from controller.services.load_view import HostSample, HostUpdate, InstanceSample, LoadView
-from controller.settings import parse
+from controller.settings import ControllerSettings
 from overcast.v1 import agent_pb2
 
 U1 = "11111111-1111-1111-1111-111111111111"
@@ -178,8 +178,9 @@ def test_samples_from_agents_are_sanitised() -> None:
 
 
 def test_metrics_settings() -> None:
-    s = parse(["--metrics-interval", "0.5"])
-    assert (s.metrics_interval_s, s.metrics_stale_after_s, s.metrics_ewma_alpha) == (0.5, 1.5, 0.3)
-    assert parse(["--metrics-stale-after", "9", "--metrics-ewma-alpha", "1"]).metrics_stale_after_s == 9
+    m = ControllerSettings.load(["--metrics-interval", "0.5"], env={}).metrics
+    assert (m.interval_s, m.stale_after_s, m.ewma_alpha) == (0.5, 1.5, 0.3)
+    given = ["--metrics-stale-after", "9", "--metrics-ewma-alpha", "1"]
+    assert ControllerSettings.load(given, env={}).metrics.stale_after_s == 9
     with pytest.raises(SystemExit):
-        parse(["--metrics-ewma-alpha", "1.5"])
+        ControllerSettings.load(["--metrics-ewma-alpha", "1.5"], env={})

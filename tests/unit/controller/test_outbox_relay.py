@@ -13,9 +13,9 @@ import aio_pika
 import asyncpg
 
 from controller.bus.relay import OutboxRelay
-from controller.bus.topology import Topology
 from controller.domain.messages import OutboxMessage
 from controller.storage import rows
+from daemon.bus_topology import Topology
 from devcluster import isolation
 
 

@@ -1,4 +1,5 @@
-"""Load simulation for hypervisors that give no numbers (libvirt's test driver).
+"""Simulated load, for hosts that give no numbers: the fleet simulation's SimulatedHypervisor
+and a development cluster's agents on libvirt's test driver (devcluster.agent).
 
 Each instance follows a load profile read from its server metadata:
 
@@ -87,6 +88,11 @@ class LoadSimulator:
 
     def forget(self, uid: str) -> None:
         self._profiles.pop(uid, None)
+
+    def retain(self, uids: set[str]) -> None:
+        """Forget every profile but these (the domains still there)."""
+        for uid in [u for u in self._profiles if u not in uids]:
+            del self._profiles[uid]
 
     def profile(self, uid: str) -> LoadProfile:
         return self._profiles.get(uid, _DEFAULT_PROFILE)

@@ -1,5 +1,6 @@
-"""Agent dataclasses as the protobuf messages of its stream to the controller (and of its
-admin service): power states, command ops, reports, domain status and events, metrics."""
+"""Agent dataclasses → the protobuf messages of its stream to the controller (and of its
+admin service): power states, command ops, reports, domain status and events, metrics. The
+agent's counterpart of controller.api.convert (same job, same name)."""
 
 from __future__ import annotations
 

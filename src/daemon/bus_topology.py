@@ -1,0 +1,101 @@
+"""The AMQP topology, declared alike by the controller, the agent and the development tooling.
+
+Per deployment (or test run) a prefix keeps everything apart:
+- `<prefix>.commands`: a durable direct exchange; the controller's outbox relay publishes each
+  host's commands there with the host id as routing key;
+- `<prefix>.events`: a durable topic exchange for the events of the event catalogue;
+- `<prefix>.host.<host id>`: each host's command queue, bound to the commands exchange with
+  its host id. Its kind (`host_queue_type`) is a durable quorum queue (the default), a durable
+  classic queue, or a transient classic queue (no disk at all, gone when the broker restarts:
+  for fleet simulations, where one broker holds thousands of host queues).
+
+Whoever declares a queue or exchange first creates it, and RabbitMQ refuses a second declaration
+with other arguments (PRECONDITION_FAILED), so every side declares from here: the controller
+declares a host's queue when its agent registers (commands published before the agent first
+consumes are kept, not dropped as unroutable), the agent when it starts consuming.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue, AbstractRobustChannel
+
+HOST_QUEUE_TYPES = ("quorum", "classic", "transient")
+
+
+def host_queue_type_from_env() -> str:
+    """OVERCAST_HOST_QUEUE_TYPE (the controller and the agents must agree on it)."""
+    value = os.environ.get("OVERCAST_HOST_QUEUE_TYPE", "quorum").strip().lower() or "quorum"
+    check_host_queue_type(value, "OVERCAST_HOST_QUEUE_TYPE")
+    return value
+
+
+def check_host_queue_type(value: str, what: str = "host queue type") -> None:
+    if value not in HOST_QUEUE_TYPES:
+        raise ValueError(f"{what} must be one of {', '.join(HOST_QUEUE_TYPES)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str = "overcast"
+    host_queue_type: str = field(default_factory=host_queue_type_from_env)
+
+    def __post_init__(self) -> None:
+        check_host_queue_type(self.host_queue_type)
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}.commands"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    def host_queue(self, host_id: str) -> str:
+        return f"{self.prefix}.host.{host_id}"
+
+    @property
+    def host_queue_durable(self) -> bool:
+        return self.host_queue_type != "transient"
+
+    @property
+    def host_queue_arguments(self) -> dict[str, Any]:
+        return {"x-queue-type": "classic" if self.host_queue_type == "transient" else self.host_queue_type}
+
+
+async def declare_commands_exchange(channel: AbstractChannel, topo: Topology) -> AbstractExchange:
+    return await channel.declare_exchange(topo.commands, aio_pika.ExchangeType.DIRECT, durable=True)
+
+
+async def declare_events_exchange(channel: AbstractChannel, topo: Topology) -> AbstractExchange:
+    return await channel.declare_exchange(topo.events, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def declare_exchanges(
+    channel: AbstractChannel, topo: Topology
+) -> tuple[AbstractExchange, AbstractExchange]:
+    return await declare_commands_exchange(channel, topo), await declare_events_exchange(channel, topo)
+
+
+async def declare_host_queue(
+    channel: AbstractChannel, topo: Topology, host_id: str, *, restore: bool = True
+) -> AbstractQueue:
+    """Declare `host_id`'s command queue and bind it to the commands exchange (declared
+    already). On a robust channel the queue and its binding are declared again after a
+    reconnect unless `restore` is False."""
+    name = topo.host_queue(host_id)
+    durable, arguments = topo.host_queue_durable, topo.host_queue_arguments
+    if not restore and isinstance(channel, AbstractRobustChannel):
+        # Not kept for re-declaration after a reconnect: a robust channel would hold an object
+        # per host queue and binding (memory, for a controller of a large fleet) and re-declare
+        # them all at once.
+        kept = await channel.declare_queue(name, durable=durable, arguments=arguments, robust=False)
+        await kept.bind(topo.commands, routing_key=host_id, robust=False)
+        return kept
+    queue = await channel.declare_queue(name, durable=durable, arguments=arguments)
+    await queue.bind(topo.commands, routing_key=host_id)
+    return queue
