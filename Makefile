@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: setup demo test unit integration lint typecheck protos protos-check config-docs clean guest libvirtd
+.PHONY: lock setup demo test unit integration lint typecheck protos protos-check config-docs clean guest libvirtd
 
 setup:
 	@scripts/bootstrap.sh
@@ -50,6 +50,13 @@ protos: setup
 # docs/configuration.md from the settings models (a unit test fails when it is stale).
 config-docs: setup
 	$(PY) scripts/config_docs.py
+
+# requirements.lock from a fresh virtualenv of the project with every extra.
+lock:
+	@rm -rf .cache/lock-venv && python3 -m venv .cache/lock-venv
+	@.cache/lock-venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	@{ head -2 requirements.lock; .cache/lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock.new
+	@mv requirements.lock.new requirements.lock && rm -rf .cache/lock-venv && echo "requirements.lock written"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

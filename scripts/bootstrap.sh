@@ -31,9 +31,11 @@ if [[ ! -x .venv/bin/python ]]; then
   "$py" -m venv .venv
 fi
 stamp=.venv/.installed
-if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+if [[ ! -f $stamp || pyproject.toml -nt $stamp || requirements.lock -nt $stamp ]]; then
   echo "==> installing Python packages into .venv (libvirt-python builds from source)" >&2
   .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+  # The versions this project is tested with (requirements.lock); pyproject.toml's ranges are
+  # what users of the package get.
+  .venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
   touch "$stamp"
 fi

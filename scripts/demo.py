@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 
-from devcluster import isolation
+from devcluster import demo_runs, isolation
 from devcluster.events import EventTap
 from devcluster.processes import REPO, Cluster
 
 CLI = str(Path(sys.executable).with_name("overcast"))
+DEMOS = REPO / ".demo" / "test-driver"  # one directory per demo run
 HOSTS = {"host-1": (16, 32), "host-2": (16, 32), "host-3": (16, 32)}  # vcpus, GiB
 
 
@@ -45,13 +45,11 @@ def port_free(port: int) -> bool:
 
 
 async def demo(args: argparse.Namespace) -> None:
-    workdir = REPO / ".demo"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir()
-    db = "overcast_demo"
-    await isolation.drop_database(db)  # every demo starts from an empty database
-    await isolation.delete_bus("overcast", list(HOSTS))  # and no commands left from the last
-    cluster = Cluster(workdir, isolation.database_url(db), "overcast", isolation.AMQP_URL)
+    for old in demo_runs.abandoned(DEMOS):  # what killed demos left; never a running one's
+        await old.remove(list(HOSTS))
+    run = demo_runs.start(DEMOS)  # a database and bus prefix of its own: demos run side by side
+    workdir = run.workdir
+    cluster = Cluster(workdir, run.database_url, run.bus_prefix, isolation.AMQP_URL)
     port = 50051 if port_free(50051) else 0
     say("Starting the controller (PostgreSQL schema migrations run at startup)")
     cluster.start_controller(*(["--listen", f"127.0.0.1:{port}"] if port else []))
@@ -121,8 +119,9 @@ async def demo(args: argparse.Namespace) -> None:
     finally:
         say("Stopping agents and controller")
         unclean = cluster.stop()
-        await isolation.delete_bus("overcast", list(cluster.agents))
+        await run.release(list(HOSTS))
         print("stopped cleanly" if not unclean else f"not clean: {unclean}")
+        print(f"logs in {workdir}/ until the next demo")
 
 
 async def _wait_all_active(endpoint: str, names: list[str]) -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import libvirt
 
-from devcluster import isolation
+from devcluster import demo_runs, isolation
 from devcluster.processes import REPO, Cluster
 
 GUEST = REPO / ".cache" / "guest"
-HOST = "qemu-1"
+DEMOS = REPO / ".demo" / "qemu"  # one directory per demo run
 OWNER_NAMESPACE = "https://overcast.dev/xmlns/libvirt/owner/1"
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import port_free, run_cli, say  # noqa: E402  (the test-driver demo's helpers)
@@ -37,8 +37,8 @@ def prepare() -> None:
         subprocess.run([str(REPO / "scripts" / script), *args], check=True)
 
 
-def remove_leftover_domains() -> None:
-    """Domains an earlier demo's agent left behind (found by the owner mark)."""
+def remove_leftover_domains(host: str) -> None:
+    """Domains the agent of `host` left behind (found by the owner mark)."""
     conn = libvirt.open("qemu:///system")
     try:
         for dom in conn.listAllDomains(0):
@@ -46,7 +46,7 @@ def remove_leftover_domains() -> None:
                 mark = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, OWNER_NAMESPACE)
             except libvirt.libvirtError:
                 continue
-            if f">{HOST}<" in mark:
+            if f">{host}<" in mark:
                 if dom.isActive():
                     dom.destroy()
                 dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
@@ -54,18 +54,23 @@ def remove_leftover_domains() -> None:
         conn.close()
 
 
+def state_dir_of(run: demo_runs.DemoRun) -> Path:
+    return Path(f"/var/tmp/overcast-demo-qemu-{run.run_id}")  # 0711 parents for QEMU's user
+
+
+def host_of(run: demo_runs.DemoRun) -> str:
+    return f"qemu-{run.run_id}"  # the owner mark on its domains names the run
+
+
 async def demo(keep: bool) -> None:
-    workdir = REPO / ".demo"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir()
-    state_dir = Path("/var/tmp/overcast-demo-qemu")
-    shutil.rmtree(state_dir, ignore_errors=True)
+    for old in demo_runs.abandoned(DEMOS):  # what killed demos left; never a running one's
+        remove_leftover_domains(host_of(old))
+        shutil.rmtree(state_dir_of(old), ignore_errors=True)
+        await old.remove([host_of(old)])
+    run = demo_runs.start(DEMOS)
+    workdir, state_dir, host = run.workdir, state_dir_of(run), host_of(run)
     os.mkdir(state_dir, 0o711)
-    remove_leftover_domains()
-    db = "overcast_demo"
-    await isolation.drop_database(db)
-    await isolation.delete_bus("overcast", [HOST])
-    cluster = Cluster(workdir, isolation.database_url(db), "overcast", isolation.AMQP_URL)
+    cluster = Cluster(workdir, run.database_url, run.bus_prefix, isolation.AMQP_URL)
     port = 50051 if port_free(50051) else 0
     say("Starting the controller and one agent on qemu:///system")
     cluster.start_controller(*(["--listen", f"127.0.0.1:{port}"] if port else []))
@@ -74,9 +79,9 @@ async def demo(keep: bool) -> None:
             cluster.endpoints[0] = f"127.0.0.1:{port}"
         cluster.wait_controller()
         ep = cluster.endpoint
-        cluster.start_agent(HOST, qemu_state_dir=state_dir)
-        cluster.wait_hosts_up([HOST])
-        run_cli(ep, "host", "show", HOST)
+        cluster.start_agent(host, qemu_state_dir=state_dir)
+        cluster.wait_hosts_up([host])
+        run_cli(ep, "host", "show", host)
 
         say("Upload the tiny guest: a kernel, a ramdisk and a 16 MiB root disk that boots with them")
         image = ("image", "create")
@@ -114,9 +119,9 @@ async def demo(keep: bool) -> None:
     finally:
         say("Stopping agent and controller")
         unclean = cluster.stop()
-        await isolation.delete_bus("overcast", list(cluster.agents))
-        remove_leftover_domains()
+        remove_leftover_domains(host)
         shutil.rmtree(state_dir, ignore_errors=True)
+        await run.release([host])
         print("stopped cleanly" if not unclean else f"not clean: {unclean}")
 
 

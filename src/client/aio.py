@@ -21,11 +21,10 @@ import grpc
 
 from overcast.v1 import flavor_pb2, host_pb2, server_group_pb2, server_pb2
 
-from . import build
+from . import build, config
 from .aio_images import ImageCalls
 from .build import Listing, Unary
 from .channel import (
-    DEFAULT_ENDPOINT,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
@@ -34,7 +33,7 @@ from .channel import (
     channel_options,
 )
 from .errors import OvercastError, from_rpc_error
-from .names import DEFAULT_PROJECT, project_of, server_name
+from .names import project_of, server_name
 from .pages import Pages
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
@@ -50,14 +49,21 @@ class AsyncClient(ImageCalls):
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         *,
+        project: str | None = None,
+        context: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
     ) -> None:
+        """`endpoint` and `project` default to OVERCAST_ENDPOINT / OVERCAST_PROJECT, then to
+        the named `context` (or OVERCAST_CONTEXT, or the current one) of the client
+        configuration file (`client.config`), then to 127.0.0.1:50051 and `default`."""
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        self.endpoint = endpoint
+        chosen = config.resolve(endpoint, project, context)
+        self.endpoint = chosen.endpoint
+        self.project = chosen.project  # what every call without a `project` argument uses
         self.timeout = timeout
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._channel: Any = None
@@ -128,7 +134,7 @@ class AsyncClient(ImageCalls):
         *,
         flavor: str,
         image: str,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
         metadata: Mapping[str, str] | None = None,
         request_id: str | None = None,
         availability_zone: str = "",
@@ -141,6 +147,7 @@ class AsyncClient(ImageCalls):
         id or full name) so its policy (affinity, anti-affinity…) decides the host;
         `kernel_image`, `ramdisk_image`, `kernel_args`: boot this kernel (aki), initramfs
         (ari) and command line instead of the image's own."""
+        project = project or self.project
         return await self._unary(
             build.create_server(
                 server_id,
@@ -157,65 +164,74 @@ class AsyncClient(ImageCalls):
             )
         )
 
-    async def get_server(self, name: str, project: str = DEFAULT_PROJECT) -> server_pb2.Server:
+    async def get_server(self, name: str, project: str | None = None) -> server_pb2.Server:
+        project = project or self.project
         return await self._unary(build.get_server(name, project))
 
     def list_servers(
         self,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
         *,
         vm_state: int | str | None = None,
         host: str | None = None,
         page_size: int | None = None,
     ) -> Pages[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state and host."""
+        project = project or self.project
         return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
 
     async def delete_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+        self, name: str, project: str | None = None, etag: str = ""
     ) -> server_pb2.Server:
+        project = project or self.project
         return await self._unary(build.delete_server(name, project, etag))
 
     async def start_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+        self, name: str, project: str | None = None, etag: str = ""
     ) -> server_pb2.Server:
+        project = project or self.project
         return await self._unary(build.start_server(name, project, etag))
 
     async def stop_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+        self, name: str, project: str | None = None, etag: str = ""
     ) -> server_pb2.Server:
+        project = project or self.project
         return await self._unary(build.stop_server(name, project, etag))
 
     async def reboot_server(
-        self, name: str, project: str = DEFAULT_PROJECT, etag: str = ""
+        self, name: str, project: str | None = None, etag: str = ""
     ) -> server_pb2.Server:
+        project = project or self.project
         return await self._unary(build.reboot_server(name, project, etag))
 
     async def get_console_log(
-        self, name: str, project: str = DEFAULT_PROJECT, *, tail_lines: int = 0
+        self, name: str, project: str | None = None, *, tail_lines: int = 0
     ) -> server_pb2.ConsoleLog:
         """The server's serial console output (the last `tail_lines` lines; 0 = all kept)."""
+        project = project or self.project
         return await self._unary(build.get_console_log(name, project, tail_lines))
 
     async def update_server_metadata(
-        self, name: str, metadata: Mapping[str, str], project: str = DEFAULT_PROJECT, etag: str = ""
+        self, name: str, metadata: Mapping[str, str], project: str | None = None, etag: str = ""
     ) -> server_pb2.Server:
         """Replace the server's metadata (e.g. `sim.cpu`, the simulated load profile); its
         host hears of it. A non-empty `etag` must match (else Aborted)."""
+        project = project or self.project
         return await self._unary(build.update_server_metadata(name, metadata, project, etag))
 
-    def watch_servers(self, project: str = DEFAULT_PROJECT) -> AsyncGenerator[server_pb2.ServerChange, None]:
+    def watch_servers(self, project: str | None = None) -> AsyncGenerator[server_pb2.ServerChange, None]:
         """Every ServerChange of the project, snapshot first; runs until closed or cancelled.
 
         No deadline. Close it with `contextlib.aclosing(...)` or by cancelling the task.
         """
+        project = project or self.project
         return self._watch(build.watch_servers(project), deadline=None)
 
     async def wait_for_server(
         self,
         name: str,
         *,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
         until: Collection[int] = DEFAULT_UNTIL,
         on_change: OnChange | None = None,
         timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109 - it is the stream's gRPC deadline
@@ -226,6 +242,7 @@ class AsyncClient(ImageCalls):
         Raises DeadlineExceeded after `timeout` seconds. A watch that drops because the
         controller went away is re-opened until then.
         """
+        project = project or self.project
         full_name = server_name(name, project)
         waiter = ServerWaiter(full_name, until=until, on_change=on_change, timeout=timeout)
         request = build.watch_servers(project_of(full_name) or project)
@@ -249,24 +266,28 @@ class AsyncClient(ImageCalls):
         group_id: str,
         policy: int | str,
         *,
-        project: str = DEFAULT_PROJECT,
+        project: str | None = None,
         request_id: str | None = None,
     ) -> server_group_pb2.ServerGroup:
         """`policy`: AFFINITY, ANTI_AFFINITY, SOFT_AFFINITY or SOFT_ANTI_AFFINITY."""
+        project = project or self.project
         call = build.create_server_group(group_id, policy, project=project, request_id=request_id)
         return await self._unary(call)
 
     async def get_server_group(
-        self, name: str, project: str = DEFAULT_PROJECT
+        self, name: str, project: str | None = None
     ) -> server_group_pb2.ServerGroup:
+        project = project or self.project
         return await self._unary(build.get_server_group(name, project))
 
     def list_server_groups(
-        self, project: str = DEFAULT_PROJECT, *, page_size: int | None = None
+        self, project: str | None = None, *, page_size: int | None = None
     ) -> Pages[server_group_pb2.ServerGroup]:
+        project = project or self.project
         return self._list(build.list_server_groups(project, page_size))
 
-    async def delete_server_group(self, name: str, project: str = DEFAULT_PROJECT, etag: str = "") -> None:
+    async def delete_server_group(self, name: str, project: str | None = None, etag: str = "") -> None:
+        project = project or self.project
         await self._unary(build.delete_server_group(name, project, etag))
 
     # --- flavors -----------------------------------------------------------------------------

@@ -81,9 +81,9 @@ def vm_state_value(state: int | str | None) -> common_pb2.VmState:
 
 
 def vm_state_names() -> list[str]:
-    """The VmState names a user may filter on (everything but UNSPECIFIED)."""
+    """The VmState names a user may filter on (deleted servers are not listed)."""
     names: list[str] = list(common_pb2.VmState.keys())
-    return [n for n in names if not n.endswith("_UNSPECIFIED")]
+    return [n for n in names if not n.endswith("_UNSPECIFIED") and n != "DELETED"]
 
 
 # --- servers ---------------------------------------------------------------------------------

@@ -48,11 +48,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 import aiormq.exceptions
-import asyncpg
 import grpc
 import structlog
 
@@ -93,6 +93,11 @@ _POSTGRES_CODES = ("57P01", "57P02", "57P03", "57014")
 
 
 def postgres_unavailable(exc: BaseException) -> bool:
+    # Looked up, not imported: the agent runs without asyncpg, and an exception can only be
+    # asyncpg's where asyncpg was imported.
+    asyncpg = sys.modules.get("asyncpg")
+    if asyncpg is None:
+        return False
     if isinstance(exc, asyncpg.PostgresError):
         state = str(exc.sqlstate or "")
         return state[:2] in _POSTGRES_CLASSES or state in _POSTGRES_CODES

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from client import AsyncClient, OvercastError
-from overcast.v1 import server_pb2, server_pb2_grpc
+from overcast.v1 import common_pb2, server_pb2, server_pb2_grpc
 
 from .helpers import active_server
 
@@ -98,6 +98,9 @@ async def test_bad_page_token_and_size(cluster: object, api: AsyncClient) -> Non
             (server_pb2.ListServersRequest(parent="projects/demo", page_token="garbage"), "page_token"),
             (server_pb2.ListServersRequest(parent="projects/demo", page_size=-1), "page_size"),
             (server_pb2.ListServersRequest(parent="nope"), "parent"),
+            # deleted servers are not kept for listing: not offered, rather than always empty
+            (server_pb2.ListServersRequest(parent="projects/demo", vm_state=common_pb2.DELETED), "vm_state"),
+            (server_pb2.ListServersRequest(parent="projects/demo", vm_state=99), "vm_state"),
         ]:
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await stub.ListServers(req, timeout=10)

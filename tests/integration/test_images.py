@@ -384,33 +384,28 @@ def test_cli_image_create_with_file_shows_progress(cluster: Cluster, api: object
     disk = qcow2_file(tmp_path / "cli.qcow2", 32 * MIB)
     name = uid("cli")
     env = {**os.environ, "OVERCAST_ENDPOINT": cluster.endpoint}
-    r = subprocess.run(
-        [CLI, "-o", "json", "image", "create", name, "--file", str(disk), "--disk-format", "qcow2"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=60)
+
+    r = cli("-o", "json", "image", "create", name, "--file", str(disk))  # format told from the bytes
     assert r.returncode == 0, r.stderr
     image = json.loads(r.stdout)
     assert image["status"] == "IMAGE_ACTIVE" and image["virtualSizeBytes"] == str(32 * MIB)
+    assert image["diskFormat"] == "qcow2"
     assert f"upload {name}: 100%" in r.stderr and f"sha256 {name}: 100%" in r.stderr
 
-    missing = subprocess.run(
-        [CLI, "image", "create", uid("cli"), "--file", str(tmp_path / "nope.qcow2")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = cli("image", "create", uid("cli"), "--file", str(tmp_path / "nope.qcow2"))
     assert missing.returncode == 2 and "nope.qcow2" in missing.stderr
 
-    wrong = subprocess.run(
-        [CLI, "image", "create", uid("cli"), "--file", str(disk), "--disk-format", "raw"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert wrong.returncode == 2 and "is a qcow2 image, not raw" in wrong.stderr
-    assert "holds no data (QUEUED)" in wrong.stderr and "Traceback" not in wrong.stderr
+    # A declared format the bytes contradict is refused before any image record exists.
+    refused = uid("cli")
+    wrong = cli("image", "create", refused, "--file", str(disk), "--disk-format", "raw")
+    assert wrong.returncode == 2 and "looks like a qcow2 disk image, not a raw disk image" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    listed = cli("-q", "image", "list")
+    assert listed.returncode == 0 and f"images/{refused}" not in listed.stdout.split()
+
+    # Uploading again into an image that has its data: refused, and no hint that it holds none.
+    again = cli("image", "upload", name, "--file", str(disk))
+    assert again.returncode == 1 and "QUEUED" not in again.stderr and "holds no data" not in again.stderr

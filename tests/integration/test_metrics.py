@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import pytest
 
-from client import AsyncClient, InvalidArgument
+from client import AsyncClient, InvalidArgument, NotFound
 from devcluster.events import EventTap
 from devcluster.processes import Cluster
 from overcast.v1 import common_pb2, host_pb2, server_pb2
@@ -139,6 +139,10 @@ async def test_watch_host_metrics_streams_samples_of_a_host(cluster: Cluster, ap
     with pytest.raises(InvalidArgument):
         async with aclosing(api.watch_host_metrics(["Not A Host"])) as bad:
             async for _ in bad:
+                break
+    with pytest.raises(NotFound):  # at once: not a stream that waits for a host that never reports
+        async with asyncio.timeout(10), aclosing(api.watch_host_metrics([host_id, "nope"])) as missing:
+            async for _ in missing:
                 break
     await api.delete_server(name)
 

@@ -11,17 +11,21 @@ from google.protobuf.message import Message
 
 from overcast.v1 import image_pb2
 
+from .. import image_format
 from ..errors import OvercastError
-from ..names import short_id
+from ..names import flavor_name, image_name, short_id
 from ..sync import Client
 from .context import State, parse_pairs, report, session, state_of
 from .output import (
     FLAVOR_COLUMNS,
     IMAGE_COLUMNS,
+    by_size,
     flavor_row,
+    human_bytes,
     image_row,
+    print_data,
+    print_deleted,
     print_details,
-    print_json,
     print_table,
 )
 from .progress import transfer_progress
@@ -34,15 +38,10 @@ ImageArg = Annotated[str, typer.Argument(help="Image id (e.g. cirros) or images/
 
 
 def _show(state: State, message: Message) -> None:
-    if state.json:
-        print_json(message)
+    if state.structured:
+        print_data(state, message)
     else:
         print_details(message)
-
-
-def _deleted(state: State, kind: str, name: str) -> None:
-    # Delete answers google.protobuf.Empty, whose canonical JSON is {}.
-    print("{}" if state.json else f"deleted {kind} {short_id(name)}")
 
 
 # --- flavors ---------------------------------------------------------------------------------
@@ -53,9 +52,9 @@ def list_flavors(ctx: typer.Context) -> None:
     """List flavors."""
     state = state_of(ctx)
     with session(ctx) as client:
-        items = list(client.list_flavors())
-    if state.json:
-        print_json(items)
+        items = by_size(client.list_flavors())
+    if state.structured:
+        print_data(state, items)
     else:
         print_table(FLAVOR_COLUMNS, [flavor_row(f) for f in items])
 
@@ -86,7 +85,7 @@ def delete_flavor(ctx: typer.Context, name: FlavorArg) -> None:
     """Delete a flavor."""
     with session(ctx) as client:
         client.delete_flavor(name)
-    _deleted(state_of(ctx), "flavor", name)
+    print_deleted(state_of(ctx), "flavor", flavor_name(name))
 
 
 # --- images ----------------------------------------------------------------------------------
@@ -98,8 +97,8 @@ def list_images(ctx: typer.Context) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         items = list(client.list_images())
-    if state.json:
-        print_json(items)
+    if state.structured:
+        print_data(state, items)
     else:
         print_table(IMAGE_COLUMNS, [image_row(i) for i in items])
 
@@ -121,7 +120,13 @@ FileOpt = Annotated[
 def create_image(
     ctx: typer.Context,
     name: ImageArg,
-    disk_format: Annotated[str, typer.Option("--disk-format", help="qcow2, raw, aki or ari.")] = "qcow2",
+    disk_format: Annotated[
+        str | None,
+        typer.Option(
+            "--disk-format",
+            help="qcow2, raw, aki or ari (default: told from the --file's bytes, else qcow2).",
+        ),
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -146,6 +151,7 @@ def create_image(
     """Register an image; with --file, upload its data too (progress on stderr)."""
     properties = parse_pairs(prop, "--property")
     state = state_of(ctx)
+    disk_format = _disk_format(disk_format, file)
     with session(ctx) as client:
         image = client.create_image(
             name,
@@ -180,10 +186,32 @@ def download_image(
     state = state_of(ctx)
     with session(ctx) as client, transfer_progress(short_id(name)) as progress:
         image = client.download_image(name, file, on_progress=progress)
-    if state.json:
-        print_json(image)
+    if state.structured:
+        print_data(state, image)
     else:
-        print(f"downloaded {short_id(image.name)} to {file} ({image.size_bytes} bytes, sha256 verified)")
+        size = human_bytes(image.size_bytes)
+        print(f"downloaded {short_id(image.name)} to {file} ({size}, sha256 verified)")
+
+
+def _disk_format(declared: str | None, file: Path | None) -> str:
+    """The format to create the image with: as declared, else as the file's bytes say. A
+    declared format the bytes contradict is refused before the image record exists."""
+    if file is None:
+        return declared or "qcow2"
+    try:
+        detected = image_format.detect_file(file)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc}", param_hint="'--file'") from None
+    if declared is None:
+        return detected
+    why = image_format.contradiction(declared, detected)
+    if why:
+        raise typer.BadParameter(
+            f"{why}: leave --disk-format out to use what the file holds ({detected}), "
+            "or upload the right file",
+            param_hint="'--disk-format'",
+        )
+    return declared
 
 
 def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Image:
@@ -193,6 +221,8 @@ def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Im
     except OvercastError as err:
         code = report(err, state)
         image = short_id(name)
+        if not _still_queued(client, name):
+            raise typer.Exit(code) from None
         print(
             f"  images/{image} holds no data (QUEUED): retry with `overcast image upload {image} "
             f"--file {file}`, or remove it with `overcast image delete {image}`",
@@ -201,9 +231,18 @@ def _upload(client: Client, state: State, name: str, file: Path) -> image_pb2.Im
         raise typer.Exit(code) from None
 
 
+def _still_queued(client: Client, name: str) -> bool:
+    """Whether the image still waits for its data (then the hint to retry or delete it helps);
+    an image that already has data, or is gone, gets no such hint."""
+    try:
+        return client.get_image(name).status == image_pb2.QUEUED
+    except OvercastError:
+        return False
+
+
 @images.command("delete")
 def delete_image(ctx: typer.Context, name: ImageArg) -> None:
     """Delete an image."""
     with session(ctx) as client:
         client.delete_image(name)
-    _deleted(state_of(ctx), "image", name)
+    print_deleted(state_of(ctx), "image", image_name(name))

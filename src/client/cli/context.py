@@ -27,6 +27,8 @@ EXIT_INTERRUPTED = 130
 class OutputFormat(StrEnum):
     table = "table"
     json = "json"
+    yaml = "yaml"
+    name = "name"
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class State:
     timeout: float
 
     @property
-    def json(self) -> bool:
-        return self.output is OutputFormat.json
+    def structured(self) -> bool:
+        """Output for programs (json, yaml, names): progress and notes go to stderr."""
+        return self.output is not OutputFormat.table
 
 
 def state_of(ctx: typer.Context) -> State:
@@ -66,10 +69,27 @@ def report(err: OvercastError, state: State) -> int:
             f"the controller at {state.endpoint} did not answer within {state.timeout:g}s (raise --timeout?)"
         )
     else:
-        error(err.message)
+        _print_violations(err)
+        return EXIT_USAGE if isinstance(err, InvalidArgument) else EXIT_ERROR
     for field, description in err.field_violations:
         print(f"  - {field}: {description}", file=sys.stderr)
     return EXIT_USAGE if isinstance(err, InvalidArgument) else EXIT_ERROR
+
+
+def _print_violations(err: OvercastError) -> None:
+    """Each thing to fix once: the controller's message often is its violations joined
+    ("server.flavor: flavor m1.nope does not exist"), so those are not listed again."""
+    lines = [f"{field}: {description}" for field, description in err.field_violations]
+    if err.message == "; ".join(lines):
+        if len(lines) == 1:
+            error(lines[0])
+            return
+        error("invalid request")
+    else:
+        error(err.message)
+    for line in lines:
+        if line not in err.message or len(lines) > 1:
+            print(f"  - {line}", file=sys.stderr)
 
 
 def _is_cli_control(exc: BaseException) -> bool:
@@ -83,7 +103,7 @@ def session(ctx: typer.Context) -> Iterator[Client]:
     """A connected `Client`; OvercastErrors and Ctrl-C become messages and exit codes."""
     state = state_of(ctx)
     try:
-        with Client(state.endpoint, timeout=state.timeout) as client:
+        with Client(state.endpoint, project=state.project, timeout=state.timeout) as client:
             yield client
     except OvercastError as err:
         raise typer.Exit(report(err, state)) from None

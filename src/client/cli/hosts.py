@@ -16,9 +16,10 @@ from .output import (
     HOST_COLUMNS,
     host_row,
     load_markers,
+    mib,
     percent,
+    print_data,
     print_details,
-    print_json,
     print_table,
     short,
     timestamp_text,
@@ -32,8 +33,8 @@ NameArg = Annotated[str, typer.Argument(help="Host id (e.g. host-1) or hosts/NAM
 
 
 def _show(state: State, host: host_pb2.Host) -> None:
-    if state.json:
-        print_json(host)
+    if state.structured:
+        print_data(state, host)
     else:
         print_details(host)
 
@@ -44,8 +45,8 @@ def list_(ctx: typer.Context) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         hosts = list(client.list_hosts())
-    if state.json:
-        print_json(hosts)
+    if state.structured:
+        print_data(state, hosts)
     else:
         print_table(HOST_COLUMNS, [host_row(h) for h in hosts])
 
@@ -84,7 +85,7 @@ def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
     lines = [
         f"{timestamp_text(load.sampled_at)}  {short(update.host)}"
         f"  cpu {percent(load.cpu_util)}% ewma {percent(load.cpu_util_ewma)}%"
-        f"  mem used {load.memory_used_mib} MiB free {load.memory_free_mib} MiB"
+        f"  mem used {mib(load.memory_used_mib)} free {mib(load.memory_free_mib)}"
         f"  load {load.load1:.2f}  {load_markers(load)}"
     ]
     for i in update.instances:
@@ -92,7 +93,7 @@ def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
         lines.append(
             f"    {short(i.server) if i.server else i.uid or EMPTY}"
             f"  cpu {percent(i.load.cpu_util)}% ewma {percent(i.load.cpu_util_ewma)}%"
-            f"  rss {i.load.memory_rss_mib} MiB  {marks}"
+            f"  rss {mib(i.load.memory_rss_mib)}  {marks}"
         )
     return lines
 
@@ -102,10 +103,10 @@ def watch_metrics(
     ctx: typer.Context,
     hosts: Annotated[list[str] | None, typer.Argument(help="Host ids; none = every host.")] = None,
     instances: Annotated[
-        bool, typer.Option("--instances", "-i", help="Also one line per instance.")
+        bool, typer.Option("--instances", help="Also one line per instance.")
     ] = False,
     count: Annotated[
-        int, typer.Option("--count", "-n", min=0, help="Stop after N samples (0 = until Ctrl-C).")
+        int, typer.Option("--count", min=0, help="Stop after N samples (0 = until Ctrl-C).")
     ] = 0,
 ) -> None:
     """Print every metrics sample the controller absorbs, as it arrives (-o json: one JSON
@@ -115,7 +116,7 @@ def watch_metrics(
         stream = client.watch_host_metrics(hosts or (), include_instances=instances)
         try:
             for seen, update in enumerate(stream, start=1):
-                if state.json:
+                if state.structured:
                     as_dict = json_format.MessageToDict(update, always_print_fields_with_no_presence=True)
                     print(json.dumps(as_dict), flush=True)
                 else:

@@ -1,8 +1,10 @@
-"""Tables and JSON for the CLI.
+"""Tables, JSON, YAML and names for the CLI.
 
 On a terminal tables are drawn by rich; anywhere else (pipes, CI) they are plain text with
 space-aligned columns and no colour, so `awk`/`cut` keep working. `-o json` prints canonical
-proto3 JSON (a list as a JSON array) and nothing else on stdout.
+proto3 JSON (a list as a JSON array) and nothing else on stdout; `-o yaml` the same data as
+YAML; `-o name` (or `-q`) one resource name per line, for scripts (`xargs -n1 overcast server
+delete`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC
 from typing import Any
 
+import yaml
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -23,6 +26,7 @@ from rich.table import Table
 from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 from ..names import short_id
+from .context import OutputFormat, State
 
 EMPTY = "-"
 Row = Sequence[str]
@@ -62,6 +66,27 @@ def short(name: str) -> str:
     return short_id(name) if name else EMPTY
 
 
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(n: int) -> str:
+    """1536 → "1.5KiB", 2 GiB → "2GiB": IEC units, one decimal unless whole, no space (a
+    table cell stays one word for awk and cut)."""
+    value, unit = float(n), 0
+    while abs(value) >= 1024 and unit < len(_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    number = f"{value:.1f}".removesuffix(".0")
+    return f"{number}{_UNITS[unit]}"
+
+
+def mib(n: int) -> str:
+    return human_bytes(n * 1024**2)
+
+
+def gib(n: int) -> str:
+    return human_bytes(n * 1024**3)
+
+
 # --- rows ------------------------------------------------------------------------------------
 
 SERVER_COLUMNS = ("NAME", "STATE", "TASK", "POWER", "HOST", "FLAVOR", "IMAGE", "FAULT")
@@ -85,11 +110,11 @@ HOST_COLUMNS = (
     "STATE",
     "ENABLED",
     "VCPUS",
-    "MEMORY MiB",
+    "MEMORY",
     "SERVERS",
     "CPU%",
     "CPU% EWMA",
-    "MEM USED MiB",
+    "MEM USED",
     "METRICS",
     "AZ",
     "HYPERVISOR",
@@ -116,11 +141,11 @@ def host_row(h: host_pb2.Host) -> Row:
         enum_label(common_pb2.HostState, h.state),
         "yes" if h.enabled else "no",
         f"{h.vcpus_used}/{h.vcpus}",
-        f"{h.memory_mib_used}/{h.memory_mib}",
+        f"{mib(h.memory_mib_used)}/{mib(h.memory_mib)}",
         str(h.servers),
         percent(load.cpu_util) if load else EMPTY,
         percent(load.cpu_util_ewma) if load else EMPTY,
-        str(load.memory_used_mib) if load else EMPTY,
+        mib(load.memory_used_mib) if load else EMPTY,
         load_markers(load),
         text(h.availability_zone),
         text(h.hypervisor_type),
@@ -150,14 +175,19 @@ def server_group_details(g: server_group_pb2.ServerGroup) -> list[tuple[str, str
     ]
 
 
-FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY MiB", "DISK GiB", "DESCRIPTION")
+FLAVOR_COLUMNS = ("NAME", "VCPUS", "MEMORY", "DISK", "DESCRIPTION")
 
 
 def flavor_row(f: flavor_pb2.Flavor) -> Row:
-    return (short(f.name), str(f.vcpus), str(f.memory_mib), str(f.disk_gib), text(f.description))
+    return (short(f.name), str(f.vcpus), mib(f.memory_mib), gib(f.disk_gib), text(f.description))
 
 
-IMAGE_COLUMNS = ("NAME", "FORMAT", "STATUS", "MIN DISK GiB", "MIN MEMORY MiB", "SIZE", "CREATED")
+def by_size(flavors: Iterable[flavor_pb2.Flavor]) -> list[flavor_pb2.Flavor]:
+    """Smallest first (vCPUs, then memory, then disk), as people read a price list."""
+    return sorted(flavors, key=lambda f: (f.vcpus, f.memory_mib, f.disk_gib, f.name))
+
+
+IMAGE_COLUMNS = ("NAME", "FORMAT", "STATUS", "MIN DISK", "MIN MEMORY", "SIZE", "CREATED")
 
 
 def image_row(i: image_pb2.Image) -> Row:
@@ -165,9 +195,9 @@ def image_row(i: image_pb2.Image) -> Row:
         short(i.name),
         text(i.disk_format),
         enum_label(image_pb2.ImageStatus, i.status),
-        str(i.min_disk_gib),
-        str(i.min_memory_mib),
-        str(i.size_bytes),
+        gib(i.min_disk_gib),
+        mib(i.min_memory_mib),
+        human_bytes(i.size_bytes) if i.size_bytes else EMPTY,
         timestamp_text(i.create_time),
     )
 
@@ -183,7 +213,7 @@ def detail_rows(message: Message) -> list[tuple[str, str]]:
 def host_load_text(load: host_pb2.HostLoad) -> str:
     parts = [
         f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
-        f"mem used {load.memory_used_mib} MiB, free {load.memory_free_mib} MiB",
+        f"mem used {mib(load.memory_used_mib)}, free {mib(load.memory_free_mib)}",
         f"load {load.load1:.2f} {load.load5:.2f} {load.load15:.2f}",
         f"sampled {timestamp_text(load.sampled_at)}",
     ]
@@ -193,7 +223,7 @@ def host_load_text(load: host_pb2.HostLoad) -> str:
 def instance_load_text(load: server_pb2.InstanceLoad) -> str:
     parts = [
         f"cpu {percent(load.cpu_util)}% (ewma {percent(load.cpu_util_ewma)}%)",
-        f"rss {load.memory_rss_mib} MiB",
+        f"rss {mib(load.memory_rss_mib)}",
         f"disk read/write {load.disk_read_bytes}/{load.disk_write_bytes} B",
         f"net rx/tx {load.net_rx_bytes}/{load.net_tx_bytes} B",
         f"sampled {timestamp_text(load.sampled_at)}",
@@ -271,5 +301,33 @@ def _as_dict(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
-def print_json(value: Message | Iterable[Message]) -> None:
-    print(to_json(value))
+def to_yaml(value: Message | Iterable[Message]) -> str:
+    data: Any = _as_dict(value) if isinstance(value, Message) else [_as_dict(m) for m in value]
+    return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True)).rstrip("\n")
+
+
+def names_of(value: Message | Iterable[Message]) -> list[str]:
+    """The `name` field of one message or of each (messages without one are skipped)."""
+    messages = [value] if isinstance(value, Message) else list(value)
+    return [m.name for m in messages if getattr(m, "name", "")]  # type: ignore[attr-defined]
+
+
+def print_data(state: State, value: Message | Iterable[Message]) -> None:
+    """One message or a list of them, as `-o json`, `-o yaml` or `-o name` asks."""
+    if state.output is OutputFormat.yaml:
+        print(to_yaml(value))
+    elif state.output is OutputFormat.name:
+        for name in names_of(value):
+            print(name)
+    else:
+        print(to_json(value))
+
+
+def print_deleted(state: State, kind: str, name: str) -> None:
+    """What a delete prints: the name under `-o name`, an empty object as JSON or YAML."""
+    if state.output is OutputFormat.name:
+        print(name)
+    elif state.structured:
+        print("{}")
+    else:
+        print(f"deleted {kind} {short_id(name)}")

@@ -9,11 +9,12 @@ import typer
 from overcast.v1 import server_group_pb2
 
 from ..build import server_group_policy_names
-from ..names import short_id
+from ..names import server_group_name
 from .context import State, session, state_of
 from .output import (
     SERVER_GROUP_COLUMNS,
-    print_json,
+    print_data,
+    print_deleted,
     print_table,
     server_group_details,
     server_group_row,
@@ -32,8 +33,8 @@ POLICY_HELP = (
 
 
 def _show(state: State, group: server_group_pb2.ServerGroup) -> None:
-    if state.json:
-        print_json(group)
+    if state.structured:
+        print_data(state, group)
     else:
         print_table(("FIELD", "VALUE"), server_group_details(group), header=False)
 
@@ -57,8 +58,8 @@ def list_(ctx: typer.Context) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         groups = list(client.list_server_groups(state.project))
-    if state.json:
-        print_json(groups)
+    if state.structured:
+        print_data(state, groups)
     else:
         print_table(SERVER_GROUP_COLUMNS, [server_group_row(g) for g in groups])
 
@@ -77,5 +78,4 @@ def delete(ctx: typer.Context, name: NameArg) -> None:
     state = state_of(ctx)
     with session(ctx) as client:
         client.delete_server_group(name, state.project)
-    # Delete answers google.protobuf.Empty, whose canonical JSON is {}.
-    print("{}" if state.json else f"deleted server group {short_id(name)}")
+    print_deleted(state, "server group", server_group_name(name, state.project))

@@ -14,7 +14,7 @@ from ..channel import DEFAULT_WAIT_TIMEOUT
 from ..errors import Aborted
 from ..sync import Client
 from .context import State, parse_pairs, session, state_of
-from .output import SERVER_COLUMNS, print_json, print_table, server_row
+from .output import SERVER_COLUMNS, print_data, print_table, server_row
 from .wait import WAIT_TIMEOUT_HELP, show_server, wait_and_show
 
 app = typer.Typer(help="Create, inspect and drive servers.", no_args_is_help=True)
@@ -55,7 +55,8 @@ def create(
     flavor: Annotated[str, typer.Option("--flavor", "-f", help="Flavor, e.g. m1.small.")],
     image: Annotated[str, typer.Option("--image", "-i", help="Image, e.g. cirros.")],
     meta: Annotated[
-        list[str] | None, typer.Option("--meta", "-m", help="Metadata KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option("--property", "--meta", "-m", help="Metadata KEY=VALUE (repeatable)."),
     ] = None,
     request_id: Annotated[str | None, typer.Option("--request-id", help="Idempotency key (AIP-155).")] = None,
     availability_zone: Annotated[
@@ -65,17 +66,19 @@ def create(
         str | None, typer.Option("--server-group", help="Join this server group (see server-group).")
     ] = None,
     kernel: Annotated[
-        str | None, typer.Option("--kernel", help="Boot this kernel image (aki) instead of the image's.")
+        str | None,
+        typer.Option("--kernel-image", "--kernel", help="Boot this kernel (aki) instead of the image's."),
     ] = None,
     ramdisk: Annotated[
-        str | None, typer.Option("--ramdisk", help="Boot this initramfs image (ari) instead of the image's.")
+        str | None,
+        typer.Option("--ramdisk-image", "--ramdisk", help="Boot this initramfs (ari), not the image's."),
     ] = None,
     kernel_args: Annotated[str, typer.Option("--kernel-args", help="Kernel command line.")] = "",
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
     """Create a server; with --wait, follow it until ACTIVE or ERROR."""
-    metadata = parse_pairs(meta, "--meta")
+    metadata = parse_pairs(meta, "--property")
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.create_server(
@@ -111,8 +114,8 @@ def list_(
     state = state_of(ctx)
     with session(ctx) as client:
         servers = list(client.list_servers(state.project, vm_state=vm_state, host=host))
-    if state.json:
-        print_json(servers)
+    if state.structured:
+        print_data(state, servers)
     else:
         print_table(SERVER_COLUMNS, [server_row(s) for s in servers])
 
@@ -137,8 +140,8 @@ def console_log(
     state = state_of(ctx)
     with session(ctx) as client:
         log = client.get_console_log(name, state.project, tail_lines=tail)
-    if state.json:
-        print_json(log)
+    if state.structured:
+        print_data(state, log)
         return
     sys.stdout.write(log.text if not log.text or log.text.endswith("\n") else log.text + "\n")
     if log.truncated:

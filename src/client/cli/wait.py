@@ -17,7 +17,7 @@ from overcast.v1 import common_pb2, server_pb2
 from ..names import short_id
 from ..sync import Client
 from .context import EXIT_ERROR, State, error
-from .output import enum_label, print_details, print_json, short, text
+from .output import enum_label, print_data, print_details, short, text
 
 WAIT_TIMEOUT_HELP = "Give up waiting after this many seconds."
 
@@ -65,7 +65,7 @@ def wait_and_show(
     Exits 0 on the expected end, 1 on ERROR (printing the fault) or any other end.
     """
     until: Collection[int] = () if expect is None else (expect,)
-    progress = ProgressLines(server.name, sys.stderr if state.json else sys.stdout)
+    progress = ProgressLines(server.name, sys.stderr if state.structured else sys.stdout)
     progress(server)  # the state the call itself returned comes first (e.g. SCHEDULING)
     final = client.wait_for_server(
         server.name, project=state.project, until=until, on_change=progress, timeout=timeout
@@ -73,7 +73,7 @@ def wait_and_show(
     name = short_id(server.name)
     if final is None:
         if expect is None:
-            if state.json:
+            if state.structured:
                 print("{}")
             return
         error(f"server {name} was deleted while waiting for it")
@@ -89,7 +89,7 @@ def wait_and_show(
 
 
 def show_server(state: State, server: server_pb2.Server) -> None:
-    if state.json:
-        print_json(server)
+    if state.structured:
+        print_data(state, server)
     else:
         print_details(server)

@@ -10,6 +10,7 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 
 from controller.api import loads
+from controller.domain.errors import InvalidArgument
 from controller.domain.model import Flavor, Host, Image, Instance, VmState
 from controller.domain.server_groups import ServerGroup
 from controller.services.load_view import HostLoadView, InstanceLoadView
@@ -55,6 +56,10 @@ def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Serv
 def vm_state_filter(value: int) -> VmState | None:
     if value == 0:
         return None
+    if value not in common_pb2.VmState.values():
+        names = [v.name for v in common_pb2.VmState.DESCRIPTOR.values]
+        known = ", ".join(n for n in names if not n.endswith("_UNSPECIFIED"))
+        raise InvalidArgument.single("vm_state", f"no state numbered {value}; one of {known}")
     return VmState(common_pb2.VmState.Name(value))
 
 

@@ -43,5 +43,7 @@ class HostApi(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]  # gener
     async def WatchHostMetrics(
         self, req: host_pb2.WatchHostMetricsRequest, ctx: Ctx
     ) -> AsyncIterator[host_pb2.HostMetricsUpdate]:
+        for name in req.hosts:  # a host that does not exist is NOT_FOUND, not a silent wait
+            await self._hosts.get(name)
         async for update in self._watch.stream(req):
             yield update

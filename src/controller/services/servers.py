@@ -170,6 +170,12 @@ class ServerService:
     ) -> tuple[list[Instance], str]:
         project = names.parse_project(parent)
         host_id = names.parse_host(host, "host") if host else None
+        if vm_state is VmState.DELETED:
+            raise InvalidArgument.single(
+                "vm_state",
+                "deleted servers are not listed; their instance.delete.end events on the bus "
+                "and WatchServers report deletions",
+            )
         return await paging.fetch_page(
             page_size,
             page_token,

@@ -54,6 +54,16 @@ def server(
     )
 
 
+def one_violation_status() -> status_pb2.Status:
+    field, description = "server.flavor", "flavor m1.nope does not exist"
+    bad = error_details_pb2.BadRequest(
+        field_violations=[error_details_pb2.BadRequest.FieldViolation(field=field, description=description)]
+    )
+    detail = any_pb2.Any()
+    detail.Pack(bad)
+    return status_pb2.Status(code=3, message=f"{field}: {description}", details=[detail])
+
+
 def bad_request_status() -> status_pb2.Status:
     bad = error_details_pb2.BadRequest(
         field_violations=[
@@ -91,6 +101,8 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
     def CreateServer(self, request: Any, context: Any) -> server_pb2.Server:
         if request.server_id == "invalid":
             context.abort_with_status(rpc_status.to_status(bad_request_status()))
+        if request.server_id == "one-violation":  # as the controller words a single violation
+            context.abort_with_status(rpc_status.to_status(one_violation_status()))
         self.created.append(request)
         s = server(request.server_id, common_pb2.BUILDING, common_pb2.SCHEDULING, NO_POWER, "")
         s.flavor, s.image = request.server.flavor, request.server.image

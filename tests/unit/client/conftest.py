@@ -25,3 +25,11 @@ def dead_endpoint() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"127.0.0.1:{port}"
+
+
+@pytest.fixture(autouse=True)
+def no_client_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the configuration or the OVERCAST_* variables of whoever runs it."""
+    monkeypatch.setenv("OVERCAST_CLIENT_CONFIG", str(tmp_path_factory.mktemp("cfg") / "config.yaml"))
+    for var in ("OVERCAST_CONTEXT", "OVERCAST_ENDPOINT", "OVERCAST_PROJECT"):
+        monkeypatch.delenv(var, raising=False)

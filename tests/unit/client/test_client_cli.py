@@ -34,7 +34,7 @@ def test_bad_meta_is_a_usage_error(dead_endpoint: str) -> None:
         "no-equals-sign",
     )
     assert code == 2
-    assert "--meta" in err and "expected KEY=VALUE, got 'no-equals-sign'" in err
+    assert "--property" in err and "expected KEY=VALUE, got 'no-equals-sign'" in err
 
 
 def test_bad_state_filter_is_a_usage_error(dead_endpoint: str) -> None:
@@ -43,7 +43,7 @@ def test_bad_state_filter_is_a_usage_error(dead_endpoint: str) -> None:
 
 
 def test_bad_output_format_is_a_usage_error(dead_endpoint: str) -> None:
-    code, _, _ = run(dead_endpoint, "-o", "yaml", "server", "list")
+    code, _, _ = run(dead_endpoint, "-o", "xml", "server", "list")
     assert code == 2
 
 
@@ -97,7 +97,7 @@ def test_host_list_table(fake: FakeController) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == (
-        "NAME    STATE  ENABLED  VCPUS  MEMORY MiB  SERVERS  CPU%  CPU% EWMA  MEM USED MiB  METRICS"
+        "NAME    STATE  ENABLED  VCPUS  MEMORY      SERVERS  CPU%  CPU% EWMA  MEM USED  METRICS"
         "    AZ    HYPERVISOR  LAST HEARTBEAT"
     )
     assert lines[1].split() == [
@@ -105,18 +105,18 @@ def test_host_list_table(fake: FakeController) -> None:
         "UP",
         "yes",
         "4/32",
-        "2048/65536",
+        "2GiB/64GiB",
         "2",
         "25.0",
         "20.0",
-        "1024",
+        "1GiB",
         "sim",
         "az-1",
         "test",
         "2023-11-14T22:13:20Z",
     ]
     assert lines[2].split()[:3] == ["host-2", "DOWN", "no"]
-    assert lines[2].split()[6:10] == ["50.0", "45.0", "1024", "sim,stale"]
+    assert lines[2].split()[6:10] == ["50.0", "45.0", "1GiB", "sim,stale"]
     assert lines[3].split()[6:10] == ["-", "-", "-", "-"]  # no metrics yet
 
 
@@ -196,7 +196,7 @@ def test_host_show_summarises_its_load(fake: FakeController) -> None:
     assert code == 0
     load = next(line for line in out.splitlines() if line.startswith("load"))
     assert load.split(None, 1)[1] == (
-        "cpu 50.0% (ewma 45.0%), mem used 1024 MiB, free 31744 MiB, load 1.50 1.00 0.50,"
+        "cpu 50.0% (ewma 45.0%), mem used 1GiB, free 31GiB, load 1.50 1.00 0.50,"
         " sampled 2023-11-14T22:13:20Z, simulated, stale"
     )
     _, out, _ = run(fake.endpoint, "host", "show", "host-3")
@@ -226,12 +226,12 @@ def test_host_watch_metrics_prints_lines_and_json_lines(fake: FakeController) ->
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == (
-        "2023-11-14T22:13:20Z  host-1  cpu 0.0% ewma 0.0%  mem used 1024 MiB free 31744 MiB  load 1.50  sim"
+        "2023-11-14T22:13:20Z  host-1  cpu 0.0% ewma 0.0%  mem used 1GiB free 31GiB  load 1.50  sim"
     )
-    assert lines[1] == "    web-1  cpu 70.0% ewma 0.0%  rss 256 MiB  sim"
+    assert lines[1] == "    web-1  cpu 70.0% ewma 0.0%  rss 256MiB  sim"
     assert len(lines) == 4
     assert [list(r.hosts) for r in fake.hosts.watch_requests] == [["hosts/host-1"]]
-    code, out, _ = run(fake.endpoint, "-o", "json", "host", "watch-metrics", "-n", "3")
+    code, out, _ = run(fake.endpoint, "-o", "json", "host", "watch-metrics", "--count", "3")
     assert code == 0
     updates = [json.loads(line) for line in out.splitlines()]
     assert [u["host"] for u in updates] == ["hosts/host-1"] * 3
@@ -246,7 +246,7 @@ def test_server_show_says_when_its_load_is_stale(fake: FakeController) -> None:
     code, out, err = run(fake.endpoint, "server", "show", "web-1")
     assert code == 0, err
     load = next(line for line in out.splitlines() if line.startswith("load"))
-    assert load.split(None, 1)[1].startswith("cpu 25.0% (ewma 0.0%), rss 128 MiB")
+    assert load.split(None, 1)[1].startswith("cpu 25.0% (ewma 0.0%), rss 128MiB")
     assert load.endswith("simulated, stale")
 
 

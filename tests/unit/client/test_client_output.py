@@ -41,7 +41,7 @@ def test_host_row() -> None:
         state=common_pb2.UP,
     )
     row = output.host_row(host)
-    assert row[:5] == ("h1", "UP", "no", "4/32", "512/1024")
+    assert row[:5] == ("h1", "UP", "no", "4/32", "512MiB/1GiB")
     assert row[-1] == "-"  # no heartbeat yet
 
 
