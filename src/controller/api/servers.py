@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from uuid import UUID
 
 from controller.api import convert
 from controller.api.errors import Ctx, streaming, unary
@@ -111,12 +112,17 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
         Change = server_pb2.ServerChange
         # Subscribe before reading the snapshot, so no change falls between the two.
         async with self._feed.subscribe(project) as sub:
+            # The newest version sent of each server: the feed may hand over a row it read
+            # before the snapshot did (a change notified earlier, fetched while the snapshot
+            # was read), and a watcher must never see a server go back in time.
+            sent: dict[UUID, int] = {}
             token = ""
             while True:
                 page, token = await self._servers.list(
                     req.parent, page_size=1000, page_token=token, vm_state=None, host=""
                 )
                 for inst in page:
+                    sent[inst.uid] = inst.version
                     yield Change(kind=Change.INITIAL, server=convert.server(inst))
                 if not token:
                     break
@@ -126,4 +132,7 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                     inst = await sub.next()
                 except WatchInterrupted as exc:
                     raise Unavailable(str(exc)) from exc
+                if inst.version <= sent.get(inst.uid, -1):
+                    continue
+                sent[inst.uid] = inst.version
                 yield Change(kind=Change.CHANGED, server=convert.server(inst))
