@@ -102,6 +102,46 @@ def test_malformed_names_are_refused_on_the_given_field(parse: Callable[..., obj
     assert description  # says what a valid name looks like
 
 
+@pytest.mark.parametrize(
+    "host_id",
+    [
+        "rack-1/node-2",  # would make hosts/rack-1/node-2, a name no one could parse back
+        "node-1.",  # a trailing dot (a fully qualified domain name's): not the host's name
+        ".node-1",
+        "node-1-",
+        "node_1_",
+        "node 1",
+        "node-1\n",
+        "",
+        TOO_LONG,
+    ],
+    ids=repr,
+)
+def test_a_host_registering_with_a_malformed_id_is_told_what_a_valid_one_is(host_id: str) -> None:
+    field, description = violation(lambda: names.check_host_id(host_id, "register.inventory.host_id"))
+    assert field == "register.inventory.host_id"
+    assert repr(host_id) in description
+    assert "letters, digits, '.', '_' and '-', starting and ending with a letter or digit" in description
+
+
+@pytest.mark.parametrize("host_id", ["h", "H1", "node-01.rack_2.example", "0", LONGEST])
+def test_host_ids_take_the_shape_of_hostnames(host_id: str) -> None:
+    assert names.check_host_id(host_id, "register.inventory.host_id") == host_id
+
+
+@pytest.mark.parametrize(
+    ("check", "bad", "rule"),
+    [
+        (names.check_id, "web-", "starting with a letter, not ending with '-'"),
+        (names.check_catalog_id, "debian.", "starting and ending with a letter or digit"),
+    ],
+    ids=ident,
+)
+def test_refused_ids_are_told_what_to_fix(check: Callable[[str, str], str], bad: str, rule: str) -> None:
+    field, description = violation(lambda: check(bad, "id"))
+    assert field == "id" and repr(bad) in description and rule in description
+
+
 def test_default_fields() -> None:
     assert violation(lambda: names.parse_project("nope"))[0] == "parent"
     assert violation(lambda: names.parse_server("nope"))[0] == "name"
