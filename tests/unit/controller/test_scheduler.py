@@ -95,6 +95,47 @@ def test_each_host_is_counted_once_under_the_first_filter_that_removes_it() -> N
     assert ranking.removed == Counter({"down or disabled": 1})
 
 
+# The order in which NoValidHost names the reasons: a host that fails several filters is
+# counted under the first of them. Each row: what makes host "x" fail that filter.
+REASONS_IN_ORDER: list[tuple[str, dict[str, object]]] = [
+    ("down or disabled", {"up": False}),
+    ("availability zone", {"availability_zone": "az2"}),
+    ("architecture", {"arch": "aarch64"}),
+    ("hypervisor type", {"hypervisor_type": "test"}),
+    ("server group (affinity)", {}),  # group members on another host (the request's group)
+    ("server group (anti-affinity)", {}),  # a group member on x already
+    ("capacity (vcpus)", {"vcpus": 1}),
+    ("capacity (memory)", {"memory_mib": 256}),
+    ("capacity (disk)", {"disk_gib": 0}),
+]
+
+
+@pytest.mark.parametrize("first", range(len(REASONS_IN_ORDER)), ids=lambda i: REASONS_IN_ORDER[i][0])
+def test_a_host_failing_several_filters_is_reported_under_the_first_in_order(first: int) -> None:
+    """Host x fails the filter `first` and every filter after it (both group filters cannot
+    apply to one request: the one that does not comes after `first` or is left out)."""
+    failing = REASONS_IN_ORDER[first:]
+    changes: dict[str, object] = {}
+    for _, change in failing:
+        changes.update(change)
+    names = [name for name, _ in failing]
+    if "server group (affinity)" in names:
+        policy, members = GroupPolicy.AFFINITY, ["other"]
+    elif "server group (anti-affinity)" in names:
+        policy, members = GroupPolicy.ANTI_AFFINITY, ["x"]
+    else:
+        policy, members = None, []
+    hosts = [host("x", **changes), host("other")]
+    s = HostSnapshot(hosts, members={"p/g": members})
+    request = req(
+        vcpus=2, memory_mib=512, disk_gib=1, availability_zone="az1", arch="x86_64",
+        hypervisor_type="qemu", group="p/g" if policy else None, group_policy=policy,
+    )  # fmt: skip
+    ranking = SPREAD.rank_in(s, request)
+    assert ranking.candidates == ["other"]
+    assert ranking.removed == Counter({REASONS_IN_ORDER[first][0]: 1})
+
+
 # ---- weighers and ranking -------------------------------------------------------------------
 
 
@@ -150,6 +191,24 @@ def test_weighers_are_normalised_then_multiplied_and_summed() -> None:
     assert weigh(hosts, [free_ram(1.0), free_vcpus(3.0)]) == [1.0, 2.0, 3.0]
     assert weigh(hosts, [free_vcpus(0.0)]) == [0.0, 0.0, 0.0]  # a zero multiplier is off
     assert weigh([], [free_ram(1.0)]) == []
+
+
+def test_scores_are_normalised_to_0_1_over_the_candidates_whatever_their_spread() -> None:
+    # Free RAM shares 3/4, 1/2 and 1/4 (a range of 1/2, not 1): still scored 1, 0.5 and 0, so
+    # a weigher's multiplier alone says how much it counts against the others.
+    hosts = [host(n, memory_mib_used=used) for n, used in (("a", 4096), ("b", 8192), ("c", 12288))]
+    assert weigh(hosts, [free_ram(1.0)]) == [1.0, 0.5, 0.0]
+    assert weigh(hosts, [free_ram(-2.0)]) == [-2.0, -1.0, 0.0]
+    # Free vcpu shares 1/4, 3/8 and 5/8 (a range of 3/8): scored 0, 1/3 and 1, times 3.
+    hosts = [replace(h, vcpus_used=u) for h, u in zip(hosts, (6, 5, 3), strict=True)]
+    assert weigh(hosts, [free_ram(1.0), free_vcpus(3.0)]) == pytest.approx([1.0, 1.5, 3.0])
+    # A placement updates the claimed host's share (1/4 free after 8 GiB more on "a").
+    s = HostSnapshot(hosts)
+    big = req(memory_mib=8192, vcpus=1, disk_gib=0)
+    i = SPREAD.select(s, big)
+    assert i is not None and s.ids[i] == "a"
+    s.claim(i, big)
+    assert SPREAD.rank_in(s, req()).candidates == ["b", "a", "c"]  # a ties with c, first on its id
 
 
 # ---- NoValidHost ----------------------------------------------------------------------------

@@ -114,6 +114,20 @@ def test_soft_anti_affinity_prefers_empty_hosts_but_doubles_up_when_it_must() ->
     assert Counter(placed) == Counter({"big": 2, "small": 2})
 
 
+def test_soft_anti_affinity_keeps_members_apart_even_when_one_host_is_much_emptier() -> None:
+    # Spread alone would put both on "roomy" (still the larger free share after the first).
+    sched = build_scheduler(SchedulerPolicy())
+    hosts = [host("busy", memory_mib_used=8192, vcpus_used=4), host("roomy")]
+    assert [d.host_id for d in sched.place(HostSnapshot(hosts), [req(), req()])] == ["roomy", "roomy"]
+    members = [group_req(GroupPolicy.SOFT_ANTI_AFFINITY) for _ in range(2)]
+    assert [d.host_id for d in sched.place(HostSnapshot(hosts), members)] == ["roomy", "busy"]
+    # And with pack, which would put both on one host, as it does without the group.
+    pack = build_scheduler(SchedulerPolicy(strategy=Strategy.PACK, load_weight=0.0))
+    equal = [host("h1"), host("h2")]
+    assert [d.host_id for d in pack.place(HostSnapshot(equal), [req(), req()])] == ["h1", "h1"]
+    assert [d.host_id for d in pack.place(HostSnapshot(equal), members)] == ["h1", "h2"]
+
+
 def test_soft_affinity_prefers_the_members_host() -> None:
     sched = build_scheduler(SchedulerPolicy())  # spread would put each on the emptiest host
     s = HostSnapshot(three_hosts())
@@ -156,6 +170,31 @@ def test_load_weigher_falls_back_to_allocation_when_metrics_are_stale() -> None:
     assert sched.rank(hosts, req(vcpus=1)).candidates == ["unknown", "fresh", "stale"]
 
 
+def test_spread_prefers_the_host_with_the_least_live_load() -> None:
+    # Equal allocations; only the measured CPU load tells the hosts apart (and "a" would win
+    # the tie on its id).
+    sched = build_scheduler(SchedulerPolicy())
+    hosts = [host("a", cpu_util=0.9, load_fresh=True), host("b", cpu_util=0.1, load_fresh=True)]
+    assert sched.rank(hosts, req()).candidates == ["b", "a"]
+    # Without fresh metrics the load is estimated from the allocated vcpus: the same order.
+    hosts = [host("a", vcpus_used=6, memory_mib_used=0), host("b", vcpus_used=2, memory_mib_used=0)]
+    load_only = build_scheduler(SchedulerPolicy(cpu_weight=0.0))
+    assert load_only.rank(hosts, req()).candidates == ["b", "a"]
+    neither = build_scheduler(SchedulerPolicy(cpu_weight=0.0, load_weight=0.0))
+    assert neither.rank(hosts, req()).candidates == ["a", "b"]  # a tie, broken on the id
+
+
+def test_a_load_target_outside_0_to_1_is_refused() -> None:
+    for target in (0.0, 1.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=r"load target must be between 0 and 1 \(exclusive\)"):
+            cpu_load(1.0, target=target)
+        # Refused with the policy, whatever the strategy (spread does not use it, yet).
+        with pytest.raises(ValueError, match=r"load_target must be between 0 and 1 \(exclusive\)"):
+            SchedulerPolicy(load_target=target)
+    assert cpu_load(1.0, target=0.01).name == "cpu_load"
+    assert SchedulerPolicy(load_target=0.99).load_target == 0.99
+
+
 def test_load_estimate_rises_with_each_placement_of_a_batch() -> None:
     # Both hosts idle; placements push the chosen host toward the target, then past it.
     sched = Scheduler(weighers=(cpu_load(1.0, target=0.5),))
@@ -187,10 +226,9 @@ def test_host_subset_size_picks_at_random_among_the_best() -> None:
         assert i is not None
         picked[s.ids[i]] += 1
     assert set(picked) == {"h0", "h1", "h2"} and min(picked.values()) > 50
-    with pytest.raises(ValueError, match="host_subset_size"):
-        Scheduler(host_subset_size=0)
-    with pytest.raises(ValueError, match="target"):
-        cpu_load(1.0, target=1.0)
+    for make in (lambda: Scheduler(host_subset_size=0), lambda: SchedulerPolicy(host_subset_size=0)):
+        with pytest.raises(ValueError, match="host_subset_size must be at least 1, got 0"):
+            make()
 
 
 # ---- the vectorised path agrees with the full ranking ---------------------------------------
