@@ -10,7 +10,13 @@ from dataclasses import replace
 import pytest
 
 from controller.domain.errors import FailedPrecondition
-from controller.domain.lifecycle import ACTIONS, apply_result, check_action, sync_power
+from controller.domain.lifecycle import (
+    ACTIONS,
+    apply_result,
+    check_action,
+    needs_agent_for_delete,
+    sync_power,
+)
 from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
 
 USER_OPS = (CommandOp.START, CommandOp.STOP, CommandOp.REBOOT, CommandOp.DELETE)
@@ -46,8 +52,19 @@ def server(vm_state: VmState, task_state: TaskState | None = None, **kw: object)
     return Instance(**fields)  # type: ignore[arg-type]
 
 
+# The task a server shows while the agent carries out each action (GetServer's task_state).
+TASK_WHILE = {
+    CommandOp.SPAWN: TaskState.SPAWNING,
+    CommandOp.START: TaskState.POWERING_ON,
+    CommandOp.STOP: TaskState.POWERING_OFF,
+    CommandOp.REBOOT: TaskState.REBOOTING,
+    CommandOp.DELETE: TaskState.DELETING,
+}
+
+
 def test_user_action_table_matches_the_documented_contract() -> None:
     assert {op: set(ACTIONS[op].allowed_from) for op in USER_OPS} == ALLOWED_FROM
+    assert {op: action.task for op, action in ACTIONS.items()} == TASK_WHILE
 
 
 # ---- check_action ---------------------------------------------------------------------------
@@ -122,7 +139,7 @@ def in_flight(op: CommandOp) -> Instance:
     return server(vm, task, power_state=power, task_command=uuid.UUID(int=99), fault="an older fault")
 
 
-RUN, OFF = PowerState.RUNNING, PowerState.SHUTDOWN
+RUN, OFF, PAUSED, CRASHED = PowerState.RUNNING, PowerState.SHUTDOWN, PowerState.PAUSED, PowerState.CRASHED
 
 # op, power the agent reports, then: vm_state, power_state, allocated, event, release
 SUCCESS = [
@@ -131,6 +148,11 @@ SUCCESS = [
     (CommandOp.STOP, OFF, VmState.STOPPED, OFF, True, "instance.power_off.end", False),
     (CommandOp.REBOOT, RUN, VmState.ACTIVE, RUN, True, "instance.reboot.end", False),
     (CommandOp.DELETE, OFF, VmState.DELETED, PowerState.UNKNOWN, False, "instance.delete.end", True),
+    # The power state is the one the agent saw when it finished, not the one the action aims at
+    # (a guest that crashed as it booted, one that came up paused).
+    (CommandOp.SPAWN, CRASHED, VmState.ACTIVE, CRASHED, True, "instance.create.end", False),
+    (CommandOp.START, PAUSED, VmState.ACTIVE, PAUSED, True, "instance.power_on.end", False),
+    (CommandOp.REBOOT, OFF, VmState.ACTIVE, OFF, True, "instance.reboot.end", False),
 ]
 
 
@@ -174,6 +196,10 @@ FAILURE = [
     (CommandOp.START, PowerState.SHUTDOWN, VmState.STOPPED, True, "instance.power_on.error", False),
     (CommandOp.STOP, PowerState.RUNNING, VmState.ACTIVE, True, "instance.power_off.error", False),
     (CommandOp.REBOOT, PowerState.RUNNING, VmState.ACTIVE, True, "instance.reboot.error", False),
+    # ... and records the power state the agent saw (not the one before the operation).
+    (CommandOp.STOP, PowerState.CRASHED, VmState.ACTIVE, True, "instance.power_off.error", False),
+    (CommandOp.REBOOT, PowerState.SHUTDOWN, VmState.ACTIVE, True, "instance.reboot.error", False),
+    (CommandOp.START, PowerState.PAUSED, VmState.STOPPED, True, "instance.power_on.error", False),
 ]
 
 
@@ -194,6 +220,22 @@ def test_failed_result(
     assert out.release_allocation is release
     assert after.version == before.version + 1
     assert after.host_id == before.host_id
+
+
+@pytest.mark.parametrize(
+    ("host_id", "allocated", "needs_agent"),
+    [
+        ("h1", True, True),  # placed and claimed: its host may run a domain, ask its agent
+        (None, False, False),  # never placed (still scheduling, or NoValidHost)
+        ("h1", False, False),  # placed, but the claim was released (a failed build): no domain
+    ],
+)
+def test_delete_asks_an_agent_only_when_a_host_holds_the_server(
+    host_id: str | None, allocated: bool, needs_agent: bool
+) -> None:
+    vm_state = VmState.ERROR if host_id and not allocated else VmState.BUILDING
+    inst = server(vm_state, host_id=host_id, allocated=allocated)
+    assert needs_agent_for_delete(inst) is needs_agent
 
 
 def test_failure_without_a_reason_still_says_so() -> None:
