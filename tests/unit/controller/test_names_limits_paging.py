@@ -11,6 +11,7 @@ import pytest
 
 from controller.domain import limits, names, paging
 from controller.domain.errors import InvalidArgument, ViolationCollector
+from controller.domain.server_groups import GroupPolicy, ServerGroup, parse_server_group, server_group_name
 
 
 def ident(x: object) -> str:
@@ -183,6 +184,34 @@ def test_built_names_parse_back(
 ) -> None:
     parsed = parse(build(*args))
     assert (parsed if isinstance(parsed, tuple) else (parsed,)) == args
+
+
+def test_server_group_names_parse_and_build_back() -> None:
+    assert parse_server_group("projects/acme/serverGroups/web-tier") == ("acme", "web-tier")
+    assert server_group_name("acme", "web-tier") == "projects/acme/serverGroups/web-tier"
+    group = ServerGroup("acme", "web-tier", GroupPolicy.ANTI_AFFINITY)
+    assert parse_server_group(group.name) == ("acme", "web-tier")
+
+
+FORM = "projects/{project}/serverGroups/{group}"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("projects/acme/groups/web", FORM),
+        ("project/acme/serverGroups/web", FORM),
+        ("projects/acme/serverGroups", FORM),
+        ("projects/acme/serverGroups/web/members", FORM),
+        ("projects/Acme/serverGroups/web", "'Acme' is not a valid id"),
+        ("projects/acme/serverGroups/Web", "'Web' is not a valid id"),
+        ("projects/acme/serverGroups/", "'' is not a valid id"),
+    ],
+)
+def test_malformed_server_group_names_are_refused_on_the_given_field(name: str, says: str) -> None:
+    field, description = violation(lambda: parse_server_group(name, "server.server_group"))
+    assert field == "server.server_group" and says in description
+    assert violation(lambda: parse_server_group(name))[0] == "name"
 
 
 # ---- limits ---------------------------------------------------------------------------------
