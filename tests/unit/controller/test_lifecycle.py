@@ -62,9 +62,21 @@ TASK_WHILE = {
 }
 
 
+# The verb a person reads in refusals and faults ("cannot start ...", "stop failed on h1: ...").
+VERB = {
+    CommandOp.SPAWN: "spawn",
+    CommandOp.START: "start",
+    CommandOp.STOP: "stop",
+    CommandOp.REBOOT: "reboot",
+    CommandOp.DELETE: "delete",
+}
+
+
 def test_user_action_table_matches_the_documented_contract() -> None:
     assert {op: set(ACTIONS[op].allowed_from) for op in USER_OPS} == ALLOWED_FROM
     assert {op: action.task for op, action in ACTIONS.items()} == TASK_WHILE
+    assert {op: action.verb for op, action in ACTIONS.items()} == VERB
+    assert all(action.op is op for op, action in ACTIONS.items())
 
 
 # ---- check_action ---------------------------------------------------------------------------
@@ -214,7 +226,7 @@ def test_failed_result(
     after = out.instance
     assert (after.vm_state, after.task_state, after.power_state) == (vm_state, None, reported)
     assert after.task_command is None
-    assert after.fault == f"{ACTIONS[op].verb} failed on h1: libvirt said no"
+    assert after.fault == f"{VERB[op]} failed on h1: libvirt said no"
     assert after.allocated is allocated
     assert out.event_type == event
     assert out.release_allocation is release
