@@ -421,9 +421,11 @@ def test_a_batch_snapshot_reuses_the_previous_one_only_where_nothing_changed() -
 
 def test_host_columns_must_be_in_id_order_and_of_one_length() -> None:
     cols = host_columns([db_host(id="a"), db_host(id="b")], NOW.timestamp(), 3.0)
-    with pytest.raises(ValueError, match="id order"):
+    with pytest.raises(ValueError, match="host columns must be in strictly increasing id order"):
         HostColumns(**{f: list(reversed(getattr(cols, f))) for f in HostColumns.__slots__})
-    with pytest.raises(ValueError, match="lengths"):
+    with pytest.raises(ValueError, match="strictly increasing"):  # one host twice
+        HostColumns(**{f: getattr(cols, f)[:1] * 2 for f in HostColumns.__slots__})
+    with pytest.raises(ValueError, match="host columns of different lengths"):
         HostColumns(
             **{f: getattr(cols, f)[:1] if f == "zones" else getattr(cols, f) for f in HostColumns.__slots__}
         )

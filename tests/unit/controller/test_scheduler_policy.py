@@ -40,6 +40,8 @@ def three_hosts() -> list[HostView]:
         ({"hw_architecture": "x86_64"}, ("x86_64", "")),
         ({"hw_architecture": "AMD64", "hypervisor_type": "KVM"}, ("x86_64", "qemu")),
         ({"architecture": "arm64", "img_hv_type": "qemu"}, ("aarch64", "qemu")),
+        ({"hw_architecture": "x64"}, ("x86_64", "")),
+        ({"hw_architecture": "X86-64"}, ("x86_64", "")),
         ({"hw_architecture": " ", "hypervisor_type": "test"}, ("", "test")),
     ],
 )
@@ -214,6 +216,7 @@ def test_pack_and_spread_strategies() -> None:
 
     assert order(Strategy.PACK) == ["h1", "h1", "h1", "h1"]
     assert order(Strategy.SPREAD) == ["h1", "h2", "h1", "h2"]
+    assert [Strategy("spread"), Strategy("pack")] == [Strategy.SPREAD, Strategy.PACK]  # as configured
 
 
 def test_host_subset_size_picks_at_random_among_the_best() -> None:
@@ -229,6 +232,51 @@ def test_host_subset_size_picks_at_random_among_the_best() -> None:
     for make in (lambda: Scheduler(host_subset_size=0), lambda: SchedulerPolicy(host_subset_size=0)):
         with pytest.raises(ValueError, match="host_subset_size must be at least 1, got 0"):
             make()
+
+
+def test_a_subset_larger_than_the_candidates_picks_among_them() -> None:
+    sched = build_scheduler(SchedulerPolicy(host_subset_size=5))  # its own random generator
+    s = HostSnapshot([host("h1"), host("h2"), host("full", memory_mib_used=16384)])
+    picked = {s.ids[i] for i in (sched.select(s, req()) for _ in range(50)) if i is not None}
+    assert picked == {"h1", "h2"}
+
+
+# ---- what the scheduler keeps between requests ----------------------------------------------
+
+
+def test_schedulers_with_different_filters_on_one_snapshot_keep_their_own_masks() -> None:
+    s = HostSnapshot([host("a-down", up=False), host("b-up")])
+    assert Scheduler(filters=()).select(s, req()) == s.ids.index("a-down")  # no filter: lowest id
+    assert Scheduler().select(s, req()) == s.ids.index("b-up")
+
+
+def test_requests_of_other_traits_or_sizes_do_not_reuse_a_mask() -> None:
+    hosts = [
+        host("a", vcpus=2, memory_mib=1024, hypervisor_type="test"),
+        host("b", vcpus=8, memory_mib=8192, hypervisor_type="qemu", arch="aarch64", availability_zone="az2"),
+        host("c", vcpus=4, memory_mib=4096, disk_gib=10),
+    ]
+    s = HostSnapshot(hosts)
+    for r, fits in [
+        (req(vcpus=1, memory_mib=512), {"a", "b", "c"}),
+        (req(vcpus=3, memory_mib=512), {"b", "c"}),
+        (req(vcpus=1, memory_mib=2048), {"b", "c"}),
+        (req(vcpus=1, memory_mib=512, disk_gib=20), {"a", "b"}),
+        (req(vcpus=1, memory_mib=512, hypervisor_type="qemu"), {"b", "c"}),
+        (req(vcpus=1, memory_mib=512, arch="x86_64"), {"a", "c"}),
+        (req(vcpus=1, memory_mib=512, availability_zone="az1"), {"a", "c"}),
+    ]:
+        passing = SPREAD.passing(s, r)
+        assert {s.ids[i] for i in np.flatnonzero(passing)} == fits, r
+        chosen = SPREAD.select(s, r)
+        assert chosen is not None and s.ids[chosen] in fits
+
+
+def test_a_hard_group_request_leaves_the_kept_masks_as_they_were() -> None:
+    s = HostSnapshot(three_hosts(), members={"p/g": ["h1"]})
+    assert SPREAD.select(s, req()) == 0  # h1: all equal, lowest id
+    assert SPREAD.select(s, group_req(GroupPolicy.ANTI_AFFINITY)) == 1  # not h1, its member's
+    assert SPREAD.select(s, req()) == 0  # h1 again: the group's rule is not the next request's
 
 
 # ---- the vectorised path agrees with the full ranking ---------------------------------------
