@@ -364,9 +364,15 @@ def test_host_view_is_up_only_when_up_and_fresh(changes: dict[str, object], age_
 
 
 def test_host_view_carries_capacity_usage_and_placement_traits() -> None:
-    v = host_view(db_host(enabled=False, availability_zone="az7"), NOW.timestamp(), 3.0)
+    v = host_view(
+        db_host(enabled=False, availability_zone="az7", disk_allocation_ratio=2.0), NOW.timestamp(), 3.0
+    )
     assert (v.id, v.availability_zone, v.arch, v.enabled) == ("h1", "az7", "x86_64", False)
-    assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (32 * 4 - 3, 65536 * 1.5 - 4096, 460)
+    assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (
+        32 * 4 - 3,
+        65536 * 1.5 - 4096,
+        500 * 2 - 40,
+    )
 
 
 def instance(**kw: object) -> Instance:
@@ -417,6 +423,26 @@ def test_a_batch_snapshot_reuses_the_previous_one_only_where_nothing_changed() -
     assert grown.ids == ["a", "b", "c"] and grown.index["c"] == 2
     assert grown.zone_is("az2").tolist() == [False, True, True]
     assert grown.arch_is("arm64").tolist() == [False, False, True]
+
+
+def test_a_host_read_afresh_is_seen_as_read_plus_the_claims_not_yet_committed() -> None:
+    s = HostSnapshot([host("a"), host("b", cpu_util=0.25, load_fresh=True)])
+    row = host(
+        "a", vcpus=16, memory_mib=8192, disk_gib=50, vcpus_used=4, memory_mib_used=1024, disk_gib_used=10
+    )
+    row.cpu_allocation_ratio, row.ram_allocation_ratio, row.disk_allocation_ratio = 2.0, 1.5, 2.0
+    s.replace_row(0, HostColumns.of([row]), 0, extra=(2, 512, 5))
+    assert s.usage("a") == (6, 1536, 15)
+    assert (s.free_v[0], s.free_m[0], s.free_d[0]) == (16 * 2.0 - 6, 8192 * 1.5 - 1536, 50 * 2.0 - 15)
+    assert s.util[0] == pytest.approx(6 / 16)  # no live load: estimated from what is allocated
+    # A host with live load: the new allocations add to it (the metrics have not seen them yet).
+    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=4)]), 0)
+    assert s.usage("b") == (4, 0, 0) and s.util[1] == pytest.approx(0.25 + 4 / 8)
+    # Read as down: no longer chosen, whatever the snapshot had cached for it.
+    plain = req(vcpus=1, memory_mib=1, disk_gib=0)
+    assert SPREAD.select(s, plain) == 1
+    s.replace_row(1, HostColumns.of([host("b", up=False)]), 0)
+    assert SPREAD.select(s, plain) == 0
 
 
 def test_host_columns_must_be_in_id_order_and_of_one_length() -> None:

@@ -164,8 +164,9 @@ def test_load_weigher_fills_up_to_the_target_and_avoids_hot_hosts() -> None:
 def test_load_weigher_falls_back_to_allocation_when_metrics_are_stale() -> None:
     sched = Scheduler(weighers=(cpu_load(1.0, target=0.6),))
     hosts = [
-        # Stale metrics say idle, but 15 of 16 vcpus are allocated: scored as ~94% busy.
-        host("stale", cpu_util=0.0, load_fresh=False, vcpus=16, vcpus_used=15),
+        # Stale metrics say just under the target (the best score), but 15 of 16 vcpus are
+        # allocated: scored as ~94% busy.
+        host("stale", cpu_util=0.52, load_fresh=False, vcpus=16, vcpus_used=15),
         host("fresh", cpu_util=0.3, load_fresh=True, vcpus=16),
         host("unknown", vcpus=16, vcpus_used=8),  # no metrics: 50% allocated
     ]
