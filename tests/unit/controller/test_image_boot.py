@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from controller.domain.boot import GIB, MAX_KERNEL_ARGS, boot_spec, check_kernel_args
+from controller.domain.boot import MAX_KERNEL_ARGS, boot_spec, check_kernel_args
 from controller.domain.errors import FailedPrecondition, ViolationCollector
 from controller.domain.model import Flavor, Image, ImageRef, ImageStatus
 
+GIB = 1024**3  # written out: the flavor's disk is in GiB, an image's virtual size in bytes
 TINY = Flavor("m1.tiny", 1, 512, 1)
 NO_DISK = Flavor("m1.nodisk", 1, 512, 0)
 A = ImageStatus.ACTIVE

@@ -14,6 +14,7 @@ from controller.domain.lifecycle import (
     ACTIONS,
     apply_result,
     check_action,
+    event_catalogue,
     needs_agent_for_delete,
     sync_power,
 )
@@ -74,6 +75,7 @@ VERB = {
 
 def test_user_action_table_matches_the_documented_contract() -> None:
     assert {op: set(ACTIONS[op].allowed_from) for op in USER_OPS} == ALLOWED_FROM
+    assert ACTIONS[CommandOp.SPAWN].allowed_from == {VmState.BUILDING}  # the scheduler's, not a user's
     assert {op: action.task for op, action in ACTIONS.items()} == TASK_WHILE
     assert {op: action.verb for op, action in ACTIONS.items()} == VERB
     assert all(action.op is op for op, action in ACTIONS.items())
@@ -304,3 +306,17 @@ def test_deleted_and_building_servers_ignore_power_reports(vm_state: VmState) ->
     inst = server(vm_state, power_state=PowerState.UNKNOWN)
     assert sync_power(inst, PowerState.RUNNING) is None
     assert sync_power(replace(inst, power_state=PowerState.RUNNING), PowerState.SHUTDOWN) is None
+
+
+# ---- the event catalogue ---------------------------------------------------------------------
+
+
+def test_every_event_says_what_it_announces() -> None:
+    catalogue = event_catalogue()
+    assert all(description.strip() for description in catalogue.values())
+    # The two whose wording differs from their kind's (spawn is sent by the scheduler; a
+    # delete's end is the server gone, not a state reached).
+    assert catalogue["instance.scheduled"] == "the scheduler placed the server and sent spawn to its host"
+    assert catalogue["instance.power_on.start"] == "start was requested and sent to the server's host"
+    assert catalogue["instance.delete.end"].startswith("the server is gone (DELETED)")
+    assert catalogue["instance.power_off.end"] == "the agent reported stop done (vm_state STOPPED)"

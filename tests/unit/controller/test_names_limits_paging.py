@@ -11,7 +11,14 @@ import pytest
 
 from controller.domain import limits, names, paging
 from controller.domain.errors import InvalidArgument, ViolationCollector
-from controller.domain.server_groups import GroupPolicy, ServerGroup, parse_server_group, server_group_name
+from controller.domain.server_groups import (
+    GroupPolicy,
+    ServerGroup,
+    group_key,
+    parse_server_group,
+    server_group_name,
+)
+from overcast.v1 import server_group_pb2
 
 
 def ident(x: object) -> str:
@@ -146,6 +153,8 @@ def test_refused_ids_are_told_what_to_fix(check: Callable[[str, str], str], bad:
 def test_default_fields() -> None:
     assert violation(lambda: names.parse_project("nope"))[0] == "parent"
     assert violation(lambda: names.parse_server("nope"))[0] == "name"
+    assert violation(lambda: names.parse_flavor("nope"))[0] == "name"
+    assert violation(lambda: names.parse_image("nope"))[0] == "name"
     assert violation(lambda: names.parse_host("nope"))[0] == "name"
 
 
@@ -191,6 +200,13 @@ def test_server_group_names_parse_and_build_back() -> None:
     assert server_group_name("acme", "web-tier") == "projects/acme/serverGroups/web-tier"
     group = ServerGroup("acme", "web-tier", GroupPolicy.ANTI_AFFINITY)
     assert parse_server_group(group.name) == ("acme", "web-tier")
+    assert group_key("acme", "web-tier") == "acme/web-tier"  # how storage and the scheduler name it
+
+
+def test_group_policies_are_the_api_enum_names() -> None:
+    # The API layer converts by name: every policy a client can ask for is one the domain knows.
+    wire = set(server_group_pb2.ServerGroupPolicy.keys()) - {"SERVER_GROUP_POLICY_UNSPECIFIED"}
+    assert {p.value for p in GroupPolicy} == wire
 
 
 FORM = "projects/{project}/serverGroups/{group}"
@@ -267,18 +283,29 @@ def test_check_metadata_reports_every_problem_at_once() -> None:
 @pytest.mark.parametrize(
     ("asked", "used", "violated"),
     [
-        (0, limits.DEFAULT_PAGE_SIZE, False),
+        (0, 100, False),  # unset: the default page
         (1, 1, False),
-        (limits.MAX_PAGE_SIZE, limits.MAX_PAGE_SIZE, False),
-        (limits.MAX_PAGE_SIZE + 1, limits.MAX_PAGE_SIZE, False),  # clamped, not refused (AIP-158)
-        (10**9, limits.MAX_PAGE_SIZE, False),
-        (-1, limits.DEFAULT_PAGE_SIZE, True),
+        (1000, 1000, False),
+        (1001, 1000, False),  # clamped, not refused (AIP-158)
+        (10**9, 1000, False),
+        (-1, 100, True),
     ],
 )
 def test_check_page_size(asked: int, used: int, violated: bool) -> None:
     v = ViolationCollector()
     assert limits.check_page_size(v, asked) == used
-    assert [x.field for x in v.violations] == (["page_size"] if violated else [])
+    assert [(x.field, x.description) for x in v.violations] == (
+        [("page_size", "must not be negative")] if violated else []
+    )
+
+
+def test_the_limits_a_client_meets() -> None:
+    """Written out here as a client reads them (they are in no other document): changing one
+    changes what the API accepts, so it should be a deliberate change of this test too."""
+    assert (limits.MAX_VCPUS, limits.MAX_MEMORY_MIB, limits.MAX_DISK_GIB) == (1024, 16 * 2**20, 2**20)
+    assert (limits.MAX_METADATA_ITEMS, limits.MAX_METADATA_KEY, limits.MAX_METADATA_VALUE) == (64, 255, 1024)
+    assert (limits.MAX_DESCRIPTION, limits.MAX_REQUEST_ID) == (1024, 128)
+    assert limits.DISK_FORMATS == ("qcow2", "raw", "aki", "ari")
 
 
 @pytest.mark.parametrize(("length", "ok"), [(0, True), (limits.MAX_REQUEST_ID, True), (129, False)])
