@@ -20,7 +20,7 @@ from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.hosts import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.snapshot import HostSnapshot
-from controller.scheduler.weighers import free_ram, free_vcpus, weigh
+from controller.scheduler.weighers import Weigher, free_ram, free_vcpus, totals, weigh
 from controller.services.scheduling import host_columns, host_view, placement_request
 
 SPREAD = Scheduler(weighers=(free_ram(1.0),))
@@ -193,6 +193,22 @@ def test_weighers_are_normalised_then_multiplied_and_summed() -> None:
     assert weigh([], [free_ram(1.0)]) == []
 
 
+def test_a_one_vcpu_host_empty_is_wholly_free() -> None:
+    hosts = [host("tiny", vcpus=1), host("half", vcpus=8, vcpus_used=4)]
+    assert weigh(hosts, [free_vcpus(1.0)]) == [1.0, 0.0]  # shares 1 and 1/2
+    s = HostSnapshot(hosts)
+    weigh_in(s, [free_vcpus(1.0)])  # the snapshot now keeps the shares, updated per claim
+    tiny, one = s.ids.index("tiny"), req(vcpus=1, memory_mib=0, disk_gib=0)
+    s.claim(tiny, one)
+    assert weigh_in(s, [free_vcpus(1.0)]) == {"half": 1.0, "tiny": 0.0}  # shares 1/2 and 0
+    s.claim(tiny, one, -1)  # the claim given back (refused by the database)
+    assert weigh_in(s, [free_vcpus(1.0)]) == {"half": 0.0, "tiny": 1.0}
+
+
+def weigh_in(s: HostSnapshot, weighers: list[Weigher]) -> dict[str, float]:
+    return dict(zip(s.ids, totals(s, req(), None, weighers).tolist(), strict=True))
+
+
 def test_scores_are_normalised_to_0_1_over_the_candidates_whatever_their_spread() -> None:
     # Free RAM shares 3/4, 1/2 and 1/4 (a range of 1/2, not 1): still scored 1, 0.5 and 0, so
     # a weigher's multiplier alone says how much it counts against the others.
@@ -227,6 +243,19 @@ def test_no_valid_host_counts_hosts_removed_per_filter() -> None:
 def test_no_valid_host_with_one_host() -> None:
     ranking = SPREAD.rank([host("h", availability_zone="az2")], req(availability_zone="az1"))
     assert ranking.no_valid_host() == "No valid host: 1 host: 1 removed by availability zone"
+
+
+def test_a_zone_no_host_is_in_matches_no_host() -> None:
+    hosts = [host("a", availability_zone="az1"), host("b", availability_zone="az2")]
+    ranking = SPREAD.rank(hosts, req(availability_zone="az3"))
+    assert ranking.no_valid_host() == "No valid host: 2 hosts: 2 removed by availability zone"
+
+
+def test_a_batch_fills_disk_too() -> None:
+    decisions = SPREAD.place(HostSnapshot([host("h", disk_gib=10)]), [req(disk_gib=4) for _ in range(3)])
+    assert [d.host_id for d in decisions] == ["h", "h", None]
+    assert [d.reason for d in decisions[:2]] == ["", ""]
+    assert decisions[2].reason == "No valid host: 1 host: 1 removed by capacity (disk)"
 
 
 def test_no_valid_host_with_no_hosts() -> None:
@@ -436,8 +465,9 @@ def test_a_host_read_afresh_is_seen_as_read_plus_the_claims_not_yet_committed() 
     assert (s.free_v[0], s.free_m[0], s.free_d[0]) == (16 * 2.0 - 6, 8192 * 1.5 - 1536, 50 * 2.0 - 15)
     assert s.util[0] == pytest.approx(6 / 16)  # no live load: estimated from what is allocated
     # A host with live load: the new allocations add to it (the metrics have not seen them yet).
-    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=4)]), 0)
-    assert s.usage("b") == (4, 0, 0) and s.util[1] == pytest.approx(0.25 + 4 / 8)
+    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=2)]), 0)
+    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=6)]), 0)
+    assert s.usage("b") == (6, 0, 0) and s.util[1] == pytest.approx(0.25 + 6 / 8)
     # Read as down: no longer chosen, whatever the snapshot had cached for it.
     plain = req(vcpus=1, memory_mib=1, disk_gib=0)
     assert SPREAD.select(s, plain) == 1

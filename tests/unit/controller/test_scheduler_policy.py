@@ -13,6 +13,7 @@ import pytest
 from scheduler_testkit import host, req
 
 from controller.domain.server_groups import GroupPolicy
+from controller.scheduler.filters import AFFINITY, ANTI_AFFINITY, DISK, MEMORY, VCPUS
 from controller.scheduler.hosts import HostView, PlacementRequest, image_requirements
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
@@ -242,12 +243,50 @@ def test_a_subset_larger_than_the_candidates_picks_among_them() -> None:
     assert picked == {"h1", "h2"}
 
 
+def test_the_subset_is_the_best_hosts_of_a_large_fleet_and_a_seed_repeats_the_picks() -> None:
+    order = list(range(60))
+    random.Random(2).shuffle(order)
+    s = HostSnapshot([host(f"h{i:02d}", memory_mib_used=100 * rank) for i, rank in enumerate(order)])
+    best = {f"h{i:02d}" for i, rank in enumerate(order) if rank < 4}
+
+    def picks(seed: int) -> list[str]:
+        sched = build_scheduler(SchedulerPolicy(host_subset_size=4), rng=random.Random(seed))
+        return [s.ids[i] for i in (sched.select(s, req()) for _ in range(200)) if i is not None]
+
+    assert set(picks(1)) == best
+    assert picks(1) == picks(1) and picks(1) != picks(2)
+
+
+def test_each_strategy_weighs_with_its_own_weighers() -> None:
+    def names(policy: SchedulerPolicy) -> list[tuple[str, float]]:
+        return [(w.name, w.multiplier) for w in build_scheduler(policy).weighers]
+
+    assert names(SchedulerPolicy(ram_weight=2.0, soft_anti_affinity_weight=5.0)) == [
+        ("free_ram", 2.0),
+        ("free_vcpus", 1.0),
+        ("least_load", 1.0),
+        ("soft_affinity", 10.0),
+        ("soft_anti_affinity", 5.0),
+    ]
+    assert names(SchedulerPolicy(strategy=Strategy.PACK, cpu_weight=3.0, load_weight=0.5)) == [
+        ("free_ram", -1.0),
+        ("free_vcpus", -3.0),
+        ("cpu_load", 0.5),
+        ("soft_affinity", 10.0),
+        ("soft_anti_affinity", 10.0),
+    ]
+
+
 # ---- what the scheduler keeps between requests ----------------------------------------------
 
 
 def test_schedulers_with_different_filters_on_one_snapshot_keep_their_own_masks() -> None:
     s = HostSnapshot([host("a-down", up=False), host("b-up")])
     assert Scheduler(filters=()).select(s, req()) == s.ids.index("a-down")  # no filter: lowest id
+    assert Scheduler().select(s, req()) == s.ids.index("b-up")
+    s = HostSnapshot([host("a-down", up=False), host("b-up")])
+    per_request_only = Scheduler(filters=(AFFINITY, ANTI_AFFINITY, VCPUS, MEMORY, DISK))
+    assert per_request_only.select(s, req()) == s.ids.index("a-down")
     assert Scheduler().select(s, req()) == s.ids.index("b-up")
 
 
@@ -273,11 +312,16 @@ def test_requests_of_other_traits_or_sizes_do_not_reuse_a_mask() -> None:
         assert chosen is not None and s.ids[chosen] in fits
 
 
-def test_a_hard_group_request_leaves_the_kept_masks_as_they_were() -> None:
+@pytest.mark.parametrize("plain_first", [True, False])
+def test_a_hard_group_request_leaves_the_kept_masks_as_they_were(plain_first: bool) -> None:
     s = HostSnapshot(three_hosts(), members={"p/g": ["h1"]})
-    assert SPREAD.select(s, req()) == 0  # h1: all equal, lowest id
+    if plain_first:
+        assert SPREAD.select(s, req()) == 0  # h1: all equal, lowest id
     assert SPREAD.select(s, group_req(GroupPolicy.ANTI_AFFINITY)) == 1  # not h1, its member's
-    assert SPREAD.select(s, req()) == 0  # h1 again: the group's rule is not the next request's
+    assert SPREAD.select(s, req()) == 0  # h1: the group's rule is not the next request's
+    # A group request within an allowed set: both apply.
+    out = SPREAD.place(s, [group_req(GroupPolicy.ANTI_AFFINITY)], allowed=s.mask_of(["h1", "h3"]))
+    assert [d.host_id for d in out] == ["h3"]
 
 
 # ---- the vectorised path agrees with the full ranking ---------------------------------------
