@@ -47,17 +47,31 @@ SCHEDULER_TESTS = (
 )
 
 # The pure modules and the unit tests that check them: none needs PostgreSQL, RabbitMQ or
-# libvirt. Fast, focused files first (-x stops at the first failure). Modules left out:
-# errors.py, messages.py, model.py and placements.py are checked through the storage tests
-# (PostgreSQL), and ids.py is a UUID generator tested for uniqueness only.
+# libvirt. Fast, focused files first (-x stops at the first failure). Left out: messages.py,
+# whose tests write the outbox (PostgreSQL, a database per test: minutes per run).
 TESTS: dict[str, tuple[str, ...]] = {
     "controller/domain/names.py": (f"{CTL}/test_names_limits_paging.py",),
     "controller/domain/limits.py": (f"{CTL}/test_names_limits_paging.py",),
     "controller/domain/paging.py": (f"{CTL}/test_names_limits_paging.py",),
     "controller/domain/lifecycle.py": (f"{CTL}/test_lifecycle.py", "tests/unit/test_event_catalogue.py"),
     "controller/domain/reconcile.py": (f"{CTL}/test_reconcile.py",),
+    "controller/domain/ids.py": (f"{CTL}/test_ids.py",),
     "controller/domain/boot.py": (f"{CTL}/test_image_boot.py",),
     "controller/domain/image_format.py": (f"{CTL}/test_image_format.py",),
+    "controller/domain/placements.py": (f"{CTL}/test_scheduler_workers.py", f"{CTL}/test_scheduler.py"),
+    "controller/domain/model.py": (
+        f"{CTL}/test_domain_contract.py",
+        f"{CTL}/test_lifecycle.py",
+        f"{CTL}/test_rows_decode.py",
+        f"{CTL}/test_image_boot.py",
+        f"{CTL}/test_scheduler_workers.py",
+    ),
+    "controller/domain/errors.py": (
+        f"{CTL}/test_domain_contract.py",
+        f"{CTL}/test_names_limits_paging.py",
+        f"{CTL}/test_console_relay.py",
+        f"{CTL}/test_image_service.py",
+    ),
     "controller/domain/server_groups.py": (
         f"{CTL}/test_names_limits_paging.py",
         f"{CTL}/test_scheduler_policy.py",

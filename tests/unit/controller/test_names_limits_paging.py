@@ -18,7 +18,6 @@ from controller.domain.server_groups import (
     parse_server_group,
     server_group_name,
 )
-from overcast.v1 import server_group_pb2
 
 
 def ident(x: object) -> str:
@@ -201,12 +200,6 @@ def test_server_group_names_parse_and_build_back() -> None:
     group = ServerGroup("acme", "web-tier", GroupPolicy.ANTI_AFFINITY)
     assert parse_server_group(group.name) == ("acme", "web-tier")
     assert group_key("acme", "web-tier") == "acme/web-tier"  # how storage and the scheduler name it
-
-
-def test_group_policies_are_the_api_enum_names() -> None:
-    # The API layer converts by name: every policy a client can ask for is one the domain knows.
-    wire = set(server_group_pb2.ServerGroupPolicy.keys()) - {"SERVER_GROUP_POLICY_UNSPECIFIED"}
-    assert {p.value for p in GroupPolicy} == wire
 
 
 FORM = "projects/{project}/serverGroups/{group}"
