@@ -251,6 +251,20 @@ def test_a_zone_no_host_is_in_matches_no_host() -> None:
     assert ranking.no_valid_host() == "No valid host: 2 hosts: 2 removed by availability zone"
 
 
+@pytest.mark.parametrize(
+    ("h", "one"),
+    [
+        (host("h", vcpus=4), req(vcpus=1, memory_mib=1, disk_gib=0)),
+        (host("h", memory_mib=2048), req(vcpus=0, memory_mib=512, disk_gib=0)),
+        (host("h", disk_gib=8), req(vcpus=0, memory_mib=1, disk_gib=2)),
+    ],
+    ids=["vcpus", "memory", "disk"],
+)
+def test_a_batch_fills_a_host_exactly(h: HostView, one: PlacementRequest) -> None:
+    decisions = SPREAD.place(HostSnapshot([h]), [one] * 5)
+    assert [d.host_id for d in decisions] == ["h", "h", "h", "h", None]  # the 4th takes the last of it
+
+
 def test_a_batch_fills_disk_too() -> None:
     decisions = SPREAD.place(HostSnapshot([host("h", disk_gib=10)]), [req(disk_gib=4) for _ in range(3)])
     assert [d.host_id for d in decisions] == ["h", "h", None]
