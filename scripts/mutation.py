@@ -74,6 +74,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     ),
     "controller/domain/server_groups.py": (
         f"{CTL}/test_names_limits_paging.py",
+        f"{CTL}/test_domain_contract.py",
         f"{CTL}/test_scheduler_policy.py",
     ),
     "controller/scheduler/filters.py": SCHEDULER_TESTS,
@@ -88,7 +89,27 @@ TESTS: dict[str, tuple[str, ...]] = {
 # The kill rate (%) each module reached when last measured (docs/testing.md): a full run that
 # falls below one fails, so a change that adds untested behaviour says so. Raise them as tests
 # improve; lower one only with the reason written in docs/testing.md.
-FLOORS: dict[str, float] = {}
+FLOORS: dict[str, float] = {
+    "controller/domain/names.py": 100,
+    "controller/domain/limits.py": 100,
+    "controller/domain/paging.py": 93,
+    "controller/domain/lifecycle.py": 99,
+    "controller/domain/reconcile.py": 100,
+    "controller/domain/ids.py": 86,
+    "controller/domain/boot.py": 100,
+    "controller/domain/image_format.py": 97,
+    "controller/domain/placements.py": 82,
+    "controller/domain/model.py": 64,
+    "controller/domain/errors.py": 100,
+    "controller/domain/server_groups.py": 95,
+    "controller/scheduler/filters.py": 85,
+    "controller/scheduler/weighers.py": 91,
+    "controller/scheduler/policy.py": 96,
+    "controller/scheduler/placement.py": 83,
+    "controller/scheduler/hosts.py": 95,
+    "controller/scheduler/snapshot.py": 86,
+    "controller/scheduler/kept.py": 70,
+}
 
 # Enums whose members a mutant swaps (Class.MEMBER -> the next member).
 ENUM_SOURCES = ("controller/domain/model.py", "controller/domain/server_groups.py")
