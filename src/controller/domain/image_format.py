@@ -36,7 +36,7 @@ class Qcow2Header:
 
 def parse_qcow2_header(head: bytes) -> Qcow2Header:
     """Parse and vet the qcow2 header at the start of `head` (at least 72 bytes, 104 for v3)."""
-    if len(head) < 4 or head[:4] != QCOW2_MAGIC:
+    if head[:4] != QCOW2_MAGIC:  # shorter data cannot match either
         raise ImageFormatError("the data is not a qcow2 image (no QFI\\xfb magic at offset 0)")
     if len(head) < _V2_HEADER.size:
         raise ImageFormatError(f"the qcow2 header is truncated ({len(head)} bytes)")

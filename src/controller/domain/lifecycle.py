@@ -23,7 +23,6 @@ class Action:
     end_event: str
     error_event: str
     end_vm_state: VmState
-    end_power_state: PowerState
     verb: str
 
 
@@ -36,7 +35,6 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
         "instance.create.end",
         "instance.create.error",
         VmState.ACTIVE,
-        PowerState.RUNNING,
         "spawn",
     ),
     CommandOp.START: Action(
@@ -47,7 +45,6 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
         "instance.power_on.end",
         "instance.power_on.error",
         VmState.ACTIVE,
-        PowerState.RUNNING,
         "start",
     ),
     CommandOp.STOP: Action(
@@ -58,7 +55,6 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
         "instance.power_off.end",
         "instance.power_off.error",
         VmState.STOPPED,
-        PowerState.SHUTDOWN,
         "stop",
     ),
     CommandOp.REBOOT: Action(
@@ -69,7 +65,6 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
         "instance.reboot.end",
         "instance.reboot.error",
         VmState.ACTIVE,
-        PowerState.RUNNING,
         "reboot",
     ),
     CommandOp.DELETE: Action(
@@ -80,7 +75,6 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
         "instance.delete.end",
         "instance.delete.error",
         VmState.DELETED,
-        PowerState.UNKNOWN,
         "delete",
     ),
 }
@@ -133,7 +127,8 @@ def apply_result(inst: Instance, op: CommandOp, ok: bool, error: str, power: Pow
             vm_state=action.end_vm_state,
             task_state=None,
             task_command=None,
-            power_state=action.end_power_state if op is CommandOp.DELETE else power,
+            # The power state the agent saw as it finished; a deleted server has none.
+            power_state=PowerState.UNKNOWN if op is CommandOp.DELETE else power,
             fault="",
             allocated=inst.allocated and op is not CommandOp.DELETE,
         )

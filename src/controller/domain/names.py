@@ -12,9 +12,14 @@ _ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _CATALOG_ID = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 _HOST_ID = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 
-ID_RULE = "1-63 characters: lowercase letters, digits and hyphens, starting with a letter"
-CATALOG_ID_RULE = "1-63 characters: lowercase letters, digits, '.', '_' and '-'"
-HOST_ID_RULE = "1-63 characters: letters, digits, '.', '_' and '-'"
+# What a person reads when an id is refused: enough to fix it without reading the patterns.
+ID_RULE = "1-63 characters: lowercase letters, digits and '-', starting with a letter, not ending with '-'"
+CATALOG_ID_RULE = (
+    "1-63 characters: lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
+)
+HOST_ID_RULE = (
+    "1-63 characters: letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
+)
 
 
 def check_id(value: str, field: str) -> str:

@@ -21,10 +21,6 @@ class GroupPolicy(enum.StrEnum):
     SOFT_AFFINITY = "SOFT_AFFINITY"
     SOFT_ANTI_AFFINITY = "SOFT_ANTI_AFFINITY"
 
-    @property
-    def hard(self) -> bool:
-        return self in (GroupPolicy.AFFINITY, GroupPolicy.ANTI_AFFINITY)
-
 
 @dataclass(frozen=True)
 class ServerGroup:

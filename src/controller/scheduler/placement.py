@@ -96,12 +96,16 @@ class Scheduler:
             s.static_masks[key] = mask
         return mask
 
+    def _fits_key(self, r: PlacementRequest) -> tuple[object, ...]:
+        """What the kept mask of `_fits` depends on: requests that share it share the mask."""
+        return (self._cache_key, r.traits, r.vcpus, r.memory_mib, r.disk_gib)
+
     def _fits(self, s: HostSnapshot, r: PlacementRequest) -> Mask:
         """`passing` with the default per-request filters when the group filters say nothing
         (no hard group rule): the static mask and the capacity filters, per request shape, kept
         current by the snapshot on each claim."""
         v, m, d = r.vcpus, r.memory_mib, r.disk_gib
-        return s.kept.fits((self._cache_key, r.traits, v, m, d), self._static_mask(s, r), v, m, d)
+        return s.kept.fits(self._fits_key(r), self._static_mask(s, r), v, m, d)
 
     def _fits_kept(self, r: PlacementRequest) -> bool:
         """Whether `passing` is `_fits` (a mask the snapshot keeps) for `r`."""
@@ -113,7 +117,7 @@ class Scheduler:
         """How many hosts pass the filters (and `allowed`), which (None: every host), and the
         key of the snapshot's kept mask they come from (None: none)."""
         if allowed is None and self._fits_kept(r):
-            key = (self._cache_key, r.traits, r.vcpus, r.memory_mib, r.disk_gib)
+            key = self._fits_key(r)
             found = s.kept.kept_candidates(key)
             if found is None:
                 self._fits(s, r)

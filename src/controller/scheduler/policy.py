@@ -37,6 +37,14 @@ class SchedulerPolicy:
     soft_anti_affinity_weight: float = 10.0
     host_subset_size: int = 1
 
+    def __post_init__(self) -> None:
+        # Checked here, not only where pack builds its weigher: a policy is valid or refused
+        # whatever its strategy (a target of 0 would divide by zero in the load score).
+        if not 0.0 < self.load_target < 1.0:
+            raise ValueError(f"load_target must be between 0 and 1 (exclusive), got {self.load_target}")
+        if self.host_subset_size < 1:
+            raise ValueError(f"host_subset_size must be at least 1, got {self.host_subset_size}")
+
 
 def build_scheduler(
     policy: SchedulerPolicy = SchedulerPolicy(), rng: random.Random | None = None

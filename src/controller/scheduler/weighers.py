@@ -42,20 +42,20 @@ def _free_share(free: str, cap: str) -> Column:
     return column
 
 
-def free_ram(multiplier: float = 1.0) -> Weigher:
+def free_ram(multiplier: float) -> Weigher:
     """Free RAM as a share of the host's (RAM x allocation ratio): positive spreads (the
     emptiest host first), negative packs (the fullest first). Shares, not MiB: in a fleet of
     hosts of different sizes, spreading by absolute room would fill the big hosts first."""
     return Weigher("free_ram", _free_share("free_m", "cap_m"), multiplier)
 
 
-def free_vcpus(multiplier: float = 1.0) -> Weigher:
+def free_vcpus(multiplier: float) -> Weigher:
     """CPU allocation: unallocated vcpus as a share of the host's (vcpus x allocation ratio);
     positive spreads, negative packs."""
     return Weigher("free_vcpus", _free_share("free_v", "cap_v"), multiplier)
 
 
-def least_load(multiplier: float = 1.0) -> Weigher:
+def least_load(multiplier: float) -> Weigher:
     """Live CPU load, balanced: the host whose CPU utilisation after this placement is the
     lowest first (its smoothed live utilisation where fresh, else estimated from allocated
     vcpus; plus the request's vcpus over the host's physical ones). The spread strategy's
@@ -88,7 +88,7 @@ def _target_load_score_one(util: float, target: float) -> float:
     return max(target * (1.0 - util) / (1.0 - target), 0.0)
 
 
-def cpu_load(multiplier: float = 1.0, target: float = DEFAULT_LOAD_TARGET) -> Weigher:
+def cpu_load(multiplier: float, target: float = DEFAULT_LOAD_TARGET) -> Weigher:
     """Live CPU load with a target utilisation: fill hosts up to `target`, avoid hosts above
     it. The utilisation is the host's after this placement (its estimate plus the request's
     vcpus over the host's physical ones); a host without fresh metrics is estimated from
@@ -121,12 +121,12 @@ def _members_here(s: HostSnapshot, r: PlacementRequest, policy: GroupPolicy) -> 
     return counts
 
 
-def soft_affinity(multiplier: float = 1.0) -> Weigher:
+def soft_affinity(multiplier: float) -> Weigher:
     """SOFT_AFFINITY groups: the more members a host already runs, the better."""
     return Weigher("soft_affinity", lambda s, r: _members_here(s, r, GroupPolicy.SOFT_AFFINITY), multiplier)
 
 
-def soft_anti_affinity(multiplier: float = 1.0) -> Weigher:
+def soft_anti_affinity(multiplier: float) -> Weigher:
     """SOFT_ANTI_AFFINITY groups: the fewer members a host already runs, the better."""
 
     def column(s: HostSnapshot, r: PlacementRequest) -> Floats | None:

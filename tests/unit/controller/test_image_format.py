@@ -93,6 +93,19 @@ def test_bad_qcow2_headers_say_why(head: bytes, says: str) -> None:
         virtual_size("qcow2", head, 1 << 20)
 
 
+@pytest.mark.parametrize(("cluster_bits", "ok"), [(8, False), (9, True), (21, True), (22, False)])
+def test_cluster_sizes_from_512_bytes_to_2_mib_are_accepted(cluster_bits: int, ok: bool) -> None:
+    if ok:
+        assert parse_qcow2_header(header(cluster_bits=cluster_bits)).cluster_bits == cluster_bits
+    else:
+        with pytest.raises(ImageFormatError, match=f"cluster_bits {cluster_bits} is out of range"):
+            parse_qcow2_header(header(cluster_bits=cluster_bits))
+
+
+def test_a_one_byte_virtual_size_is_a_size() -> None:
+    assert parse_qcow2_header(header(size=1)).virtual_size == 1
+
+
 def test_dirty_qcow2_is_accepted() -> None:
     assert parse_qcow2_header(header(incompatible=1)).virtual_size == 10 * GIB
 

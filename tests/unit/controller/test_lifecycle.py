@@ -10,7 +10,14 @@ from dataclasses import replace
 import pytest
 
 from controller.domain.errors import FailedPrecondition
-from controller.domain.lifecycle import ACTIONS, apply_result, check_action, sync_power
+from controller.domain.lifecycle import (
+    ACTIONS,
+    apply_result,
+    check_action,
+    event_catalogue,
+    needs_agent_for_delete,
+    sync_power,
+)
 from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
 
 USER_OPS = (CommandOp.START, CommandOp.STOP, CommandOp.REBOOT, CommandOp.DELETE)
@@ -46,8 +53,32 @@ def server(vm_state: VmState, task_state: TaskState | None = None, **kw: object)
     return Instance(**fields)  # type: ignore[arg-type]
 
 
+# The task a server shows while the agent carries out each action (GetServer's task_state).
+TASK_WHILE = {
+    CommandOp.SPAWN: TaskState.SPAWNING,
+    CommandOp.START: TaskState.POWERING_ON,
+    CommandOp.STOP: TaskState.POWERING_OFF,
+    CommandOp.REBOOT: TaskState.REBOOTING,
+    CommandOp.DELETE: TaskState.DELETING,
+}
+
+
+# The verb a person reads in refusals and faults ("cannot start ...", "stop failed on h1: ...").
+VERB = {
+    CommandOp.SPAWN: "spawn",
+    CommandOp.START: "start",
+    CommandOp.STOP: "stop",
+    CommandOp.REBOOT: "reboot",
+    CommandOp.DELETE: "delete",
+}
+
+
 def test_user_action_table_matches_the_documented_contract() -> None:
     assert {op: set(ACTIONS[op].allowed_from) for op in USER_OPS} == ALLOWED_FROM
+    assert ACTIONS[CommandOp.SPAWN].allowed_from == {VmState.BUILDING}  # the scheduler's, not a user's
+    assert {op: action.task for op, action in ACTIONS.items()} == TASK_WHILE
+    assert {op: action.verb for op, action in ACTIONS.items()} == VERB
+    assert all(action.op is op for op, action in ACTIONS.items())
 
 
 # ---- check_action ---------------------------------------------------------------------------
@@ -122,7 +153,7 @@ def in_flight(op: CommandOp) -> Instance:
     return server(vm, task, power_state=power, task_command=uuid.UUID(int=99), fault="an older fault")
 
 
-RUN, OFF = PowerState.RUNNING, PowerState.SHUTDOWN
+RUN, OFF, PAUSED, CRASHED = PowerState.RUNNING, PowerState.SHUTDOWN, PowerState.PAUSED, PowerState.CRASHED
 
 # op, power the agent reports, then: vm_state, power_state, allocated, event, release
 SUCCESS = [
@@ -131,6 +162,11 @@ SUCCESS = [
     (CommandOp.STOP, OFF, VmState.STOPPED, OFF, True, "instance.power_off.end", False),
     (CommandOp.REBOOT, RUN, VmState.ACTIVE, RUN, True, "instance.reboot.end", False),
     (CommandOp.DELETE, OFF, VmState.DELETED, PowerState.UNKNOWN, False, "instance.delete.end", True),
+    # The power state is the one the agent saw when it finished, not the one the action aims at
+    # (a guest that crashed as it booted, one that came up paused).
+    (CommandOp.SPAWN, CRASHED, VmState.ACTIVE, CRASHED, True, "instance.create.end", False),
+    (CommandOp.START, PAUSED, VmState.ACTIVE, PAUSED, True, "instance.power_on.end", False),
+    (CommandOp.REBOOT, OFF, VmState.ACTIVE, OFF, True, "instance.reboot.end", False),
 ]
 
 
@@ -174,6 +210,10 @@ FAILURE = [
     (CommandOp.START, PowerState.SHUTDOWN, VmState.STOPPED, True, "instance.power_on.error", False),
     (CommandOp.STOP, PowerState.RUNNING, VmState.ACTIVE, True, "instance.power_off.error", False),
     (CommandOp.REBOOT, PowerState.RUNNING, VmState.ACTIVE, True, "instance.reboot.error", False),
+    # ... and records the power state the agent saw (not the one before the operation).
+    (CommandOp.STOP, PowerState.CRASHED, VmState.ACTIVE, True, "instance.power_off.error", False),
+    (CommandOp.REBOOT, PowerState.SHUTDOWN, VmState.ACTIVE, True, "instance.reboot.error", False),
+    (CommandOp.START, PowerState.PAUSED, VmState.STOPPED, True, "instance.power_on.error", False),
 ]
 
 
@@ -188,12 +228,28 @@ def test_failed_result(
     after = out.instance
     assert (after.vm_state, after.task_state, after.power_state) == (vm_state, None, reported)
     assert after.task_command is None
-    assert after.fault == f"{ACTIONS[op].verb} failed on h1: libvirt said no"
+    assert after.fault == f"{VERB[op]} failed on h1: libvirt said no"
     assert after.allocated is allocated
     assert out.event_type == event
     assert out.release_allocation is release
     assert after.version == before.version + 1
     assert after.host_id == before.host_id
+
+
+@pytest.mark.parametrize(
+    ("host_id", "allocated", "needs_agent"),
+    [
+        ("h1", True, True),  # placed and claimed: its host may run a domain, ask its agent
+        (None, False, False),  # never placed (still scheduling, or NoValidHost)
+        ("h1", False, False),  # placed, but the claim was released (a failed build): no domain
+    ],
+)
+def test_delete_asks_an_agent_only_when_a_host_holds_the_server(
+    host_id: str | None, allocated: bool, needs_agent: bool
+) -> None:
+    vm_state = VmState.ERROR if host_id and not allocated else VmState.BUILDING
+    inst = server(vm_state, host_id=host_id, allocated=allocated)
+    assert needs_agent_for_delete(inst) is needs_agent
 
 
 def test_failure_without_a_reason_still_says_so() -> None:
@@ -250,3 +306,17 @@ def test_deleted_and_building_servers_ignore_power_reports(vm_state: VmState) ->
     inst = server(vm_state, power_state=PowerState.UNKNOWN)
     assert sync_power(inst, PowerState.RUNNING) is None
     assert sync_power(replace(inst, power_state=PowerState.RUNNING), PowerState.SHUTDOWN) is None
+
+
+# ---- the event catalogue ---------------------------------------------------------------------
+
+
+def test_every_event_says_what_it_announces() -> None:
+    catalogue = event_catalogue()
+    assert all(description.strip() for description in catalogue.values())
+    # The two whose wording differs from their kind's (spawn is sent by the scheduler; a
+    # delete's end is the server gone, not a state reached).
+    assert catalogue["instance.scheduled"] == "the scheduler placed the server and sent spawn to its host"
+    assert catalogue["instance.power_on.start"] == "start was requested and sent to the server's host"
+    assert catalogue["instance.delete.end"].startswith("the server is gone (DELETED)")
+    assert catalogue["instance.power_off.end"] == "the agent reported stop done (vm_state STOPPED)"

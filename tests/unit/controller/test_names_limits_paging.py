@@ -11,6 +11,13 @@ import pytest
 
 from controller.domain import limits, names, paging
 from controller.domain.errors import InvalidArgument, ViolationCollector
+from controller.domain.server_groups import (
+    GroupPolicy,
+    ServerGroup,
+    group_key,
+    parse_server_group,
+    server_group_name,
+)
 
 
 def ident(x: object) -> str:
@@ -102,9 +109,51 @@ def test_malformed_names_are_refused_on_the_given_field(parse: Callable[..., obj
     assert description  # says what a valid name looks like
 
 
+@pytest.mark.parametrize(
+    "host_id",
+    [
+        "rack-1/node-2",  # would make hosts/rack-1/node-2, a name no one could parse back
+        "node-1.",  # a trailing dot (a fully qualified domain name's): not the host's name
+        ".node-1",
+        "node-1-",
+        "node_1_",
+        "node 1",
+        "node-1\n",
+        "",
+        TOO_LONG,
+    ],
+    ids=repr,
+)
+def test_a_host_registering_with_a_malformed_id_is_told_what_a_valid_one_is(host_id: str) -> None:
+    field, description = violation(lambda: names.check_host_id(host_id, "register.inventory.host_id"))
+    assert field == "register.inventory.host_id"
+    assert repr(host_id) in description
+    assert "letters, digits, '.', '_' and '-', starting and ending with a letter or digit" in description
+
+
+@pytest.mark.parametrize("host_id", ["h", "H1", "node-01.rack_2.example", "0", LONGEST])
+def test_host_ids_take_the_shape_of_hostnames(host_id: str) -> None:
+    assert names.check_host_id(host_id, "register.inventory.host_id") == host_id
+
+
+@pytest.mark.parametrize(
+    ("check", "bad", "rule"),
+    [
+        (names.check_id, "web-", "starting with a letter, not ending with '-'"),
+        (names.check_catalog_id, "debian.", "starting and ending with a letter or digit"),
+    ],
+    ids=ident,
+)
+def test_refused_ids_are_told_what_to_fix(check: Callable[[str, str], str], bad: str, rule: str) -> None:
+    field, description = violation(lambda: check(bad, "id"))
+    assert field == "id" and repr(bad) in description and rule in description
+
+
 def test_default_fields() -> None:
     assert violation(lambda: names.parse_project("nope"))[0] == "parent"
     assert violation(lambda: names.parse_server("nope"))[0] == "name"
+    assert violation(lambda: names.parse_flavor("nope"))[0] == "name"
+    assert violation(lambda: names.parse_image("nope"))[0] == "name"
     assert violation(lambda: names.parse_host("nope"))[0] == "name"
 
 
@@ -143,6 +192,35 @@ def test_built_names_parse_back(
 ) -> None:
     parsed = parse(build(*args))
     assert (parsed if isinstance(parsed, tuple) else (parsed,)) == args
+
+
+def test_server_group_names_parse_and_build_back() -> None:
+    assert parse_server_group("projects/acme/serverGroups/web-tier") == ("acme", "web-tier")
+    assert server_group_name("acme", "web-tier") == "projects/acme/serverGroups/web-tier"
+    group = ServerGroup("acme", "web-tier", GroupPolicy.ANTI_AFFINITY)
+    assert parse_server_group(group.name) == ("acme", "web-tier")
+    assert group_key("acme", "web-tier") == "acme/web-tier"  # how storage and the scheduler name it
+
+
+FORM = "projects/{project}/serverGroups/{group}"
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("projects/acme/groups/web", FORM),
+        ("project/acme/serverGroups/web", FORM),
+        ("projects/acme/serverGroups", FORM),
+        ("projects/acme/serverGroups/web/members", FORM),
+        ("projects/Acme/serverGroups/web", "'Acme' is not a valid id"),
+        ("projects/acme/serverGroups/Web", "'Web' is not a valid id"),
+        ("projects/acme/serverGroups/", "'' is not a valid id"),
+    ],
+)
+def test_malformed_server_group_names_are_refused_on_the_given_field(name: str, says: str) -> None:
+    field, description = violation(lambda: parse_server_group(name, "server.server_group"))
+    assert field == "server.server_group" and says in description
+    assert violation(lambda: parse_server_group(name))[0] == "name"
 
 
 # ---- limits ---------------------------------------------------------------------------------
@@ -198,18 +276,29 @@ def test_check_metadata_reports_every_problem_at_once() -> None:
 @pytest.mark.parametrize(
     ("asked", "used", "violated"),
     [
-        (0, limits.DEFAULT_PAGE_SIZE, False),
+        (0, 100, False),  # unset: the default page
         (1, 1, False),
-        (limits.MAX_PAGE_SIZE, limits.MAX_PAGE_SIZE, False),
-        (limits.MAX_PAGE_SIZE + 1, limits.MAX_PAGE_SIZE, False),  # clamped, not refused (AIP-158)
-        (10**9, limits.MAX_PAGE_SIZE, False),
-        (-1, limits.DEFAULT_PAGE_SIZE, True),
+        (1000, 1000, False),
+        (1001, 1000, False),  # clamped, not refused (AIP-158)
+        (10**9, 1000, False),
+        (-1, 100, True),
     ],
 )
 def test_check_page_size(asked: int, used: int, violated: bool) -> None:
     v = ViolationCollector()
     assert limits.check_page_size(v, asked) == used
-    assert [x.field for x in v.violations] == (["page_size"] if violated else [])
+    assert [(x.field, x.description) for x in v.violations] == (
+        [("page_size", "must not be negative")] if violated else []
+    )
+
+
+def test_the_limits_a_client_meets() -> None:
+    """Written out here as a client reads them (they are in no other document): changing one
+    changes what the API accepts, so it should be a deliberate change of this test too."""
+    assert (limits.MAX_VCPUS, limits.MAX_MEMORY_MIB, limits.MAX_DISK_GIB) == (1024, 16 * 2**20, 2**20)
+    assert (limits.MAX_METADATA_ITEMS, limits.MAX_METADATA_KEY, limits.MAX_METADATA_VALUE) == (64, 255, 1024)
+    assert (limits.MAX_DESCRIPTION, limits.MAX_REQUEST_ID) == (1024, 128)
+    assert limits.DISK_FORMATS == ("qcow2", "raw", "aki", "ari")
 
 
 @pytest.mark.parametrize(("length", "ok"), [(0, True), (limits.MAX_REQUEST_ID, True), (129, False)])
@@ -248,14 +337,14 @@ def test_no_token_means_first_page() -> None:
 def test_garbage_token_is_refused_on_page_token(token: str) -> None:
     field, description = violation(lambda: paging.decode(token, "servers|acme"))
     assert field == "page_token"
-    assert "next_page_token" in description
+    assert description == "not a token this API returned: pass next_page_token unchanged"
 
 
 def test_token_from_another_query_is_refused() -> None:
     token = paging.encode("web-1", "servers|acme|None|None")
     field, description = violation(lambda: paging.decode(token, "servers|acme|ACTIVE|None"))
     assert field == "page_token"
-    assert "different query" in description
+    assert description == "belongs to a different query: keep the same filters across pages"
 
 
 def test_token_with_a_non_string_key_is_refused() -> None:
@@ -284,20 +373,33 @@ def test_cut_gives_a_token_only_when_more_remain(
         assert token == ""
 
 
-def test_walking_every_page_returns_every_item_once() -> None:
+async def test_walking_every_page_returns_every_item_once() -> None:
     items = sorted(f"srv-{i:03d}" for i in range(25))
     scope = "servers|acme|None|None"
+    asked: list[int] = []
 
-    def fetch(after: str | None, limit: int) -> list[str]:
+    async def fetch(after: str | None, limit: int) -> list[str]:
+        asked.append(limit)
         return [s for s in items if after is None or s > after][:limit]
 
     seen: list[str] = []
     token, pages = "", 0
     while True:
-        page, token = paging.cut(fetch(paging.decode(token, scope), 10 + 1), 10, lambda s: s, scope)
+        page, token = await paging.fetch_page(10, token, scope, fetch, lambda s: s)
         seen += page
         pages += 1
         if not token:
             break
     assert seen == items
     assert pages == 3
+    assert asked == [11, 11, 11]  # one more than the page, to know whether another follows
+
+
+async def test_a_bad_page_request_fetches_nothing() -> None:
+    async def fetch(after: str | None, limit: int) -> list[str]:
+        raise AssertionError("fetched despite a bad request")
+
+    for size, token, field in ((-1, "", "page_size"), (10, "garbage", "page_token")):
+        with pytest.raises(InvalidArgument) as refused:
+            await paging.fetch_page(size, token, "s", fetch, str)
+        assert [v.field for v in refused.value.violations] == [field]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from controller.domain.model import Instance, PowerState, TaskState, VmState
 from controller.domain.reconcile import compare, mark_lost
@@ -41,7 +42,8 @@ def test_domains_of_deleted_or_unknown_servers_are_orphans() -> None:
 
 
 def test_a_lost_server_goes_to_error_saying_why() -> None:
-    server = inst(VmState.ACTIVE)
+    server = replace(inst(VmState.ACTIVE), power_state=PowerState.RUNNING)
     lost = mark_lost(server)
     assert lost.vm_state is VmState.ERROR and lost.version == server.version + 1
+    assert lost.power_state is PowerState.UNKNOWN  # no domain, so no power state to show
     assert "domain missing on h1" in lost.fault and lost.allocated

@@ -20,7 +20,7 @@ from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.hosts import HostColumns, HostView, PlacementRequest
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.snapshot import HostSnapshot
-from controller.scheduler.weighers import free_ram, free_vcpus, weigh
+from controller.scheduler.weighers import Weigher, free_ram, free_vcpus, totals, weigh
 from controller.services.scheduling import host_columns, host_view, placement_request
 
 SPREAD = Scheduler(weighers=(free_ram(1.0),))
@@ -95,6 +95,47 @@ def test_each_host_is_counted_once_under_the_first_filter_that_removes_it() -> N
     assert ranking.removed == Counter({"down or disabled": 1})
 
 
+# The order in which NoValidHost names the reasons: a host that fails several filters is
+# counted under the first of them. Each row: what makes host "x" fail that filter.
+REASONS_IN_ORDER: list[tuple[str, dict[str, object]]] = [
+    ("down or disabled", {"up": False}),
+    ("availability zone", {"availability_zone": "az2"}),
+    ("architecture", {"arch": "aarch64"}),
+    ("hypervisor type", {"hypervisor_type": "test"}),
+    ("server group (affinity)", {}),  # group members on another host (the request's group)
+    ("server group (anti-affinity)", {}),  # a group member on x already
+    ("capacity (vcpus)", {"vcpus": 1}),
+    ("capacity (memory)", {"memory_mib": 256}),
+    ("capacity (disk)", {"disk_gib": 0}),
+]
+
+
+@pytest.mark.parametrize("first", range(len(REASONS_IN_ORDER)), ids=lambda i: REASONS_IN_ORDER[i][0])
+def test_a_host_failing_several_filters_is_reported_under_the_first_in_order(first: int) -> None:
+    """Host x fails the filter `first` and every filter after it (both group filters cannot
+    apply to one request: the one that does not comes after `first` or is left out)."""
+    failing = REASONS_IN_ORDER[first:]
+    changes: dict[str, object] = {}
+    for _, change in failing:
+        changes.update(change)
+    names = [name for name, _ in failing]
+    if "server group (affinity)" in names:
+        policy, members = GroupPolicy.AFFINITY, ["other"]
+    elif "server group (anti-affinity)" in names:
+        policy, members = GroupPolicy.ANTI_AFFINITY, ["x"]
+    else:
+        policy, members = None, []
+    hosts = [host("x", **changes), host("other")]
+    s = HostSnapshot(hosts, members={"p/g": members})
+    request = req(
+        vcpus=2, memory_mib=512, disk_gib=1, availability_zone="az1", arch="x86_64",
+        hypervisor_type="qemu", group="p/g" if policy else None, group_policy=policy,
+    )  # fmt: skip
+    ranking = SPREAD.rank_in(s, request)
+    assert ranking.candidates == ["other"]
+    assert ranking.removed == Counter({REASONS_IN_ORDER[first][0]: 1})
+
+
 # ---- weighers and ranking -------------------------------------------------------------------
 
 
@@ -152,6 +193,40 @@ def test_weighers_are_normalised_then_multiplied_and_summed() -> None:
     assert weigh([], [free_ram(1.0)]) == []
 
 
+def test_a_one_vcpu_host_empty_is_wholly_free() -> None:
+    hosts = [host("tiny", vcpus=1), host("half", vcpus=8, vcpus_used=4)]
+    assert weigh(hosts, [free_vcpus(1.0)]) == [1.0, 0.0]  # shares 1 and 1/2
+    s = HostSnapshot(hosts)
+    weigh_in(s, [free_vcpus(1.0)])  # the snapshot now keeps the shares, updated per claim
+    tiny, one = s.ids.index("tiny"), req(vcpus=1, memory_mib=0, disk_gib=0)
+    s.claim(tiny, one)
+    assert weigh_in(s, [free_vcpus(1.0)]) == {"half": 1.0, "tiny": 0.0}  # shares 1/2 and 0
+    s.claim(tiny, one, -1)  # the claim given back (refused by the database)
+    assert weigh_in(s, [free_vcpus(1.0)]) == {"half": 0.0, "tiny": 1.0}
+
+
+def weigh_in(s: HostSnapshot, weighers: list[Weigher]) -> dict[str, float]:
+    return dict(zip(s.ids, totals(s, req(), None, weighers).tolist(), strict=True))
+
+
+def test_scores_are_normalised_to_0_1_over_the_candidates_whatever_their_spread() -> None:
+    # Free RAM shares 3/4, 1/2 and 1/4 (a range of 1/2, not 1): still scored 1, 0.5 and 0, so
+    # a weigher's multiplier alone says how much it counts against the others.
+    hosts = [host(n, memory_mib_used=used) for n, used in (("a", 4096), ("b", 8192), ("c", 12288))]
+    assert weigh(hosts, [free_ram(1.0)]) == [1.0, 0.5, 0.0]
+    assert weigh(hosts, [free_ram(-2.0)]) == [-2.0, -1.0, 0.0]
+    # Free vcpu shares 1/4, 3/8 and 5/8 (a range of 3/8): scored 0, 1/3 and 1, times 3.
+    hosts = [replace(h, vcpus_used=u) for h, u in zip(hosts, (6, 5, 3), strict=True)]
+    assert weigh(hosts, [free_ram(1.0), free_vcpus(3.0)]) == pytest.approx([1.0, 1.5, 3.0])
+    # A placement updates the claimed host's share (1/4 free after 8 GiB more on "a").
+    s = HostSnapshot(hosts)
+    big = req(memory_mib=8192, vcpus=1, disk_gib=0)
+    i = SPREAD.select(s, big)
+    assert i is not None and s.ids[i] == "a"
+    s.claim(i, big)
+    assert SPREAD.rank_in(s, req()).candidates == ["b", "a", "c"]  # a ties with c, first on its id
+
+
 # ---- NoValidHost ----------------------------------------------------------------------------
 
 
@@ -168,6 +243,33 @@ def test_no_valid_host_counts_hosts_removed_per_filter() -> None:
 def test_no_valid_host_with_one_host() -> None:
     ranking = SPREAD.rank([host("h", availability_zone="az2")], req(availability_zone="az1"))
     assert ranking.no_valid_host() == "No valid host: 1 host: 1 removed by availability zone"
+
+
+def test_a_zone_no_host_is_in_matches_no_host() -> None:
+    hosts = [host("a", availability_zone="az1"), host("b", availability_zone="az2")]
+    ranking = SPREAD.rank(hosts, req(availability_zone="az3"))
+    assert ranking.no_valid_host() == "No valid host: 2 hosts: 2 removed by availability zone"
+
+
+@pytest.mark.parametrize(
+    ("h", "one"),
+    [
+        (host("h", vcpus=4), req(vcpus=1, memory_mib=1, disk_gib=0)),
+        (host("h", memory_mib=2048), req(vcpus=0, memory_mib=512, disk_gib=0)),
+        (host("h", disk_gib=8), req(vcpus=0, memory_mib=1, disk_gib=2)),
+    ],
+    ids=["vcpus", "memory", "disk"],
+)
+def test_a_batch_fills_a_host_exactly(h: HostView, one: PlacementRequest) -> None:
+    decisions = SPREAD.place(HostSnapshot([h]), [one] * 5)
+    assert [d.host_id for d in decisions] == ["h", "h", "h", "h", None]  # the 4th takes the last of it
+
+
+def test_a_batch_fills_disk_too() -> None:
+    decisions = SPREAD.place(HostSnapshot([host("h", disk_gib=10)]), [req(disk_gib=4) for _ in range(3)])
+    assert [d.host_id for d in decisions] == ["h", "h", None]
+    assert [d.reason for d in decisions[:2]] == ["", ""]
+    assert decisions[2].reason == "No valid host: 1 host: 1 removed by capacity (disk)"
 
 
 def test_no_valid_host_with_no_hosts() -> None:
@@ -305,9 +407,15 @@ def test_host_view_is_up_only_when_up_and_fresh(changes: dict[str, object], age_
 
 
 def test_host_view_carries_capacity_usage_and_placement_traits() -> None:
-    v = host_view(db_host(enabled=False, availability_zone="az7"), NOW.timestamp(), 3.0)
+    v = host_view(
+        db_host(enabled=False, availability_zone="az7", disk_allocation_ratio=2.0), NOW.timestamp(), 3.0
+    )
     assert (v.id, v.availability_zone, v.arch, v.enabled) == ("h1", "az7", "x86_64", False)
-    assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (32 * 4 - 3, 65536 * 1.5 - 4096, 460)
+    assert (v.free_vcpus, v.free_memory_mib, v.free_disk_gib) == (
+        32 * 4 - 3,
+        65536 * 1.5 - 4096,
+        500 * 2 - 40,
+    )
 
 
 def instance(**kw: object) -> Instance:
@@ -360,11 +468,34 @@ def test_a_batch_snapshot_reuses_the_previous_one_only_where_nothing_changed() -
     assert grown.arch_is("arm64").tolist() == [False, False, True]
 
 
+def test_a_host_read_afresh_is_seen_as_read_plus_the_claims_not_yet_committed() -> None:
+    s = HostSnapshot([host("a"), host("b", cpu_util=0.25, load_fresh=True)])
+    row = host(
+        "a", vcpus=16, memory_mib=8192, disk_gib=50, vcpus_used=4, memory_mib_used=1024, disk_gib_used=10
+    )
+    row.cpu_allocation_ratio, row.ram_allocation_ratio, row.disk_allocation_ratio = 2.0, 1.5, 2.0
+    s.replace_row(0, HostColumns.of([row]), 0, extra=(2, 512, 5))
+    assert s.usage("a") == (6, 1536, 15)
+    assert (s.free_v[0], s.free_m[0], s.free_d[0]) == (16 * 2.0 - 6, 8192 * 1.5 - 1536, 50 * 2.0 - 15)
+    assert s.util[0] == pytest.approx(6 / 16)  # no live load: estimated from what is allocated
+    # A host with live load: the new allocations add to it (the metrics have not seen them yet).
+    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=2)]), 0)
+    s.replace_row(1, HostColumns.of([host("b", vcpus=8, vcpus_used=6)]), 0)
+    assert s.usage("b") == (6, 0, 0) and s.util[1] == pytest.approx(0.25 + 6 / 8)
+    # Read as down: no longer chosen, whatever the snapshot had cached for it.
+    plain = req(vcpus=1, memory_mib=1, disk_gib=0)
+    assert SPREAD.select(s, plain) == 1
+    s.replace_row(1, HostColumns.of([host("b", up=False)]), 0)
+    assert SPREAD.select(s, plain) == 0
+
+
 def test_host_columns_must_be_in_id_order_and_of_one_length() -> None:
     cols = host_columns([db_host(id="a"), db_host(id="b")], NOW.timestamp(), 3.0)
-    with pytest.raises(ValueError, match="id order"):
+    with pytest.raises(ValueError, match="host columns must be in strictly increasing id order"):
         HostColumns(**{f: list(reversed(getattr(cols, f))) for f in HostColumns.__slots__})
-    with pytest.raises(ValueError, match="lengths"):
+    with pytest.raises(ValueError, match="strictly increasing"):  # one host twice
+        HostColumns(**{f: getattr(cols, f)[:1] * 2 for f in HostColumns.__slots__})
+    with pytest.raises(ValueError, match="host columns of different lengths"):
         HostColumns(
             **{f: getattr(cols, f)[:1] if f == "zones" else getattr(cols, f) for f in HostColumns.__slots__}
         )

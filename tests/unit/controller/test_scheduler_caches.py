@@ -7,6 +7,7 @@ import copy
 import random
 import uuid
 
+import numpy as np
 import pytest
 from scheduler_testkit import host
 
@@ -16,6 +17,7 @@ from controller.scheduler.kept import KeptColumns
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.scheduler.snapshot import HostSnapshot
+from controller.scheduler.weighers import totals
 
 FLAVORS = [(1, 512, 1), (1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160)]
 
@@ -82,6 +84,13 @@ def test_each_choice_is_the_best_of_the_full_ranking(scheduler: Scheduler, roomy
         i = scheduler.select(s, r)
         assert (None if i is None else s.ids[i]) == (ranked[0] if ranked else None)
         assert i == scheduler.select(_uncached(s), r)
+        # The scores themselves, not only the winner: the kept columns, their stacks and
+        # bounds (kept current claim by claim) give what a snapshot without caches computes.
+        kept, afresh = (
+            totals(s, r, None, scheduler.weighers),
+            totals(_uncached(s), r, None, scheduler.weighers),
+        )
+        np.testing.assert_allclose(kept, afresh, rtol=0, atol=1e-9)
         if i is not None:
             s.claim(i, r)
         if n % 100 == 50:  # a host's row read again: up or down, usage changed

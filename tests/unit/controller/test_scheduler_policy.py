@@ -13,6 +13,7 @@ import pytest
 from scheduler_testkit import host, req
 
 from controller.domain.server_groups import GroupPolicy
+from controller.scheduler.filters import AFFINITY, ANTI_AFFINITY, DISK, MEMORY, VCPUS
 from controller.scheduler.hosts import HostView, PlacementRequest, image_requirements
 from controller.scheduler.placement import Scheduler
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
@@ -40,6 +41,8 @@ def three_hosts() -> list[HostView]:
         ({"hw_architecture": "x86_64"}, ("x86_64", "")),
         ({"hw_architecture": "AMD64", "hypervisor_type": "KVM"}, ("x86_64", "qemu")),
         ({"architecture": "arm64", "img_hv_type": "qemu"}, ("aarch64", "qemu")),
+        ({"hw_architecture": "x64"}, ("x86_64", "")),
+        ({"hw_architecture": "X86-64"}, ("x86_64", "")),
         ({"hw_architecture": " ", "hypervisor_type": "test"}, ("", "test")),
     ],
 )
@@ -114,6 +117,20 @@ def test_soft_anti_affinity_prefers_empty_hosts_but_doubles_up_when_it_must() ->
     assert Counter(placed) == Counter({"big": 2, "small": 2})
 
 
+def test_soft_anti_affinity_keeps_members_apart_even_when_one_host_is_much_emptier() -> None:
+    # Spread alone would put both on "roomy" (still the larger free share after the first).
+    sched = build_scheduler(SchedulerPolicy())
+    hosts = [host("busy", memory_mib_used=8192, vcpus_used=4), host("roomy")]
+    assert [d.host_id for d in sched.place(HostSnapshot(hosts), [req(), req()])] == ["roomy", "roomy"]
+    members = [group_req(GroupPolicy.SOFT_ANTI_AFFINITY) for _ in range(2)]
+    assert [d.host_id for d in sched.place(HostSnapshot(hosts), members)] == ["roomy", "busy"]
+    # And with pack, which would put both on one host, as it does without the group.
+    pack = build_scheduler(SchedulerPolicy(strategy=Strategy.PACK, load_weight=0.0))
+    equal = [host("h1"), host("h2")]
+    assert [d.host_id for d in pack.place(HostSnapshot(equal), [req(), req()])] == ["h1", "h1"]
+    assert [d.host_id for d in pack.place(HostSnapshot(equal), members)] == ["h1", "h2"]
+
+
 def test_soft_affinity_prefers_the_members_host() -> None:
     sched = build_scheduler(SchedulerPolicy())  # spread would put each on the emptiest host
     s = HostSnapshot(three_hosts())
@@ -148,12 +165,38 @@ def test_load_weigher_fills_up_to_the_target_and_avoids_hot_hosts() -> None:
 def test_load_weigher_falls_back_to_allocation_when_metrics_are_stale() -> None:
     sched = Scheduler(weighers=(cpu_load(1.0, target=0.6),))
     hosts = [
-        # Stale metrics say idle, but 15 of 16 vcpus are allocated: scored as ~94% busy.
-        host("stale", cpu_util=0.0, load_fresh=False, vcpus=16, vcpus_used=15),
+        # Stale metrics say just under the target (the best score), but 15 of 16 vcpus are
+        # allocated: scored as ~94% busy.
+        host("stale", cpu_util=0.52, load_fresh=False, vcpus=16, vcpus_used=15),
         host("fresh", cpu_util=0.3, load_fresh=True, vcpus=16),
         host("unknown", vcpus=16, vcpus_used=8),  # no metrics: 50% allocated
     ]
     assert sched.rank(hosts, req(vcpus=1)).candidates == ["unknown", "fresh", "stale"]
+
+
+def test_spread_prefers_the_host_with_the_least_live_load() -> None:
+    # Equal allocations; only the measured CPU load tells the hosts apart (and "a" would win
+    # the tie on its id).
+    sched = build_scheduler(SchedulerPolicy())
+    hosts = [host("a", cpu_util=0.9, load_fresh=True), host("b", cpu_util=0.1, load_fresh=True)]
+    assert sched.rank(hosts, req()).candidates == ["b", "a"]
+    # Without fresh metrics the load is estimated from the allocated vcpus: the same order.
+    hosts = [host("a", vcpus_used=6, memory_mib_used=0), host("b", vcpus_used=2, memory_mib_used=0)]
+    load_only = build_scheduler(SchedulerPolicy(cpu_weight=0.0))
+    assert load_only.rank(hosts, req()).candidates == ["b", "a"]
+    neither = build_scheduler(SchedulerPolicy(cpu_weight=0.0, load_weight=0.0))
+    assert neither.rank(hosts, req()).candidates == ["a", "b"]  # a tie, broken on the id
+
+
+def test_a_load_target_outside_0_to_1_is_refused() -> None:
+    for target in (0.0, 1.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=r"load target must be between 0 and 1 \(exclusive\)"):
+            cpu_load(1.0, target=target)
+        # Refused with the policy, whatever the strategy (spread does not use it, yet).
+        with pytest.raises(ValueError, match=r"load_target must be between 0 and 1 \(exclusive\)"):
+            SchedulerPolicy(load_target=target)
+    assert cpu_load(1.0, target=0.01).name == "cpu_load"
+    assert SchedulerPolicy(load_target=0.99).load_target == 0.99
 
 
 def test_load_estimate_rises_with_each_placement_of_a_batch() -> None:
@@ -175,6 +218,7 @@ def test_pack_and_spread_strategies() -> None:
 
     assert order(Strategy.PACK) == ["h1", "h1", "h1", "h1"]
     assert order(Strategy.SPREAD) == ["h1", "h2", "h1", "h2"]
+    assert [Strategy("spread"), Strategy("pack")] == [Strategy.SPREAD, Strategy.PACK]  # as configured
 
 
 def test_host_subset_size_picks_at_random_among_the_best() -> None:
@@ -187,10 +231,97 @@ def test_host_subset_size_picks_at_random_among_the_best() -> None:
         assert i is not None
         picked[s.ids[i]] += 1
     assert set(picked) == {"h0", "h1", "h2"} and min(picked.values()) > 50
-    with pytest.raises(ValueError, match="host_subset_size"):
-        Scheduler(host_subset_size=0)
-    with pytest.raises(ValueError, match="target"):
-        cpu_load(1.0, target=1.0)
+    for make in (lambda: Scheduler(host_subset_size=0), lambda: SchedulerPolicy(host_subset_size=0)):
+        with pytest.raises(ValueError, match="host_subset_size must be at least 1, got 0"):
+            make()
+
+
+def test_a_subset_larger_than_the_candidates_picks_among_them() -> None:
+    sched = build_scheduler(SchedulerPolicy(host_subset_size=5))  # its own random generator
+    s = HostSnapshot([host("h1"), host("h2"), host("full", memory_mib_used=16384)])
+    picked = {s.ids[i] for i in (sched.select(s, req()) for _ in range(50)) if i is not None}
+    assert picked == {"h1", "h2"}
+
+
+def test_the_subset_is_the_best_hosts_of_a_large_fleet_and_a_seed_repeats_the_picks() -> None:
+    order = list(range(60))
+    random.Random(2).shuffle(order)
+    s = HostSnapshot([host(f"h{i:02d}", memory_mib_used=100 * rank) for i, rank in enumerate(order)])
+    best = {f"h{i:02d}" for i, rank in enumerate(order) if rank < 4}
+
+    def picks(seed: int) -> list[str]:
+        sched = build_scheduler(SchedulerPolicy(host_subset_size=4), rng=random.Random(seed))
+        return [s.ids[i] for i in (sched.select(s, req()) for _ in range(200)) if i is not None]
+
+    assert set(picks(1)) == best
+    assert picks(1) == picks(1) and picks(1) != picks(2)
+
+
+def test_each_strategy_weighs_with_its_own_weighers() -> None:
+    def names(policy: SchedulerPolicy) -> list[tuple[str, float]]:
+        return [(w.name, w.multiplier) for w in build_scheduler(policy).weighers]
+
+    assert names(SchedulerPolicy(ram_weight=2.0, soft_anti_affinity_weight=5.0)) == [
+        ("free_ram", 2.0),
+        ("free_vcpus", 1.0),
+        ("least_load", 1.0),
+        ("soft_affinity", 10.0),
+        ("soft_anti_affinity", 5.0),
+    ]
+    assert names(SchedulerPolicy(strategy=Strategy.PACK, cpu_weight=3.0, load_weight=0.5)) == [
+        ("free_ram", -1.0),
+        ("free_vcpus", -3.0),
+        ("cpu_load", 0.5),
+        ("soft_affinity", 10.0),
+        ("soft_anti_affinity", 10.0),
+    ]
+
+
+# ---- what the scheduler keeps between requests ----------------------------------------------
+
+
+def test_schedulers_with_different_filters_on_one_snapshot_keep_their_own_masks() -> None:
+    s = HostSnapshot([host("a-down", up=False), host("b-up")])
+    assert Scheduler(filters=()).select(s, req()) == s.ids.index("a-down")  # no filter: lowest id
+    assert Scheduler().select(s, req()) == s.ids.index("b-up")
+    s = HostSnapshot([host("a-down", up=False), host("b-up")])
+    per_request_only = Scheduler(filters=(AFFINITY, ANTI_AFFINITY, VCPUS, MEMORY, DISK))
+    assert per_request_only.select(s, req()) == s.ids.index("a-down")
+    assert Scheduler().select(s, req()) == s.ids.index("b-up")
+
+
+def test_requests_of_other_traits_or_sizes_do_not_reuse_a_mask() -> None:
+    hosts = [
+        host("a", vcpus=2, memory_mib=1024, hypervisor_type="test"),
+        host("b", vcpus=8, memory_mib=8192, hypervisor_type="qemu", arch="aarch64", availability_zone="az2"),
+        host("c", vcpus=4, memory_mib=4096, disk_gib=10),
+    ]
+    s = HostSnapshot(hosts)
+    for r, fits in [
+        (req(vcpus=1, memory_mib=512), {"a", "b", "c"}),
+        (req(vcpus=3, memory_mib=512), {"b", "c"}),
+        (req(vcpus=1, memory_mib=2048), {"b", "c"}),
+        (req(vcpus=1, memory_mib=512, disk_gib=20), {"a", "b"}),
+        (req(vcpus=1, memory_mib=512, hypervisor_type="qemu"), {"b", "c"}),
+        (req(vcpus=1, memory_mib=512, arch="x86_64"), {"a", "c"}),
+        (req(vcpus=1, memory_mib=512, availability_zone="az1"), {"a", "c"}),
+    ]:
+        passing = SPREAD.passing(s, r)
+        assert {s.ids[i] for i in np.flatnonzero(passing)} == fits, r
+        chosen = SPREAD.select(s, r)
+        assert chosen is not None and s.ids[chosen] in fits
+
+
+@pytest.mark.parametrize("plain_first", [True, False])
+def test_a_hard_group_request_leaves_the_kept_masks_as_they_were(plain_first: bool) -> None:
+    s = HostSnapshot(three_hosts(), members={"p/g": ["h1"]})
+    if plain_first:
+        assert SPREAD.select(s, req()) == 0  # h1: all equal, lowest id
+    assert SPREAD.select(s, group_req(GroupPolicy.ANTI_AFFINITY)) == 1  # not h1, its member's
+    assert SPREAD.select(s, req()) == 0  # h1: the group's rule is not the next request's
+    # A group request within an allowed set: both apply.
+    out = SPREAD.place(s, [group_req(GroupPolicy.ANTI_AFFINITY)], allowed=s.mask_of(["h1", "h3"]))
+    assert [d.host_id for d in out] == ["h3"]
 
 
 # ---- the vectorised path agrees with the full ranking ---------------------------------------
