@@ -15,7 +15,8 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from overcast import protojson
-from overcast.v1 import agent_pb2, events_pb2, host_pb2, image_pb2, server_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import events_pb2, host_pb2, image_pb2, server_pb2
 
 MODULES = (agent_pb2, events_pb2, host_pb2, image_pb2, server_pb2)
 TYPES = [GetMessageClass(d) for m in MODULES for d in m.DESCRIPTOR.message_types_by_name.values()]

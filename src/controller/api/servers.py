@@ -117,13 +117,13 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                     req.parent, page_size=1000, page_token=token, vm_state=None, host=""
                 )
                 for inst in page:
-                    yield Change(kind=Change.INITIAL, server=convert.server(inst))
+                    yield Change(kind=Change.KIND_INITIAL, server=convert.server(inst))
                 if not token:
                     break
-            yield Change(kind=Change.SYNCED)
+            yield Change(kind=Change.KIND_SYNCED)
             while True:
                 try:
                     inst = await sub.next()
                 except WatchInterrupted as exc:
                     raise Unavailable(str(exc)) from exc
-                yield Change(kind=Change.CHANGED, server=convert.server(inst))
+                yield Change(kind=Change.KIND_CHANGED, server=convert.server(inst))
