@@ -19,7 +19,7 @@ NewUid = Callable[[], str]
 
 def test_parse_command_reads_canonical_json() -> None:
     raw = (
-        b'{"commandId": "c1", "op": "SPAWN", "instanceUid": "u1", "instanceName": "projects/p/'
+        b'{"commandId": "c1", "op": "COMMAND_OP_SPAWN", "instanceUid": "u1", "instanceName": "projects/p/'
         b'servers/s", "vcpus": 2, "memoryMib": "512", "metadata": {"k": "v"}, "future": 1}'
     )
     command = parse_command(raw)
@@ -35,7 +35,7 @@ def test_parse_command_reads_canonical_json() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"not json", b"[]", b'{"op": "SPAWN"}', b'{"commandId": "c", "vcpus": "x"}', b"\xff"]
+    "raw", [b"not json", b"[]", b'{"op": "COMMAND_OP_SPAWN"}', b'{"commandId": "c", "vcpus": "x"}', b"\xff"]
 )
 def test_parse_command_rejects_malformed_bodies(raw: bytes) -> None:
     with pytest.raises(MalformedCommand):
