@@ -178,7 +178,7 @@ def test_wait_json_keeps_stdout_clean(fake: FakeController) -> None:
     ]
     code, out, err = run(fake.endpoint, "-o", "json", "server", "stop", "web-1", "--wait")
     assert code == 0
-    assert json.loads(out)["vmState"] == "STOPPED"
+    assert json.loads(out)["vmState"] == "VM_STATE_STOPPED"
     assert "vm_state=STOPPED" in err
 
 

@@ -57,7 +57,7 @@ def test_plain_table_is_aligned() -> None:
 def test_json_is_canonical_and_parseable() -> None:
     one = json.loads(output.to_json(server("web-1")))
     assert one["name"] == "projects/demo/servers/web-1"
-    assert one["vmState"] == "ACTIVE"
+    assert one["vmState"] == "VM_STATE_ACTIVE"  # canonical proto3 JSON: full names
     assert one["taskState"] == "TASK_STATE_UNSPECIFIED"  # fields always present
     many = json.loads(output.to_json([server("a"), server("b")]))
     assert [s["name"].rsplit("/", 1)[1] for s in many] == ["a", "b"]
