@@ -53,6 +53,7 @@ BUF = $(CURDIR)/tools/node/node_modules/.bin/buf
 api-lint:
 	@scripts/node_tools.sh >/dev/null
 	$(BUF) lint
+	$(BUF) format --diff --exit-code --path protos/overcast
 	$(BUF) breaking --against protos/release/overcast.binpb
 
 # A release of the contract: its image becomes what `make api-lint` checks against. Run it when

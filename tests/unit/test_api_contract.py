@@ -37,6 +37,11 @@ def test_buf_lint_passes(buf: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_protos_are_buf_formatted(buf: Path) -> None:
+    proc = _run(buf, "format", "--diff", "--exit-code", "--path", "protos/overcast")
+    assert proc.returncode == 0, "run buf format -w --path protos/overcast:\n" + proc.stdout
+
+
 def test_no_breaking_change_since_the_release(buf: Path) -> None:
     proc = _run(buf, "breaking", "--against", RELEASE)
     assert proc.returncode == 0, "breaking change (make api-release after a decision record):\n" + proc.stdout
