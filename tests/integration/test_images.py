@@ -395,7 +395,7 @@ def test_cli_image_create_with_file_shows_progress(cluster: Cluster, api: object
     r = cli("-o", "json", "image", "create", name, "--file", str(disk))  # format told from the bytes
     assert r.returncode == 0, r.stderr
     image = json.loads(r.stdout)
-    assert image["status"] == "IMAGE_ACTIVE" and image["virtualSizeBytes"] == str(32 * MIB)
+    assert image["status"] == "IMAGE_STATUS_ACTIVE" and image["virtualSizeBytes"] == str(32 * MIB)
     assert image["diskFormat"] == "qcow2"
     assert f"upload {name}: 100%" in r.stderr and f"sha256 {name}: 100%" in r.stderr
 

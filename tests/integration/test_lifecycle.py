@@ -79,7 +79,7 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
         versions = [int(e["instance"]["version"]) for e in mine]
         assert versions == sorted(versions) and len(set(versions)) == len(versions)
         assert all(e["project"] == "demo" and e["version"] == "1.0" for e in mine)
-        assert mine[-1]["instance"]["vmState"] == "DELETED"
+        assert mine[-1]["instance"]["vmState"] == "VM_STATE_DELETED"
         raw = [m for m, e in zip(tap.raw, events, strict=True) if e.get("resource") == server.name]
         assert all(m.content_type == "application/json" for m in raw)
         assert [m.message_id for m in raw] == [e["eventId"] for e in mine]

@@ -152,7 +152,7 @@ def test_server_group_cli(cluster: Cluster, api: object) -> None:
     group, server = unique("cli"), unique("cli")
     made = overcast(cluster, "-o", "json", "server-group", "create", group, "--policy", "anti-affinity")
     assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["policy"] == "ANTI_AFFINITY"
+    assert json.loads(made.stdout)["policy"] == "SERVER_GROUP_POLICY_ANTI_AFFINITY"
     bad = overcast(cluster, "server-group", "create", unique("cli"), "--policy", "sideways")
     assert bad.returncode == 2 and "ANTI_AFFINITY" in bad.stderr and "Traceback" not in bad.stderr
 
