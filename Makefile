@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/src
 
-.PHONY: lock setup demo test unit lint typecheck mutation protos config-docs clean guest libvirtd
+.PHONY: lock setup demo test unit lint typecheck mutation protos api-lint api-release config-docs clean guest libvirtd
 
 setup:
 	@scripts/bootstrap.sh
@@ -52,6 +52,22 @@ typecheck: setup
 
 protos: setup
 	PYTHON=$(PY) scripts/gen_protos.sh
+
+# The API contract: buf lint (buf.yaml) and no breaking change since the last release
+# (protos/release/overcast.binpb). buf comes from npm, locked in tools/node.
+BUF = $(CURDIR)/tools/node/node_modules/.bin/buf
+api-lint:
+	@scripts/node_tools.sh >/dev/null
+	$(BUF) lint
+	$(BUF) format --diff --exit-code --path protos/overcast
+	$(BUF) breaking --against protos/release/overcast.binpb
+
+# A release of the contract: its image becomes what `make api-lint` checks against. Run it when
+# a version ships (and once for an intended break, with a docs/decisions record saying why).
+api-release:
+	@scripts/node_tools.sh >/dev/null
+	$(BUF) lint
+	$(BUF) build -o protos/release/overcast.binpb
 
 # docs/configuration.md from the settings models (a unit test fails when it is stale).
 config-docs: setup

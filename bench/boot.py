@@ -62,7 +62,7 @@ async def overcast_boot(api: AsyncClient, name: str) -> tuple[float, float, str]
     await api.create_server(name, flavor="m1.tiny", image="tiny", project=PROJECT)
     server = await api.wait_for_server(name, project=PROJECT, timeout=120)
     active = time.perf_counter() - t0
-    if server is None or server.vm_state != common_pb2.ACTIVE:
+    if server is None or server.vm_state != common_pb2.VM_STATE_ACTIVE:
         raise SystemExit(f"{name} did not become ACTIVE: {server}")
     while line not in (await api.get_console_log(name, PROJECT)).text:
         if time.perf_counter() - t0 > 120:

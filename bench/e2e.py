@@ -49,14 +49,14 @@ async def measure(endpoint: str, n: int, concurrency: int) -> dict[str, float]:
 
         async def watch() -> None:
             async for change in api.watch_servers():
-                if change.kind == change.SYNCED:
+                if change.kind == change.KIND_SYNCED:
                     synced.set()
                     continue
                 s = change.server
                 if s.name in started and s.name not in active:
-                    if s.vm_state == common_pb2.ACTIVE and not s.task_state:
+                    if s.vm_state == common_pb2.VM_STATE_ACTIVE and not s.task_state:
                         active[s.name] = time.perf_counter()
-                    elif s.vm_state == common_pb2.ERROR:
+                    elif s.vm_state == common_pb2.VM_STATE_ERROR:
                         errors.append(f"{s.name}: {s.fault}")
                         active[s.name] = float("nan")
                     if len(active) == n:
@@ -131,10 +131,17 @@ def main() -> None:
         finally:
             cluster.stop()
             isolation.cleanup([db], cluster.bus_prefix, list(cluster.agents))
-    print(json.dumps({
-        **figures, "servers": args.servers, "concurrency": args.concurrency,
-        "agents": args.agents, "cores": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                **figures,
+                "servers": args.servers,
+                "concurrency": args.concurrency,
+                "agents": args.agents,
+                "cores": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import uvloop
 
 from controller.api.agents import AgentGatewayApi
 from controller.services.load_view import HostUpdate, LoadView
-from overcast.v1 import agent_pb2, agent_pb2_grpc
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 
 
 def log(msg: str) -> None:

@@ -287,9 +287,9 @@ async def make_template(endpoint: str) -> str:
             await api.create_image("cirros", "qcow2")
         server = await api.create_server("bench-template", flavor="m1.tiny", image="cirros")
         done = await api.wait_for_server(
-            server.name, until={common_pb2.ACTIVE, common_pb2.ERROR}, timeout=120
+            server.name, until={common_pb2.VM_STATE_ACTIVE, common_pb2.VM_STATE_ERROR}, timeout=120
         )
-        if done is None or done.vm_state != common_pb2.ACTIVE:
+        if done is None or done.vm_state != common_pb2.VM_STATE_ACTIVE:
             raise SystemExit(f"the template server did not become ACTIVE: {done}")
         return str(server.uid)
 

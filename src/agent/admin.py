@@ -7,7 +7,7 @@ import structlog
 
 from agent.convert import power_state_to_proto
 from agent.hypervisor.base import Hypervisor, HypervisorError
-from overcast.v1 import agent_pb2, agent_pb2_grpc
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 
 log = structlog.get_logger("agent.admin")
 

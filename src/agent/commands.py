@@ -31,7 +31,7 @@ from agent.sequencer import KeyedSequencer
 from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
 from daemon.supervision import DEFAULT, Backoff, supervise
 from overcast import protojson
-from overcast.v1 import agent_pb2
+from overcast.agent.v1 import agent_pb2
 
 log = structlog.get_logger("agent.commands")
 

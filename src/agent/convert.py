@@ -9,25 +9,26 @@ from google.protobuf import timestamp_pb2
 from agent.hypervisor.base import DomainChange, DomainInfo, PowerState
 from agent.metrics.model import HostMetrics
 from agent.model import CommandResult, Op
-from overcast.v1 import agent_pb2, common_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import common_pb2
 
 _POWER_STATES: dict[PowerState, common_pb2.PowerState] = {
     PowerState.MISSING: common_pb2.POWER_STATE_UNSPECIFIED,
-    PowerState.RUNNING: common_pb2.RUNNING,
-    PowerState.PAUSED: common_pb2.PAUSED,
-    PowerState.SHUTDOWN: common_pb2.SHUTDOWN,
-    PowerState.CRASHED: common_pb2.CRASHED,
-    PowerState.SUSPENDED: common_pb2.SUSPENDED,
-    PowerState.NOSTATE: common_pb2.NOSTATE,
+    PowerState.RUNNING: common_pb2.POWER_STATE_RUNNING,
+    PowerState.PAUSED: common_pb2.POWER_STATE_PAUSED,
+    PowerState.SHUTDOWN: common_pb2.POWER_STATE_SHUTDOWN,
+    PowerState.CRASHED: common_pb2.POWER_STATE_CRASHED,
+    PowerState.SUSPENDED: common_pb2.POWER_STATE_SUSPENDED,
+    PowerState.NOSTATE: common_pb2.POWER_STATE_NOSTATE,
 }
 _OPS: dict[Op, agent_pb2.CommandOp] = {
     Op.COMMAND_OP_UNSPECIFIED: agent_pb2.COMMAND_OP_UNSPECIFIED,
-    Op.SPAWN: agent_pb2.SPAWN,
-    Op.START: agent_pb2.START,
-    Op.STOP: agent_pb2.STOP,
-    Op.REBOOT: agent_pb2.REBOOT,
-    Op.DELETE: agent_pb2.DELETE,
-    Op.UPDATE_METADATA: agent_pb2.UPDATE_METADATA,
+    Op.SPAWN: agent_pb2.COMMAND_OP_SPAWN,
+    Op.START: agent_pb2.COMMAND_OP_START,
+    Op.STOP: agent_pb2.COMMAND_OP_STOP,
+    Op.REBOOT: agent_pb2.COMMAND_OP_REBOOT,
+    Op.DELETE: agent_pb2.COMMAND_OP_DELETE,
+    Op.UPDATE_METADATA: agent_pb2.COMMAND_OP_UPDATE_METADATA,
 }
 
 

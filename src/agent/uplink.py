@@ -28,7 +28,7 @@ from agent.hypervisor.base import DomainChange, Hypervisor, HypervisorError
 from agent.metrics.model import HostMetrics
 from agent.model import CommandResult
 from daemon.supervision import Backoff, FailurePolicy, supervise
-from overcast.v1 import agent_pb2, agent_pb2_grpc
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 
 # AgentGateway.Connect as the agent sees it: it writes AgentMessages, reads ControllerMessages.
 GatewayCall: TypeAlias = "grpc.aio.StreamStreamCall[agent_pb2.AgentMessage, agent_pb2.ControllerMessage]"

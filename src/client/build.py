@@ -23,6 +23,7 @@ from overcast.v1 import (
     server_pb2,
 )
 
+from . import enum_names
 from .errors import InvalidArgument
 from .names import (
     DEFAULT_PROJECT,
@@ -65,25 +66,24 @@ class Listing(Generic[T]):
 
 
 def vm_state_value(state: int | str | None) -> common_pb2.VmState:
-    """A VmState from its number or name ("active" and "ACTIVE" both work); None → unspecified."""
+    """A VmState from its number or name ("active", "ACTIVE", "VM_STATE_ACTIVE"); None → unspecified."""
     if state is None or state == "":
         return common_pb2.VM_STATE_UNSPECIFIED
     if isinstance(state, int):
         return cast(common_pb2.VmState, state)
-    try:
-        return cast(common_pb2.VmState, common_pb2.VmState.Value(state.strip().upper()))
-    except ValueError:
+    value = enum_names.number(common_pb2.VmState.DESCRIPTOR, state)
+    if value is None:
         choices = ", ".join(vm_state_names())
         raise InvalidArgument(
             f"unknown server state {state!r} (expected one of {choices})",
             field_violations=[("vm_state", f"must be one of {choices}")],
-        ) from None
+        )
+    return cast(common_pb2.VmState, value)
 
 
 def vm_state_names() -> list[str]:
-    """The VmState names a user may filter on (deleted servers are not listed)."""
-    names: list[str] = list(common_pb2.VmState.keys())
-    return [n for n in names if not n.endswith("_UNSPECIFIED") and n != "DELETED"]
+    """The VmState short names a user may filter on (deleted servers are not listed)."""
+    return enum_names.short_names(common_pb2.VmState.DESCRIPTOR, exclude=("DELETED",))
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -197,20 +197,18 @@ def server_group_policy_value(policy: int | str) -> server_group_pb2.ServerGroup
     """A ServerGroupPolicy from its number or name ("anti-affinity", "SOFT_AFFINITY", …)."""
     if isinstance(policy, int):
         return cast(server_group_pb2.ServerGroupPolicy, policy)
-    try:
-        key = policy.strip().upper().replace("-", "_")
-        return cast(server_group_pb2.ServerGroupPolicy, server_group_pb2.ServerGroupPolicy.Value(key))
-    except ValueError:
+    value = enum_names.number(server_group_pb2.ServerGroupPolicy.DESCRIPTOR, policy)
+    if value is None:
         choices = ", ".join(server_group_policy_names())
         raise InvalidArgument(
             f"unknown server group policy {policy!r} (expected one of {choices})",
             field_violations=[("server_group.policy", f"must be one of {choices}")],
-        ) from None
+        )
+    return cast(server_group_pb2.ServerGroupPolicy, value)
 
 
 def server_group_policy_names() -> list[str]:
-    names: list[str] = list(server_group_pb2.ServerGroupPolicy.keys())
-    return [n for n in names if not n.endswith("_UNSPECIFIED")]
+    return enum_names.short_names(server_group_pb2.ServerGroupPolicy.DESCRIPTOR)
 
 
 def create_server_group(

@@ -17,20 +17,20 @@ from overcast.v1 import common_pb2, server_pb2
 from .errors import DeadlineExceeded, OvercastError, Unavailable
 from .names import short_id
 
-DEFAULT_UNTIL: frozenset[int] = frozenset({common_pb2.ACTIVE, common_pb2.ERROR})
+DEFAULT_UNTIL: frozenset[int] = frozenset({common_pb2.VM_STATE_ACTIVE, common_pb2.VM_STATE_ERROR})
 
 OnChange = Callable[[Any], None]
 """Called with each new Server seen for the watched name, and with None once it is gone."""
 
-_INITIAL = server_pb2.ServerChange.INITIAL
-_SYNCED = server_pb2.ServerChange.SYNCED
+_INITIAL = server_pb2.ServerChange.KIND_INITIAL
+_SYNCED = server_pb2.ServerChange.KIND_SYNCED
 
 
 def is_settled(server: Any, until: Collection[int]) -> bool:
     """True when `server` reached one of `until`, or ERROR, with no task in flight (a server
     in ERROR that is being deleted has not settled yet)."""
     idle = server.task_state == common_pb2.TASK_STATE_UNSPECIFIED
-    return bool(idle and (server.vm_state == common_pb2.ERROR or server.vm_state in until))
+    return bool(idle and (server.vm_state == common_pb2.VM_STATE_ERROR or server.vm_state in until))
 
 
 class ServerWaiter:
@@ -79,7 +79,7 @@ class ServerWaiter:
             return False
         if change.kind == _INITIAL:
             self._seen_in_snapshot = True
-        if server.vm_state == common_pb2.DELETED:
+        if server.vm_state == common_pb2.VM_STATE_DELETED:
             return self._gone()
         self.result = server
         if self.on_change is not None:

@@ -19,8 +19,8 @@ import grpc
 import structlog
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
+from controller.api import reflection
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -55,9 +55,8 @@ from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
 from daemon.bus_topology import declare_exchanges, declare_host_queue
 from daemon.supervision import exit_on_crash, supervise
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 from overcast.v1 import (
-    agent_pb2,
-    agent_pb2_grpc,
     flavor_pb2,
     flavor_pb2_grpc,
     host_pb2,
@@ -262,9 +261,7 @@ async def _wire(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-    )
+    reflection.enable([*SERVICE_NAMES, health.SERVICE_NAME], server)
     if server.add_insecure_port(s.api.listen) == 0:
         if board is not None:
             board.close()

@@ -249,7 +249,7 @@ class Cluster:
                     if not self.agents[h].running:
                         raise RuntimeError(f"agent {h} exited:\n{self.agents[h].log_tail()}")
                 resp = stub.ListHosts(host_pb2.ListHostsRequest(page_size=1000), timeout=5)
-                up = {x.name.split("/", 1)[1] for x in resp.hosts if x.state == common_pb2.UP}
+                up = {x.name.split("/", 1)[1] for x in resp.hosts if x.state == common_pb2.HOST_STATE_UP}
                 if set(host_ids) <= up:
                     return
                 time.sleep(0.1)
@@ -310,7 +310,9 @@ class Cluster:
             while True:
                 resp = stub.ListHosts(request, timeout=30)
                 up += sum(
-                    1 for x in resp.hosts if x.state == common_pb2.UP and x.name.startswith(f"hosts/{prefix}")
+                    1
+                    for x in resp.hosts
+                    if x.state == common_pb2.HOST_STATE_UP and x.name.startswith(f"hosts/{prefix}")
                 )
                 if not resp.next_page_token:
                     return up

@@ -58,11 +58,11 @@ def test_compose_stack_runs_a_server(stack: tuple[ModuleType, str]) -> None:
         assert api.health() == "SERVING"
         hosts = {h.name: h for h in api.list_hosts()}
         assert {"hosts/host-1", "hosts/host-2"} <= set(hosts)
-        assert all(hosts[f"hosts/host-{i}"].state == common_pb2.UP for i in (1, 2))
+        assert all(hosts[f"hosts/host-{i}"].state == common_pb2.HOST_STATE_UP for i in (1, 2))
         api.create_image("cirros", "qcow2")
         created = api.create_server("web-1", flavor="m1.small", image="cirros")
         active = api.wait_for_server(created.name, timeout=60)
-        assert active.vm_state == common_pb2.ACTIVE and active.host in hosts
+        assert active.vm_state == common_pb2.VM_STATE_ACTIVE and active.host in hosts
 
     # The agents run as non-root and the image has no compiler.
     probe = subprocess.run(

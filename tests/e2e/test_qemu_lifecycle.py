@@ -65,8 +65,8 @@ async def test_two_guests_boot_and_each_logs_its_own_name(
     for name in SERVERS:
         await qapi.create_server(name, flavor="m1.tiny", image="tiny", project=PROJECT)
     for name in SERVERS:
-        server = await wait_state(qapi, name, common_pb2.ACTIVE)
-        assert server.power_state == common_pb2.RUNNING
+        server = await wait_state(qapi, name, common_pb2.VM_STATE_ACTIVE)
+        assert server.power_state == common_pb2.POWER_STATE_RUNNING
         assert server.host == f"hosts/{qemu_cluster.host_id}"
     for name in SERVERS:
         text = await console(qapi, name, boot_line(name))
@@ -86,35 +86,40 @@ async def test_stop_start_reboot_each(qemu_cluster: QemuCluster, qapi: AsyncClie
 
     async def cycle(name: str) -> None:
         await qapi.stop_server(name, PROJECT)
-        stopped = await wait_state(qapi, name, common_pb2.STOPPED)
-        assert stopped.power_state == common_pb2.SHUTDOWN
+        stopped = await wait_state(qapi, name, common_pb2.VM_STATE_STOPPED)
+        assert stopped.power_state == common_pb2.POWER_STATE_SHUTDOWN
         assert (await libvirt_view(qemu_cluster))[servers[name]] == "SHUTDOWN"
 
         await qapi.start_server(name, PROJECT)
-        assert (await wait_state(qapi, name, common_pb2.ACTIVE)).power_state == common_pb2.RUNNING
+        assert (
+            await wait_state(qapi, name, common_pb2.VM_STATE_ACTIVE)
+        ).power_state == common_pb2.POWER_STATE_RUNNING
         await console(qapi, name, boot_line(name), count=2)
 
         await qapi.reboot_server(name, PROJECT)
-        await wait_state(qapi, name, common_pb2.ACTIVE)
+        await wait_state(qapi, name, common_pb2.VM_STATE_ACTIVE)
         await console(qapi, name, boot_line(name), count=3)
 
     await asyncio.gather(*(cycle(name) for name in SERVERS))
     assert await libvirt_view(qemu_cluster) == {uid: "RUNNING" for uid in servers.values()}
     for name in SERVERS:
         server = await qapi.get_server(name, PROJECT)
-        assert (server.vm_state, server.power_state) == (common_pb2.ACTIVE, common_pb2.RUNNING)
+        assert (server.vm_state, server.power_state) == (
+            common_pb2.VM_STATE_ACTIVE,
+            common_pb2.POWER_STATE_RUNNING,
+        )
 
 
 async def test_a_guest_powering_itself_off_is_stopped_without_polling(
     qemu_cluster: QemuCluster, qapi: AsyncClient
 ) -> None:
     await qapi.create_server("vm-selfoff", flavor="m1.tiny", image="tiny-selfoff", project=PROJECT)
-    await wait_state(qapi, "vm-selfoff", common_pb2.ACTIVE)
+    await wait_state(qapi, "vm-selfoff", common_pb2.VM_STATE_ACTIVE)
     await console(qapi, "vm-selfoff", "OVERCAST-POWEROFF")
     seen = time.monotonic()
     # Nobody asked: the libvirt lifecycle event reaches the controller as a domain event.
-    server = await wait_state(qapi, "vm-selfoff", common_pb2.STOPPED, within=15)
-    assert server.power_state == common_pb2.SHUTDOWN
+    server = await wait_state(qapi, "vm-selfoff", common_pb2.VM_STATE_STOPPED, within=15)
+    assert server.power_state == common_pb2.POWER_STATE_SHUTDOWN
     print(f"power-off seen as STOPPED {time.monotonic() - seen:.2f}s after the guest's last line was read")
     await qapi.delete_server("vm-selfoff", PROJECT)
     assert await qapi.wait_for_server("vm-selfoff", project=PROJECT, timeout=30) is None
@@ -134,15 +139,18 @@ async def test_kill_9_agent_loses_and_duplicates_nothing(
     await asyncio.sleep(1.0)
     qemu_cluster.restart_agent()
 
-    stopped = await wait_state(qapi, "vm-a", common_pb2.STOPPED)
-    assert stopped.power_state == common_pb2.SHUTDOWN
+    stopped = await wait_state(qapi, "vm-a", common_pb2.VM_STATE_STOPPED)
+    assert stopped.power_state == common_pb2.POWER_STATE_SHUTDOWN
     after = await libvirt_view(qemu_cluster)
     assert after == {servers["vm-a"]: "SHUTDOWN", servers["vm-b"]: "RUNNING"}, after
     # vm-b ran on through the agent's death: no second boot, its console still grows.
     text = await console(qapi, "vm-b", boot_line("vm-b"))
     assert text.count(boot_line("vm-b")) == boots["vm-b"]
     server_b = await qapi.get_server("vm-b", PROJECT)
-    assert (server_b.vm_state, server_b.power_state) == (common_pb2.ACTIVE, common_pb2.RUNNING)
+    assert (server_b.vm_state, server_b.power_state) == (
+        common_pb2.VM_STATE_ACTIVE,
+        common_pb2.POWER_STATE_RUNNING,
+    )
 
 
 async def test_delete_removes_domains_and_files(qemu_cluster: QemuCluster, qapi: AsyncClient) -> None:

@@ -16,7 +16,7 @@ async def active_server(api: AsyncClient, name: str, flavor: str = "m1.tiny") ->
     await api.create_server(name, flavor=flavor, image="cirros")
     server = await api.wait_for_server(name, timeout=30)
     assert server is not None, f"{name} disappeared"
-    assert server.vm_state == common_pb2.ACTIVE, f"{name}: {server.fault}"
+    assert server.vm_state == common_pb2.VM_STATE_ACTIVE, f"{name}: {server.fault}"
     return server
 
 

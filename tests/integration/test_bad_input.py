@@ -13,12 +13,15 @@ from overcast.v1 import common_pb2, server_pb2, server_pb2_grpc
 from .helpers import active_server
 
 IA, NF, FP = (
-    grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.NOT_FOUND,
+    grpc.StatusCode.FAILED_PRECONDITION,
 )
 
 
-async def expect(code: grpc.StatusCode, call: object, *, field: str | None = None,
-                 says: str = "") -> OvercastError:
+async def expect(
+    code: grpc.StatusCode, call: object, *, field: str | None = None, says: str = ""
+) -> OvercastError:
     with pytest.raises(OvercastError) as info:
         await call  # type: ignore[misc]
     err = info.value
@@ -31,10 +34,14 @@ async def expect(code: grpc.StatusCode, call: object, *, field: str | None = Non
 
 
 async def test_unknown_flavor_or_image(api: AsyncClient) -> None:
-    await expect(NF, api.create_server("x-flavor", flavor="m9.nope", image="cirros"),
-                 says="flavors/m9.nope not found")
-    await expect(NF, api.create_server("x-image", flavor="m1.tiny", image="no-such-image"),
-                 says="images/no-such-image not found")
+    await expect(
+        NF, api.create_server("x-flavor", flavor="m9.nope", image="cirros"), says="flavors/m9.nope not found"
+    )
+    await expect(
+        NF,
+        api.create_server("x-image", flavor="m1.tiny", image="no-such-image"),
+        says="images/no-such-image not found",
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,16 +60,20 @@ async def test_unknown_flavor_or_image(api: AsyncClient) -> None:
 async def test_zero_negative_or_absurd_sizes(
     api: AsyncClient, vcpus: int, memory_mib: int, disk_gib: int, field: str
 ) -> None:
-    await expect(IA, api.create_flavor(f"bad{uuid.uuid4().hex[:6]}", vcpus=vcpus,
-                                       memory_mib=memory_mib, disk_gib=disk_gib), field=field)
+    await expect(
+        IA,
+        api.create_flavor(
+            f"bad{uuid.uuid4().hex[:6]}", vcpus=vcpus, memory_mib=memory_mib, disk_gib=disk_gib
+        ),
+        field=field,
+    )
 
 
 @pytest.mark.parametrize(
     "server_id", ["Upper", "has_underscore", "-leading-hyphen", "1starts-with-digit", "a" * 64, ""]
 )
 async def test_malformed_server_ids(api: AsyncClient, server_id: str) -> None:
-    await expect(IA, api.create_server(server_id, flavor="m1.tiny", image="cirros"),
-                 field="server_id")
+    await expect(IA, api.create_server(server_id, flavor="m1.tiny", image="cirros"), field="server_id")
 
 
 async def test_malformed_resource_names(api: AsyncClient, cluster: object) -> None:
@@ -74,13 +85,22 @@ async def test_malformed_resource_names(api: AsyncClient, cluster: object) -> No
 
 
 async def test_strings_over_their_limits(api: AsyncClient) -> None:
-    await expect(IA, api.create_server("meta-big", flavor="m1.tiny", image="cirros",
-                                       metadata={"k": "v" * 5000}), field="server.metadata['k']")
+    await expect(
+        IA,
+        api.create_server("meta-big", flavor="m1.tiny", image="cirros", metadata={"k": "v" * 5000}),
+        field="server.metadata['k']",
+    )
     too_many = {f"k{i}": "v" for i in range(65)}
-    await expect(IA, api.create_server("meta-many", flavor="m1.tiny", image="cirros",
-                                       metadata=too_many), field="server.metadata")
-    await expect(IA, api.create_server("req-big", flavor="m1.tiny", image="cirros",
-                                       request_id="r" * 200), field="request_id")
+    await expect(
+        IA,
+        api.create_server("meta-many", flavor="m1.tiny", image="cirros", metadata=too_many),
+        field="server.metadata",
+    )
+    await expect(
+        IA,
+        api.create_server("req-big", flavor="m1.tiny", image="cirros", request_id="r" * 200),
+        field="request_id",
+    )
     await expect(IA, api.disable_host("host-1", reason="x" * 2000), field="reason")
 
 
@@ -99,7 +119,10 @@ async def test_bad_page_token_and_size(cluster: object, api: AsyncClient) -> Non
             (server_pb2.ListServersRequest(parent="projects/demo", page_size=-1), "page_size"),
             (server_pb2.ListServersRequest(parent="nope"), "parent"),
             # deleted servers are not kept for listing: not offered, rather than always empty
-            (server_pb2.ListServersRequest(parent="projects/demo", vm_state=common_pb2.DELETED), "vm_state"),
+            (
+                server_pb2.ListServersRequest(parent="projects/demo", vm_state=common_pb2.VM_STATE_DELETED),
+                "vm_state",
+            ),
             (server_pb2.ListServersRequest(parent="projects/demo", vm_state=99), "vm_state"),
         ]:
             with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -111,17 +134,19 @@ async def test_bad_page_token_and_size(cluster: object, api: AsyncClient) -> Non
         )
         if first.next_page_token:
             with pytest.raises(grpc.aio.AioRpcError) as info:
-                await stub.ListServers(server_pb2.ListServersRequest(
-                    parent="projects/demo", page_size=1, page_token=first.next_page_token,
-                    vm_state=2), timeout=10)
+                await stub.ListServers(
+                    server_pb2.ListServersRequest(
+                        parent="projects/demo", page_size=1, page_token=first.next_page_token, vm_state=2
+                    ),
+                    timeout=10,
+                )
             assert info.value.code() == IA and "different query" in info.value.details()
 
 
 async def test_illegal_transitions(api: AsyncClient) -> None:
     server = await active_server(api, f"illegal-{uuid.uuid4().hex[:6]}")
     await expect(FP, api.start_server(server.name), says="allowed from STOPPED")
-    await expect(grpc.StatusCode.ABORTED, api.stop_server(server.name, etag="999"),
-                 says="has changed")
+    await expect(grpc.StatusCode.ABORTED, api.stop_server(server.name, etag="999"), says="has changed")
     await expect(FP, api.delete_image("cirros"), says="used by")
     await api.delete_server(server.name)
     assert await api.wait_for_server(server.name, timeout=30) is None
@@ -130,9 +155,12 @@ async def test_illegal_transitions(api: AsyncClient) -> None:
 
 async def test_duplicate_names(api: AsyncClient) -> None:
     server = await active_server(api, f"dup-{uuid.uuid4().hex[:6]}")
-    await expect(grpc.StatusCode.ALREADY_EXISTS,
-                 api.create_server(server.name.rsplit("/", 1)[1], flavor="m1.tiny", image="cirros"))
-    await expect(grpc.StatusCode.ALREADY_EXISTS,
-                 api.create_flavor("m1.tiny", vcpus=1, memory_mib=512, disk_gib=1))
+    await expect(
+        grpc.StatusCode.ALREADY_EXISTS,
+        api.create_server(server.name.rsplit("/", 1)[1], flavor="m1.tiny", image="cirros"),
+    )
+    await expect(
+        grpc.StatusCode.ALREADY_EXISTS, api.create_flavor("m1.tiny", vcpus=1, memory_mib=512, disk_gib=1)
+    )
     await expect(IA, api.create_image(f"img{uuid.uuid4().hex[:4]}", "vmdk"), field="image.disk_format")
     await api.delete_server(server.name)

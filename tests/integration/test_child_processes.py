@@ -24,7 +24,7 @@ SCHEDULER = "controller.processes.scheduler_process"
 async def _active_on(api: AsyncClient, name: str, metadata: dict[str, str]) -> str:
     await api.create_server(name, flavor="m1.large", image="cirros", metadata=metadata)
     server = await api.wait_for_server(name, timeout=60)
-    assert server is not None and server.vm_state == common_pb2.ACTIVE, server
+    assert server is not None and server.vm_state == common_pb2.VM_STATE_ACTIVE, server
     return short(server.host)
 
 
@@ -92,7 +92,7 @@ async def test_a_killed_child_is_restarted_and_a_dead_controller_leaves_none(  #
         await api.create_server("child-1", flavor="m1.tiny", image="cirros")
         second = child_running(ctl.popen.pid, module, other_than=first)
         server = await api.wait_for_server("child-1", timeout=60)
-        assert server is not None and server.vm_state == common_pb2.ACTIVE, waits
+        assert server is not None and server.vm_state == common_pb2.VM_STATE_ACTIVE, waits
         assert short(server.host) == "host-c"
 
     ctl.kill()  # SIGKILL: no chance to stop its children

@@ -22,8 +22,9 @@ def overcast(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_create_wait_list_show_delete(cluster: Cluster, api: object) -> None:
     name = f"cli-{uuid.uuid4().hex[:6]}"
-    created = overcast(cluster, "server", "create", name, "--flavor", "m1.tiny",
-                       "--image", "cirros", "--wait")
+    created = overcast(
+        cluster, "server", "create", name, "--flavor", "m1.tiny", "--image", "cirros", "--wait"
+    )
     assert created.returncode == 0, created.stderr
     progress = created.stdout + created.stderr
     assert "SCHEDULING" in progress and "ACTIVE" in progress
@@ -32,7 +33,7 @@ def test_create_wait_list_show_delete(cluster: Cluster, api: object) -> None:
     assert listed.returncode == 0, listed.stderr
     servers = {s["name"]: s for s in json.loads(listed.stdout)}
     mine = servers[f"projects/demo/servers/{name}"]
-    assert mine["vmState"] == "ACTIVE" and mine["host"].startswith("hosts/host-")
+    assert mine["vmState"] == "VM_STATE_ACTIVE" and mine["host"].startswith("hosts/host-")
 
     table = overcast(cluster, "server", "list")
     row = next(line for line in table.stdout.splitlines() if line.startswith(name))
@@ -60,4 +61,4 @@ def test_host_list_shows_usage_and_state(cluster: Cluster, api: object) -> None:
     assert r.returncode == 0, r.stderr
     hosts = {h["name"]: h for h in json.loads(r.stdout)}
     assert {"hosts/host-1", "hosts/host-2", "hosts/host-3"} <= set(hosts)
-    assert all(h["state"] == "UP" and h["vcpus"] == 16 for h in hosts.values())
+    assert all(h["state"] == "HOST_STATE_UP" and h["vcpus"] == 16 for h in hosts.values())

@@ -49,7 +49,7 @@ async def test_what_cannot_be_asked_says_why(api: AsyncClient) -> None:
     name = f"nohost-{uuid.uuid4().hex[:6]}"
     await api.create_server(name, flavor=flavor, image="cirros")
     server = await api.wait_for_server(name, timeout=30)
-    assert server is not None and server.vm_state == common_pb2.ERROR and not server.host
+    assert server is not None and server.vm_state == common_pb2.VM_STATE_ERROR and not server.host
     with pytest.raises(OvercastError) as info:
         await api.get_console_log(name)
     assert info.value.code == FP and "not on a host yet (ERROR)" in info.value.message

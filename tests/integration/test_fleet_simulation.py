@@ -74,7 +74,7 @@ async def test_fleet_places_runs_and_deletes_servers(fleet_cluster: Cluster) -> 
     async with AsyncClient(c.endpoint, timeout=30, max_concurrency=32) as api:
         hosts = [h for h in await api.list_hosts() if h.name.startswith(f"hosts/{PREFIX}-")]
         assert len(hosts) == HOSTS
-        assert all(h.state == common_pb2.UP for h in hosts)
+        assert all(h.state == common_pb2.HOST_STATE_UP for h in hosts)
         assert {h.hypervisor_type for h in hosts} == {"simulated"}
         assert {h.availability_zone for h in hosts} == {"az1", "az2"}
         assert {(h.vcpus, h.memory_mib) for h in hosts} == {(8, 16384), (16, 32768)}
@@ -94,9 +94,9 @@ async def test_fleet_places_runs_and_deletes_servers(fleet_cluster: Cluster) -> 
         deadline = time.monotonic() + 60
         while True:
             servers = [s for s in await api.list_servers(page_size=500) if s.name.rsplit("/", 1)[1] in names]
-            if all(s.vm_state == common_pb2.ACTIVE and not s.task_state for s in servers):
+            if all(s.vm_state == common_pb2.VM_STATE_ACTIVE and not s.task_state for s in servers):
                 break
-            errors = [f"{s.name}: {s.fault}" for s in servers if s.vm_state == common_pb2.ERROR]
+            errors = [f"{s.name}: {s.fault}" for s in servers if s.vm_state == common_pb2.VM_STATE_ERROR]
             assert not errors, errors[:5]
             assert time.monotonic() < deadline, "servers not ACTIVE after 60 s"
             await asyncio.sleep(0.2)

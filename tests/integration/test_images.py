@@ -124,7 +124,9 @@ async def refused(
             [data[i : i + MIB] for i in range(0, len(data), MIB)],
         )
     after = await api.get_image(image.name)
-    assert after.status == image_pb2.QUEUED and after.size_bytes == 0 and not after.checksum_sha256
+    assert (
+        after.status == image_pb2.IMAGE_STATUS_QUEUED and after.size_bytes == 0 and not after.checksum_sha256
+    )
     assert stored_files(cluster) == before and not partials(cluster)
     assert info.value.code() != grpc.StatusCode.INTERNAL
     return info.value
@@ -140,10 +142,10 @@ async def test_upload_qcow2_and_raw_then_download_identical(
     for path, fmt, virtual in ((qcow2, "qcow2", 64 * MIB), (raw, "raw", raw.stat().st_size)):
         data = path.read_bytes()
         image = await api.upload_image(uid(fmt), path, fmt, on_progress=lambda *p: seen.append(p))
-        assert image.status == image_pb2.IMAGE_ACTIVE
+        assert image.status == image_pb2.IMAGE_STATUS_ACTIVE
         assert image.size_bytes == len(data) and image.checksum_sha256 == sha256(data)
         assert image.virtual_size_bytes == virtual
-        assert (await api.get_image(image.name)).status == image_pb2.IMAGE_ACTIVE
+        assert (await api.get_image(image.name)).status == image_pb2.IMAGE_STATUS_ACTIVE
         assert image.checksum_sha256 in stored_files(cluster)
 
         back = tmp_path / f"back.{fmt}"
@@ -240,16 +242,18 @@ async def test_cancelled_upload_leaves_nothing(
     call = stub.UploadImageData(requests(), timeout=30)
     await sent.wait()
     for _ in range(100):  # the controller is SAVING once it took the lease
-        if (await api.get_image(image.name)).status == image_pb2.SAVING:
+        if (await api.get_image(image.name)).status == image_pb2.IMAGE_STATUS_SAVING:
             break
         await asyncio.sleep(0.05)
-    assert (await api.get_image(image.name)).status == image_pb2.SAVING
+    assert (await api.get_image(image.name)).status == image_pb2.IMAGE_STATUS_SAVING
     call.cancel()
     for _ in range(100):
-        if (await api.get_image(image.name)).status == image_pb2.QUEUED and not partials(cluster):
+        if (await api.get_image(image.name)).status == image_pb2.IMAGE_STATUS_QUEUED and not partials(
+            cluster
+        ):
             break
         await asyncio.sleep(0.05)
-    assert (await api.get_image(image.name)).status == image_pb2.QUEUED
+    assert (await api.get_image(image.name)).status == image_pb2.IMAGE_STATUS_QUEUED
     assert not partials(cluster)
 
 
@@ -274,7 +278,7 @@ async def test_upload_only_into_a_queued_image(
 
     first = stub.UploadImageData(slow(), timeout=30)
     for _ in range(100):
-        if (await api.get_image(other.name)).status == image_pb2.SAVING:
+        if (await api.get_image(other.name)).status == image_pb2.IMAGE_STATUS_SAVING:
             break
         await asyncio.sleep(0.05)
     with pytest.raises(OvercastError) as info:
@@ -287,7 +291,7 @@ async def test_upload_only_into_a_queued_image(
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await first
     assert failed.value.code() == IA  # ended after 1000 of 2000 bytes
-    assert (await api.get_image(other.name)).status == image_pb2.QUEUED
+    assert (await api.get_image(other.name)).status == image_pb2.IMAGE_STATUS_QUEUED
 
 
 async def test_same_bytes_share_one_file_until_the_last_image_goes(
@@ -391,7 +395,7 @@ def test_cli_image_create_with_file_shows_progress(cluster: Cluster, api: object
     r = cli("-o", "json", "image", "create", name, "--file", str(disk))  # format told from the bytes
     assert r.returncode == 0, r.stderr
     image = json.loads(r.stdout)
-    assert image["status"] == "IMAGE_ACTIVE" and image["virtualSizeBytes"] == str(32 * MIB)
+    assert image["status"] == "IMAGE_STATUS_ACTIVE" and image["virtualSizeBytes"] == str(32 * MIB)
     assert image["diskFormat"] == "qcow2"
     assert f"upload {name}: 100%" in r.stderr and f"sha256 {name}: 100%" in r.stderr
 

@@ -16,7 +16,7 @@ from overcast.v1 import common_pb2
 from .agents import domains
 from .helpers import active_server, short
 
-ACTIVE, STOPPED = common_pb2.ACTIVE, common_pb2.STOPPED
+ACTIVE, STOPPED = common_pb2.VM_STATE_ACTIVE, common_pb2.VM_STATE_STOPPED
 
 
 async def test_create_runs_a_domain_on_the_chosen_host(api: AsyncClient, cluster: Cluster) -> None:
@@ -24,7 +24,7 @@ async def test_create_runs_a_domain_on_the_chosen_host(api: AsyncClient, cluster
 
     assert server.vm_state == ACTIVE
     assert server.task_state == common_pb2.TASK_STATE_UNSPECIFIED
-    assert server.power_state == common_pb2.RUNNING
+    assert server.power_state == common_pb2.POWER_STATE_RUNNING
     host_id = short(server.host)
     assert host_id in cluster.agents
     on_host = await domains(cluster.agent_admin[host_id])
@@ -42,7 +42,7 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
         await api.stop_server(server.name)
         stopped = await api.wait_for_server(server.name, until={STOPPED}, timeout=30)
         assert stopped is not None and stopped.vm_state == STOPPED
-        assert stopped.power_state == common_pb2.SHUTDOWN
+        assert stopped.power_state == common_pb2.POWER_STATE_SHUTDOWN
         assert (await domains(admin))[server.uid] == "SHUTDOWN"
 
         await api.start_server(server.name)
@@ -52,7 +52,7 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
 
         await api.reboot_server(server.name)
         rebooted = await api.wait_for_server(server.name, until={ACTIVE}, timeout=30)
-        assert rebooted is not None and rebooted.power_state == common_pb2.RUNNING
+        assert rebooted is not None and rebooted.power_state == common_pb2.POWER_STATE_RUNNING
 
         await api.delete_server(server.name)
         assert await api.wait_for_server(server.name, timeout=30) is None
@@ -61,11 +61,17 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
         assert server.uid not in await domains(admin)
 
         expected = [
-            "instance.create.start", "instance.scheduled", "instance.create.end",
-            "instance.power_off.start", "instance.power_off.end",
-            "instance.power_on.start", "instance.power_on.end",
-            "instance.reboot.start", "instance.reboot.end",
-            "instance.delete.start", "instance.delete.end",
+            "instance.create.start",
+            "instance.scheduled",
+            "instance.create.end",
+            "instance.power_off.start",
+            "instance.power_off.end",
+            "instance.power_on.start",
+            "instance.power_on.end",
+            "instance.reboot.start",
+            "instance.reboot.end",
+            "instance.delete.start",
+            "instance.delete.end",
         ]
         events = await tap.wait_for(lambda _: len(tap.of(server.name)) >= len(expected))
         mine = tap.of(server.name)
@@ -73,7 +79,7 @@ async def test_stop_start_reboot_delete(api: AsyncClient, cluster: Cluster) -> N
         versions = [int(e["instance"]["version"]) for e in mine]
         assert versions == sorted(versions) and len(set(versions)) == len(versions)
         assert all(e["project"] == "demo" and e["version"] == "1.0" for e in mine)
-        assert mine[-1]["instance"]["vmState"] == "DELETED"
+        assert mine[-1]["instance"]["vmState"] == "VM_STATE_DELETED"
         raw = [m for m, e in zip(tap.raw, events, strict=True) if e.get("resource") == server.name]
         assert all(m.content_type == "application/json" for m in raw)
         assert [m.message_id for m in raw] == [e["eventId"] for e in mine]
@@ -85,9 +91,7 @@ async def test_disabled_host_gets_no_new_placements(api: AsyncClient, cluster: C
     await api.disable_host("host-1", reason="maintenance")
     await api.disable_host("host-2", reason="maintenance")
     try:
-        placed = [
-            await active_server(api, f"maint-{i}-{uuid.uuid4().hex[:4]}") for i in range(3)
-        ]
+        placed = [await active_server(api, f"maint-{i}-{uuid.uuid4().hex[:4]}") for i in range(3)]
         assert {short(s.host) for s in placed} == {"host-3"}
         host1 = await api.get_host("host-1")
         assert not host1.enabled and host1.disabled_reason == "maintenance"
@@ -104,7 +108,7 @@ async def test_no_valid_host_says_which_filter_removed_hosts(api: AsyncClient) -
     await api.create_flavor(flavor, vcpus=2, memory_mib=1024 * 1024, disk_gib=1)
     await api.create_server(name, flavor=flavor, image="cirros")
     server = await api.wait_for_server(name, timeout=30)
-    assert server is not None and server.vm_state == common_pb2.ERROR
+    assert server is not None and server.vm_state == common_pb2.VM_STATE_ERROR
     assert server.fault == "No valid host: 3 hosts: 3 removed by capacity (memory)"
     await api.delete_server(name)
     assert await api.wait_for_server(name, timeout=30) is None
@@ -145,9 +149,9 @@ async def test_watch_starts_with_current_state_then_streams_changes(api: AsyncCl
     states: list[int] = []
     synced = False
     async for change in api.watch_servers():
-        if change.kind == change.INITIAL:
+        if change.kind == change.KIND_INITIAL:
             seen_initial.add(change.server.name)
-        elif change.kind == change.SYNCED:
+        elif change.kind == change.KIND_SYNCED:
             synced = True
             assert existing.name in seen_initial
             await api.create_server(short(new_name), flavor="m1.tiny", image="cirros")
@@ -156,6 +160,6 @@ async def test_watch_starts_with_current_state_then_streams_changes(api: AsyncCl
             if change.server.vm_state == ACTIVE:
                 break
     assert synced
-    assert states[0] == common_pb2.BUILDING and states[-1] == ACTIVE
+    assert states[0] == common_pb2.VM_STATE_BUILDING and states[-1] == ACTIVE
     await api.delete_server(new_name)
     await api.delete_server(existing.name)

@@ -41,7 +41,7 @@ async def eventually(
 async def loaded_server(api: AsyncClient, name: str, metadata: dict[str, str]) -> server_pb2.Server:
     await api.create_server(name, flavor="m1.large", image="cirros", metadata=metadata)
     server = await api.wait_for_server(name, timeout=30)
-    assert server is not None and server.vm_state == common_pb2.ACTIVE, server
+    assert server is not None and server.vm_state == common_pb2.VM_STATE_ACTIVE, server
     return server
 
 
@@ -203,12 +203,12 @@ async def test_frozen_agent_load_goes_stale_then_host_down(clusters) -> None:  #
             stale = await eventually(
                 lambda: api1.get_host("host-m"), lambda h: h.load.stale, within=5, what="load stale"
             )
-            assert stale.state == common_pb2.UP  # stale metrics come before DOWN (0.6 s vs 1.5 s)
+            assert stale.state == common_pb2.HOST_STATE_UP  # stale metrics come before DOWN (0.6 s vs 1.5 s)
             listed = await asyncio.to_thread(overcast, c, "host", "list")
             assert "stale" in listed.stdout, listed.stdout
             down = await eventually(
                 lambda: api1.get_host("host-m"),
-                lambda h: h.state == common_pb2.DOWN,
+                lambda h: h.state == common_pb2.HOST_STATE_DOWN,
                 within=10,
                 what="host DOWN after missed samples",
             )
@@ -220,7 +220,7 @@ async def test_frozen_agent_load_goes_stale_then_host_down(clusters) -> None:  #
             c.agents["host-m"].resume()
         back = await eventually(
             lambda: api1.get_host("host-m"),
-            lambda h: h.state == common_pb2.UP and not h.load.stale,
+            lambda h: h.state == common_pb2.HOST_STATE_UP and not h.load.stale,
             what="host UP with fresh load again",
         )
         assert back.load.simulated

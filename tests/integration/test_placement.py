@@ -57,14 +57,14 @@ async def test_anti_affinity_group_puts_three_servers_on_three_hosts_and_refuses
     await api.create_server_group(group, "ANTI_AFFINITY")
     names = [unique("apart") for _ in range(3)]
     servers = await create_all(api, names, server_group=group)
-    assert all(s.vm_state == common_pb2.ACTIVE for s in servers), [s.fault for s in servers]
+    assert all(s.vm_state == common_pb2.VM_STATE_ACTIVE for s in servers), [s.fault for s in servers]
     assert sorted(short(s.host) for s in servers) == ["host-1", "host-2", "host-3"]
     assert all(s.server_group == f"projects/demo/serverGroups/{group}" for s in servers)
 
     fourth = unique("apart")
     await api.create_server(fourth, flavor="m1.tiny", image="cirros", server_group=group)
     failed = await settle(api, fourth)
-    assert failed.vm_state == common_pb2.ERROR
+    assert failed.vm_state == common_pb2.VM_STATE_ERROR
     assert failed.fault == "No valid host: 3 hosts: 3 removed by server group (anti-affinity)"
 
     shown = await api.get_server_group(group)
@@ -82,7 +82,7 @@ async def test_affinity_group_lands_together(api: AsyncClient, cluster: Cluster)
     await api.create_server_group(group, "affinity")
     names = [unique("together") for _ in range(4)]
     servers = await create_all(api, names, server_group=group)
-    assert all(s.vm_state == common_pb2.ACTIVE for s in servers), [s.fault for s in servers]
+    assert all(s.vm_state == common_pb2.VM_STATE_ACTIVE for s in servers), [s.fault for s in servers]
     assert len({s.host for s in servers}) == 1
     # A later member follows the first ones, whatever the weighers prefer.
     late = unique("together")
@@ -125,7 +125,7 @@ async def test_a_zone_no_host_has_is_accepted_then_fails_naming_the_zone(
     created = await api.create_server(name, flavor="m1.tiny", image="cirros", availability_zone="mars")
     assert created.availability_zone == "mars"
     failed = await settle(api, name)
-    assert failed.vm_state == common_pb2.ERROR
+    assert failed.vm_state == common_pb2.VM_STATE_ERROR
     assert failed.fault == "No valid host: 3 hosts: 3 removed by availability zone"
     await delete_all(api, [name])
 
@@ -152,7 +152,7 @@ def test_server_group_cli(cluster: Cluster, api: object) -> None:
     group, server = unique("cli"), unique("cli")
     made = overcast(cluster, "-o", "json", "server-group", "create", group, "--policy", "anti-affinity")
     assert made.returncode == 0, made.stderr
-    assert json.loads(made.stdout)["policy"] == "ANTI_AFFINITY"
+    assert json.loads(made.stdout)["policy"] == "SERVER_GROUP_POLICY_ANTI_AFFINITY"
     bad = overcast(cluster, "server-group", "create", unique("cli"), "--policy", "sideways")
     assert bad.returncode == 2 and "ANTI_AFFINITY" in bad.stderr and "Traceback" not in bad.stderr
 
@@ -202,7 +202,7 @@ async def test_zones_and_pack_then_spread(zoned: Cluster) -> None:
         assert [short(s.host) for s in in_two] == ["z2-a", "z2-a"]
         # Pack: the zone's fullest host first, so all land on one host of zone-1.
         packed = await create_all(api, [unique("pack") for _ in range(3)], availability_zone="zone-1")
-        assert all(s.vm_state == common_pb2.ACTIVE for s in packed), [s.fault for s in packed]
+        assert all(s.vm_state == common_pb2.VM_STATE_ACTIVE for s in packed), [s.fault for s in packed]
         assert len({s.host for s in packed}) == 1 and short(packed[0].host).startswith("z1-")
 
     # The same fleet under a spreading controller: the emptier host of zone-1 first.
@@ -213,7 +213,7 @@ async def test_zones_and_pack_then_spread(zoned: Cluster) -> None:
     async with AsyncClient(zoned.endpoint, timeout=15) as api:
         await heartbeats_since(api, restarted, len(zoned.agents))
         spread = await create_all(api, [unique("spread") for _ in range(2)], availability_zone="zone-1")
-        assert all(s.vm_state == common_pb2.ACTIVE for s in spread), [s.fault for s in spread]
+        assert all(s.vm_state == common_pb2.VM_STATE_ACTIVE for s in spread), [s.fault for s in spread]
         other = ({"z1-a", "z1-b"} - {short(packed[0].host)}).pop()
         assert [short(s.host) for s in spread] == [other, other]
 

@@ -16,7 +16,7 @@ from overcast.v1 import common_pb2
 
 from .helpers import short
 
-ACTIVE = common_pb2.ACTIVE
+ACTIVE = common_pb2.VM_STATE_ACTIVE
 
 
 async def _ensure_image(api: AsyncClient) -> None:
@@ -34,14 +34,19 @@ async def test_two_controllers_on_one_empty_database(clusters) -> None:  # type:
     c.start_agent("host-b", controller=1)
     c.wait_hosts_up(["host-a", "host-b"])
 
-    async with EventTap(c.amqp_url, c.bus_prefix) as tap, \
-            AsyncClient(c.endpoints[0]) as api1, AsyncClient(c.endpoints[1]) as api2:
+    async with (
+        EventTap(c.amqp_url, c.bus_prefix) as tap,
+        AsyncClient(c.endpoints[0]) as api1,
+        AsyncClient(c.endpoints[1]) as api2,
+    ):
         await _ensure_image(api1)
         names = [f"duo-{i}" for i in range(6)]
-        await asyncio.gather(*[
-            (api1 if i % 2 else api2).create_server(n, flavor="m1.tiny", image="cirros")
-            for i, n in enumerate(names)
-        ])
+        await asyncio.gather(
+            *[
+                (api1 if i % 2 else api2).create_server(n, flavor="m1.tiny", image="cirros")
+                for i, n in enumerate(names)
+            ]
+        )
         done = await asyncio.gather(*[api1.wait_for_server(n, timeout=60) for n in names])
         assert all(s is not None and s.vm_state == ACTIVE for s in done)
         assert {short(s.host) for s in done if s} == {"host-a", "host-b"}
@@ -118,21 +123,21 @@ async def test_commands_for_a_paused_agent_are_carried_out_when_it_returns(clust
         agent.pause()
         try:
             await tap.wait_for(lambda ev: any(e["eventType"] == "host.down" for e in ev), 15)
-            assert (await api.get_host("host-p")).state == common_pb2.DOWN
+            assert (await api.get_host("host-p")).state == common_pb2.HOST_STATE_DOWN
             await api.stop_server("keep")
             await api.delete_server("drop")
             with pytest.raises(FailedPrecondition, match="DELETING"):
                 await api.start_server("drop")
-            assert (await api.get_server("keep")).task_state == common_pb2.POWERING_OFF
+            assert (await api.get_server("keep")).task_state == common_pb2.TASK_STATE_POWERING_OFF
         finally:
             agent.resume()
 
-        kept = await api.wait_for_server("keep", until={common_pb2.STOPPED}, timeout=30)
-        assert kept is not None and kept.vm_state == common_pb2.STOPPED
+        kept = await api.wait_for_server("keep", until={common_pb2.VM_STATE_STOPPED}, timeout=30)
+        assert kept is not None and kept.vm_state == common_pb2.VM_STATE_STOPPED
         assert await api.wait_for_server("drop", timeout=30) is None
         await tap.wait_for(
-            lambda ev: [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:]
-            == ["host.up"], 15,
+            lambda ev: [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:] == ["host.up"],
+            15,
         )
 
 
@@ -153,7 +158,7 @@ async def test_a_restarted_test_driver_host_reports_its_servers_lost(clusters) -
         c.start_agent("host-l")
         await tap.wait_for(lambda ev: any(e["eventType"] == "instance.lost" for e in ev), 30)
         ghost = await api.get_server("ghost")
-        assert ghost.vm_state == common_pb2.ERROR
+        assert ghost.vm_state == common_pb2.VM_STATE_ERROR
         assert "domain missing on host-l" in ghost.fault
         await api.delete_server("ghost")
         assert await api.wait_for_server("ghost", until=set(), timeout=30) is None

@@ -15,7 +15,8 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from overcast import protojson
-from overcast.v1 import agent_pb2, events_pb2, host_pb2, image_pb2, server_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import events_pb2, host_pb2, image_pb2, server_pb2
 
 MODULES = (agent_pb2, events_pb2, host_pb2, image_pb2, server_pb2)
 TYPES = [GetMessageClass(d) for m in MODULES for d in m.DESCRIPTOR.message_types_by_name.values()]
@@ -108,7 +109,7 @@ def test_read_messages_are_json_formats(seed: int) -> None:
 def test_spawn_command_is_byte_for_byte_json_formats(monkeypatch: pytest.MonkeyPatch) -> None:
     spawn = {
         "command_id": "4acbe5a4-7037-4b3a-9d0a-73a3255d4810",
-        "op": "SPAWN",
+        "op": "COMMAND_OP_SPAWN",
         "instance_uid": "46d3d3c0-5577-46b4-8f71-fdfba6406cd7",
         "instance_name": "projects/demo/servers/web-1",
         "vcpus": 2,

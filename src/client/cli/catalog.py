@@ -235,7 +235,7 @@ def _still_queued(client: Client, name: str) -> bool:
     """Whether the image still waits for its data (then the hint to retry or delete it helps);
     an image that already has data, or is gone, gets no such hint."""
     try:
-        return client.get_image(name).status == image_pb2.QUEUED
+        return client.get_image(name).status == image_pb2.IMAGE_STATUS_QUEUED
     except OvercastError:
         return False
 

@@ -25,18 +25,17 @@ from rich.table import Table
 
 from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
+from .. import enum_names
 from ..names import short_id
 from .context import OutputFormat, State
 
 EMPTY = "-"
 Row = Sequence[str]
 
-# Enum values whose names carry a prefix only to stay unique in the proto package.
-_ENUM_PREFIXES = {"overcast.v1.ImageStatus": "IMAGE_"}
-
 
 def enum_label(enum_type: Any, value: int) -> str:
-    """ "ACTIVE" for ACTIVE, "ACTIVE" for IMAGE_ACTIVE, "-" for *_UNSPECIFIED."""
+    """ "ACTIVE" for VM_STATE_ACTIVE and IMAGE_STATUS_ACTIVE, "-" for *_UNSPECIFIED (an idle
+    server's task state among them)."""
     return descriptor_label(enum_type.DESCRIPTOR, value)
 
 
@@ -47,8 +46,7 @@ def descriptor_label(descriptor: EnumDescriptor, value: int) -> str:
     name: str = value_descriptor.name
     if name.endswith("_UNSPECIFIED"):
         return EMPTY
-    prefix = _ENUM_PREFIXES.get(descriptor.full_name, "")
-    return name.removeprefix(prefix) if prefix else name
+    return enum_names.short(descriptor, name)
 
 
 def timestamp_text(ts: timestamp_pb2.Timestamp) -> str:

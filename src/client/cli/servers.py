@@ -94,7 +94,9 @@ def create(
             ramdisk_image=ramdisk,
             kernel_args=kernel_args,
         )
-        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.VM_STATE_ACTIVE, wait_timeout=wait_timeout
+        )
 
 
 @app.command("list")
@@ -173,7 +175,9 @@ def start(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.start_server(name, state.project)
-        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.VM_STATE_ACTIVE, wait_timeout=wait_timeout
+        )
 
 
 @app.command("stop")
@@ -187,7 +191,9 @@ def stop(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.stop_server(name, state.project)
-        _finish(client, state, server, wait=wait, expect=common_pb2.STOPPED, wait_timeout=wait_timeout)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.VM_STATE_STOPPED, wait_timeout=wait_timeout
+        )
 
 
 @app.command("reboot")
@@ -201,7 +207,9 @@ def reboot(
     state = state_of(ctx)
     with session(ctx) as client:
         server = client.reboot_server(name, state.project)
-        _finish(client, state, server, wait=wait, expect=common_pb2.ACTIVE, wait_timeout=wait_timeout)
+        _finish(
+            client, state, server, wait=wait, expect=common_pb2.VM_STATE_ACTIVE, wait_timeout=wait_timeout
+        )
 
 
 @app.command("set-meta")
@@ -238,4 +246,3 @@ def set_meta(
                 if attempt == 3:  # somebody else keeps changing it: say so
                     raise
         show_server(state, updated)
-

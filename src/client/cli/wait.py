@@ -79,7 +79,7 @@ def wait_and_show(
         error(f"server {name} was deleted while waiting for it")
         raise typer.Exit(EXIT_ERROR)
     show_server(state, final)
-    if final.vm_state == common_pb2.ERROR:
+    if final.vm_state == common_pb2.VM_STATE_ERROR:
         error(f"server {name} is in ERROR: {text(final.fault)}")
         raise typer.Exit(EXIT_ERROR)
     if expect is None or final.vm_state != expect:

@@ -18,14 +18,14 @@ import grpc
 import structlog
 from google.protobuf import timestamp_pb2
 
-from controller.api import loads
+from controller.api import enums, loads
 from controller.domain.errors import DomainError
 from controller.domain.model import CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
 from controller.services.hosts import HostService
 from controller.services.load_view import LoadView
 from controller.services.servers import AgentResult, ServerService
-from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 
 log = structlog.get_logger(__name__)
 # Connect's stream: the agent sends AgentMessages, the controller ControllerMessages.
@@ -36,7 +36,17 @@ MAX_REPORTS_IN_FLIGHT = 64
 
 
 def _power(value: int) -> PowerState:
-    return PowerState(common_pb2.PowerState.Name(value))
+    state = enums.POWER_STATE_OF.get(value)
+    if state is None:
+        raise ValueError(f"unknown power state {value}")
+    return state
+
+
+def _op(value: int) -> CommandOp:
+    op = enums.COMMAND_OP_OF.get(value)
+    if op is None:
+        raise ValueError(f"unknown command op {value}")
+    return op
 
 
 def _seconds(ts: timestamp_pb2.Timestamp) -> float:
@@ -235,7 +245,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         try:
             result = AgentResult(
                 command_id=uuid.UUID(r.command_id),
-                op=CommandOp(agent_pb2.CommandOp.Name(r.op)),
+                op=_op(r.op),
                 instance_uid=uuid.UUID(r.instance_uid),
                 ok=r.ok,
                 error=r.error,

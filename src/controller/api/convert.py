@@ -9,8 +9,7 @@ from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 
-from controller.api import loads
-from controller.domain.errors import InvalidArgument
+from controller.api import enums, loads
 from controller.domain.model import Flavor, Host, Image, Instance, VmState
 from controller.domain.server_groups import ServerGroup
 from controller.services.load_view import HostLoadView, InstanceLoadView
@@ -26,15 +25,14 @@ def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
 
 
 def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Server:
-    # Enum fields are set by name: the domain enums' values are the proto enum names.
     return server_pb2.Server(
         name=i.name,
         uid=str(i.uid),
         flavor=f"flavors/{i.flavor_id}",
         image=f"images/{i.image_id}",
-        vm_state=i.vm_state.value,
-        task_state=i.task_state.value if i.task_state else common_pb2.TASK_STATE_UNSPECIFIED,
-        power_state=i.power_state.value,
+        vm_state=enums.VM_STATES[i.vm_state],
+        task_state=enums.TASK_STATES[i.task_state] if i.task_state else common_pb2.TASK_STATE_UNSPECIFIED,
+        power_state=enums.POWER_STATES[i.power_state],
         host=f"hosts/{i.host_id}" if i.host_id else "",
         fault=i.fault,
         metadata=i.metadata,
@@ -54,13 +52,7 @@ def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Serv
 
 
 def vm_state_filter(value: int) -> VmState | None:
-    if value == 0:
-        return None
-    if value not in common_pb2.VmState.values():
-        names = [v.name for v in common_pb2.VmState.DESCRIPTOR.values]
-        known = ", ".join(n for n in names if not n.endswith("_UNSPECIFIED"))
-        raise InvalidArgument.single("vm_state", f"no state numbered {value}; one of {known}")
-    return VmState(common_pb2.VmState.Name(value))
+    return enums.vm_state_filter(value)
 
 
 def flavor(f: Flavor) -> flavor_pb2.Flavor:
@@ -81,7 +73,7 @@ def image(i: Image) -> image_pb2.Image:
         disk_format=i.disk_format,
         min_disk_gib=i.min_disk_gib,
         min_memory_mib=i.min_memory_mib,
-        status=i.status.value,
+        status=enums.IMAGE_STATUSES[i.status],
         size_bytes=i.size_bytes,
         checksum_sha256=i.checksum_sha256,
         properties=i.properties,
@@ -114,7 +106,7 @@ def host(h: Host, load: HostLoadView | None = None) -> host_pb2.Host:
         servers=h.servers,
         enabled=h.enabled,
         disabled_reason=h.disabled_reason,
-        state=h.state.value,
+        state=enums.HOST_STATES[h.state],
         last_heartbeat_time=_ts(h.last_heartbeat),
         create_time=_ts(h.created_at),
         etag=str(h.version),
@@ -126,7 +118,7 @@ def host(h: Host, load: HostLoadView | None = None) -> host_pb2.Host:
 def server_group(g: ServerGroup) -> server_group_pb2.ServerGroup:
     return server_group_pb2.ServerGroup(
         name=g.name,
-        policy=g.policy.value,
+        policy=enums.GROUP_POLICIES[g.policy],
         members=[f"projects/{g.project}/servers/{m}" for m in g.members],
         create_time=_ts(g.created_at),
         etag=str(g.version),

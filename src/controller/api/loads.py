@@ -18,7 +18,8 @@ from controller.services.load_view import (
     InstanceLoadView,
     InstanceSample,
 )
-from overcast.v1 import agent_pb2, host_pb2, server_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import host_pb2, server_pb2
 
 MAX_INSTANCES_PER_SAMPLE = 10_000
 _UUID_TEXT_LENGTH = 36

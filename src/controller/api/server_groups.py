@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from google.protobuf import empty_pb2
 
-from controller.api import convert
+from controller.api import convert, enums
 from controller.api.errors import Ctx, unary
 from controller.services.server_groups import ServerGroupService
 from overcast.v1 import server_group_pb2, server_group_pb2_grpc
 
 
 def _policy_name(value: int) -> str:
-    """The enum's name (a number these stubs do not know stays a number: the service refuses it)."""
-    try:
-        return str(server_group_pb2.ServerGroupPolicy.Name(value))
-    except ValueError:
-        return str(value)
+    """The domain's policy name: unspecified is none given, a number these stubs lack stays a
+    number (the service refuses both and lists the policies)."""
+    if value == server_group_pb2.SERVER_GROUP_POLICY_UNSPECIFIED:
+        return ""
+    policy = enums.GROUP_POLICY_OF.get(value)
+    return policy.value if policy is not None else str(value)
 
 
 class ServerGroupApi(server_group_pb2_grpc.ServerGroupServiceServicer):  # type: ignore[misc]  # generated servicers are untyped

@@ -123,10 +123,10 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                 )
                 for inst in page:
                     sent[inst.uid] = inst.version
-                    yield Change(kind=Change.INITIAL, server=convert.server(inst))
+                    yield Change(kind=Change.KIND_INITIAL, server=convert.server(inst))
                 if not token:
                     break
-            yield Change(kind=Change.SYNCED)
+            yield Change(kind=Change.KIND_SYNCED)
             while True:
                 try:
                     inst = await sub.next()
@@ -135,4 +135,4 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                 if inst.version <= sent.get(inst.uid, -1):
                     continue
                 sent[inst.uid] = inst.version
-                yield Change(kind=Change.CHANGED, server=convert.server(inst))
+                yield Change(kind=Change.KIND_CHANGED, server=convert.server(inst))

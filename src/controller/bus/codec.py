@@ -7,7 +7,8 @@ import aio_pika
 
 from controller.storage.outbox import OutboxRow
 from overcast import protojson
-from overcast.v1 import agent_pb2, events_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import events_pb2
 
 EVENT_VERSION = "1.0"
 

@@ -1,7 +1,9 @@
 """What a state change announces: events for everyone, commands for one agent.
 
 Payloads are plain dicts shaped like the protobuf messages they become at the bus edge
-(InstancePayload, HostPayload, AgentCommand), so the domain stays free of protobuf.
+(InstancePayload, HostPayload, AgentCommand), so the domain stays free of protobuf. Their
+enums are the protos' value names (VM_STATE_ACTIVE), listed here per domain value (ACTIVE, as
+the database stores it); storage/scheduling.py's PLACE and FAIL build the same names in SQL.
 """
 
 from __future__ import annotations
@@ -11,7 +13,43 @@ from typing import Any, Literal
 from uuid import UUID
 
 from controller.domain.ids import uuid4
-from controller.domain.model import CommandOp, Host, Instance
+from controller.domain.model import CommandOp, Host, HostState, Instance, PowerState, TaskState, VmState
+
+VM_STATE_NAMES: dict[VmState, str] = {
+    VmState.BUILDING: "VM_STATE_BUILDING",
+    VmState.ACTIVE: "VM_STATE_ACTIVE",
+    VmState.STOPPED: "VM_STATE_STOPPED",
+    VmState.ERROR: "VM_STATE_ERROR",
+    VmState.DELETED: "VM_STATE_DELETED",
+}
+NO_TASK = "TASK_STATE_UNSPECIFIED"  # no operation in flight
+TASK_STATE_NAMES: dict[TaskState, str] = {
+    TaskState.SCHEDULING: "TASK_STATE_SCHEDULING",
+    TaskState.SPAWNING: "TASK_STATE_SPAWNING",
+    TaskState.POWERING_ON: "TASK_STATE_POWERING_ON",
+    TaskState.POWERING_OFF: "TASK_STATE_POWERING_OFF",
+    TaskState.REBOOTING: "TASK_STATE_REBOOTING",
+    TaskState.MIGRATING: "TASK_STATE_MIGRATING",
+    TaskState.DELETING: "TASK_STATE_DELETING",
+}
+POWER_STATE_NAMES: dict[PowerState, str] = {
+    PowerState.UNKNOWN: "POWER_STATE_UNSPECIFIED",
+    PowerState.RUNNING: "POWER_STATE_RUNNING",
+    PowerState.PAUSED: "POWER_STATE_PAUSED",
+    PowerState.SHUTDOWN: "POWER_STATE_SHUTDOWN",
+    PowerState.CRASHED: "POWER_STATE_CRASHED",
+    PowerState.SUSPENDED: "POWER_STATE_SUSPENDED",
+    PowerState.NOSTATE: "POWER_STATE_NOSTATE",
+}
+HOST_STATE_NAMES: dict[HostState, str] = {HostState.UP: "HOST_STATE_UP", HostState.DOWN: "HOST_STATE_DOWN"}
+COMMAND_OP_NAMES: dict[CommandOp, str] = {
+    CommandOp.SPAWN: "COMMAND_OP_SPAWN",
+    CommandOp.START: "COMMAND_OP_START",
+    CommandOp.STOP: "COMMAND_OP_STOP",
+    CommandOp.REBOOT: "COMMAND_OP_REBOOT",
+    CommandOp.DELETE: "COMMAND_OP_DELETE",
+    CommandOp.UPDATE_METADATA: "COMMAND_OP_UPDATE_METADATA",
+}
 
 
 @dataclass(frozen=True)
@@ -33,9 +71,9 @@ def instance_event(inst: Instance, event_type: str, *, message_id: UUID | None =
         "flavor": f"flavors/{inst.flavor_id}",
         "image": f"images/{inst.image_id}",
         "host": f"hosts/{inst.host_id}" if inst.host_id else "",
-        "vm_state": inst.vm_state.value,
-        "task_state": inst.task_state.value if inst.task_state else "TASK_STATE_UNSPECIFIED",
-        "power_state": inst.power_state.value,
+        "vm_state": VM_STATE_NAMES[inst.vm_state],
+        "task_state": TASK_STATE_NAMES[inst.task_state] if inst.task_state else NO_TASK,
+        "power_state": POWER_STATE_NAMES[inst.power_state],
         "fault": inst.fault,
         "version": str(inst.version),
     }
@@ -47,7 +85,7 @@ def instance_event(inst: Instance, event_type: str, *, message_id: UUID | None =
 def host_event(host: Host, event_type: str, reason: str = "") -> OutboxMessage:
     payload = {
         "name": host.name,
-        "state": host.state.value,
+        "state": HOST_STATE_NAMES[host.state],
         "enabled": host.enabled,
         "reason": reason,
     }
@@ -59,7 +97,7 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
         raise ValueError(f"{inst.name} has no host to send {op} to")
     payload: dict[str, Any] = {
         "command_id": str(command_id),
-        "op": op.value,
+        "op": COMMAND_OP_NAMES[op],
         "instance_uid": str(inst.uid),
         "instance_name": inst.name,
         "vcpus": inst.vcpus,
@@ -97,7 +135,7 @@ def orphan_delete(uid: UUID, host_id: str) -> OutboxMessage:
     command_id = uuid4()
     payload: dict[str, Any] = {
         "command_id": str(command_id),
-        "op": CommandOp.DELETE.value,
+        "op": COMMAND_OP_NAMES[CommandOp.DELETE],
         "instance_uid": str(uid),
     }
     return OutboxMessage("command", "command.delete", host_id, payload, message_id=command_id)

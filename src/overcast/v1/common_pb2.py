@@ -24,19 +24,20 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/common.proto\x12\x0bovercast.v1*b\n\x07VmState\x12\x18\n\x14VM_STATE_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x42UILDING\x10\x01\x12\n\n\x06\x41\x43TIVE\x10\x02\x12\x0b\n\x07STOPPED\x10\x03\x12\t\n\x05\x45RROR\x10\x04\x12\x0b\n\x07\x44\x45LETED\x10\x05*\x94\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nSCHEDULING\x10\x01\x12\x0c\n\x08SPAWNING\x10\x02\x12\x0f\n\x0bPOWERING_ON\x10\x03\x12\x10\n\x0cPOWERING_OFF\x10\x04\x12\r\n\tREBOOTING\x10\x05\x12\r\n\tMIGRATING\x10\x06\x12\x0c\n\x08\x44\x45LETING\x10\x07*y\n\nPowerState\x12\x1b\n\x17POWER_STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07RUNNING\x10\x01\x12\n\n\x06PAUSED\x10\x02\x12\x0c\n\x08SHUTDOWN\x10\x03\x12\x0b\n\x07\x43RASHED\x10\x04\x12\r\n\tSUSPENDED\x10\x05\x12\x0b\n\x07NOSTATE\x10\x06*9\n\tHostState\x12\x1a\n\x16HOST_STATE_UNSPECIFIED\x10\x00\x12\x06\n\x02UP\x10\x01\x12\x08\n\x04\x44OWN\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/common.proto\x12\x0bovercast.v1*\x8f\x01\n\x07VmState\x12\x18\n\x14VM_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11VM_STATE_BUILDING\x10\x01\x12\x13\n\x0fVM_STATE_ACTIVE\x10\x02\x12\x14\n\x10VM_STATE_STOPPED\x10\x03\x12\x12\n\x0eVM_STATE_ERROR\x10\x04\x12\x14\n\x10VM_STATE_DELETED\x10\x05*\xe1\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TASK_STATE_SCHEDULING\x10\x01\x12\x17\n\x13TASK_STATE_SPAWNING\x10\x02\x12\x1a\n\x16TASK_STATE_POWERING_ON\x10\x03\x12\x1b\n\x17TASK_STATE_POWERING_OFF\x10\x04\x12\x18\n\x14TASK_STATE_REBOOTING\x10\x05\x12\x18\n\x14TASK_STATE_MIGRATING\x10\x06\x12\x17\n\x13TASK_STATE_DELETING\x10\x07*\xc1\x01\n\nPowerState\x12\x1b\n\x17POWER_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13POWER_STATE_RUNNING\x10\x01\x12\x16\n\x12POWER_STATE_PAUSED\x10\x02\x12\x18\n\x14POWER_STATE_SHUTDOWN\x10\x03\x12\x17\n\x13POWER_STATE_CRASHED\x10\x04\x12\x19\n\x15POWER_STATE_SUSPENDED\x10\x05\x12\x17\n\x13POWER_STATE_NOSTATE\x10\x06*O\n\tHostState\x12\x1a\n\x16HOST_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rHOST_STATE_UP\x10\x01\x12\x13\n\x0fHOST_STATE_DOWN\x10\x02\x42\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0b\x43ommonProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'overcast.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_VMSTATE']._serialized_start=41
-  _globals['_VMSTATE']._serialized_end=139
-  _globals['_TASKSTATE']._serialized_start=142
-  _globals['_TASKSTATE']._serialized_end=290
-  _globals['_POWERSTATE']._serialized_start=292
-  _globals['_POWERSTATE']._serialized_end=413
-  _globals['_HOSTSTATE']._serialized_start=415
-  _globals['_HOSTSTATE']._serialized_end=472
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\013CommonProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
+  _globals['_VMSTATE']._serialized_start=42
+  _globals['_VMSTATE']._serialized_end=185
+  _globals['_TASKSTATE']._serialized_start=188
+  _globals['_TASKSTATE']._serialized_end=413
+  _globals['_POWERSTATE']._serialized_start=416
+  _globals['_POWERSTATE']._serialized_end=609
+  _globals['_HOSTSTATE']._serialized_start=611
+  _globals['_HOSTSTATE']._serialized_end=690
 # @@protoc_insertion_point(module_scope)

@@ -7,59 +7,59 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class VmState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VM_STATE_UNSPECIFIED: _ClassVar[VmState]
-    BUILDING: _ClassVar[VmState]
-    ACTIVE: _ClassVar[VmState]
-    STOPPED: _ClassVar[VmState]
-    ERROR: _ClassVar[VmState]
-    DELETED: _ClassVar[VmState]
+    VM_STATE_BUILDING: _ClassVar[VmState]
+    VM_STATE_ACTIVE: _ClassVar[VmState]
+    VM_STATE_STOPPED: _ClassVar[VmState]
+    VM_STATE_ERROR: _ClassVar[VmState]
+    VM_STATE_DELETED: _ClassVar[VmState]
 
 class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TASK_STATE_UNSPECIFIED: _ClassVar[TaskState]
-    SCHEDULING: _ClassVar[TaskState]
-    SPAWNING: _ClassVar[TaskState]
-    POWERING_ON: _ClassVar[TaskState]
-    POWERING_OFF: _ClassVar[TaskState]
-    REBOOTING: _ClassVar[TaskState]
-    MIGRATING: _ClassVar[TaskState]
-    DELETING: _ClassVar[TaskState]
+    TASK_STATE_SCHEDULING: _ClassVar[TaskState]
+    TASK_STATE_SPAWNING: _ClassVar[TaskState]
+    TASK_STATE_POWERING_ON: _ClassVar[TaskState]
+    TASK_STATE_POWERING_OFF: _ClassVar[TaskState]
+    TASK_STATE_REBOOTING: _ClassVar[TaskState]
+    TASK_STATE_MIGRATING: _ClassVar[TaskState]
+    TASK_STATE_DELETING: _ClassVar[TaskState]
 
 class PowerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     POWER_STATE_UNSPECIFIED: _ClassVar[PowerState]
-    RUNNING: _ClassVar[PowerState]
-    PAUSED: _ClassVar[PowerState]
-    SHUTDOWN: _ClassVar[PowerState]
-    CRASHED: _ClassVar[PowerState]
-    SUSPENDED: _ClassVar[PowerState]
-    NOSTATE: _ClassVar[PowerState]
+    POWER_STATE_RUNNING: _ClassVar[PowerState]
+    POWER_STATE_PAUSED: _ClassVar[PowerState]
+    POWER_STATE_SHUTDOWN: _ClassVar[PowerState]
+    POWER_STATE_CRASHED: _ClassVar[PowerState]
+    POWER_STATE_SUSPENDED: _ClassVar[PowerState]
+    POWER_STATE_NOSTATE: _ClassVar[PowerState]
 
 class HostState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     HOST_STATE_UNSPECIFIED: _ClassVar[HostState]
-    UP: _ClassVar[HostState]
-    DOWN: _ClassVar[HostState]
+    HOST_STATE_UP: _ClassVar[HostState]
+    HOST_STATE_DOWN: _ClassVar[HostState]
 VM_STATE_UNSPECIFIED: VmState
-BUILDING: VmState
-ACTIVE: VmState
-STOPPED: VmState
-ERROR: VmState
-DELETED: VmState
+VM_STATE_BUILDING: VmState
+VM_STATE_ACTIVE: VmState
+VM_STATE_STOPPED: VmState
+VM_STATE_ERROR: VmState
+VM_STATE_DELETED: VmState
 TASK_STATE_UNSPECIFIED: TaskState
-SCHEDULING: TaskState
-SPAWNING: TaskState
-POWERING_ON: TaskState
-POWERING_OFF: TaskState
-REBOOTING: TaskState
-MIGRATING: TaskState
-DELETING: TaskState
+TASK_STATE_SCHEDULING: TaskState
+TASK_STATE_SPAWNING: TaskState
+TASK_STATE_POWERING_ON: TaskState
+TASK_STATE_POWERING_OFF: TaskState
+TASK_STATE_REBOOTING: TaskState
+TASK_STATE_MIGRATING: TaskState
+TASK_STATE_DELETING: TaskState
 POWER_STATE_UNSPECIFIED: PowerState
-RUNNING: PowerState
-PAUSED: PowerState
-SHUTDOWN: PowerState
-CRASHED: PowerState
-SUSPENDED: PowerState
-NOSTATE: PowerState
+POWER_STATE_RUNNING: PowerState
+POWER_STATE_PAUSED: PowerState
+POWER_STATE_SHUTDOWN: PowerState
+POWER_STATE_CRASHED: PowerState
+POWER_STATE_SUSPENDED: PowerState
+POWER_STATE_NOSTATE: PowerState
 HOST_STATE_UNSPECIFIED: HostState
-UP: HostState
-DOWN: HostState
+HOST_STATE_UP: HostState
+HOST_STATE_DOWN: HostState

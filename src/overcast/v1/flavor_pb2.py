@@ -22,29 +22,64 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/flavor.proto\x12\x0bovercast.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x01\n\x06\x46lavor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05vcpus\x18\x02 \x01(\x05\x12\x12\n\nmemory_mib\x18\x03 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x04 \x01(\x03\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x07 \x01(\t\";\n\x12ListFlavorsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"T\n\x13ListFlavorsResponse\x12$\n\x07\x66lavors\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Flavor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x10GetFlavorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"a\n\x13\x43reateFlavorRequest\x12#\n\x06\x66lavor\x18\x01 \x01(\x0b\x32\x13.overcast.v1.Flavor\x12\x11\n\tflavor_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"1\n\x13\x44\x65leteFlavorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t2\xb3\x02\n\rFlavorService\x12P\n\x0bListFlavors\x12\x1f.overcast.v1.ListFlavorsRequest\x1a .overcast.v1.ListFlavorsResponse\x12?\n\tGetFlavor\x12\x1d.overcast.v1.GetFlavorRequest\x1a\x13.overcast.v1.Flavor\x12\x45\n\x0c\x43reateFlavor\x12 .overcast.v1.CreateFlavorRequest\x1a\x13.overcast.v1.Flavor\x12H\n\x0c\x44\x65leteFlavor\x12 .overcast.v1.DeleteFlavorRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/flavor.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n\x06\x46lavor\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x13\n\x05vcpus\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x02\x12\x18\n\nmemory_mib\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x16\n\x08\x64isk_gib\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03:;\xea\x41\x38\n\x13overcast.dev/Flavor\x12\x10\x66lavors/{flavor}*\x07\x66lavors2\x06\x66lavor\"G\n\x12ListFlavorsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x13ListFlavorsResponse\x12$\n\x07\x66lavors\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Flavor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x10GetFlavorRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Flavor\"s\n\x13\x43reateFlavorRequest\x12)\n\x06\x66lavor\x18\x01 \x01(\x0b\x32\x13.overcast.v1.FlavorB\x04\xe2\x41\x01\x02\x12\x17\n\tflavor_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x13\x44\x65leteFlavorRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Flavor\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x32\xb3\x02\n\rFlavorService\x12P\n\x0bListFlavors\x12\x1f.overcast.v1.ListFlavorsRequest\x1a .overcast.v1.ListFlavorsResponse\x12?\n\tGetFlavor\x12\x1d.overcast.v1.GetFlavorRequest\x1a\x13.overcast.v1.Flavor\x12\x45\n\x0c\x43reateFlavor\x12 .overcast.v1.CreateFlavorRequest\x1a\x13.overcast.v1.Flavor\x12H\n\x0c\x44\x65leteFlavor\x12 .overcast.v1.DeleteFlavorRequest\x1a\x16.google.protobuf.EmptyB\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0b\x46lavorProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'overcast.v1.flavor_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_FLAVOR']._serialized_start=104
-  _globals['_FLAVOR']._serialized_end=263
-  _globals['_LISTFLAVORSREQUEST']._serialized_start=265
-  _globals['_LISTFLAVORSREQUEST']._serialized_end=324
-  _globals['_LISTFLAVORSRESPONSE']._serialized_start=326
-  _globals['_LISTFLAVORSRESPONSE']._serialized_end=410
-  _globals['_GETFLAVORREQUEST']._serialized_start=412
-  _globals['_GETFLAVORREQUEST']._serialized_end=444
-  _globals['_CREATEFLAVORREQUEST']._serialized_start=446
-  _globals['_CREATEFLAVORREQUEST']._serialized_end=543
-  _globals['_DELETEFLAVORREQUEST']._serialized_start=545
-  _globals['_DELETEFLAVORREQUEST']._serialized_end=594
-  _globals['_FLAVORSERVICE']._serialized_start=597
-  _globals['_FLAVORSERVICE']._serialized_end=904
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\013FlavorProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
+  _globals['_FLAVOR'].fields_by_name['name']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_FLAVOR'].fields_by_name['vcpus']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['vcpus']._serialized_options = b'\342A\001\002'
+  _globals['_FLAVOR'].fields_by_name['memory_mib']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['memory_mib']._serialized_options = b'\342A\001\002'
+  _globals['_FLAVOR'].fields_by_name['disk_gib']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['disk_gib']._serialized_options = b'\342A\001\002'
+  _globals['_FLAVOR'].fields_by_name['description']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_FLAVOR'].fields_by_name['create_time']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_FLAVOR'].fields_by_name['etag']._loaded_options = None
+  _globals['_FLAVOR'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_FLAVOR']._loaded_options = None
+  _globals['_FLAVOR']._serialized_options = b'\352A8\n\023overcast.dev/Flavor\022\020flavors/{flavor}*\007flavors2\006flavor'
+  _globals['_LISTFLAVORSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTFLAVORSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTFLAVORSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTFLAVORSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_GETFLAVORREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETFLAVORREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\025\n\023overcast.dev/Flavor'
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['flavor']._loaded_options = None
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['flavor']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['flavor_id']._loaded_options = None
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['flavor_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEFLAVORREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_DELETEFLAVORREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEFLAVORREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\025\n\023overcast.dev/Flavor'
+  _globals['_DELETEFLAVORREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DELETEFLAVORREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_FLAVOR']._serialized_start=164
+  _globals['_FLAVOR']._serialized_end=426
+  _globals['_LISTFLAVORSREQUEST']._serialized_start=428
+  _globals['_LISTFLAVORSREQUEST']._serialized_end=499
+  _globals['_LISTFLAVORSRESPONSE']._serialized_start=501
+  _globals['_LISTFLAVORSRESPONSE']._serialized_end=585
+  _globals['_GETFLAVORREQUEST']._serialized_start=587
+  _globals['_GETFLAVORREQUEST']._serialized_end=649
+  _globals['_CREATEFLAVORREQUEST']._serialized_start=651
+  _globals['_CREATEFLAVORREQUEST']._serialized_end=766
+  _globals['_DELETEFLAVORREQUEST']._serialized_start=768
+  _globals['_DELETEFLAVORREQUEST']._serialized_end=853
+  _globals['_FLAVORSERVICE']._serialized_start=856
+  _globals['_FLAVORSERVICE']._serialized_end=1163
 # @@protoc_insertion_point(module_scope)

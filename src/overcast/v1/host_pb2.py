@@ -22,38 +22,115 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from overcast.v1 import common_pb2 as overcast_dot_v1_dot_common__pb2
 from overcast.v1 import server_pb2 as overcast_dot_v1_dot_server__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16overcast/v1/host.proto\x12\x0bovercast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\x1a\x18overcast/v1/server.proto\"\xe8\x04\n\x04Host\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0c\n\x04\x61rch\x18\x03 \x01(\t\x12\x17\n\x0fhypervisor_type\x18\x04 \x01(\t\x12\x19\n\x11\x61vailability_zone\x18\x05 \x01(\t\x12\r\n\x05vcpus\x18\x06 \x01(\x05\x12\x12\n\nmemory_mib\x18\x07 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x08 \x01(\x03\x12\x1c\n\x14\x63pu_allocation_ratio\x18\t \x01(\x01\x12\x1c\n\x14ram_allocation_ratio\x18\n \x01(\x01\x12\x1d\n\x15\x64isk_allocation_ratio\x18\x0b \x01(\x01\x12\x12\n\nvcpus_used\x18\x0c \x01(\x05\x12\x17\n\x0fmemory_mib_used\x18\r \x01(\x03\x12\x15\n\rdisk_gib_used\x18\x0e \x01(\x03\x12\x0f\n\x07servers\x18\x0f \x01(\x05\x12\x0f\n\x07\x65nabled\x18\x10 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x11 \x01(\t\x12%\n\x05state\x18\x12 \x01(\x0e\x32\x16.overcast.v1.HostState\x12\x37\n\x13last_heartbeat_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x15 \x01(\t\x12\x16\n\x0ehypervisor_uri\x18\x16 \x01(\t\x12\x13\n\x0b\x64omain_type\x18\x17 \x01(\t\x12#\n\x04load\x18\x18 \x01(\x0b\x32\x15.overcast.v1.HostLoad\"\xe5\x01\n\x08HostLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x17\n\x0fmemory_used_mib\x18\x03 \x01(\x03\x12\x17\n\x0fmemory_free_mib\x18\x04 \x01(\x03\x12\r\n\x05load1\x18\x05 \x01(\x01\x12\r\n\x05load5\x18\x06 \x01(\x01\x12\x0e\n\x06load15\x18\x07 \x01(\x01\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\t \x01(\x08\x12\x11\n\tsimulated\x18\n \x01(\x08\"C\n\x17WatchHostMetricsRequest\x12\r\n\x05hosts\x18\x01 \x03(\t\x12\x19\n\x11include_instances\x18\x02 \x01(\x08\"w\n\x11HostMetricsUpdate\x12\x0c\n\x04host\x18\x01 \x01(\t\x12#\n\x04load\x18\x02 \x01(\x0b\x32\x15.overcast.v1.HostLoad\x12/\n\tinstances\x18\x03 \x03(\x0b\x32\x1c.overcast.v1.InstanceMetrics\"W\n\x0fInstanceMetrics\x12\x0e\n\x06server\x18\x01 \x01(\t\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\'\n\x04load\x18\x03 \x01(\x0b\x32\x19.overcast.v1.InstanceLoad\"9\n\x10ListHostsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"N\n\x11ListHostsResponse\x12 \n\x05hosts\x18\x01 \x03(\x0b\x32\x11.overcast.v1.Host\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1e\n\x0eGetHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"/\n\x11\x45nableHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"@\n\x12\x44isableHostRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t2\xf4\x02\n\x0bHostService\x12J\n\tListHosts\x12\x1d.overcast.v1.ListHostsRequest\x1a\x1e.overcast.v1.ListHostsResponse\x12\x39\n\x07GetHost\x12\x1b.overcast.v1.GetHostRequest\x1a\x11.overcast.v1.Host\x12?\n\nEnableHost\x12\x1e.overcast.v1.EnableHostRequest\x1a\x11.overcast.v1.Host\x12\x41\n\x0b\x44isableHost\x12\x1f.overcast.v1.DisableHostRequest\x1a\x11.overcast.v1.Host\x12Z\n\x10WatchHostMetrics\x12$.overcast.v1.WatchHostMetricsRequest\x1a\x1e.overcast.v1.HostMetricsUpdate0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16overcast/v1/host.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\x1a\x18overcast/v1/server.proto\"\xab\x06\n\x04Host\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x16\n\x08hostname\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x61rch\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fhypervisor_type\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11\x61vailability_zone\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05vcpus\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nmemory_mib\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64isk_gib\x18\x08 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\"\n\x14\x63pu_allocation_ratio\x18\t \x01(\x01\x42\x04\xe2\x41\x01\x03\x12\"\n\x14ram_allocation_ratio\x18\n \x01(\x01\x42\x04\xe2\x41\x01\x03\x12#\n\x15\x64isk_allocation_ratio\x18\x0b \x01(\x01\x42\x04\xe2\x41\x01\x03\x12\x18\n\nvcpus_used\x18\x0c \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0fmemory_mib_used\x18\r \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1b\n\rdisk_gib_used\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07servers\x18\x0f \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07\x65nabled\x18\x10 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x64isabled_reason\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12+\n\x05state\x18\x12 \x01(\x0e\x32\x16.overcast.v1.HostStateB\x04\xe2\x41\x01\x03\x12=\n\x13last_heartbeat_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x15 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0ehypervisor_uri\x18\x16 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64omain_type\x18\x17 \x01(\tB\x04\xe2\x41\x01\x03\x12)\n\x04load\x18\x18 \x01(\x0b\x32\x15.overcast.v1.HostLoadB\x04\xe2\x41\x01\x03:1\xea\x41.\n\x11overcast.dev/Host\x12\x0chosts/{host}*\x05hosts2\x04host\"\xe5\x01\n\x08HostLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x17\n\x0fmemory_used_mib\x18\x03 \x01(\x03\x12\x17\n\x0fmemory_free_mib\x18\x04 \x01(\x03\x12\r\n\x05load1\x18\x05 \x01(\x01\x12\r\n\x05load5\x18\x06 \x01(\x01\x12\x0e\n\x06load15\x18\x07 \x01(\x01\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05stale\x18\t \x01(\x08\x12\x11\n\tsimulated\x18\n \x01(\x08\"e\n\x17WatchHostMetricsRequest\x12)\n\x05hosts\x18\x01 \x03(\tB\x1a\xe2\x41\x01\x01\xfa\x41\x13\n\x11overcast.dev/Host\x12\x1f\n\x11include_instances\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"\x8f\x01\n\x11HostMetricsUpdate\x12$\n\x04host\x18\x01 \x01(\tB\x16\xfa\x41\x13\n\x11overcast.dev/Host\x12#\n\x04load\x18\x02 \x01(\x0b\x32\x15.overcast.v1.HostLoad\x12/\n\tinstances\x18\x03 \x03(\x0b\x32\x1c.overcast.v1.InstanceMetrics\"q\n\x0fInstanceMetrics\x12(\n\x06server\x18\x01 \x01(\tB\x18\xfa\x41\x15\n\x13overcast.dev/Server\x12\x0b\n\x03uid\x18\x02 \x01(\t\x12\'\n\x04load\x18\x03 \x01(\x0b\x32\x19.overcast.v1.InstanceLoad\"E\n\x10ListHostsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"N\n\x11ListHostsResponse\x12 \n\x05hosts\x18\x01 \x03(\x0b\x32\x11.overcast.v1.Host\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\":\n\x0eGetHostRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11overcast.dev/Host\"Q\n\x11\x45nableHostRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11overcast.dev/Host\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x12\x44isableHostRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11overcast.dev/Host\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x32\xf4\x02\n\x0bHostService\x12J\n\tListHosts\x12\x1d.overcast.v1.ListHostsRequest\x1a\x1e.overcast.v1.ListHostsResponse\x12\x39\n\x07GetHost\x12\x1b.overcast.v1.GetHostRequest\x1a\x11.overcast.v1.Host\x12?\n\nEnableHost\x12\x1e.overcast.v1.EnableHostRequest\x1a\x11.overcast.v1.Host\x12\x41\n\x0b\x44isableHost\x12\x1f.overcast.v1.DisableHostRequest\x1a\x11.overcast.v1.Host\x12Z\n\x10WatchHostMetrics\x12$.overcast.v1.WatchHostMetricsRequest\x1a\x1e.overcast.v1.HostMetricsUpdate0\x01\x42\x91\x01\n\x0f\x64\x65v.overcast.v1B\tHostProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'overcast.v1.host_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_HOST']._serialized_start=125
-  _globals['_HOST']._serialized_end=741
-  _globals['_HOSTLOAD']._serialized_start=744
-  _globals['_HOSTLOAD']._serialized_end=973
-  _globals['_WATCHHOSTMETRICSREQUEST']._serialized_start=975
-  _globals['_WATCHHOSTMETRICSREQUEST']._serialized_end=1042
-  _globals['_HOSTMETRICSUPDATE']._serialized_start=1044
-  _globals['_HOSTMETRICSUPDATE']._serialized_end=1163
-  _globals['_INSTANCEMETRICS']._serialized_start=1165
-  _globals['_INSTANCEMETRICS']._serialized_end=1252
-  _globals['_LISTHOSTSREQUEST']._serialized_start=1254
-  _globals['_LISTHOSTSREQUEST']._serialized_end=1311
-  _globals['_LISTHOSTSRESPONSE']._serialized_start=1313
-  _globals['_LISTHOSTSRESPONSE']._serialized_end=1391
-  _globals['_GETHOSTREQUEST']._serialized_start=1393
-  _globals['_GETHOSTREQUEST']._serialized_end=1423
-  _globals['_ENABLEHOSTREQUEST']._serialized_start=1425
-  _globals['_ENABLEHOSTREQUEST']._serialized_end=1472
-  _globals['_DISABLEHOSTREQUEST']._serialized_start=1474
-  _globals['_DISABLEHOSTREQUEST']._serialized_end=1538
-  _globals['_HOSTSERVICE']._serialized_start=1541
-  _globals['_HOSTSERVICE']._serialized_end=1913
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\tHostProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
+  _globals['_HOST'].fields_by_name['name']._loaded_options = None
+  _globals['_HOST'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_HOST'].fields_by_name['hostname']._loaded_options = None
+  _globals['_HOST'].fields_by_name['hostname']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['arch']._loaded_options = None
+  _globals['_HOST'].fields_by_name['arch']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['hypervisor_type']._loaded_options = None
+  _globals['_HOST'].fields_by_name['hypervisor_type']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['availability_zone']._loaded_options = None
+  _globals['_HOST'].fields_by_name['availability_zone']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['vcpus']._loaded_options = None
+  _globals['_HOST'].fields_by_name['vcpus']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['memory_mib']._loaded_options = None
+  _globals['_HOST'].fields_by_name['memory_mib']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['disk_gib']._loaded_options = None
+  _globals['_HOST'].fields_by_name['disk_gib']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['cpu_allocation_ratio']._loaded_options = None
+  _globals['_HOST'].fields_by_name['cpu_allocation_ratio']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['ram_allocation_ratio']._loaded_options = None
+  _globals['_HOST'].fields_by_name['ram_allocation_ratio']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['disk_allocation_ratio']._loaded_options = None
+  _globals['_HOST'].fields_by_name['disk_allocation_ratio']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['vcpus_used']._loaded_options = None
+  _globals['_HOST'].fields_by_name['vcpus_used']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['memory_mib_used']._loaded_options = None
+  _globals['_HOST'].fields_by_name['memory_mib_used']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['disk_gib_used']._loaded_options = None
+  _globals['_HOST'].fields_by_name['disk_gib_used']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['servers']._loaded_options = None
+  _globals['_HOST'].fields_by_name['servers']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['enabled']._loaded_options = None
+  _globals['_HOST'].fields_by_name['enabled']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['disabled_reason']._loaded_options = None
+  _globals['_HOST'].fields_by_name['disabled_reason']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['state']._loaded_options = None
+  _globals['_HOST'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['last_heartbeat_time']._loaded_options = None
+  _globals['_HOST'].fields_by_name['last_heartbeat_time']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['create_time']._loaded_options = None
+  _globals['_HOST'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['etag']._loaded_options = None
+  _globals['_HOST'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['hypervisor_uri']._loaded_options = None
+  _globals['_HOST'].fields_by_name['hypervisor_uri']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['domain_type']._loaded_options = None
+  _globals['_HOST'].fields_by_name['domain_type']._serialized_options = b'\342A\001\003'
+  _globals['_HOST'].fields_by_name['load']._loaded_options = None
+  _globals['_HOST'].fields_by_name['load']._serialized_options = b'\342A\001\003'
+  _globals['_HOST']._loaded_options = None
+  _globals['_HOST']._serialized_options = b'\352A.\n\021overcast.dev/Host\022\014hosts/{host}*\005hosts2\004host'
+  _globals['_WATCHHOSTMETRICSREQUEST'].fields_by_name['hosts']._loaded_options = None
+  _globals['_WATCHHOSTMETRICSREQUEST'].fields_by_name['hosts']._serialized_options = b'\342A\001\001\372A\023\n\021overcast.dev/Host'
+  _globals['_WATCHHOSTMETRICSREQUEST'].fields_by_name['include_instances']._loaded_options = None
+  _globals['_WATCHHOSTMETRICSREQUEST'].fields_by_name['include_instances']._serialized_options = b'\342A\001\001'
+  _globals['_HOSTMETRICSUPDATE'].fields_by_name['host']._loaded_options = None
+  _globals['_HOSTMETRICSUPDATE'].fields_by_name['host']._serialized_options = b'\372A\023\n\021overcast.dev/Host'
+  _globals['_INSTANCEMETRICS'].fields_by_name['server']._loaded_options = None
+  _globals['_INSTANCEMETRICS'].fields_by_name['server']._serialized_options = b'\372A\025\n\023overcast.dev/Server'
+  _globals['_LISTHOSTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTHOSTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTHOSTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTHOSTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_GETHOSTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETHOSTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021overcast.dev/Host'
+  _globals['_ENABLEHOSTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_ENABLEHOSTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021overcast.dev/Host'
+  _globals['_ENABLEHOSTREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_ENABLEHOSTREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021overcast.dev/Host'
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DISABLEHOSTREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_HOST']._serialized_start=185
+  _globals['_HOST']._serialized_end=996
+  _globals['_HOSTLOAD']._serialized_start=999
+  _globals['_HOSTLOAD']._serialized_end=1228
+  _globals['_WATCHHOSTMETRICSREQUEST']._serialized_start=1230
+  _globals['_WATCHHOSTMETRICSREQUEST']._serialized_end=1331
+  _globals['_HOSTMETRICSUPDATE']._serialized_start=1334
+  _globals['_HOSTMETRICSUPDATE']._serialized_end=1477
+  _globals['_INSTANCEMETRICS']._serialized_start=1479
+  _globals['_INSTANCEMETRICS']._serialized_end=1592
+  _globals['_LISTHOSTSREQUEST']._serialized_start=1594
+  _globals['_LISTHOSTSREQUEST']._serialized_end=1663
+  _globals['_LISTHOSTSRESPONSE']._serialized_start=1665
+  _globals['_LISTHOSTSRESPONSE']._serialized_end=1743
+  _globals['_GETHOSTREQUEST']._serialized_start=1745
+  _globals['_GETHOSTREQUEST']._serialized_end=1803
+  _globals['_ENABLEHOSTREQUEST']._serialized_start=1805
+  _globals['_ENABLEHOSTREQUEST']._serialized_end=1886
+  _globals['_DISABLEHOSTREQUEST']._serialized_start=1888
+  _globals['_DISABLEHOSTREQUEST']._serialized_end=1992
+  _globals['_HOSTSERVICE']._serialized_start=1995
+  _globals['_HOSTSERVICE']._serialized_end=2367
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from overcast.v1 import common_pb2 as _common_pb2
 from overcast.v1 import server_pb2 as _server_pb2

@@ -22,41 +22,94 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17overcast/v1/image.proto\x12\x0bovercast.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64isk_format\x18\x02 \x01(\t\x12\x14\n\x0cmin_disk_gib\x18\x03 \x01(\x03\x12\x16\n\x0emin_memory_mib\x18\x04 \x01(\x03\x12(\n\x06status\x18\x05 \x01(\x0e\x32\x18.overcast.v1.ImageStatus\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x07 \x01(\t\x12\x36\n\nproperties\x18\x08 \x03(\x0b\x32\".overcast.v1.Image.PropertiesEntry\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x14\n\x0ckernel_image\x18\x0b \x01(\t\x12\x15\n\rramdisk_image\x18\x0c \x01(\t\x12\x13\n\x0bkernel_args\x18\r \x01(\t\x12\x1a\n\x12virtual_size_bytes\x18\x0e \x01(\x03\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x12\x43reateImageRequest\x12!\n\x05image\x18\x01 \x01(\x0b\x32\x12.overcast.v1.Image\x12\x10\n\x08image_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\":\n\x11ListImagesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Q\n\x12ListImagesResponse\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.overcast.v1.Image\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0fGetImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"0\n\x12\x44\x65leteImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"b\n\x16UploadImageDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x03 \x01(\t\x12\r\n\x05\x63hunk\x18\x04 \x01(\x0c\"8\n\x18\x44ownloadImageDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\"B\n\x0eImageDataChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03*h\n\x0bImageStatus\x12\x1c\n\x18IMAGE_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\n\n\x06SAVING\x10\x02\x12\x10\n\x0cIMAGE_ACTIVE\x10\x03\x12\x11\n\rIMAGE_DELETED\x10\x04\x32\xd0\x03\n\x0cImageService\x12\x42\n\x0b\x43reateImage\x12\x1f.overcast.v1.CreateImageRequest\x1a\x12.overcast.v1.Image\x12M\n\nListImages\x12\x1e.overcast.v1.ListImagesRequest\x1a\x1f.overcast.v1.ListImagesResponse\x12<\n\x08GetImage\x12\x1c.overcast.v1.GetImageRequest\x1a\x12.overcast.v1.Image\x12\x46\n\x0b\x44\x65leteImage\x12\x1f.overcast.v1.DeleteImageRequest\x1a\x16.google.protobuf.Empty\x12L\n\x0fUploadImageData\x12#.overcast.v1.UploadImageDataRequest\x1a\x12.overcast.v1.Image(\x01\x12Y\n\x11\x44ownloadImageData\x12%.overcast.v1.DownloadImageDataRequest\x1a\x1b.overcast.v1.ImageDataChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17overcast/v1/image.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x04\n\x05Image\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0b\x64isk_format\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0cmin_disk_gib\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1c\n\x0emin_memory_mib\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12.\n\x06status\x18\x05 \x01(\x0e\x32\x18.overcast.v1.ImageStatusB\x04\xe2\x41\x01\x03\x12\x18\n\nsize_bytes\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x1d\n\x0f\x63hecksum_sha256\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12<\n\nproperties\x18\x08 \x03(\x0b\x32\".overcast.v1.Image.PropertiesEntryB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x31\n\x0ckernel_image\x18\x0b \x01(\tB\x1b\xe2\x41\x01\x01\xfa\x41\x14\n\x12overcast.dev/Image\x12\x32\n\rramdisk_image\x18\x0c \x01(\tB\x1b\xe2\x41\x01\x01\xfa\x41\x14\n\x12overcast.dev/Image\x12\x19\n\x0bkernel_args\x18\r \x01(\tB\x04\xe2\x41\x01\x01\x12 \n\x12virtual_size_bytes\x18\x0e \x01(\x03\x42\x04\xe2\x41\x01\x03\x1a\x31\n\x0fPropertiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:6\xea\x41\x33\n\x12overcast.dev/Image\x12\x0eimages/{image}*\x06images2\x05image\"o\n\x12\x43reateImageRequest\x12\'\n\x05image\x18\x01 \x01(\x0b\x32\x12.overcast.v1.ImageB\x04\xe2\x41\x01\x02\x12\x16\n\x08image_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"F\n\x11ListImagesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"Q\n\x12ListImagesResponse\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.overcast.v1.Image\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"<\n\x0fGetImageRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12overcast.dev/Image\"S\n\x12\x44\x65leteImageRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12overcast.dev/Image\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x16UploadImageDataRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x03 \x01(\t\x12\r\n\x05\x63hunk\x18\x04 \x01(\x0c\"[\n\x18\x44ownloadImageDataRequest\x12)\n\x04name\x18\x01 \x01(\tB\x1b\xe2\x41\x01\x02\xfa\x41\x14\n\x12overcast.dev/Image\x12\x14\n\x06offset\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\"B\n\x0eImageDataChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03*\x90\x01\n\x0bImageStatus\x12\x1c\n\x18IMAGE_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13IMAGE_STATUS_QUEUED\x10\x01\x12\x17\n\x13IMAGE_STATUS_SAVING\x10\x02\x12\x17\n\x13IMAGE_STATUS_ACTIVE\x10\x03\x12\x18\n\x14IMAGE_STATUS_DELETED\x10\x04\x32\xd0\x03\n\x0cImageService\x12\x42\n\x0b\x43reateImage\x12\x1f.overcast.v1.CreateImageRequest\x1a\x12.overcast.v1.Image\x12M\n\nListImages\x12\x1e.overcast.v1.ListImagesRequest\x1a\x1f.overcast.v1.ListImagesResponse\x12<\n\x08GetImage\x12\x1c.overcast.v1.GetImageRequest\x1a\x12.overcast.v1.Image\x12\x46\n\x0b\x44\x65leteImage\x12\x1f.overcast.v1.DeleteImageRequest\x1a\x16.google.protobuf.Empty\x12L\n\x0fUploadImageData\x12#.overcast.v1.UploadImageDataRequest\x1a\x12.overcast.v1.Image(\x01\x12Y\n\x11\x44ownloadImageData\x12%.overcast.v1.DownloadImageDataRequest\x1a\x1b.overcast.v1.ImageDataChunk0\x01\x42\x92\x01\n\x0f\x64\x65v.overcast.v1B\nImageProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'overcast.v1.image_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\nImageProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
   _globals['_IMAGE_PROPERTIESENTRY']._loaded_options = None
   _globals['_IMAGE_PROPERTIESENTRY']._serialized_options = b'8\001'
-  _globals['_IMAGESTATUS']._serialized_start=1091
-  _globals['_IMAGESTATUS']._serialized_end=1195
-  _globals['_IMAGE']._serialized_start=103
-  _globals['_IMAGE']._serialized_end=542
-  _globals['_IMAGE_PROPERTIESENTRY']._serialized_start=493
-  _globals['_IMAGE_PROPERTIESENTRY']._serialized_end=542
-  _globals['_CREATEIMAGEREQUEST']._serialized_start=544
-  _globals['_CREATEIMAGEREQUEST']._serialized_end=637
-  _globals['_LISTIMAGESREQUEST']._serialized_start=639
-  _globals['_LISTIMAGESREQUEST']._serialized_end=697
-  _globals['_LISTIMAGESRESPONSE']._serialized_start=699
-  _globals['_LISTIMAGESRESPONSE']._serialized_end=780
-  _globals['_GETIMAGEREQUEST']._serialized_start=782
-  _globals['_GETIMAGEREQUEST']._serialized_end=813
-  _globals['_DELETEIMAGEREQUEST']._serialized_start=815
-  _globals['_DELETEIMAGEREQUEST']._serialized_end=863
-  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_start=865
-  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_end=963
-  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_start=965
-  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_end=1021
-  _globals['_IMAGEDATACHUNK']._serialized_start=1023
-  _globals['_IMAGEDATACHUNK']._serialized_end=1089
-  _globals['_IMAGESERVICE']._serialized_start=1198
-  _globals['_IMAGESERVICE']._serialized_end=1662
+  _globals['_IMAGE'].fields_by_name['name']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_IMAGE'].fields_by_name['disk_format']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['disk_format']._serialized_options = b'\342A\002\002\005'
+  _globals['_IMAGE'].fields_by_name['min_disk_gib']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['min_disk_gib']._serialized_options = b'\342A\001\001'
+  _globals['_IMAGE'].fields_by_name['min_memory_mib']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['min_memory_mib']._serialized_options = b'\342A\001\001'
+  _globals['_IMAGE'].fields_by_name['status']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['status']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['size_bytes']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['size_bytes']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['checksum_sha256']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['checksum_sha256']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['properties']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['properties']._serialized_options = b'\342A\001\001'
+  _globals['_IMAGE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['etag']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE'].fields_by_name['kernel_image']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['kernel_image']._serialized_options = b'\342A\001\001\372A\024\n\022overcast.dev/Image'
+  _globals['_IMAGE'].fields_by_name['ramdisk_image']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['ramdisk_image']._serialized_options = b'\342A\001\001\372A\024\n\022overcast.dev/Image'
+  _globals['_IMAGE'].fields_by_name['kernel_args']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['kernel_args']._serialized_options = b'\342A\001\001'
+  _globals['_IMAGE'].fields_by_name['virtual_size_bytes']._loaded_options = None
+  _globals['_IMAGE'].fields_by_name['virtual_size_bytes']._serialized_options = b'\342A\001\003'
+  _globals['_IMAGE']._loaded_options = None
+  _globals['_IMAGE']._serialized_options = b'\352A3\n\022overcast.dev/Image\022\016images/{image}*\006images2\005image'
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['image']._loaded_options = None
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['image']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['image_id']._loaded_options = None
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['image_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEIMAGEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTIMAGESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTIMAGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTIMAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTIMAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_GETIMAGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETIMAGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\024\n\022overcast.dev/Image'
+  _globals['_DELETEIMAGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEIMAGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\024\n\022overcast.dev/Image'
+  _globals['_DELETEIMAGEREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DELETEIMAGEREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_DOWNLOADIMAGEDATAREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DOWNLOADIMAGEDATAREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\024\n\022overcast.dev/Image'
+  _globals['_DOWNLOADIMAGEDATAREQUEST'].fields_by_name['offset']._loaded_options = None
+  _globals['_DOWNLOADIMAGEDATAREQUEST'].fields_by_name['offset']._serialized_options = b'\342A\001\001'
+  _globals['_IMAGESTATUS']._serialized_start=1468
+  _globals['_IMAGESTATUS']._serialized_end=1612
+  _globals['_IMAGE']._serialized_start=163
+  _globals['_IMAGE']._serialized_end=789
+  _globals['_IMAGE_PROPERTIESENTRY']._serialized_start=684
+  _globals['_IMAGE_PROPERTIESENTRY']._serialized_end=733
+  _globals['_CREATEIMAGEREQUEST']._serialized_start=791
+  _globals['_CREATEIMAGEREQUEST']._serialized_end=902
+  _globals['_LISTIMAGESREQUEST']._serialized_start=904
+  _globals['_LISTIMAGESREQUEST']._serialized_end=974
+  _globals['_LISTIMAGESRESPONSE']._serialized_start=976
+  _globals['_LISTIMAGESRESPONSE']._serialized_end=1057
+  _globals['_GETIMAGEREQUEST']._serialized_start=1059
+  _globals['_GETIMAGEREQUEST']._serialized_end=1119
+  _globals['_DELETEIMAGEREQUEST']._serialized_start=1121
+  _globals['_DELETEIMAGEREQUEST']._serialized_end=1204
+  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_start=1206
+  _globals['_UPLOADIMAGEDATAREQUEST']._serialized_end=1304
+  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_start=1306
+  _globals['_DOWNLOADIMAGEDATAREQUEST']._serialized_end=1397
+  _globals['_IMAGEDATACHUNK']._serialized_start=1399
+  _globals['_IMAGEDATACHUNK']._serialized_end=1465
+  _globals['_IMAGESERVICE']._serialized_start=1615
+  _globals['_IMAGESERVICE']._serialized_end=2079
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -14,15 +16,15 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ImageStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     IMAGE_STATUS_UNSPECIFIED: _ClassVar[ImageStatus]
-    QUEUED: _ClassVar[ImageStatus]
-    SAVING: _ClassVar[ImageStatus]
-    IMAGE_ACTIVE: _ClassVar[ImageStatus]
-    IMAGE_DELETED: _ClassVar[ImageStatus]
+    IMAGE_STATUS_QUEUED: _ClassVar[ImageStatus]
+    IMAGE_STATUS_SAVING: _ClassVar[ImageStatus]
+    IMAGE_STATUS_ACTIVE: _ClassVar[ImageStatus]
+    IMAGE_STATUS_DELETED: _ClassVar[ImageStatus]
 IMAGE_STATUS_UNSPECIFIED: ImageStatus
-QUEUED: ImageStatus
-SAVING: ImageStatus
-IMAGE_ACTIVE: ImageStatus
-IMAGE_DELETED: ImageStatus
+IMAGE_STATUS_QUEUED: ImageStatus
+IMAGE_STATUS_SAVING: ImageStatus
+IMAGE_STATUS_ACTIVE: ImageStatus
+IMAGE_STATUS_DELETED: ImageStatus
 
 class Image(_message.Message):
     __slots__ = ("name", "disk_format", "min_disk_gib", "min_memory_mib", "status", "size_bytes", "checksum_sha256", "properties", "create_time", "etag", "kernel_image", "ramdisk_image", "kernel_args", "virtual_size_bytes")

@@ -22,31 +22,66 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eovercast/v1/server_group.proto\x12\x0bovercast.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x0bServerGroup\x12\x0c\n\x04name\x18\x01 \x01(\t\x12.\n\x06policy\x18\x02 \x01(\x0e\x32\x1e.overcast.v1.ServerGroupPolicy\x12\x0f\n\x07members\x18\x03 \x03(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\"\x87\x01\n\x18\x43reateServerGroupRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12.\n\x0cserver_group\x18\x02 \x01(\x0b\x32\x18.overcast.v1.ServerGroup\x12\x17\n\x0fserver_group_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"%\n\x15GetServerGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x17ListServerGroupsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"d\n\x18ListServerGroupsResponse\x12/\n\rserver_groups\x18\x01 \x03(\x0b\x32\x18.overcast.v1.ServerGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x18\x44\x65leteServerGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t*\x84\x01\n\x11ServerGroupPolicy\x12#\n\x1fSERVER_GROUP_POLICY_UNSPECIFIED\x10\x00\x12\x0c\n\x08\x41\x46\x46INITY\x10\x01\x12\x11\n\rANTI_AFFINITY\x10\x02\x12\x11\n\rSOFT_AFFINITY\x10\x03\x12\x16\n\x12SOFT_ANTI_AFFINITY\x10\x04\x32\xef\x02\n\x12ServerGroupService\x12T\n\x11\x43reateServerGroup\x12%.overcast.v1.CreateServerGroupRequest\x1a\x18.overcast.v1.ServerGroup\x12N\n\x0eGetServerGroup\x12\".overcast.v1.GetServerGroupRequest\x1a\x18.overcast.v1.ServerGroup\x12_\n\x10ListServerGroups\x12$.overcast.v1.ListServerGroupsRequest\x1a%.overcast.v1.ListServerGroupsResponse\x12R\n\x11\x44\x65leteServerGroup\x12%.overcast.v1.DeleteServerGroupRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eovercast/v1/server_group.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n\x0bServerGroup\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x35\n\x06policy\x18\x02 \x01(\x0e\x32\x1e.overcast.v1.ServerGroupPolicyB\x05\xe2\x41\x02\x02\x05\x12-\n\x07members\x18\x03 \x03(\tB\x1c\xe2\x41\x01\x03\xfa\x41\x15\n\x13overcast.dev/Server\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03:h\xea\x41\x65\n\x18overcast.dev/ServerGroup\x12.projects/{project}/serverGroups/{server_group}*\x0cserverGroups2\x0bserverGroup\"\xbc\x01\n\x18\x43reateServerGroupRequest\x12\x31\n\x06parent\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\x12\x18overcast.dev/ServerGroup\x12\x34\n\x0cserver_group\x18\x02 \x01(\x0b\x32\x18.overcast.v1.ServerGroupB\x04\xe2\x41\x01\x02\x12\x1d\n\x0fserver_group_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"H\n\x15GetServerGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18overcast.dev/ServerGroup\"\x7f\n\x17ListServerGroupsRequest\x12\x31\n\x06parent\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\x12\x18overcast.dev/ServerGroup\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"d\n\x18ListServerGroupsResponse\x12/\n\rserver_groups\x18\x01 \x03(\x0b\x32\x18.overcast.v1.ServerGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x18\x44\x65leteServerGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18overcast.dev/ServerGroup\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01*\xd4\x01\n\x11ServerGroupPolicy\x12#\n\x1fSERVER_GROUP_POLICY_UNSPECIFIED\x10\x00\x12 \n\x1cSERVER_GROUP_POLICY_AFFINITY\x10\x01\x12%\n!SERVER_GROUP_POLICY_ANTI_AFFINITY\x10\x02\x12%\n!SERVER_GROUP_POLICY_SOFT_AFFINITY\x10\x03\x12*\n&SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY\x10\x04\x32\xef\x02\n\x12ServerGroupService\x12T\n\x11\x43reateServerGroup\x12%.overcast.v1.CreateServerGroupRequest\x1a\x18.overcast.v1.ServerGroup\x12N\n\x0eGetServerGroup\x12\".overcast.v1.GetServerGroupRequest\x1a\x18.overcast.v1.ServerGroup\x12_\n\x10ListServerGroups\x12$.overcast.v1.ListServerGroupsRequest\x1a%.overcast.v1.ListServerGroupsResponse\x12R\n\x11\x44\x65leteServerGroup\x12%.overcast.v1.DeleteServerGroupRequest\x1a\x16.google.protobuf.EmptyB\x98\x01\n\x0f\x64\x65v.overcast.v1B\x10ServerGroupProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'overcast.v1.server_group_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_SERVERGROUPPOLICY']._serialized_start=685
-  _globals['_SERVERGROUPPOLICY']._serialized_end=817
-  _globals['_SERVERGROUP']._serialized_start=110
-  _globals['_SERVERGROUP']._serialized_end=265
-  _globals['_CREATESERVERGROUPREQUEST']._serialized_start=268
-  _globals['_CREATESERVERGROUPREQUEST']._serialized_end=403
-  _globals['_GETSERVERGROUPREQUEST']._serialized_start=405
-  _globals['_GETSERVERGROUPREQUEST']._serialized_end=442
-  _globals['_LISTSERVERGROUPSREQUEST']._serialized_start=444
-  _globals['_LISTSERVERGROUPSREQUEST']._serialized_end=524
-  _globals['_LISTSERVERGROUPSRESPONSE']._serialized_start=526
-  _globals['_LISTSERVERGROUPSRESPONSE']._serialized_end=626
-  _globals['_DELETESERVERGROUPREQUEST']._serialized_start=628
-  _globals['_DELETESERVERGROUPREQUEST']._serialized_end=682
-  _globals['_SERVERGROUPSERVICE']._serialized_start=820
-  _globals['_SERVERGROUPSERVICE']._serialized_end=1187
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\020ServerGroupProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
+  _globals['_SERVERGROUP'].fields_by_name['name']._loaded_options = None
+  _globals['_SERVERGROUP'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_SERVERGROUP'].fields_by_name['policy']._loaded_options = None
+  _globals['_SERVERGROUP'].fields_by_name['policy']._serialized_options = b'\342A\002\002\005'
+  _globals['_SERVERGROUP'].fields_by_name['members']._loaded_options = None
+  _globals['_SERVERGROUP'].fields_by_name['members']._serialized_options = b'\342A\001\003\372A\025\n\023overcast.dev/Server'
+  _globals['_SERVERGROUP'].fields_by_name['create_time']._loaded_options = None
+  _globals['_SERVERGROUP'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SERVERGROUP'].fields_by_name['etag']._loaded_options = None
+  _globals['_SERVERGROUP'].fields_by_name['etag']._serialized_options = b'\342A\001\003'
+  _globals['_SERVERGROUP']._loaded_options = None
+  _globals['_SERVERGROUP']._serialized_options = b'\352Ae\n\030overcast.dev/ServerGroup\022.projects/{project}/serverGroups/{server_group}*\014serverGroups2\013serverGroup'
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\032\022\030overcast.dev/ServerGroup'
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['server_group']._loaded_options = None
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['server_group']._serialized_options = b'\342A\001\002'
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['server_group_id']._loaded_options = None
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['server_group_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATESERVERGROUPREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_GETSERVERGROUPREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETSERVERGROUPREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030overcast.dev/ServerGroup'
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\032\022\030overcast.dev/ServerGroup'
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSERVERGROUPSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_DELETESERVERGROUPREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETESERVERGROUPREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\032\n\030overcast.dev/ServerGroup'
+  _globals['_DELETESERVERGROUPREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DELETESERVERGROUPREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_SERVERGROUPPOLICY']._serialized_start=1082
+  _globals['_SERVERGROUPPOLICY']._serialized_end=1294
+  _globals['_SERVERGROUP']._serialized_start=170
+  _globals['_SERVERGROUP']._serialized_end=486
+  _globals['_CREATESERVERGROUPREQUEST']._serialized_start=489
+  _globals['_CREATESERVERGROUPREQUEST']._serialized_end=677
+  _globals['_GETSERVERGROUPREQUEST']._serialized_start=679
+  _globals['_GETSERVERGROUPREQUEST']._serialized_end=751
+  _globals['_LISTSERVERGROUPSREQUEST']._serialized_start=753
+  _globals['_LISTSERVERGROUPSREQUEST']._serialized_end=880
+  _globals['_LISTSERVERGROUPSRESPONSE']._serialized_start=882
+  _globals['_LISTSERVERGROUPSRESPONSE']._serialized_end=982
+  _globals['_DELETESERVERGROUPREQUEST']._serialized_start=984
+  _globals['_DELETESERVERGROUPREQUEST']._serialized_end=1079
+  _globals['_SERVERGROUPSERVICE']._serialized_start=1297
+  _globals['_SERVERGROUPSERVICE']._serialized_end=1664
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -14,15 +16,15 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class ServerGroupPolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     SERVER_GROUP_POLICY_UNSPECIFIED: _ClassVar[ServerGroupPolicy]
-    AFFINITY: _ClassVar[ServerGroupPolicy]
-    ANTI_AFFINITY: _ClassVar[ServerGroupPolicy]
-    SOFT_AFFINITY: _ClassVar[ServerGroupPolicy]
-    SOFT_ANTI_AFFINITY: _ClassVar[ServerGroupPolicy]
+    SERVER_GROUP_POLICY_AFFINITY: _ClassVar[ServerGroupPolicy]
+    SERVER_GROUP_POLICY_ANTI_AFFINITY: _ClassVar[ServerGroupPolicy]
+    SERVER_GROUP_POLICY_SOFT_AFFINITY: _ClassVar[ServerGroupPolicy]
+    SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY: _ClassVar[ServerGroupPolicy]
 SERVER_GROUP_POLICY_UNSPECIFIED: ServerGroupPolicy
-AFFINITY: ServerGroupPolicy
-ANTI_AFFINITY: ServerGroupPolicy
-SOFT_AFFINITY: ServerGroupPolicy
-SOFT_ANTI_AFFINITY: ServerGroupPolicy
+SERVER_GROUP_POLICY_AFFINITY: ServerGroupPolicy
+SERVER_GROUP_POLICY_ANTI_AFFINITY: ServerGroupPolicy
+SERVER_GROUP_POLICY_SOFT_AFFINITY: ServerGroupPolicy
+SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY: ServerGroupPolicy
 
 class ServerGroup(_message.Message):
     __slots__ = ("name", "policy", "members", "create_time", "etag")

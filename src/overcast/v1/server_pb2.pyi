@@ -1,5 +1,7 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from overcast.v1 import common_pb2 as _common_pb2
@@ -198,13 +200,13 @@ class ServerChange(_message.Message):
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[ServerChange.Kind]
-        INITIAL: _ClassVar[ServerChange.Kind]
-        SYNCED: _ClassVar[ServerChange.Kind]
-        CHANGED: _ClassVar[ServerChange.Kind]
+        KIND_INITIAL: _ClassVar[ServerChange.Kind]
+        KIND_SYNCED: _ClassVar[ServerChange.Kind]
+        KIND_CHANGED: _ClassVar[ServerChange.Kind]
     KIND_UNSPECIFIED: ServerChange.Kind
-    INITIAL: ServerChange.Kind
-    SYNCED: ServerChange.Kind
-    CHANGED: ServerChange.Kind
+    KIND_INITIAL: ServerChange.Kind
+    KIND_SYNCED: ServerChange.Kind
+    KIND_CHANGED: ServerChange.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     kind: ServerChange.Kind

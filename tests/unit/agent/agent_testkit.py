@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import json_format
 
 from agent.model import CommandResult
-from overcast.v1 import agent_pb2, agent_pb2_grpc
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 

@@ -12,7 +12,7 @@ from agent_testkit import AMQP_URL, RecordingSink, body, wait_for
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from daemon.supervision import Backoff
-from overcast.v1 import agent_pb2
+from overcast.agent.v1 import agent_pb2
 
 NewUid = Callable[[], str]
 HOST = "host-amqp"
@@ -79,7 +79,13 @@ async def test_commands_run_in_order_per_instance_and_are_acked(
     consumer, task = await start_consumer(bus_prefix, processor)
     try:
         uids = [new_uid() for _ in range(5)]
-        ops = [agent_pb2.SPAWN, agent_pb2.STOP, agent_pb2.START, agent_pb2.DELETE, agent_pb2.SPAWN]
+        ops = [
+            agent_pb2.COMMAND_OP_SPAWN,
+            agent_pb2.COMMAND_OP_STOP,
+            agent_pb2.COMMAND_OP_START,
+            agent_pb2.COMMAND_OP_DELETE,
+            agent_pb2.COMMAND_OP_SPAWN,
+        ]
         for i, op in enumerate(ops):
             for uid in uids:
                 await publish(broker, bus_prefix, body(op, uid, f"{uid}:{i}"))
@@ -111,7 +117,7 @@ async def test_unaccepted_commands_stay_on_the_queue(
     consumer, task = await start_consumer(bus_prefix, processor)
     uid = new_uid()
     try:
-        await publish(broker, bus_prefix, body(agent_pb2.SPAWN, uid, "c1"))
+        await publish(broker, bus_prefix, body(agent_pb2.COMMAND_OP_SPAWN, uid, "c1"))
         await wait_for(lambda: processor.in_flight == 1)
     finally:
         await consumer.stop_consuming()

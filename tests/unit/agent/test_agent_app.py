@@ -17,7 +17,8 @@ from agent_testkit import AMQP_URL, FakeGateway, body, wait_for
 from agent.app import run
 from agent.hypervisor.testdriver import uri_for
 from agent.settings import AgentSettings
-from overcast.v1 import agent_pb2, agent_pb2_grpc, common_pb2
+from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
+from overcast.v1 import common_pb2
 
 SRC = str(Path(__file__).resolve().parents[3] / "src")
 
@@ -76,18 +77,20 @@ async def test_agent_runs_a_command_end_to_end(
         await wait_for(lambda: bool(gateway.of_kind("register")), within=10)
 
         uid = str(uuid.uuid4())
-        await exchange.publish(aio_pika.Message(body(agent_pb2.SPAWN, uid, "cmd-1")), routing_key=host_id)
+        await exchange.publish(
+            aio_pika.Message(body(agent_pb2.COMMAND_OP_SPAWN, uid, "cmd-1")), routing_key=host_id
+        )
         await wait_for(lambda: bool(gateway.of_kind("report")), within=10)
         report = gateway.of_kind("report")[0].report
         assert (report.command_id, report.ok, report.power_state) == (
             "cmd-1",
             True,
-            common_pb2.RUNNING,
+            common_pb2.POWER_STATE_RUNNING,
         )
         listing = await list_domains(unused_tcp_port)
         assert listing.hypervisor_uri == uri_for(node_file)
         assert [(d.uuid, d.name, d.power_state, d.vcpus, d.memory_mib) for d in listing.domains] == [
-            (uid, f"oc-{uid}", common_pb2.RUNNING, 1, 256)
+            (uid, f"oc-{uid}", common_pb2.POWER_STATE_RUNNING, 1, 256)
         ]
         # The libvirt lifecycle events of the spawn reach the controller too.
         await wait_for(lambda: bool(gateway.of_kind("domain_event")), within=5)

@@ -12,14 +12,14 @@ from agent.commands import CommandProcessor, MalformedCommand, execute, parse_co
 from agent.hypervisor.base import PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.model import Command, Op
-from overcast.v1 import agent_pb2
+from overcast.agent.v1 import agent_pb2
 
 NewUid = Callable[[], str]
 
 
 def test_parse_command_reads_canonical_json() -> None:
     raw = (
-        b'{"commandId": "c1", "op": "SPAWN", "instanceUid": "u1", "instanceName": "projects/p/'
+        b'{"commandId": "c1", "op": "COMMAND_OP_SPAWN", "instanceUid": "u1", "instanceName": "projects/p/'
         b'servers/s", "vcpus": 2, "memoryMib": "512", "metadata": {"k": "v"}, "future": 1}'
     )
     command = parse_command(raw)
@@ -35,7 +35,7 @@ def test_parse_command_reads_canonical_json() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"not json", b"[]", b'{"op": "SPAWN"}', b'{"commandId": "c", "vcpus": "x"}', b"\xff"]
+    "raw", [b"not json", b"[]", b'{"op": "COMMAND_OP_SPAWN"}', b'{"commandId": "c", "vcpus": "x"}', b"\xff"]
 )
 def test_parse_command_rejects_malformed_bodies(raw: bytes) -> None:
     with pytest.raises(MalformedCommand):
@@ -74,12 +74,12 @@ async def test_processor_keeps_per_instance_order_and_acks_after_acceptance(
     processor = CommandProcessor(hypervisor, sink)
     uids = [new_uid() for _ in range(4)]
     sequence = [
-        (agent_pb2.SPAWN, "spawn"),
-        (agent_pb2.STOP, "stop"),
-        (agent_pb2.START, "start"),
-        (agent_pb2.REBOOT, "reboot"),
-        (agent_pb2.SPAWN, "spawn-again"),
-        (agent_pb2.DELETE, "delete"),
+        (agent_pb2.COMMAND_OP_SPAWN, "spawn"),
+        (agent_pb2.COMMAND_OP_STOP, "stop"),
+        (agent_pb2.COMMAND_OP_START, "start"),
+        (agent_pb2.COMMAND_OP_REBOOT, "reboot"),
+        (agent_pb2.COMMAND_OP_SPAWN, "spawn-again"),
+        (agent_pb2.COMMAND_OP_DELETE, "delete"),
     ]
     sink.gate.clear()  # hold acceptance: nothing may be acked yet
     for op, name in sequence:
@@ -132,8 +132,12 @@ async def test_processor_leaves_unaccepted_commands_unacked_on_close(
     settle = Settlements(sink.events)
     processor = CommandProcessor(hypervisor, sink)
     uid = new_uid()
-    processor.submit(body(agent_pb2.SPAWN, uid, "c1"), ack=settle.ack("c1"), reject=settle.reject("c1"))
-    processor.submit(body(agent_pb2.DELETE, uid, "c2"), ack=settle.ack("c2"), reject=settle.reject("c2"))
+    processor.submit(
+        body(agent_pb2.COMMAND_OP_SPAWN, uid, "c1"), ack=settle.ack("c1"), reject=settle.reject("c1")
+    )
+    processor.submit(
+        body(agent_pb2.COMMAND_OP_DELETE, uid, "c2"), ack=settle.ack("c2"), reject=settle.reject("c2")
+    )
     await asyncio.sleep(0.1)
     assert await processor.close(grace=0.1) == 1
     assert sink.events == []

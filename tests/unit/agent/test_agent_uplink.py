@@ -13,7 +13,8 @@ from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.model import CommandResult, Op
 from agent.uplink import Uplink
 from daemon.supervision import Backoff
-from overcast.v1 import agent_pb2, common_pb2
+from overcast.agent.v1 import agent_pb2
+from overcast.v1 import common_pb2
 
 NewUid = Callable[[], str]
 FAST = Backoff(initial=0.05, maximum=0.2)
@@ -66,7 +67,7 @@ async def test_register_carries_inventory_and_managed_domains(
     assert (inventory.arch, inventory.hypervisor_type) == ("x86_64", "test")
     assert inventory.hypervisor_uri == hypervisor.uri
     assert list(register.register.domains) == [
-        agent_pb2.DomainStatus(instance_uid=uid, power_state=common_pb2.RUNNING)
+        agent_pb2.DomainStatus(instance_uid=uid, power_state=common_pb2.POWER_STATE_RUNNING)
     ]
     assert register.register.agent_version
     assert uplink.controller_id == "fake"
@@ -97,10 +98,10 @@ async def test_deliver_returns_when_accepted(
     (report,) = gateway.of_kind("report")
     assert report.report == agent_pb2.CommandReport(
         command_id="c1",
-        op=agent_pb2.SPAWN,
+        op=agent_pb2.COMMAND_OP_SPAWN,
         instance_uid="u1",
         ok=True,
-        power_state=common_pb2.RUNNING,
+        power_state=common_pb2.POWER_STATE_RUNNING,
     )
     assert uplink.pending_reports == 0
 

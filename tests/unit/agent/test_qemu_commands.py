@@ -14,7 +14,7 @@ from agent.hypervisor.base import PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.images import ImageCache
 from agent.model import BootRequest, Command, ImageRequest, Op
-from overcast.v1 import agent_pb2
+from overcast.agent.v1 import agent_pb2
 from tests.e2e.qemu_env import LocalImageSource
 
 NewUid = Callable[[], str]
@@ -23,7 +23,7 @@ SHA = "ab" * 32
 
 def test_spawn_boot_fields_are_parsed() -> None:
     raw = body(
-        agent_pb2.SPAWN,
+        agent_pb2.COMMAND_OP_SPAWN,
         "u1",
         "c1",
         root_image=agent_pb2.ImageRef(
@@ -39,7 +39,7 @@ def test_spawn_boot_fields_are_parsed() -> None:
         ramdisk=None,
         kernel_args="quiet",
     )
-    assert parse_command(body(agent_pb2.SPAWN, "u1", "c2")).boot is None
+    assert parse_command(body(agent_pb2.COMMAND_OP_SPAWN, "u1", "c2")).boot is None
 
 
 async def test_test_driver_hosts_ignore_what_to_boot(hypervisor: LibvirtHypervisor, new_uid: NewUid) -> None:

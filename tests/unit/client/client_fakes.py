@@ -36,9 +36,9 @@ NO_POWER = common_pb2.POWER_STATE_UNSPECIFIED
 
 def server(
     sid: str,
-    vm: common_pb2.VmState = common_pb2.ACTIVE,
+    vm: common_pb2.VmState = common_pb2.VM_STATE_ACTIVE,
     task: common_pb2.TaskState = common_pb2.TASK_STATE_UNSPECIFIED,
-    power: common_pb2.PowerState = common_pb2.RUNNING,
+    power: common_pb2.PowerState = common_pb2.POWER_STATE_RUNNING,
     host: str = "hosts/host-1",
     fault: str = "",
 ) -> server_pb2.Server:
@@ -104,7 +104,9 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
         if request.server_id == "one-violation":  # as the controller words a single violation
             context.abort_with_status(rpc_status.to_status(one_violation_status()))
         self.created.append(request)
-        s = server(request.server_id, common_pb2.BUILDING, common_pb2.SCHEDULING, NO_POWER, "")
+        s = server(
+            request.server_id, common_pb2.VM_STATE_BUILDING, common_pb2.TASK_STATE_SCHEDULING, NO_POWER, ""
+        )
         s.flavor, s.image = request.server.flavor, request.server.image
         s.metadata.update(request.server.metadata)
         self.add(s)
@@ -151,13 +153,13 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
         return s
 
     def DeleteServer(self, request: Any, context: Any) -> server_pb2.Server:
-        return self._action(request, context, common_pb2.DELETING)
+        return self._action(request, context, common_pb2.TASK_STATE_DELETING)
 
     def StopServer(self, request: Any, context: Any) -> server_pb2.Server:
-        return self._action(request, context, common_pb2.POWERING_OFF)
+        return self._action(request, context, common_pb2.TASK_STATE_POWERING_OFF)
 
     def StartServer(self, request: Any, context: Any) -> server_pb2.Server:
-        return self._action(request, context, common_pb2.POWERING_ON)
+        return self._action(request, context, common_pb2.TASK_STATE_POWERING_ON)
 
     def UpdateServer(self, request: Any, context: Any) -> server_pb2.Server:
         self.updates.append(request)
@@ -175,17 +177,17 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
     def RebootServer(self, request: Any, context: Any) -> server_pb2.Server:
         if request.name.endswith("/busy"):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "server busy is BUILDING")
-        return self._action(request, context, common_pb2.REBOOTING)
+        return self._action(request, context, common_pb2.TASK_STATE_REBOOTING)
 
     def WatchServers(self, request: Any, context: Any) -> Iterator[server_pb2.ServerChange]:
         kind = server_pb2.ServerChange
         for s in list(self.servers.values()):
             if s.name.startswith(request.parent + "/"):
-                yield kind(kind=kind.INITIAL, server=s)
-        yield kind(kind=kind.SYNCED)
+                yield kind(kind=kind.KIND_INITIAL, server=s)
+        yield kind(kind=kind.KIND_SYNCED)
         for delay, s in self.script:
             time.sleep(delay)
-            yield kind(kind=kind.CHANGED, server=s)
+            yield kind(kind=kind.KIND_CHANGED, server=s)
         while context.is_active():
             time.sleep(0.02)
 
@@ -221,13 +223,13 @@ class FakeHosts(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]
             memory_mib_used=2048,
             servers=2,
             enabled=True,
-            state=common_pb2.UP,
+            state=common_pb2.HOST_STATE_UP,
         )
         h1.last_heartbeat_time.FromSeconds(1_700_000_000)
         h1.load.CopyFrom(host_load(0.25, 0.2, stale=False))
-        h2 = host_pb2.Host(name="hosts/host-2", vcpus=8, state=common_pb2.DOWN)
+        h2 = host_pb2.Host(name="hosts/host-2", vcpus=8, state=common_pb2.HOST_STATE_DOWN)
         h2.load.CopyFrom(host_load(0.5, 0.45, stale=True))
-        h3 = host_pb2.Host(name="hosts/host-3", vcpus=8, state=common_pb2.UP)  # no metrics yet
+        h3 = host_pb2.Host(name="hosts/host-3", vcpus=8, state=common_pb2.HOST_STATE_UP)  # no metrics yet
         return host_pb2.ListHostsResponse(hosts=[h1, h2, h3])
 
     def GetHost(self, request: Any, context: Any) -> host_pb2.Host:

@@ -14,7 +14,7 @@ from overcast.v1 import common_pb2, host_pb2, server_pb2
 
 def _five(fake: FakeController) -> None:
     fake.servers.add(*(server(f"web-{i}") for i in range(5)))
-    fake.servers.add(server("off", common_pb2.STOPPED, power=common_pb2.SHUTDOWN))
+    fake.servers.add(server("off", common_pb2.VM_STATE_STOPPED, power=common_pb2.POWER_STATE_SHUTDOWN))
 
 
 def test_sync_list_walks_every_page(fake: FakeController) -> None:
@@ -57,9 +57,17 @@ async def test_async_concurrency_is_bounded(fake: FakeController) -> None:
 
 def _create_script(fake: FakeController) -> None:
     fake.servers.script = [
-        (0.02, server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED)),
-        (0.02, server("other", common_pb2.ERROR)),  # someone else's change: ignored
-        (0.02, server("web-1", common_pb2.ACTIVE, power=common_pb2.RUNNING)),
+        (
+            0.02,
+            server(
+                "web-1",
+                common_pb2.VM_STATE_BUILDING,
+                common_pb2.TASK_STATE_SPAWNING,
+                common_pb2.POWER_STATE_UNSPECIFIED,
+            ),
+        ),
+        (0.02, server("other", common_pb2.VM_STATE_ERROR)),  # someone else's change: ignored
+        (0.02, server("web-1", common_pb2.VM_STATE_ACTIVE, power=common_pb2.POWER_STATE_RUNNING)),
     ]
 
 
@@ -69,9 +77,13 @@ def test_sync_wait_until_active(fake: FakeController) -> None:
     with client.Client(fake.endpoint) as oc:
         oc.create_server("web-1", flavor="m1.small", image="cirros")
         final = oc.wait_for_server("web-1", on_change=seen.append, timeout=5)
-    assert final is not None and final.vm_state == common_pb2.ACTIVE
+    assert final is not None and final.vm_state == common_pb2.VM_STATE_ACTIVE
     states = [s.task_state for s in seen if s is not None]
-    assert states == [common_pb2.SCHEDULING, common_pb2.SPAWNING, common_pb2.TASK_STATE_UNSPECIFIED]
+    assert states == [
+        common_pb2.TASK_STATE_SCHEDULING,
+        common_pb2.TASK_STATE_SPAWNING,
+        common_pb2.TASK_STATE_UNSPECIFIED,
+    ]
 
 
 async def test_async_wait_until_active(fake: FakeController) -> None:
@@ -79,7 +91,7 @@ async def test_async_wait_until_active(fake: FakeController) -> None:
     async with client.AsyncClient(fake.endpoint) as oc:
         await oc.create_server("web-1", flavor="m1.small", image="cirros")
         final = await oc.wait_for_server("web-1", timeout=5)
-    assert final is not None and final.vm_state == common_pb2.ACTIVE
+    assert final is not None and final.vm_state == common_pb2.VM_STATE_ACTIVE
 
 
 async def test_wait_for_absent_server_returns_none(fake: FakeController) -> None:
@@ -90,9 +102,9 @@ async def test_wait_for_absent_server_returns_none(fake: FakeController) -> None
 
 
 def test_wait_sees_deletion(fake: FakeController) -> None:
-    fake.servers.add(server("web-1", task=common_pb2.DELETING))
+    fake.servers.add(server("web-1", task=common_pb2.TASK_STATE_DELETING))
     fake.servers.script = [
-        (0.02, server("web-1", common_pb2.DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
+        (0.02, server("web-1", common_pb2.VM_STATE_DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
     ]
     gone: list[server_pb2.Server | None] = []
     with client.Client(fake.endpoint) as oc:
@@ -101,7 +113,7 @@ def test_wait_sees_deletion(fake: FakeController) -> None:
 
 
 async def test_wait_times_out(fake: FakeController) -> None:
-    fake.servers.add(server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING))
+    fake.servers.add(server("web-1", common_pb2.VM_STATE_BUILDING, common_pb2.TASK_STATE_SPAWNING))
     async with client.AsyncClient(fake.endpoint) as oc:
         with pytest.raises(client.DeadlineExceeded, match="waiting for server web-1"):
             await oc.wait_for_server("web-1", timeout=0.3)
@@ -116,9 +128,9 @@ async def test_watch_is_cancellable(fake: FakeController) -> None:
             kinds = []
             async for change in changes:
                 kinds.append(change.kind)
-                if change.kind == server_pb2.ServerChange.SYNCED:
+                if change.kind == server_pb2.ServerChange.KIND_SYNCED:
                     break
-        assert kinds == [server_pb2.ServerChange.INITIAL, server_pb2.ServerChange.SYNCED]
+        assert kinds == [server_pb2.ServerChange.KIND_INITIAL, server_pb2.ServerChange.KIND_SYNCED]
 
         async def forever() -> None:
             async for _ in oc.watch_servers():

@@ -74,7 +74,7 @@ def test_failed_precondition_exit_1(fake: FakeController) -> None:
 
 
 def test_server_list_table(fake: FakeController) -> None:
-    fake.servers.add(server("web-1"), server("web-2", common_pb2.ERROR, fault="no valid host"))
+    fake.servers.add(server("web-1"), server("web-2", common_pb2.VM_STATE_ERROR, fault="no valid host"))
     code, out, _ = run(fake.endpoint, "server", "list")
     assert code == 0
     lines = out.splitlines()
@@ -128,12 +128,25 @@ def test_flavor_delete(fake: FakeController) -> None:
 
 def test_create_wait_prints_progress(fake: FakeController) -> None:
     fake.servers.script = [
-        (0.02, server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED)),
         (
             0.02,
-            server("web-1", common_pb2.BUILDING, common_pb2.SPAWNING, common_pb2.POWER_STATE_UNSPECIFIED),
+            server(
+                "web-1",
+                common_pb2.VM_STATE_BUILDING,
+                common_pb2.TASK_STATE_SPAWNING,
+                common_pb2.POWER_STATE_UNSPECIFIED,
+            ),
+        ),
+        (
+            0.02,
+            server(
+                "web-1",
+                common_pb2.VM_STATE_BUILDING,
+                common_pb2.TASK_STATE_SPAWNING,
+                common_pb2.POWER_STATE_UNSPECIFIED,
+            ),
         ),  # no new line
-        (0.02, server("web-1", common_pb2.ACTIVE)),
+        (0.02, server("web-1", common_pb2.VM_STATE_ACTIVE)),
     ]
     code, out, _ = run(
         fake.endpoint,
@@ -159,16 +172,18 @@ def test_create_wait_prints_progress(fake: FakeController) -> None:
 
 
 def test_wait_json_keeps_stdout_clean(fake: FakeController) -> None:
-    fake.servers.add(server("web-1", task=common_pb2.POWERING_OFF))
-    fake.servers.script = [(0.02, server("web-1", common_pb2.STOPPED, power=common_pb2.SHUTDOWN))]
+    fake.servers.add(server("web-1", task=common_pb2.TASK_STATE_POWERING_OFF))
+    fake.servers.script = [
+        (0.02, server("web-1", common_pb2.VM_STATE_STOPPED, power=common_pb2.POWER_STATE_SHUTDOWN))
+    ]
     code, out, err = run(fake.endpoint, "-o", "json", "server", "stop", "web-1", "--wait")
     assert code == 0
-    assert json.loads(out)["vmState"] == "STOPPED"
+    assert json.loads(out)["vmState"] == "VM_STATE_STOPPED"
     assert "vm_state=STOPPED" in err
 
 
 def test_wait_error_exits_1_with_fault(fake: FakeController) -> None:
-    fake.servers.script = [(0.02, server("web-1", common_pb2.ERROR, fault="No valid host"))]
+    fake.servers.script = [(0.02, server("web-1", common_pb2.VM_STATE_ERROR, fault="No valid host"))]
     code, _, err = run(fake.endpoint, "server", "create", "web-1", "--flavor", "f", "--image", "i", "--wait")
     assert code == 1
     assert "error: server web-1 is in ERROR: No valid host" in err
@@ -177,7 +192,7 @@ def test_wait_error_exits_1_with_fault(fake: FakeController) -> None:
 def test_delete_wait_until_gone(fake: FakeController) -> None:
     fake.servers.add(server("web-1"))
     fake.servers.script = [
-        (0.02, server("web-1", common_pb2.DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
+        (0.02, server("web-1", common_pb2.VM_STATE_DELETED, power=common_pb2.POWER_STATE_UNSPECIFIED))
     ]
     code, out, _ = run(fake.endpoint, "server", "delete", "web-1", "--wait")
     assert code == 0
@@ -185,7 +200,7 @@ def test_delete_wait_until_gone(fake: FakeController) -> None:
 
 
 def test_wait_timeout(fake: FakeController) -> None:
-    fake.servers.add(server("web-1", common_pb2.ACTIVE))
+    fake.servers.add(server("web-1", common_pb2.VM_STATE_ACTIVE))
     code, _, err = run(fake.endpoint, "server", "stop", "web-1", "--wait", "--wait-timeout", "0.3")
     assert code == 1
     assert "timed out after 0.3s waiting for server web-1" in err
@@ -238,9 +253,8 @@ def test_host_watch_metrics_prints_lines_and_json_lines(fake: FakeController) ->
     assert updates[2]["load"]["cpuUtil"] == pytest.approx(0.2) and updates[0]["instances"] == []
 
 
-
 def test_server_show_says_when_its_load_is_stale(fake: FakeController) -> None:
-    web = server("web-1", common_pb2.ACTIVE)
+    web = server("web-1", common_pb2.VM_STATE_ACTIVE)
     web.load.CopyFrom(server_pb2.InstanceLoad(cpu_util=0.25, memory_rss_mib=128, simulated=True, stale=True))
     fake.servers.add(web)
     code, out, err = run(fake.endpoint, "server", "show", "web-1")

@@ -10,7 +10,7 @@ import pytest
 from controller.api import loads
 from controller.services.load_view import HostSample, HostUpdate, InstanceSample, LoadView
 from controller.settings import ControllerSettings
-from overcast.v1 import agent_pb2
+from overcast.agent.v1 import agent_pb2
 
 U1 = "11111111-1111-1111-1111-111111111111"
 U2 = "22222222-2222-2222-2222-222222222222"

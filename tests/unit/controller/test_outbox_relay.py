@@ -20,7 +20,12 @@ from devcluster import isolation
 
 
 def _spawn(host_id: str, n: int) -> OutboxMessage:
-    payload = {"command_id": str(uuid.uuid4()), "op": "SPAWN", "instance_uid": str(uuid.uuid4()), "vcpus": n}
+    payload = {
+        "command_id": str(uuid.uuid4()),
+        "op": "COMMAND_OP_SPAWN",
+        "instance_uid": str(uuid.uuid4()),
+        "vcpus": n,
+    }
     return OutboxMessage("command", "command.SPAWN", host_id, payload, "p", f"vm-{n}")
 
 

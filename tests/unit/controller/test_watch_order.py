@@ -53,4 +53,4 @@ async def test_changes_older_than_the_snapshot_are_not_sent() -> None:
     except (StopAsyncIteration, RuntimeError):  # the stand-in feed ran out
         pass
     C = server_pb2.ServerChange
-    assert seen == [(C.INITIAL, "4"), (C.SYNCED, ""), (C.CHANGED, "5")]
+    assert seen == [(C.KIND_INITIAL, "4"), (C.KIND_SYNCED, ""), (C.KIND_CHANGED, "5")]

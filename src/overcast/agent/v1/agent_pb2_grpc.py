@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from overcast.v1 import agent_pb2 as overcast_dot_v1_dot_agent__pb2
+from overcast.agent.v1 import agent_pb2 as overcast_dot_agent_dot_v1_dot_agent__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in overcast/v1/agent_pb2_grpc.py depends on'
+        + ' but the generated code in overcast/agent/v1/agent_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -35,9 +35,9 @@ class AgentGatewayStub:
             channel: A grpc.Channel.
         """
         self.Connect = channel.stream_stream(
-                '/overcast.v1.AgentGateway/Connect',
-                request_serializer=overcast_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
-                response_deserializer=overcast_dot_v1_dot_agent__pb2.ControllerMessage.FromString,
+                '/overcast.agent.v1.AgentGateway/Connect',
+                request_serializer=overcast_dot_agent_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+                response_deserializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ControllerMessage.FromString,
                 _registered_method=True)
 
 
@@ -56,14 +56,14 @@ def add_AgentGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
-                    request_deserializer=overcast_dot_v1_dot_agent__pb2.AgentMessage.FromString,
-                    response_serializer=overcast_dot_v1_dot_agent__pb2.ControllerMessage.SerializeToString,
+                    request_deserializer=overcast_dot_agent_dot_v1_dot_agent__pb2.AgentMessage.FromString,
+                    response_serializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ControllerMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'overcast.v1.AgentGateway', rpc_method_handlers)
+            'overcast.agent.v1.AgentGateway', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('overcast.v1.AgentGateway', rpc_method_handlers)
+    server.add_registered_method_handlers('overcast.agent.v1.AgentGateway', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -84,9 +84,9 @@ class AgentGateway:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/overcast.v1.AgentGateway/Connect',
-            overcast_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
-            overcast_dot_v1_dot_agent__pb2.ControllerMessage.FromString,
+            '/overcast.agent.v1.AgentGateway/Connect',
+            overcast_dot_agent_dot_v1_dot_agent__pb2.AgentMessage.SerializeToString,
+            overcast_dot_agent_dot_v1_dot_agent__pb2.ControllerMessage.FromString,
             options,
             channel_credentials,
             insecure,
@@ -108,9 +108,9 @@ class AgentAdminStub:
             channel: A grpc.Channel.
         """
         self.ListDomains = channel.unary_unary(
-                '/overcast.v1.AgentAdmin/ListDomains',
-                request_serializer=overcast_dot_v1_dot_agent__pb2.ListDomainsRequest.SerializeToString,
-                response_deserializer=overcast_dot_v1_dot_agent__pb2.ListDomainsResponse.FromString,
+                '/overcast.agent.v1.AgentAdmin/ListDomains',
+                request_serializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsRequest.SerializeToString,
+                response_deserializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsResponse.FromString,
                 _registered_method=True)
 
 
@@ -128,14 +128,14 @@ def add_AgentAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'ListDomains': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDomains,
-                    request_deserializer=overcast_dot_v1_dot_agent__pb2.ListDomainsRequest.FromString,
-                    response_serializer=overcast_dot_v1_dot_agent__pb2.ListDomainsResponse.SerializeToString,
+                    request_deserializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsRequest.FromString,
+                    response_serializer=overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'overcast.v1.AgentAdmin', rpc_method_handlers)
+            'overcast.agent.v1.AgentAdmin', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('overcast.v1.AgentAdmin', rpc_method_handlers)
+    server.add_registered_method_handlers('overcast.agent.v1.AgentAdmin', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -156,9 +156,9 @@ class AgentAdmin:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/overcast.v1.AgentAdmin/ListDomains',
-            overcast_dot_v1_dot_agent__pb2.ListDomainsRequest.SerializeToString,
-            overcast_dot_v1_dot_agent__pb2.ListDomainsResponse.FromString,
+            '/overcast.agent.v1.AgentAdmin/ListDomains',
+            overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsRequest.SerializeToString,
+            overcast_dot_agent_dot_v1_dot_agent__pb2.ListDomainsResponse.FromString,
             options,
             channel_credentials,
             insecure,

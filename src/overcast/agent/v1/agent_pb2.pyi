@@ -14,19 +14,19 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class CommandOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COMMAND_OP_UNSPECIFIED: _ClassVar[CommandOp]
-    SPAWN: _ClassVar[CommandOp]
-    START: _ClassVar[CommandOp]
-    STOP: _ClassVar[CommandOp]
-    REBOOT: _ClassVar[CommandOp]
-    DELETE: _ClassVar[CommandOp]
-    UPDATE_METADATA: _ClassVar[CommandOp]
+    COMMAND_OP_SPAWN: _ClassVar[CommandOp]
+    COMMAND_OP_START: _ClassVar[CommandOp]
+    COMMAND_OP_STOP: _ClassVar[CommandOp]
+    COMMAND_OP_REBOOT: _ClassVar[CommandOp]
+    COMMAND_OP_DELETE: _ClassVar[CommandOp]
+    COMMAND_OP_UPDATE_METADATA: _ClassVar[CommandOp]
 COMMAND_OP_UNSPECIFIED: CommandOp
-SPAWN: CommandOp
-START: CommandOp
-STOP: CommandOp
-REBOOT: CommandOp
-DELETE: CommandOp
-UPDATE_METADATA: CommandOp
+COMMAND_OP_SPAWN: CommandOp
+COMMAND_OP_START: CommandOp
+COMMAND_OP_STOP: CommandOp
+COMMAND_OP_REBOOT: CommandOp
+COMMAND_OP_DELETE: CommandOp
+COMMAND_OP_UPDATE_METADATA: CommandOp
 
 class HostInventory(_message.Message):
     __slots__ = ("host_id", "hostname", "arch", "hypervisor_type", "hypervisor_uri", "availability_zone", "vcpus", "memory_mib", "disk_gib", "domain_type")
