@@ -169,9 +169,8 @@ def local_compose(api_port: int = API_PORT) -> dict[str, Any]:
                 "OVERCAST_CONTROLLER": api,
                 "OVERCAST_AMQP_URL": amqp,
             }
-            svc["healthcheck"]["test"] = [
-                "CMD-SHELL", f"overcast --endpoint {api} -o yaml host show {host} | grep -q 'state: UP'"
-            ]  # fmt: skip
+            up = f"overcast --endpoint {api} -o yaml host show {host} | grep -q 'state: HOST_STATE_UP'"
+            svc["healthcheck"]["test"] = ["CMD-SHELL", up]
     return spec
 
 

@@ -18,7 +18,9 @@ import pytest
 from client import Client
 from overcast.v1 import common_pb2
 
-pytestmark = pytest.mark.containers
+# The first run on a machine builds two Debian base images and the image itself (libvirt-python
+# compiles): minutes, not the suite's default two.
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parents[2]
 
 
