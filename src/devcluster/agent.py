@@ -61,18 +61,7 @@ class SimulatedMetrics:
             pairs.append((sample, d.vcpus))
         # A stopped domain is not listed: its profile is read again from its XML once it runs.
         self.loads.retain({d.uid for d in domains})
-        totals = self._host.totals(pairs, read_at)
-        return HostMetrics(
-            sampled_at=self._clock(),
-            cpu_util=totals.cpu_util,
-            memory_used_mib=totals.memory_used_mib,
-            memory_free_mib=totals.memory_free_mib,
-            load1=totals.load1,
-            load5=totals.load5,
-            load15=totals.load15,
-            instances=tuple(m for m, _ in pairs),
-            simulated=True,
-        )
+        return self._host.sample(pairs, read_at, sampled_at=self._clock())
 
     def metadata_changed(self, instance_uid: str, metadata: Mapping[str, str]) -> None:
         try:

@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agent.metrics.model import InstanceMetrics
+from agent.metrics.model import HostMetrics, InstanceMetrics
 
 SIM_CPU = "sim.cpu"
 SIM_MEM = "sim.mem"
@@ -162,4 +162,27 @@ class SimulatedHost:
             load1=load1,
             load5=load5,
             load15=load15,
+        )
+
+    def sample(
+        self,
+        instances: list[tuple[InstanceMetrics, int]],
+        now: float,
+        *,
+        sampled_at: float,
+        with_instances: bool = True,
+    ) -> HostMetrics:
+        """A simulated host sample: the totals of `instances` (see `totals`) and, unless told
+        otherwise, the instances' own samples."""
+        totals = self.totals(instances, now)
+        return HostMetrics(
+            sampled_at=sampled_at,
+            cpu_util=totals.cpu_util,
+            memory_used_mib=totals.memory_used_mib,
+            memory_free_mib=totals.memory_free_mib,
+            load1=totals.load1,
+            load5=totals.load5,
+            load15=totals.load15,
+            instances=tuple(m for m, _ in instances) if with_instances else (),
+            simulated=True,
         )

@@ -170,18 +170,8 @@ class SimulatedHypervisor:
             )
             for d in self.domains.values()
         ]
-        totals = self._host.totals(pairs, time.monotonic())
-        return HostMetrics(
-            sampled_at=time.time(),
-            cpu_util=totals.cpu_util,
-            memory_used_mib=totals.memory_used_mib,
-            memory_free_mib=totals.memory_free_mib,
-            load1=totals.load1,
-            load5=totals.load5,
-            load15=totals.load15,
-            instances=tuple(m for m, _ in pairs) if with_instances else (),
-            simulated=True,
-        )
+        now = time.monotonic()
+        return self._host.sample(pairs, now, sampled_at=time.time(), with_instances=with_instances)
 
     # -- helpers ------------------------------------------------------------------------------
 
