@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from overcast.v1 import common_pb2 as overcast_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/events.proto\x12\x0bovercast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\x8c\x02\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpublisher\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x30\n\x08instance\x18\n \x01(\x0b\x32\x1c.overcast.v1.InstancePayloadH\x00\x12(\n\x04host\x18\x0b \x01(\x0b\x32\x18.overcast.v1.HostPayloadH\x00\x42\t\n\x07payload\"\xfb\x01\n\x0fInstancePayload\x12\x0b\n\x03uid\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12&\n\x08vm_state\x18\x06 \x01(\x0e\x32\x14.overcast.v1.VmState\x12*\n\ntask_state\x18\x07 \x01(\x0e\x32\x16.overcast.v1.TaskState\x12,\n\x0bpower_state\x18\x08 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\r\n\x05\x66\x61ult\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\"c\n\x0bHostPayload\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.overcast.v1.HostState\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\tB\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0b\x45ventsProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/events.proto\x12\x0bovercast.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\xbc\x02\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpublisher\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x10\n\x08resource\x18\x07 \x01(\t\x12\x30\n\x08instance\x18\n \x01(\x0b\x32\x1c.overcast.v1.InstancePayloadH\x00\x12(\n\x04host\x18\x0b \x01(\x0b\x32\x18.overcast.v1.HostPayloadH\x00\x12.\n\x07scaling\x18\x0c \x01(\x0b\x32\x1b.overcast.v1.ScalingPayloadH\x00\x42\t\n\x07payload\"\xfb\x01\n\x0fInstancePayload\x12\x0b\n\x03uid\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x66lavor\x18\x03 \x01(\t\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0c\n\x04host\x18\x05 \x01(\t\x12&\n\x08vm_state\x18\x06 \x01(\x0e\x32\x14.overcast.v1.VmState\x12*\n\ntask_state\x18\x07 \x01(\x0e\x32\x16.overcast.v1.TaskState\x12,\n\x0bpower_state\x18\x08 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\r\n\x05\x66\x61ult\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\"c\n\x0bHostPayload\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.overcast.v1.HostState\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xe5\x01\n\x0eScalingPayload\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63urrent_size\x18\x02 \x01(\x05\x12\x18\n\x10previous_desired\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x65sired_size\x18\x04 \x01(\x05\x12\x0c\n\x04rule\x18\x05 \x01(\t\x12+\n\x07metrics\x18\x06 \x03(\x0b\x32\x1a.overcast.v1.ScalingMetric\x12\x0f\n\x07\x63lamped\x18\x07 \x03(\t\x12\x0e\n\x06member\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x13\n\x0breplacement\x18\n \x01(\t\"x\n\rScalingMetric\x12\x0e\n\x06policy\x18\x01 \x01(\t\x12\x0e\n\x06metric\x18\x02 \x01(\t\x12\x12\n\x05value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x0e\n\x06target\x18\x04 \x01(\x01\x12\x19\n\x11reporting_members\x18\x05 \x01(\x05\x42\x08\n\x06_valueB\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0b\x45ventsProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,9 +35,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\017dev.overcast.v1B\013EventsProtoP\001Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\242\002\003OCX\252\002\013Overcast.V1\312\002\013Overcast\\V1\352\002\014Overcast::V1'
   _globals['_EVENT']._serialized_start=101
-  _globals['_EVENT']._serialized_end=369
-  _globals['_INSTANCEPAYLOAD']._serialized_start=372
-  _globals['_INSTANCEPAYLOAD']._serialized_end=623
-  _globals['_HOSTPAYLOAD']._serialized_start=625
-  _globals['_HOSTPAYLOAD']._serialized_end=724
+  _globals['_EVENT']._serialized_end=417
+  _globals['_INSTANCEPAYLOAD']._serialized_start=420
+  _globals['_INSTANCEPAYLOAD']._serialized_end=671
+  _globals['_HOSTPAYLOAD']._serialized_start=673
+  _globals['_HOSTPAYLOAD']._serialized_end=772
+  _globals['_SCALINGPAYLOAD']._serialized_start=775
+  _globals['_SCALINGPAYLOAD']._serialized_end=1004
+  _globals['_SCALINGMETRIC']._serialized_start=1006
+  _globals['_SCALINGMETRIC']._serialized_end=1126
 # @@protoc_insertion_point(module_scope)

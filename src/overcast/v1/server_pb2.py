@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from overcast.v1 import common_pb2 as overcast_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/server.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\xf3\x07\n\x06Server\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\x03uid\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x66lavor\x18\x03 \x01(\tB\x1d\xe2\x41\x02\x02\x05\xfa\x41\x15\n\x13overcast.dev/Flavor\x12+\n\x05image\x18\x04 \x01(\tB\x1c\xe2\x41\x02\x02\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12,\n\x08vm_state\x18\x05 \x01(\x0e\x32\x14.overcast.v1.VmStateB\x04\xe2\x41\x01\x03\x12\x30\n\ntask_state\x18\x06 \x01(\x0e\x32\x16.overcast.v1.TaskStateB\x04\xe2\x41\x01\x03\x12\x32\n\x0bpower_state\x18\x07 \x01(\x0e\x32\x17.overcast.v1.PowerStateB\x04\xe2\x41\x01\x03\x12(\n\x04host\x18\x08 \x01(\tB\x1a\xe2\x41\x01\x03\xfa\x41\x13\n\x11overcast.dev/Host\x12\x13\n\x05\x66\x61ult\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x08metadata\x18\n \x03(\x0b\x32!.overcast.v1.Server.MetadataEntryB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05vcpus\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nmemory_mib\x18\x0f \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64isk_gib\x18\x10 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12 \n\x11\x61vailability_zone\x18\x11 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12\x38\n\x0cserver_group\x18\x12 \x01(\tB\"\xe2\x41\x02\x01\x05\xfa\x41\x1a\n\x18overcast.dev/ServerGroup\x12\x32\n\x0ckernel_image\x18\x13 \x01(\tB\x1c\xe2\x41\x02\x01\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12\x33\n\rramdisk_image\x18\x14 \x01(\tB\x1c\xe2\x41\x02\x01\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12\x1a\n\x0bkernel_args\x18\x15 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12-\n\x04load\x18\x16 \x01(\x0b\x32\x19.overcast.v1.InstanceLoadB\x04\xe2\x41\x01\x03\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xea\x41K\n\x13overcast.dev/Server\x12#projects/{project}/servers/{server}*\x07servers2\x06server\"\x80\x02\n\x0cInstanceLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsimulated\x18\t \x01(\x08\x12\r\n\x05stale\x18\n \x01(\x08\"\xa1\x01\n\x13\x43reateServerRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\x12)\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.ServerB\x04\xe2\x41\x01\x02\x12\x17\n\tserver_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\">\n\x10GetServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\"\xcd\x01\n\x12ListServersRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x08vm_state\x18\x04 \x01(\x0e\x32\x14.overcast.v1.VmStateB\x04\xe2\x41\x01\x01\x12(\n\x04host\x18\x05 \x01(\tB\x1a\xe2\x41\x01\x01\xfa\x41\x13\n\x11overcast.dev/Host\"T\n\x13ListServersResponse\x12$\n\x07servers\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Server\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x13\x44\x65leteServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x12StartServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"S\n\x11StopServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x13RebootServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"w\n\x13UpdateServerRequest\x12)\n\x06server\x18\x01 \x01(\x0b\x32\x13.overcast.v1.ServerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"\\\n\x14GetConsoleLogRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x18\n\ntail_lines\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"-\n\nConsoleLog\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"C\n\x13WatchServersRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\"\xb4\x01\n\x0cServerChange\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.overcast.v1.ServerChange.Kind\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\"Q\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_INITIAL\x10\x01\x12\x0f\n\x0bKIND_SYNCED\x10\x02\x12\x10\n\x0cKIND_CHANGED\x10\x03\x32\xe2\x05\n\rServerService\x12\x45\n\x0c\x43reateServer\x12 .overcast.v1.CreateServerRequest\x1a\x13.overcast.v1.Server\x12?\n\tGetServer\x12\x1d.overcast.v1.GetServerRequest\x1a\x13.overcast.v1.Server\x12P\n\x0bListServers\x12\x1f.overcast.v1.ListServersRequest\x1a .overcast.v1.ListServersResponse\x12\x45\n\x0c\x44\x65leteServer\x12 .overcast.v1.DeleteServerRequest\x1a\x13.overcast.v1.Server\x12\x43\n\x0bStartServer\x12\x1f.overcast.v1.StartServerRequest\x1a\x13.overcast.v1.Server\x12\x41\n\nStopServer\x12\x1e.overcast.v1.StopServerRequest\x1a\x13.overcast.v1.Server\x12\x45\n\x0cRebootServer\x12 .overcast.v1.RebootServerRequest\x1a\x13.overcast.v1.Server\x12M\n\x0cWatchServers\x12 .overcast.v1.WatchServersRequest\x1a\x19.overcast.v1.ServerChange0\x01\x12\x45\n\x0cUpdateServer\x12 .overcast.v1.UpdateServerRequest\x1a\x13.overcast.v1.Server\x12K\n\rGetConsoleLog\x12!.overcast.v1.GetConsoleLogRequest\x1a\x17.overcast.v1.ConsoleLogB\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0bServerProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18overcast/v1/server.proto\x12\x0bovercast.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\xae\x08\n\x06Server\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\x03uid\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12-\n\x06\x66lavor\x18\x03 \x01(\tB\x1d\xe2\x41\x02\x02\x05\xfa\x41\x15\n\x13overcast.dev/Flavor\x12+\n\x05image\x18\x04 \x01(\tB\x1c\xe2\x41\x02\x02\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12,\n\x08vm_state\x18\x05 \x01(\x0e\x32\x14.overcast.v1.VmStateB\x04\xe2\x41\x01\x03\x12\x30\n\ntask_state\x18\x06 \x01(\x0e\x32\x16.overcast.v1.TaskStateB\x04\xe2\x41\x01\x03\x12\x32\n\x0bpower_state\x18\x07 \x01(\x0e\x32\x17.overcast.v1.PowerStateB\x04\xe2\x41\x01\x03\x12(\n\x04host\x18\x08 \x01(\tB\x1a\xe2\x41\x01\x03\xfa\x41\x13\n\x11overcast.dev/Host\x12\x13\n\x05\x66\x61ult\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x39\n\x08metadata\x18\n \x03(\x0b\x32!.overcast.v1.Server.MetadataEntryB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x12\n\x04\x65tag\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05vcpus\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nmemory_mib\x18\x0f \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08\x64isk_gib\x18\x10 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12 \n\x11\x61vailability_zone\x18\x11 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12\x38\n\x0cserver_group\x18\x12 \x01(\tB\"\xe2\x41\x02\x01\x05\xfa\x41\x1a\n\x18overcast.dev/ServerGroup\x12\x32\n\x0ckernel_image\x18\x13 \x01(\tB\x1c\xe2\x41\x02\x01\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12\x33\n\rramdisk_image\x18\x14 \x01(\tB\x1c\xe2\x41\x02\x01\x05\xfa\x41\x14\n\x12overcast.dev/Image\x12\x1a\n\x0bkernel_args\x18\x15 \x01(\tB\x05\xe2\x41\x02\x01\x05\x12-\n\x04load\x18\x16 \x01(\x0b\x32\x19.overcast.v1.InstanceLoadB\x04\xe2\x41\x01\x03\x12\x39\n\rscaling_group\x18\x17 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19overcast.dev/ScalingGroup\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:N\xea\x41K\n\x13overcast.dev/Server\x12#projects/{project}/servers/{server}*\x07servers2\x06server\"\x80\x02\n\x0cInstanceLoad\x12\x10\n\x08\x63pu_util\x18\x01 \x01(\x01\x12\x15\n\rcpu_util_ewma\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12.\n\nsampled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsimulated\x18\t \x01(\x08\x12\r\n\x05stale\x18\n \x01(\x08\"\xa1\x01\n\x13\x43reateServerRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\x12)\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.ServerB\x04\xe2\x41\x01\x02\x12\x17\n\tserver_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\">\n\x10GetServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\"\x88\x02\n\x12ListServersRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x08vm_state\x18\x04 \x01(\x0e\x32\x14.overcast.v1.VmStateB\x04\xe2\x41\x01\x01\x12(\n\x04host\x18\x05 \x01(\tB\x1a\xe2\x41\x01\x01\xfa\x41\x13\n\x11overcast.dev/Host\x12\x39\n\rscaling_group\x18\x06 \x01(\tB\"\xe2\x41\x01\x01\xfa\x41\x1b\n\x19overcast.dev/ScalingGroup\"T\n\x13ListServersResponse\x12$\n\x07servers\x18\x01 \x03(\x0b\x32\x13.overcast.v1.Server\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"U\n\x13\x44\x65leteServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x12StartServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"S\n\x11StopServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x13RebootServerRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"w\n\x13UpdateServerRequest\x12)\n\x06server\x18\x01 \x01(\x0b\x32\x13.overcast.v1.ServerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"\\\n\x14GetConsoleLogRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13overcast.dev/Server\x12\x18\n\ntail_lines\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\"-\n\nConsoleLog\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\"C\n\x13WatchServersRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13overcast.dev/Server\"\xb4\x01\n\x0cServerChange\x12,\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.overcast.v1.ServerChange.Kind\x12#\n\x06server\x18\x02 \x01(\x0b\x32\x13.overcast.v1.Server\"Q\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n\x0cKIND_INITIAL\x10\x01\x12\x0f\n\x0bKIND_SYNCED\x10\x02\x12\x10\n\x0cKIND_CHANGED\x10\x03\x32\xe2\x05\n\rServerService\x12\x45\n\x0c\x43reateServer\x12 .overcast.v1.CreateServerRequest\x1a\x13.overcast.v1.Server\x12?\n\tGetServer\x12\x1d.overcast.v1.GetServerRequest\x1a\x13.overcast.v1.Server\x12P\n\x0bListServers\x12\x1f.overcast.v1.ListServersRequest\x1a .overcast.v1.ListServersResponse\x12\x45\n\x0c\x44\x65leteServer\x12 .overcast.v1.DeleteServerRequest\x1a\x13.overcast.v1.Server\x12\x43\n\x0bStartServer\x12\x1f.overcast.v1.StartServerRequest\x1a\x13.overcast.v1.Server\x12\x41\n\nStopServer\x12\x1e.overcast.v1.StopServerRequest\x1a\x13.overcast.v1.Server\x12\x45\n\x0cRebootServer\x12 .overcast.v1.RebootServerRequest\x1a\x13.overcast.v1.Server\x12M\n\x0cWatchServers\x12 .overcast.v1.WatchServersRequest\x1a\x19.overcast.v1.ServerChange0\x01\x12\x45\n\x0cUpdateServer\x12 .overcast.v1.UpdateServerRequest\x1a\x13.overcast.v1.Server\x12K\n\rGetConsoleLog\x12!.overcast.v1.GetConsoleLogRequest\x1a\x17.overcast.v1.ConsoleLogB\x93\x01\n\x0f\x64\x65v.overcast.v1B\x0bServerProtoP\x01Z@github.com/overcast-cloud/overcast/gen/go/overcast/v1;overcastv1\xa2\x02\x03OCX\xaa\x02\x0bOvercast.V1\xca\x02\x0bOvercast\\V1\xea\x02\x0cOvercast::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -83,6 +83,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SERVER'].fields_by_name['kernel_args']._serialized_options = b'\342A\002\001\005'
   _globals['_SERVER'].fields_by_name['load']._loaded_options = None
   _globals['_SERVER'].fields_by_name['load']._serialized_options = b'\342A\001\003'
+  _globals['_SERVER'].fields_by_name['scaling_group']._loaded_options = None
+  _globals['_SERVER'].fields_by_name['scaling_group']._serialized_options = b'\342A\001\003\372A\033\n\031overcast.dev/ScalingGroup'
   _globals['_SERVER']._loaded_options = None
   _globals['_SERVER']._serialized_options = b'\352AK\n\023overcast.dev/Server\022#projects/{project}/servers/{server}*\007servers2\006server'
   _globals['_CREATESERVERREQUEST'].fields_by_name['parent']._loaded_options = None
@@ -105,6 +107,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTSERVERSREQUEST'].fields_by_name['vm_state']._serialized_options = b'\342A\001\001'
   _globals['_LISTSERVERSREQUEST'].fields_by_name['host']._loaded_options = None
   _globals['_LISTSERVERSREQUEST'].fields_by_name['host']._serialized_options = b'\342A\001\001\372A\023\n\021overcast.dev/Host'
+  _globals['_LISTSERVERSREQUEST'].fields_by_name['scaling_group']._loaded_options = None
+  _globals['_LISTSERVERSREQUEST'].fields_by_name['scaling_group']._serialized_options = b'\342A\001\001\372A\033\n\031overcast.dev/ScalingGroup'
   _globals['_DELETESERVERREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_DELETESERVERREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\025\n\023overcast.dev/Server'
   _globals['_DELETESERVERREQUEST'].fields_by_name['etag']._loaded_options = None
@@ -132,39 +136,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHSERVERSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_WATCHSERVERSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\025\022\023overcast.dev/Server'
   _globals['_SERVER']._serialized_start=195
-  _globals['_SERVER']._serialized_end=1206
-  _globals['_SERVER_METADATAENTRY']._serialized_start=1079
-  _globals['_SERVER_METADATAENTRY']._serialized_end=1126
-  _globals['_INSTANCELOAD']._serialized_start=1209
-  _globals['_INSTANCELOAD']._serialized_end=1465
-  _globals['_CREATESERVERREQUEST']._serialized_start=1468
-  _globals['_CREATESERVERREQUEST']._serialized_end=1629
-  _globals['_GETSERVERREQUEST']._serialized_start=1631
-  _globals['_GETSERVERREQUEST']._serialized_end=1693
-  _globals['_LISTSERVERSREQUEST']._serialized_start=1696
-  _globals['_LISTSERVERSREQUEST']._serialized_end=1901
-  _globals['_LISTSERVERSRESPONSE']._serialized_start=1903
-  _globals['_LISTSERVERSRESPONSE']._serialized_end=1987
-  _globals['_DELETESERVERREQUEST']._serialized_start=1989
-  _globals['_DELETESERVERREQUEST']._serialized_end=2074
-  _globals['_STARTSERVERREQUEST']._serialized_start=2076
-  _globals['_STARTSERVERREQUEST']._serialized_end=2160
-  _globals['_STOPSERVERREQUEST']._serialized_start=2162
-  _globals['_STOPSERVERREQUEST']._serialized_end=2245
-  _globals['_REBOOTSERVERREQUEST']._serialized_start=2247
-  _globals['_REBOOTSERVERREQUEST']._serialized_end=2332
-  _globals['_UPDATESERVERREQUEST']._serialized_start=2334
-  _globals['_UPDATESERVERREQUEST']._serialized_end=2453
-  _globals['_GETCONSOLELOGREQUEST']._serialized_start=2455
-  _globals['_GETCONSOLELOGREQUEST']._serialized_end=2547
-  _globals['_CONSOLELOG']._serialized_start=2549
-  _globals['_CONSOLELOG']._serialized_end=2594
-  _globals['_WATCHSERVERSREQUEST']._serialized_start=2596
-  _globals['_WATCHSERVERSREQUEST']._serialized_end=2663
-  _globals['_SERVERCHANGE']._serialized_start=2666
-  _globals['_SERVERCHANGE']._serialized_end=2846
-  _globals['_SERVERCHANGE_KIND']._serialized_start=2765
-  _globals['_SERVERCHANGE_KIND']._serialized_end=2846
-  _globals['_SERVERSERVICE']._serialized_start=2849
-  _globals['_SERVERSERVICE']._serialized_end=3587
+  _globals['_SERVER']._serialized_end=1265
+  _globals['_SERVER_METADATAENTRY']._serialized_start=1138
+  _globals['_SERVER_METADATAENTRY']._serialized_end=1185
+  _globals['_INSTANCELOAD']._serialized_start=1268
+  _globals['_INSTANCELOAD']._serialized_end=1524
+  _globals['_CREATESERVERREQUEST']._serialized_start=1527
+  _globals['_CREATESERVERREQUEST']._serialized_end=1688
+  _globals['_GETSERVERREQUEST']._serialized_start=1690
+  _globals['_GETSERVERREQUEST']._serialized_end=1752
+  _globals['_LISTSERVERSREQUEST']._serialized_start=1755
+  _globals['_LISTSERVERSREQUEST']._serialized_end=2019
+  _globals['_LISTSERVERSRESPONSE']._serialized_start=2021
+  _globals['_LISTSERVERSRESPONSE']._serialized_end=2105
+  _globals['_DELETESERVERREQUEST']._serialized_start=2107
+  _globals['_DELETESERVERREQUEST']._serialized_end=2192
+  _globals['_STARTSERVERREQUEST']._serialized_start=2194
+  _globals['_STARTSERVERREQUEST']._serialized_end=2278
+  _globals['_STOPSERVERREQUEST']._serialized_start=2280
+  _globals['_STOPSERVERREQUEST']._serialized_end=2363
+  _globals['_REBOOTSERVERREQUEST']._serialized_start=2365
+  _globals['_REBOOTSERVERREQUEST']._serialized_end=2450
+  _globals['_UPDATESERVERREQUEST']._serialized_start=2452
+  _globals['_UPDATESERVERREQUEST']._serialized_end=2571
+  _globals['_GETCONSOLELOGREQUEST']._serialized_start=2573
+  _globals['_GETCONSOLELOGREQUEST']._serialized_end=2665
+  _globals['_CONSOLELOG']._serialized_start=2667
+  _globals['_CONSOLELOG']._serialized_end=2712
+  _globals['_WATCHSERVERSREQUEST']._serialized_start=2714
+  _globals['_WATCHSERVERSREQUEST']._serialized_end=2781
+  _globals['_SERVERCHANGE']._serialized_start=2784
+  _globals['_SERVERCHANGE']._serialized_end=2964
+  _globals['_SERVERCHANGE_KIND']._serialized_start=2883
+  _globals['_SERVERCHANGE_KIND']._serialized_end=2964
+  _globals['_SERVERSERVICE']._serialized_start=2967
+  _globals['_SERVERSERVICE']._serialized_end=3705
 # @@protoc_insertion_point(module_scope)

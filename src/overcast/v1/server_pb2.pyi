@@ -15,7 +15,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Server(_message.Message):
-    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib", "availability_zone", "server_group", "kernel_image", "ramdisk_image", "kernel_args", "load")
+    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib", "availability_zone", "server_group", "kernel_image", "ramdisk_image", "kernel_args", "load", "scaling_group")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class Server(_message.Message):
     RAMDISK_IMAGE_FIELD_NUMBER: _ClassVar[int]
     KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
+    SCALING_GROUP_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: str
     flavor: str
@@ -67,7 +68,8 @@ class Server(_message.Message):
     ramdisk_image: str
     kernel_args: str
     load: InstanceLoad
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ...) -> None: ...
+    scaling_group: str
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ..., scaling_group: _Optional[str] = ...) -> None: ...
 
 class InstanceLoad(_message.Message):
     __slots__ = ("cpu_util", "cpu_util_ewma", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "sampled_at", "simulated", "stale")
@@ -112,18 +114,20 @@ class GetServerRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListServersRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token", "vm_state", "host")
+    __slots__ = ("parent", "page_size", "page_token", "vm_state", "host", "scaling_group")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VM_STATE_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    SCALING_GROUP_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
     vm_state: _common_pb2.VmState
     host: str
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., host: _Optional[str] = ...) -> None: ...
+    scaling_group: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., host: _Optional[str] = ..., scaling_group: _Optional[str] = ...) -> None: ...
 
 class ListServersResponse(_message.Message):
     __slots__ = ("servers", "next_page_token")
