@@ -28,6 +28,7 @@ class Member:
     lost: bool  # reconciliation found its domain missing (instance.lost)
     cpu: float | None  # percent of its vcpus (load view EWMA); None = no fresh metrics
     custom: Mapping[str, float] = field(default_factory=dict)  # "custom/x" -> fresh value
+    fault: str = ""  # the server's fault message when ERROR (for the replacement's reason)
 
     @property
     def ready(self) -> bool:
