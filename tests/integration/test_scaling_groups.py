@@ -149,7 +149,7 @@ async def test_members_are_listed_filtered_and_counted(
     group = await scaling.create(gid, max_size=4, template=template(placement_policy=ANTI))
     a = await active_member(api, cluster_db, group)
     b = await active_member(api, cluster_db, group)
-    await api.create_server(unique("outsider"), flavor="m1.tiny", image="cirros")
+    plain = await api.create_server(unique("plain"), flavor="m1.tiny", image="cirros")  # not a member
     assert a.scaling_group == group.name and a.server_group == group.server_group
 
     shown = await scaling.get(group.name)
@@ -199,9 +199,26 @@ async def test_members_are_listed_filtered_and_counted(
         )
         assert list(none.servers) == []
 
+        # Only the autoscaler makes members: the public CreateServer ignores scaling_group
+        # (output only, AIP-203).
+        outsider = await servers.CreateServer(
+            server_pb2.CreateServerRequest(
+                parent="projects/demo",
+                server_id=unique("sneaky"),
+                server=server_pb2.Server(
+                    flavor="flavors/m1.tiny", image="images/cirros", scaling_group=group.name
+                ),
+            ),
+            timeout=10,
+        )
+        assert outsider.scaling_group == ""
+    assert len((await scaling.get(group.name)).members) == 2
+
     await scaling.delete(group.name)
     for s in (a, b):
         assert await api.wait_for_server(s.name, timeout=30) is None
+    for name in (outsider.name, plain.name):
+        await api.delete_server(name)
 
 
 async def test_custom_metrics_are_recorded_per_group_and_member(
