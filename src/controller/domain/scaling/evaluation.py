@@ -34,7 +34,9 @@ class Member:
     def ready(self) -> bool:
         """Counted in a scale-out: ACTIVE, running, nothing in flight (HPA's "ready" pod)."""
         return (
-            self.vm_state is VmState.ACTIVE and self.power_state is PowerState.RUNNING and self.task_state is None
+            self.vm_state is VmState.ACTIVE
+            and self.power_state is PowerState.RUNNING
+            and self.task_state is None
         )
 
     @property
