@@ -24,9 +24,9 @@ from aio_pika.abc import (
 )
 from google.protobuf import json_format
 
-from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
+from agent.hypervisor.base import DomainMissing, DomainSpec, Hypervisor, HypervisorError, PowerState
 from agent.images import ImageCache
-from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
+from agent.model import BootRequest, Command, CommandResult, Failure, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
 from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
 from daemon.supervision import DEFAULT, Backoff, supervise
@@ -158,13 +158,17 @@ async def execute(
                 metadata_listener.metadata_changed(uid, command.metadata)
         else:
             raise HypervisorError(f"unsupported command op {command.op.name}")
-        ok, error = True, ""
+        ok, error, failure = True, "", Failure.OTHER
+    except DomainMissing as exc:
+        # Said apart: the controller marks the server lost (a start, stop or reboot cannot
+        # bring back a domain that is gone), as reconciliation does when it sees no domain.
+        ok, error, failure = False, str(exc), Failure.DOMAIN_MISSING
     except HypervisorError as exc:
-        ok, error = False, str(exc)
+        ok, error, failure = False, str(exc), Failure.OTHER
     except Exception as exc:
         # A driver bug must cost one command, not the agent.
         log.exception("command.crashed", command_id=command.command_id)
-        ok, error = False, f"agent internal error: {exc!r}"
+        ok, error, failure = False, f"agent internal error: {exc!r}", Failure.OTHER
     try:
         state = await hypervisor.power_state(uid)
     except HypervisorError:
@@ -179,6 +183,7 @@ async def execute(
         ok=ok,
         error=error,
         power_state=state,
+        failure=failure,
     )
 
 
@@ -226,6 +231,7 @@ class CommandProcessor:
             instance_uid=command.instance_uid,
             ok=result.ok,
             error=result.error or None,
+            failure=None if result.ok else result.failure.name,
             power_state=result.power_state.name,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )

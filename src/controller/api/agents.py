@@ -20,7 +20,7 @@ from google.protobuf import timestamp_pb2
 
 from controller.api import enums, loads
 from controller.domain.errors import DomainError
-from controller.domain.model import CommandOp, HostInventory, PowerState
+from controller.domain.model import CommandFailure, CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
 from controller.services.hosts import HostService
 from controller.services.load_view import LoadView
@@ -250,6 +250,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 ok=r.ok,
                 error=r.error,
                 power_state=_power(r.power_state),
+                # A kind newer than this controller is an ordinary failure.
+                failure=enums.COMMAND_FAILURE_OF.get(r.failure, CommandFailure.OTHER),
             )
         except ValueError as exc:
             # Nothing can ever apply it: accept it so the agent drops it, and say so.

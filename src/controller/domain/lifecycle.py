@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from controller.domain.errors import FailedPrecondition
-from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
+from controller.domain.model import CommandFailure, CommandOp, Instance, PowerState, TaskState, VmState
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
 }
 
 
+POWER_STATE_UPDATE = "instance.power_state.update"
+INSTANCE_LOST = "instance.lost"
+INSTANCE_UPDATE = "instance.update"
+
+
 def check_action(inst: Instance, op: CommandOp) -> Action:
     """The action, or FailedPrecondition naming the state that forbids it."""
     action = ACTIONS[op]
@@ -111,6 +116,27 @@ def needs_agent_for_delete(inst: Instance) -> bool:
     return inst.host_id is not None and inst.allocated
 
 
+# Tasks whose command needs the server's domain to exist on its host: when it is gone, no
+# queued command will bring it back (unlike SPAWNING, which creates it, and DELETING, which
+# wants it gone), so the server is lost.
+NEEDS_DOMAIN: Final = frozenset({TaskState.POWERING_ON, TaskState.POWERING_OFF, TaskState.REBOOTING})
+
+
+def mark_lost(inst: Instance, seen_by: str = "its agent registered") -> Instance:
+    """A server whose domain vanished is not silently re-created: it goes to ERROR with a
+    fault that says what happened, and keeps its claim until it is deleted. A task in flight
+    ends with it (its command can do nothing without the domain)."""
+    return bump(
+        inst,
+        vm_state=VmState.ERROR,
+        task_state=None,
+        task_command=None,
+        power_state=PowerState.UNKNOWN,
+        fault=f"domain missing on {inst.host_id}: libvirt no longer has it (seen when {seen_by});"
+        " delete the server",
+    )
+
+
 @dataclass(frozen=True)
 class ReportOutcome:
     instance: Instance
@@ -118,9 +144,20 @@ class ReportOutcome:
     release_allocation: bool
 
 
-def apply_result(inst: Instance, op: CommandOp, ok: bool, error: str, power: PowerState) -> ReportOutcome:
+def apply_result(
+    inst: Instance,
+    op: CommandOp,
+    ok: bool,
+    error: str,
+    power: PowerState,
+    failure: CommandFailure = CommandFailure.OTHER,
+) -> ReportOutcome:
     """What an agent's result for the instance's current task does to it."""
     action = ACTIONS[op]
+    if not ok and failure is CommandFailure.DOMAIN_MISSING and inst.task_state in NEEDS_DOMAIN:
+        # The same outcome as reconciliation finding the domain gone.
+        lost = mark_lost(inst, f"its {action.verb} command ran")
+        return ReportOutcome(lost, INSTANCE_LOST, False)
     if ok:
         new = bump(
             inst,
@@ -170,11 +207,6 @@ def sync_power(inst: Instance, power: PowerState) -> Instance | None:
     return bump(inst, vm_state=vm_state, power_state=power)
 
 
-POWER_STATE_UPDATE = "instance.power_state.update"
-INSTANCE_LOST = "instance.lost"
-INSTANCE_UPDATE = "instance.update"
-
-
 def event_catalogue() -> dict[str, str]:
     """Every event type the controller publishes, with what it announces."""
     catalogue = {"instance.create.start": "a server was accepted (BUILDING, SCHEDULING)"}
@@ -195,7 +227,8 @@ def event_catalogue() -> dict[str, str]:
         "the server could not be built: no valid host, or spawn failed on its host (ERROR)"
     )
     catalogue[INSTANCE_LOST] = (
-        "reconciliation found the server's domain gone from its host (ERROR, fault says so)"
+        "the server's domain is gone from its host, as reconciliation or a start, stop or reboot"
+        " found (ERROR, fault says so)"
     )
     catalogue[INSTANCE_UPDATE] = (
         "a server's metadata changed (UpdateServer); its host, if it has one, was told"

@@ -25,11 +25,13 @@ from controller.domain.lifecycle import (
     apply_result,
     bump,
     check_action,
+    mark_lost,
     needs_agent_for_delete,
     sync_power,
 )
 from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
+    CommandFailure,
     CommandOp,
     ImageStatus,
     Instance,
@@ -37,7 +39,7 @@ from controller.domain.model import (
     TaskState,
     VmState,
 )
-from controller.domain.reconcile import compare, mark_lost
+from controller.domain.reconcile import compare
 from controller.scheduler.hosts import image_requirements
 from controller.services.boot import resolve_boot
 from controller.services.group_commit import GroupCommit
@@ -70,6 +72,7 @@ class AgentResult:
     ok: bool
     error: str
     power_state: PowerState
+    failure: CommandFailure = CommandFailure.OTHER
 
 
 class ServerService:
@@ -259,7 +262,9 @@ class ServerService:
         def decide(inst: Instance) -> Mutation | None:
             if inst.task_command != result.command_id or inst.host_id != host_id:
                 return None
-            outcome = apply_result(inst, result.op, result.ok, result.error, result.power_state)
+            outcome = apply_result(
+                inst, result.op, result.ok, result.error, result.power_state, result.failure
+            )
             return Mutation(
                 outcome.instance,
                 [instance_event(outcome.instance, outcome.event_type)],

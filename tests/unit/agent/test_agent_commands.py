@@ -9,9 +9,10 @@ import pytest
 from agent_testkit import RecordingSink, Settlements, body, wait_for
 
 from agent.commands import CommandProcessor, MalformedCommand, execute, parse_command
+from agent.convert import report_to_proto
 from agent.hypervisor.base import PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
-from agent.model import Command, Op
+from agent.model import Command, Failure, Op
 from overcast.agent.v1 import agent_pb2
 
 NewUid = Callable[[], str]
@@ -56,14 +57,31 @@ async def test_execute_reports_power_state_and_errors(hypervisor: LibvirtHypervi
     assert (result.ok, result.power_state) == (True, PowerState.SHUTDOWN)
     result = await execute(hypervisor, Command("c3", Op.DELETE, uid))
     assert (result.ok, result.power_state) == (True, PowerState.MISSING)
-    result = await execute(hypervisor, Command("c4", Op.START, uid))
-    assert not result.ok
-    assert "no domain" in result.error
     result = await execute(hypervisor, Command("c5", Op.COMMAND_OP_UNSPECIFIED, uid))
     assert not result.ok
     assert "unsupported" in result.error
+    assert result.failure is Failure.OTHER
     result = await execute(hypervisor, Command("c6", Op.DELETE, "bogus"))
     assert (result.ok, result.power_state) == (False, PowerState.MISSING)
+
+
+@pytest.mark.parametrize("op", [Op.START, Op.STOP, Op.REBOOT], ids=lambda op: op.name)
+async def test_a_power_command_without_a_domain_says_the_domain_is_missing(
+    hypervisor: LibvirtHypervisor, new_uid: NewUid, op: Op
+) -> None:
+    """The controller tells this apart from other failures: the server is lost (issue 14)."""
+    result = await execute(hypervisor, Command("c1", op, new_uid()))
+    assert (result.ok, result.failure, result.power_state) == (
+        False,
+        Failure.DOMAIN_MISSING,
+        PowerState.MISSING,
+    )
+    assert "no domain for instance" in result.error
+    report = report_to_proto(result)
+    assert report.failure == agent_pb2.COMMAND_FAILURE_DOMAIN_MISSING and not report.ok
+    # A delete of a missing domain is what it wanted: success, no failure kind.
+    deleted = report_to_proto(await execute(hypervisor, Command("c2", Op.DELETE, new_uid())))
+    assert deleted.ok and deleted.failure == agent_pb2.COMMAND_FAILURE_UNSPECIFIED
 
 
 async def test_processor_keeps_per_instance_order_and_acks_after_acceptance(

@@ -10,7 +10,15 @@ from google.protobuf.descriptor import EnumDescriptor
 
 from controller.api import enums
 from controller.domain import messages
-from controller.domain.model import CommandOp, HostState, ImageStatus, PowerState, TaskState, VmState
+from controller.domain.model import (
+    CommandFailure,
+    CommandOp,
+    HostState,
+    ImageStatus,
+    PowerState,
+    TaskState,
+    VmState,
+)
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
 from overcast.v1 import common_pb2, image_pb2, server_group_pb2
@@ -28,6 +36,7 @@ TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
         "SERVER_GROUP_POLICY_",
     ),
     (CommandOp, enums.COMMAND_OPS, agent_pb2.CommandOp.DESCRIPTOR, "COMMAND_OP_"),
+    (CommandFailure, enums.COMMAND_FAILURES, agent_pb2.CommandFailure.DESCRIPTOR, "COMMAND_FAILURE_"),
 ]
 
 
