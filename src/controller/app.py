@@ -282,13 +282,18 @@ async def _wire(
     }
     if board is not None:
         loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
+    # Vacuuming may be left to autovacuum (0); request ids are forgotten in any case.
     vacuum_s = s.database.vacuum_interval_s
-    if vacuum_s > 0:
-        loops["table-upkeep"] = lambda: lead(
-            s.database.url,
-            Role.TABLE_UPKEEP,
-            lambda conn: upkeep.keep_tables(conn, vacuum_s),
-        )
+    loops["table-upkeep"] = lambda: lead(
+        s.database.url,
+        Role.TABLE_UPKEEP,
+        lambda conn: upkeep.keep_tables(
+            conn,
+            vacuum_s or upkeep.PURGE_INTERVAL_S,
+            vacuum=vacuum_s > 0,
+            request_id_retention_s=s.api.request_id_retention_s,
+        ),
+    )
     return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
 
 

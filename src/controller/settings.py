@@ -56,6 +56,13 @@ class ApiSettings(Group):
         help="this controller's name among its replicas (logs, leader election, event publisher)",
     )
     grace_s: float = setting(5.0, gt=0, name="grace", help="time in-flight RPCs get to finish at shutdown")
+    request_id_retention_s: float = setting(
+        86400.0,
+        gt=0,
+        help="how long a create's request_id is remembered after what it made was deleted: until"
+        " then a retry gets the first result and the same id with other parameters is refused"
+        " (ids of live resources are always remembered)",
+    )
 
 
 class DatabaseSettings(Group):

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
 from controller.domain.placements import Failure, PendingServer, Placement
+from controller.domain.requests import RequestRecord
 from controller.domain.server_groups import GroupPlacement
 from controller.scheduler.hosts import HostColumns
 from controller.services.load_view import HostLoadView, InstanceLoadView
@@ -31,10 +32,25 @@ MutateFn = Callable[[Instance], Mutation | None]
 
 
 class InstanceStore(Protocol):
-    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance: ...
-    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None: ...
+    async def create(
+        self,
+        inst: Instance,
+        messages: Sequence[OutboxMessage],
+        params: Mapping[str, Any] | None = None,
+    ) -> Instance:
+        """Insert the instance with its messages and, when it has a request id, remember the
+        id with `params` (domain.requests); RequestIdTaken when another create has the id."""
+        ...
+
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
+        """What a server's request id remembers (domain.requests)."""
+        ...
+
+    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]:
+        """These instances, deleted ones too."""
+        ...
+
     async def get(self, project: str, server_id: str) -> Instance: ...
-    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]: ...
     async def list(
         self,
         project: str,
@@ -117,11 +133,22 @@ class HostStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    async def create_flavor(self, flavor: Flavor, request_id: str | None) -> Flavor: ...
+    async def create_flavor(
+        self, flavor: Flavor, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Flavor:
+        """RequestIdTaken when another create has the request id (see InstanceStore.create)."""
+        ...
+
+    async def find_request(self, kind: Literal["flavor", "image"], request_id: str) -> RequestRecord | None:
+        """What a flavor's or image's request id remembers (`kind`: "flavor" or "image")."""
+        ...
+
     async def get_flavor(self, flavor_id: str) -> Flavor: ...
     async def list_flavors(self, *, after: str | None, limit: int) -> list[Flavor]: ...
     async def delete_flavor(self, flavor_id: str, etag: str) -> None: ...
-    async def create_image(self, image: Image, request_id: str | None) -> Image: ...
+    async def create_image(
+        self, image: Image, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Image: ...
     async def get_image(self, image_id: str) -> Image: ...
     async def list_images(self, *, after: str | None, limit: int) -> list[Image]: ...
     async def delete_image(self, image_id: str, etag: str) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,10 +41,12 @@ from controller.domain.model import (
     VmState,
 )
 from controller.domain.reconcile import compare
+from controller.domain.requests import RequestIdTaken, RequestRecord, parameters
 from controller.scheduler.hosts import image_requirements
 from controller.services.boot import resolve_boot
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation
+from controller.services.request_ids import raced, replay
 from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
 
 log = structlog.get_logger(__name__)
@@ -106,10 +109,18 @@ class ServerService:
         group_id = check_group_of(v, "server.server_group", req.server_group, project)
         v.raise_if_any()
 
-        if req.request_id:
-            existing = await self._instances.find_by_request_id(project, req.request_id)
-            if existing is not None:
-                return existing  # a retry of a create that already happened (AIP-155)
+        # What the request id remembers is every field of the request (domain.requests).
+        given = parameters(req)
+        retry = functools.partial(
+            replay,
+            req.request_id,
+            given,
+            find=lambda: self._instances.find_request(project, req.request_id),
+            made=self._made,
+            field_name=_server_field,
+        )
+        if (done := await retry()) is not None:
+            return done
         flavor = await self._catalog.get_flavor(flavor_id)
         image = await self._catalog.get_image(image_id)
         if image.status not in (ImageStatus.QUEUED, ImageStatus.ACTIVE):
@@ -156,7 +167,18 @@ class ServerService:
             required_arch=arch,
             required_hypervisor_type=hypervisor_type,
         )
-        return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
+        try:
+            return await self._instances.create(inst, [instance_event(inst, "instance.create.start")], given)
+        except RequestIdTaken:
+            return await raced(req.request_id, retry)
+
+    async def _made(self, record: RequestRecord) -> Instance:
+        """The server a request made, as it is now: deleted too (AIP-155's same answer, as
+        EC2 answers a ClientToken)."""
+        found = await self._instances.get_many([record.uid]) if record.uid else []
+        if not found:
+            raise NotFound(record.resource)
+        return found[0]
 
     async def get(self, name: str) -> Instance:
         project, server_id = names.parse_server(name)
@@ -309,6 +331,11 @@ class ServerService:
             await self._instances.mutate_uid(uid, lost)
         if found.orphans:
             await self._instances.enqueue([orphan_delete(uid, host_id) for uid in found.orphans])
+
+
+def _server_field(parameter: str) -> str:
+    """A CreateServer parameter as the request names it (CreateServerRequest.server.flavor)."""
+    return parameter if parameter in ("parent", "server_id") else f"server.{parameter}"
 
 
 def _optional_image(name: str, field: str) -> str:

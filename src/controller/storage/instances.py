@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -11,8 +12,9 @@ import asyncpg
 from controller.domain.errors import AlreadyExists, NotFound
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Instance, VmState
+from controller.domain.requests import RequestRecord
 from controller.services.ports import MutateFn, Mutation
-from controller.storage import bulk_mutations, rows
+from controller.storage import bulk_mutations, request_ids, rows
 from controller.storage.rows import INSTANCE_COLUMNS
 
 
@@ -20,9 +22,18 @@ class PgInstanceStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance:
+    async def create(
+        self,
+        inst: Instance,
+        messages: Sequence[OutboxMessage],
+        params: Mapping[str, Any] | None = None,
+    ) -> Instance:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
+                if inst.request_id:
+                    await request_ids.remember(
+                        conn, "server", inst.project, inst.request_id, inst.name, params, inst.uid
+                    )
                 row = await conn.fetchrow(
                     f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
                     f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
@@ -52,20 +63,11 @@ class PgInstanceStore:
                     raise RuntimeError(f"inserting {inst.name} returned no row")
                 await rows.insert_outbox(conn, messages)
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "instances_request_id" and inst.request_id:
-                existing = await self.find_by_request_id(inst.project, inst.request_id)
-                if existing is not None:
-                    return existing
             raise AlreadyExists(inst.name) from exc
         return rows.instance(row)
 
-    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None:
-        row = await self._pool.fetchrow(
-            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE project = $1 AND request_id = $2",
-            project,
-            request_id,
-        )
-        return rows.instance(row) if row else None
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
+        return await request_ids.find(self._pool, "server", project, request_id)
 
     async def get(self, project: str, server_id: str) -> Instance:
         row = await self._pool.fetchrow(
@@ -132,9 +134,7 @@ class PgInstanceStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await rows.insert_outbox(conn, messages)
 
-    async def mutate_uids(
-        self, changes: Sequence[tuple[UUID, MutateFn]]
-    ) -> builtins.list[Instance | None]:
+    async def mutate_uids(self, changes: Sequence[tuple[UUID, MutateFn]]) -> builtins.list[Instance | None]:
         """Many changes in one transaction (bulk_mutations); each as `mutate_uid` would."""
         async with self._pool.acquire() as conn, conn.transaction():
             return await bulk_mutations.mutate_many(conn, changes)
