@@ -60,6 +60,7 @@ class Command:
     image: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
     boot: BootRequest | None = None  # SPAWN: what to boot (QEMU hosts; test hosts ignore it)
+    issued_at: float = 0.0  # seconds since the epoch, as the controller stamped it; 0: unknown
 
 
 @dataclass(frozen=True)

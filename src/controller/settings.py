@@ -142,6 +142,19 @@ class ControllerMetricsSettings(MetricsSettings):
         return _derive(data, "stale_after_s", "interval_s", 1.0)
 
 
+class CommandSettings(Group):
+    """Commands: what the controller sends agents, and how long they may wait."""
+
+    expiry_s: float = setting(
+        600.0,
+        ge=0,
+        name="command-expiry",
+        help="time a command may wait for its host, from when it was issued: then its server's"
+        " task fails saying so (the host monitor sweeps DOWN hosts), and an agent that gets it"
+        " later does not carry it out; 0: commands wait for ever",
+    )
+
+
 class SchedulerSettings(Group):
     """Scheduler: where it runs and how it reads."""
 
@@ -222,6 +235,7 @@ class ControllerSettings(DaemonSettings):
     bus: ControllerBusSettings = Field(default_factory=ControllerBusSettings)
     heartbeats: ControllerHeartbeatSettings = Field(default_factory=ControllerHeartbeatSettings)
     metrics: ControllerMetricsSettings = Field(default_factory=ControllerMetricsSettings)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)

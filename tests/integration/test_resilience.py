@@ -226,3 +226,52 @@ async def test_a_power_action_queued_while_its_host_lost_its_domains_marks_the_s
         for n in names:
             assert await api.wait_for_server(n, until=set(), timeout=30) is None
         assert (await api.get_host("host-ph")).servers == 0
+
+
+async def test_a_command_for_a_down_host_expires_and_its_agent_does_not_carry_it_out(clusters) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: a command queued for a DOWN host used to wait for ever. After
+    --command-expiry it fails its server's task saying so; the agent, back, finds the command
+    too old and leaves the server as the controller says it is."""
+    c = clusters("expiry")
+    c.start_controller("--command-expiry", "2")
+    c.wait_controller()
+    agent = c.start_agent("host-x")
+    c.wait_hosts_up(["host-x"])
+    async with AsyncClient(c.endpoint) as api, EventTap(c.amqp_url, c.bus_prefix) as tap:
+        await _ensure_image(api)
+        await api.create_server("waits", flavor="m1.tiny", image="cirros")
+        s = await api.wait_for_server("waits", timeout=30)
+        assert s is not None and s.vm_state == ACTIVE
+
+        agent.pause()
+        try:
+            await tap.wait_for(lambda ev: any(e["eventType"] == "host.down" for e in ev), 15)
+            await api.stop_server("waits")
+            await tap.wait_for(lambda ev: any(e["eventType"] == "instance.power_off.error" for e in ev), 30)
+            expired = await api.get_server("waits")
+            assert expired.task_state == common_pb2.TASK_STATE_UNSPECIFIED
+            assert expired.vm_state == ACTIVE  # a stop that did not happen leaves it as it was
+            assert expired.fault.startswith("stop expired on host-x: host-x was DOWN"), expired.fault
+            assert "commands expire after 2 s" in expired.fault
+        finally:
+            agent.resume()
+
+        # The agent gets the stop now, too old: it does not carry it out.
+        deadline = time.monotonic() + 30
+        while "command.expired" not in agent.log_tail(200):
+            assert time.monotonic() < deadline, agent.log_tail()
+            await asyncio.sleep(0.2)
+        assert "failure=EXPIRED" in agent.log_tail(200)
+        uid = (await api.get_server("waits")).uid
+        assert (await domains(c.agent_admin["host-x"]))[uid] == "RUNNING"
+        after = await api.get_server("waits")
+        assert (after.vm_state, after.power_state) == (ACTIVE, common_pb2.POWER_STATE_RUNNING)
+        assert not any(e["eventType"] == "instance.power_off.end" for e in tap.events)
+
+        # The host is back: a stop now is carried out.
+        c.wait_hosts_up(["host-x"])
+        await api.stop_server("waits")
+        stopped = await api.wait_for_server("waits", until={common_pb2.VM_STATE_STOPPED}, timeout=30)
+        assert stopped is not None and stopped.vm_state == common_pb2.VM_STATE_STOPPED
+        await api.delete_server("waits")
+        assert await api.wait_for_server("waits", until=set(), timeout=30) is None

@@ -170,7 +170,8 @@ def apply_result(
             allocated=inst.allocated and op is not CommandOp.DELETE,
         )
         return ReportOutcome(new, action.end_event, op is CommandOp.DELETE)
-    fault = f"{action.verb} failed on {inst.host_id}: {error or 'no reason given'}"
+    failed = "expired" if failure is CommandFailure.EXPIRED else "failed"
+    fault = f"{action.verb} {failed} on {inst.host_id}: {error or 'no reason given'}"
     if op in (CommandOp.SPAWN, CommandOp.DELETE):
         # Nova's rule: a failed build or delete leaves the server in ERROR; a failed build
         # frees its claim, since nothing runs on the host.

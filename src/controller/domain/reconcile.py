@@ -18,14 +18,17 @@ from controller.domain.model import Instance, PowerState, VmState
 class Reconciliation:
     power: dict[UUID, PowerState]  # domains of live servers: adopt their power state
     lost: list[UUID]  # live servers whose domain is gone from the host (lifecycle.mark_lost)
-    orphans: list[UUID]  # domains on the host that no live server owns: remove them
+    orphans: list[UUID]  # domains on the host that no live, placed server owns: remove them
 
 
 def compare(host_id: str, wanted: Iterable[Instance], domains: Mapping[UUID, PowerState]) -> Reconciliation:
     live = {i.uid: i for i in wanted if i.host_id == host_id and i.vm_state is not VmState.DELETED}
-    power = {uid: p for uid, p in domains.items() if uid in live}
+    # A domain is an orphan when no live server owns it, or its server holds no claim on this
+    # host (a failed build, one whose spawn expired: it may have been carried out after all).
+    owned = {uid for uid, inst in live.items() if inst.allocated}
+    power = {uid: p for uid, p in domains.items() if uid in owned}
     lost = [uid for uid, inst in live.items() if uid not in domains and _needs_domain(inst)]
-    orphans = [uid for uid in domains if uid not in live]
+    orphans = [uid for uid in domains if uid not in owned]
     return Reconciliation(power, lost, orphans)
 
 

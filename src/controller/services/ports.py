@@ -31,6 +31,15 @@ class Mutation:
 MutateFn = Callable[[Instance], Mutation | None]
 
 
+@dataclass(frozen=True)
+class WaitingTask:
+    """A server's task whose command has waited for a DOWN host (domain.expiry)."""
+
+    uid: UUID
+    task_command: UUID
+    waited_s: float  # since the task's last change (its start, unless its metadata changed since)
+
+
 class InstanceStore(Protocol):
     async def create(
         self,
@@ -70,6 +79,11 @@ class InstanceStore(Protocol):
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Outbox messages that change no instance (e.g. removing an orphaned domain)."""
+        ...
+
+    async def waiting_on_down_hosts(self, longer_than_s: float, limit: int) -> builtins.list[WaitingTask]:
+        """Tasks in flight on hosts that are DOWN, whose command has waited longer than
+        `longer_than_s` (by the database's clock), longest first."""
         ...
 
 

@@ -13,7 +13,7 @@ from controller.domain.errors import AlreadyExists, NotFound
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Instance, VmState
 from controller.domain.requests import RequestRecord
-from controller.services.ports import MutateFn, Mutation
+from controller.services.ports import MutateFn, Mutation, WaitingTask
 from controller.storage import bulk_mutations, request_ids, rows
 from controller.storage.rows import INSTANCE_COLUMNS
 
@@ -129,6 +129,20 @@ class PgInstanceStore:
             if row is None:
                 raise NotFound(f"projects/{project}/servers/{server_id}")
             return await _apply(conn, rows.instance(row), fn)
+
+    async def waiting_on_down_hosts(self, longer_than_s: float, limit: int) -> builtins.list[WaitingTask]:
+        # updated_at is the task's start (the transaction that wrote its command), or later if
+        # its metadata changed since: a command never looks older than it is.
+        found = await self._pool.fetch(
+            "SELECT i.uid, i.task_command, extract(epoch FROM now() - i.updated_at)::float8 AS waited_s"
+            " FROM instances i JOIN host_status s ON s.id = i.host_id"
+            " WHERE s.state = 'DOWN' AND i.deleted_at IS NULL AND i.task_state IS NOT NULL"
+            " AND i.task_command IS NOT NULL AND i.updated_at < now() - make_interval(secs => $1)"
+            " ORDER BY i.updated_at LIMIT $2",
+            longer_than_s,
+            limit,
+        )
+        return [WaitingTask(r["uid"], r["task_command"], r["waited_s"]) for r in found]
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

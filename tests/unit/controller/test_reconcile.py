@@ -78,3 +78,18 @@ def test_a_lost_server_goes_to_error_saying_why() -> None:
     assert lost.vm_state is VmState.ERROR and lost.version == server.version + 1
     assert lost.power_state is PowerState.UNKNOWN  # no domain, so no power state to show
     assert "domain missing on h1" in lost.fault and lost.allocated
+
+
+def test_the_domain_of_a_server_holding_no_claim_is_an_orphan() -> None:
+    """A failed build (its claim released) keeps its host: a domain its spawn made after all
+    (the spawn expired while its agent was away, then ran before the report got through) runs
+    on nobody's capacity, and goes."""
+    failed_build = inst(VmState.ERROR, allocated=False)
+    lost_and_kept = inst(VmState.ERROR)  # a lost server keeps its claim until deleted
+    found = compare(
+        "h1",
+        [failed_build, lost_and_kept],
+        {failed_build.uid: PowerState.RUNNING, lost_and_kept.uid: PowerState.SHUTDOWN},
+    )
+    assert found.orphans == [failed_build.uid]
+    assert found.power == {lost_and_kept.uid: PowerState.SHUTDOWN}
