@@ -217,7 +217,7 @@ async def expired(hypervisor: Hypervisor, command: Command, age_s: float, expiry
         op=command.op,
         instance_uid=command.instance_uid,
         ok=False,
-        error=f"the command waited {age_s:.0f} s for its host (commands expire after {expiry_s:g} s):"
+        error=f"the command was issued {age_s:.0f} s ago (commands expire after {expiry_s:g} s):"
         " not carried out",
         power_state=state,
         failure=Failure.EXPIRED,
