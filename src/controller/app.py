@@ -33,6 +33,7 @@ from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
 from controller.services.catalog import CatalogService
+from controller.services.command_expiry import CommandExpiry
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
@@ -266,6 +267,7 @@ async def _wire(
             ensure_host_queue,
             console=console_relay,
             load_view=load_view,
+            command_expiry_s=s.commands.expiry_s,
         ),
         server,
     )
@@ -290,15 +292,25 @@ async def _wire(
             lambda _conn: hosts.monitor(heartbeat_s, down_after_s),
         ),
     }
+    if s.commands.expiry_s > 0:
+        expiry = CommandExpiry(instances, s.commands.expiry_s)
+        loops["command-expiry"] = lambda: lead(
+            s.database.url, Role.COMMAND_EXPIRY, lambda _conn: expiry.run()
+        )
     if board is not None:
         loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
+    # Vacuuming may be left to autovacuum (0); request ids are forgotten in any case.
     vacuum_s = s.database.vacuum_interval_s
-    if vacuum_s > 0:
-        loops["table-upkeep"] = lambda: lead(
-            s.database.url,
-            Role.TABLE_UPKEEP,
-            lambda conn: upkeep.keep_tables(conn, vacuum_s),
-        )
+    loops["table-upkeep"] = lambda: lead(
+        s.database.url,
+        Role.TABLE_UPKEEP,
+        lambda conn: upkeep.keep_tables(
+            conn,
+            vacuum_s or upkeep.PURGE_INTERVAL_S,
+            vacuum=vacuum_s > 0,
+            request_id_retention_s=s.api.request_id_retention_s,
+        ),
+    )
     return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,22 +25,26 @@ from controller.domain.lifecycle import (
     apply_result,
     bump,
     check_action,
+    mark_lost,
     needs_agent_for_delete,
     sync_power,
 )
 from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
+    CommandFailure,
     CommandOp,
     Instance,
     PowerState,
     TaskState,
     VmState,
 )
-from controller.domain.reconcile import compare, mark_lost
+from controller.domain.reconcile import compare
+from controller.domain.requests import RequestIdTaken, RequestRecord, parameters
 from controller.scheduler.hosts import image_requirements
 from controller.services.boot import bootable, resolve_boot
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation
+from controller.services.request_ids import raced, replay
 from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
 
 log = structlog.get_logger(__name__)
@@ -71,6 +76,7 @@ class AgentResult:
     ok: bool
     error: str
     power_state: PowerState
+    failure: CommandFailure = CommandFailure.OTHER
 
 
 class ServerService:
@@ -105,10 +111,18 @@ class ServerService:
         scaling_id = _scaling_group_of(v, "server.scaling_group", req.scaling_group, project)
         v.raise_if_any()
 
-        if req.request_id:
-            existing = await self._instances.find_by_request_id(project, req.request_id)
-            if existing is not None:
-                return existing  # a retry of a create that already happened (AIP-155)
+        # What the request id remembers is every field of the request (domain.requests).
+        given = parameters(req)
+        retry = functools.partial(
+            replay,
+            req.request_id,
+            given,
+            find=lambda: self._instances.find_request(project, req.request_id),
+            made=self._made,
+            field_name=_server_field,
+        )
+        if (done := await retry()) is not None:
+            return done
         flavor, image = await bootable(self._catalog, flavor_id, image_id)
         boot = await resolve_boot(
             self._catalog,
@@ -144,7 +158,18 @@ class ServerService:
             scaling_group=scaling_id,
         )
         # The store checks the scaling group in the insert's transaction (it may be deleted meanwhile).
-        return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
+        try:
+            return await self._instances.create(inst, [instance_event(inst, "instance.create.start")], given)
+        except RequestIdTaken:
+            return await raced(req.request_id, retry)
+
+    async def _made(self, record: RequestRecord) -> Instance:
+        """The server a request made, as it is now: deleted too (AIP-155's same answer, as
+        EC2 answers a ClientToken)."""
+        found = await self._instances.get_many([record.uid]) if record.uid else []
+        if not found:
+            raise NotFound(record.resource)
+        return found[0]
 
     async def get(self, name: str) -> Instance:
         project, server_id = names.parse_server(name)
@@ -259,7 +284,9 @@ class ServerService:
         def decide(inst: Instance) -> Mutation | None:
             if inst.task_command != result.command_id or inst.host_id != host_id:
                 return None
-            outcome = apply_result(inst, result.op, result.ok, result.error, result.power_state)
+            outcome = apply_result(
+                inst, result.op, result.ok, result.error, result.power_state, result.failure
+            )
             return Mutation(
                 outcome.instance,
                 [instance_event(outcome.instance, outcome.event_type)],
@@ -319,6 +346,11 @@ def _scaling_group_of(v: ViolationCollector, field: str, name: str, project: str
         v.add(field, f"must be a scaling group of projects/{project}, got {name!r}")
         return ""
     return group_id
+
+
+def _server_field(parameter: str) -> str:
+    """A CreateServer parameter as the request names it (CreateServerRequest.server.flavor)."""
+    return parameter if parameter in ("parent", "server_id") else f"server.{parameter}"
 
 
 def _optional_image(name: str, field: str) -> str:
