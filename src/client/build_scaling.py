@@ -11,7 +11,7 @@ from google.protobuf import empty_pb2, field_mask_pb2
 from overcast.v1 import scaling_group_pb2 as pb
 
 from .build import Listing, Unary
-from .names import DEFAULT_PROJECT, project_name, scaling_group_name, server_name
+from .names import DEFAULT_PROJECT, project_name, project_of, scaling_group_name, server_name
 from .scaling import scale_in_rule_value, seconds, server_template
 
 _Group = pb.ScalingGroup
@@ -93,6 +93,7 @@ def update_scaling_group(
     """UpdateScalingGroup replacing the fields given (not None), and only those: the
     update_mask lists them. A list given empty (`policies=[]`) clears it."""
     group = _Group(name=scaling_group_name(name, project))
+    project = project_of(group.name) or project  # members live in the group's project
     paths: list[str] = []
     sizes: dict[str, Any] = {"min_size": min_size, "max_size": max_size, "desired_size": desired_size}
     for field, value in sizes.items():
@@ -141,11 +142,12 @@ def set_desired_size(name: str, desired_size: int, project: str = DEFAULT_PROJEC
 def record_group_metric(
     name: str, metric: str, value: float, member: str | None = None, project: str = DEFAULT_PROJECT
 ) -> Unary[empty_pb2.Empty]:
+    group = scaling_group_name(name, project)
     request = pb.RecordGroupMetricRequest(
-        name=scaling_group_name(name, project),
+        name=group,
         metric=metric,
         value=float(value),
-        member=server_name(member, project) if member else "",
+        member=server_name(member, project_of(group) or project) if member else "",
     )
     return Unary(_STUB, "RecordGroupMetric", request, empty_pb2.Empty)
 
