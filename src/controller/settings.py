@@ -205,6 +205,24 @@ class ImageSettings(Group):
     )
 
 
+class AutoscalerSettings(Group):
+    """Autoscaler: how often scaling groups are evaluated."""
+
+    period_s: float = setting(
+        5.0,
+        gt=0,
+        name="autoscaler-period",
+        help="time between evaluations of every scaling group (a group whose CPU crosses its target"
+        " is evaluated at once)",
+    )
+    metric_max_age_s: float = setting(
+        60.0,
+        gt=0,
+        name="autoscaler-metric-max-age",
+        help="how long a value pushed with RecordGroupMetric counts; older ones are missing metrics",
+    )
+
+
 class ControllerSettings(DaemonSettings):
     prog = "overcast controller"
     command = "python -m controller"
@@ -218,4 +236,5 @@ class ControllerSettings(DaemonSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
+    autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     log: LogSettings = Field(default_factory=LogSettings)

@@ -20,6 +20,7 @@ class Role(enum.IntEnum):
     OUTBOX_RELAY = 0x0C_0A57_0100
     HOST_MONITOR = 0x0C_0A57_0101
     TABLE_UPKEEP = 0x0C_0A57_0102
+    AUTOSCALER = 0x0C_0A57_0103
 
 
 async def try_lead(conn: asyncpg.Connection, role: Role) -> bool:
