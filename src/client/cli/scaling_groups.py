@@ -13,7 +13,6 @@ from overcast.v1 import scaling_group_pb2 as pb
 from ..channel import DEFAULT_WAIT_TIMEOUT
 from ..errors import Aborted
 from ..names import flavor_name, image_name, scaling_group_name, server_name
-from ..scaling import placement_policy_value
 from ..sync import Client
 from . import group_watch
 from .context import EXIT_USAGE, State, error, parse_pairs, session, state_of
@@ -167,10 +166,10 @@ def _changed_template(
     image: str | None,
     metadata: dict[str, str],
     zone: str | None,
-    placement: str | None,
 ) -> pb.ServerTemplate | None:
-    """The current template with what was given changed, or None when nothing was."""
-    if flavor is None and image is None and not metadata and zone is None and placement is None:
+    """The current template with what was given changed, or None when nothing was (its
+    placement policy stays: members already placed would not follow a new one)."""
+    if flavor is None and image is None and not metadata and zone is None:
         return None
     template = pb.ServerTemplate()
     template.CopyFrom(current)
@@ -181,8 +180,6 @@ def _changed_template(
     template.metadata.update(metadata)
     if zone is not None:
         template.availability_zone = zone
-    if placement is not None:
-        template.placement_policy = placement_policy_value(placement)
     return template
 
 
@@ -210,7 +207,6 @@ def update(
     desired: DesiredOpt = None,
     meta: MetadataOpt = None,
     zone: ZoneOpt = None,
-    placement: PlacementOpt = None,
     cpu_target: CpuTargetOpt = None,
     metric: MetricOpt = None,
     target: TargetOpt = None,
@@ -247,7 +243,6 @@ def update(
             desired is not None,
             metadata,
             zone is not None,
-            placement,
             flags.given,
             remove_policy,
             scale_in,
@@ -270,7 +265,7 @@ def update(
                     min_size=min_size,
                     max_size=max_size,
                     desired_size=desired,
-                    template=_changed_template(current.template, flavor, image, metadata, zone, placement),
+                    template=_changed_template(current.template, flavor, image, metadata, zone),
                     policies=(
                         merge_by_name(list(current.policies), given_policies, remove_policy or ())
                         if flags.given or remove_policy

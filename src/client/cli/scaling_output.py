@@ -63,8 +63,9 @@ def group_details(g: pb.ScalingGroup) -> list[tuple[str, str]]:
         ("scale_in_rule", scale_in_label(g.scale_in_rule)),
         ("health_grace", duration_text(g.health_grace) if g.HasField("health_grace") else EMPTY),
     ]
-    rows += [(f"policy {p.name}", format_policy(p)) for p in g.policies] or [("policies", EMPTY)]
-    rows += [(f"schedule {a.name}", format_schedule(a)) for a in g.scheduled_actions]
+    # One word per label ("policy/cpu"), so `awk '$1 == "policy/cpu"'` finds the row.
+    rows += [(f"policy/{p.name}", format_policy(p)) for p in g.policies] or [("policies", EMPTY)]
+    rows += [(f"schedule/{a.name}", format_schedule(a)) for a in g.scheduled_actions]
     rows += [
         ("protected_members", _names(g.protected_members)),
         ("members", _names(g.members)),

@@ -128,9 +128,11 @@ class FakeScalingGroups(scaling_group_pb2_grpc.ScalingGroupServiceServicer):  # 
     def SetDesiredSize(self, request: Any, context: Any) -> pb.ScalingGroup:
         self.requests.append(request)
         g = self._get(request.name, context)
-        if not g.min_size <= request.desired_size <= g.max_size:
-            context.abort_with_status(
-                _bad_request("desired_size", f"must be within [{g.min_size}, {g.max_size}]")
+        if not g.min_size <= request.desired_size <= g.max_size:  # as the controller: the bounds may move
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"desired_size {request.desired_size} is outside [{g.min_size}, {g.max_size}]:"
+                " change max_size first",
             )
         g.desired_size = request.desired_size
         return g

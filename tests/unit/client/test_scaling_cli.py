@@ -79,14 +79,12 @@ def test_create_sends_the_template_policies_and_schedules(fake: FakeController) 
     assert list(g.protected_members) == ["projects/demo/servers/web-pet"]
     assert g.scheduled_actions[0].time_zone == "Europe/Paris"
     # What it shows is the syntax it was given.
-    rows = dict(
-        line.split(None, 2)[1:] for line in out.splitlines() if line.startswith(("policy", "schedule"))
-    )
+    rows = dict(line.split(None, 1) for line in out.splitlines() if line.startswith(("policy/", "schedule/")))
     assert rows == {
-        "cpu": "target tracking: cpu_utilization at 60 per member",
-        "queue-high": "step: custom/queue>=100:+1@0..50,+3@50..,cooldown=120s",
-        "cpu-low": "simple: cpu<=5:-1",
-        "night": "night=0 22 * * *@Europe/Paris:max=2",
+        "policy/cpu": "target tracking: cpu_utilization at 60 per member",
+        "policy/queue-high": "step: custom/queue>=100:+1@0..50,+3@50..,cooldown=120s",
+        "policy/cpu-low": "simple: cpu<=5:-1",
+        "schedule/night": "night=0 22 * * *@Europe/Paris:max=2",
     }
 
 
@@ -176,7 +174,7 @@ def test_set_size_and_out_of_range(web: FakeController) -> None:
     code, out, _ = run(web.endpoint, "group", "set-size", "web", "4", "-o", "json")
     assert code == 0 and json.loads(out)["desiredSize"] == 4
     code, _, err = run(web.endpoint, "group", "set-size", "web", "9")
-    assert (code, err) == (2, "error: desired_size: must be within [1, 4]\n")
+    assert (code, err) == (1, "error: desired_size 9 is outside [1, 4]: change max_size first\n")
 
 
 def test_update_sends_only_what_is_given(web: FakeController) -> None:
