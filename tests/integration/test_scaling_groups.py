@@ -6,6 +6,7 @@ without the members."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import aio_pika
@@ -310,7 +311,7 @@ async def test_an_evaluation_round_shows_in_the_history_status_and_on_the_bus(
         assert not rest.next_page_token
 
         got: list[events_pb2.Event] = []
-        async with queue.iterator() as messages:
+        async with asyncio.timeout(20), queue.iterator() as messages:  # the relay publishes within ms
             async for message in messages:
                 async with message.process():
                     event = json_format.Parse(message.body, events_pb2.Event())
