@@ -193,7 +193,7 @@ async def _wire(
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
     server_groups = PgServerGroupStore(pool)
-    scaling_groups = PgScalingGroupStore(pool)  # the autoscaler's store too (AutoscalerStore)
+    scaling_groups = PgScalingGroupStore(pool)  # the autoscaler's: storage.scaling_rounds
     servers = ServerService(instances, catalog_store, server_groups)
     catalog = CatalogService(catalog_store)
     images = ImageService(

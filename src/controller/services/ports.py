@@ -216,7 +216,7 @@ class ScalingGroupStore(Protocol):
 
 
 class AutoscalerStore(Protocol):
-    """What one evaluation round of the autoscaler reads and writes (storage.scaling_groups)."""
+    """What one evaluation round of the autoscaler reads and writes (storage.scaling_rounds)."""
 
     async def load_all(self) -> builtins.list[GroupRecord]: ...
     async def members_of(
