@@ -32,6 +32,7 @@ from controller.bus.relay import OutboxRelay
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
+from controller.services.autoscaler import Autoscaler
 from controller.services.catalog import CatalogService
 from controller.services.command_expiry import CommandExpiry
 from controller.services.console import ConsoleRelay, ConsoleService
@@ -54,6 +55,7 @@ from controller.storage.leadership import Role, lead
 from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scaling_groups import PgScalingGroupStore
+from controller.storage.scaling_rounds import PgAutoscalerStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
@@ -193,7 +195,7 @@ async def _wire(
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
     server_groups = PgServerGroupStore(pool)
-    scaling_groups = PgScalingGroupStore(pool)  # the autoscaler's: storage.scaling_rounds
+    scaling_groups = PgScalingGroupStore(pool)
     servers = ServerService(instances, catalog_store, server_groups)
     catalog = CatalogService(catalog_store)
     images = ImageService(
@@ -246,6 +248,14 @@ async def _wire(
     else:
         run_relay = OutboxRelay(s.database.url, amqp, topo, relay_process.publisher(s)).run
 
+    autoscaler = Autoscaler(
+        PgAutoscalerStore(pool),
+        servers,
+        metrics,
+        load_view,
+        period_s=s.autoscaler.period_s,
+        metric_max_age_s=s.autoscaler.metric_max_age_s,
+    )
     server = grpc.aio.server(options=SERVER_OPTIONS)
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
@@ -286,6 +296,11 @@ async def _wire(
         "outbox-relay": run_relay,
         "heartbeats": lambda: hosts.flush_heartbeats(heartbeat_s),
         "metrics-persist": metrics.persist_forever,
+        "autoscaler": lambda: lead(
+            s.database.url,
+            Role.AUTOSCALER,
+            lambda _conn: autoscaler.run(),
+        ),
         "host-monitor": lambda: lead(
             s.database.url,
             Role.HOST_MONITOR,

@@ -18,6 +18,36 @@ from controller.services.ports import MutateFn, Mutation, WaitingTask
 from controller.storage import bulk_mutations, request_ids, rows
 from controller.storage.rows import INSTANCE_COLUMNS
 
+INSERT = (
+    "INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus, memory_mib,"
+    " disk_gib, vm_state, task_state, metadata, request_id, availability_zone, server_group, boot,"
+    " required_arch, required_hypervisor_type, scaling_group)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+)
+
+
+def _insert_values(inst: Instance) -> tuple[Any, ...]:
+    return (
+        inst.uid,
+        inst.project,
+        inst.server_id,
+        inst.flavor_id,
+        inst.image_id,
+        inst.vcpus,
+        inst.memory_mib,
+        inst.disk_gib,
+        inst.vm_state.value,
+        inst.task_state.value if inst.task_state else None,
+        inst.metadata,
+        inst.request_id,
+        inst.availability_zone,
+        inst.server_group,
+        rows.boot_json(inst.boot),
+        inst.required_arch,
+        inst.required_hypervisor_type,
+        inst.scaling_group,
+    )
+
 
 class PgInstanceStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -37,39 +67,30 @@ class PgInstanceStore:
                     await request_ids.remember(
                         conn, "server", inst.project, inst.request_id, inst.name, params, inst.uid
                     )
-                row = await conn.fetchrow(
-                    f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
-                    f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
-                    f" availability_zone, server_group, boot, required_arch, required_hypervisor_type,"
-                    f" scaling_group)"
-                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-                    f" $16, $17, $18)"
-                    f" RETURNING {INSTANCE_COLUMNS}",
-                    inst.uid,
-                    inst.project,
-                    inst.server_id,
-                    inst.flavor_id,
-                    inst.image_id,
-                    inst.vcpus,
-                    inst.memory_mib,
-                    inst.disk_gib,
-                    inst.vm_state.value,
-                    inst.task_state.value if inst.task_state else None,
-                    inst.metadata,
-                    inst.request_id,
-                    inst.availability_zone,
-                    inst.server_group,
-                    rows.boot_json(inst.boot),
-                    inst.required_arch,
-                    inst.required_hypervisor_type,
-                    inst.scaling_group,
-                )
+                row = await conn.fetchrow(f"{INSERT} RETURNING {INSTANCE_COLUMNS}", *_insert_values(inst))
                 if row is None:  # INSERT ... RETURNING always yields the row
                     raise RuntimeError(f"inserting {inst.name} returned no row")
                 await rows.insert_outbox(conn, messages)
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyExists(inst.name) from exc
         return rows.instance(row)
+
+    async def create_many(
+        self, insts: Sequence[Instance], messages: Sequence[OutboxMessage]
+    ) -> list[Instance]:
+        """Insert instances without request ids (a scaling group's new members) with their
+        messages, in one transaction; AlreadyExists when a name is taken (nothing is written)."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                for group in sorted({(i.project, i.scaling_group) for i in insts if i.scaling_group}):
+                    await _check_scaling_group(conn, *group)
+                await conn.executemany(INSERT, [_insert_values(i) for i in insts])
+                await rows.insert_outbox(conn, messages)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(
+                ", ".join(i.name for i in insts[:3]) + (" ..." if len(insts) > 3 else "")
+            ) from exc
+        return list(insts)
 
     async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
         return await request_ids.find(self._pool, "server", project, request_id)

@@ -13,7 +13,14 @@ import asyncpg
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import PowerState, TaskState, VmState
-from controller.domain.scaling.records import GroupMetric, GroupOutcome, GroupRecord, MemberRow, scaling_event
+from controller.domain.scaling.records import (
+    Activity,
+    GroupMetric,
+    GroupOutcome,
+    GroupRecord,
+    MemberRow,
+    scaling_event,
+)
 from controller.storage import rows
 from controller.storage.scaling_groups import SELECT, group_record
 
@@ -158,3 +165,26 @@ class PgAutoscalerStore:
                 await rows.insert_outbox(conn, events)
         applied = {(o.project, o.group_id) for o, ok in zip(live, fresh, strict=True) if ok}
         return [o.name for o in outcomes if (o.project, o.group_id) not in applied]
+
+    async def record_activities(self, activities: Sequence[tuple[str, str, Activity]]) -> None:
+        """Member activities (added, removed, replaced) of (project, group id), with their
+        events, once the members they name exist or are being deleted."""
+        if not activities:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                INSERT_ACTIVITIES,
+                [p for p, _, _ in activities],
+                [g for _, g, _ in activities],
+                [a.kind for _, _, a in activities],
+                [json.dumps(a.to_json()) for _, _, a in activities],
+            )
+            await rows.insert_outbox(conn, [scaling_event(p, g, a) for p, g, a in activities])
+
+    async def hosts_down_since(self) -> dict[str, float]:
+        """DOWN hosts and since when they have been silent (their last heartbeat; epoch s)."""
+        found = await self._pool.fetch(
+            "SELECT id, extract(epoch FROM last_heartbeat) AS since FROM host_status"
+            " WHERE state = 'DOWN' AND last_heartbeat IS NOT NULL"
+        )
+        return {r["id"]: float(r["since"]) for r in found}
