@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
-import asyncpg
 import grpc
 import structlog
 from google.protobuf import timestamp_pb2
 
-from controller.api import enums, loads
+from controller.api import enums, errors, loads
 from controller.domain.errors import DomainError
 from controller.domain.model import CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
@@ -112,6 +111,17 @@ class _Outbox:
             self._writer = None
 
 
+class _Session:
+    """What Connect's log line says about a stream: the host, once it said which, and how the
+    stream ended."""
+
+    __slots__ = ("ended", "host_id")
+
+    def __init__(self) -> None:
+        self.host_id = ""
+        self.ended = "closed"
+
+
 class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]  # generated servicers are untyped
     def __init__(
         self,
@@ -135,6 +145,27 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self._declared: set[str] = set()  # host queues declared by this process
 
     async def Connect(self, request_iterator: object, ctx: Ctx) -> None:
+        """One agent's stream. However it ends, it ends once, with a status and a log line
+        (`agent.disconnected`): a database or broker outage with UNAVAILABLE (the agent
+        reconnects and sends again what was not accepted), a bug with INTERNAL (`api.bug`)."""
+        session = _Session()
+        try:
+            await self._serve(ctx, session)
+        except asyncio.CancelledError:
+            session.ended = "cancelled"
+            raise
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                session.ended = "refused"  # by a check below, with its own status
+                raise
+            status = errors.failure_status(exc, "AgentGateway.Connect", host=session.host_id)
+            session.ended = f"{status.code.name}: {status.details}"
+            await ctx.abort_with_status(status)
+        finally:
+            if session.host_id:
+                log.info("agent.disconnected", host=session.host_id, status=session.ended)
+
+    async def _serve(self, ctx: Ctx, session: _Session) -> None:
         try:
             first = await asyncio.wait_for(ctx.read(), REGISTER_TIMEOUT_S)
         except TimeoutError:
@@ -148,6 +179,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "register.inventory: vcpus and memory_mib must be positive",
             )
+        session.host_id = inv.host_id
         try:
             await self._host_queue(inv.host_id)
             domains = [(uuid.UUID(d.instance_uid), _power(d.power_state)) for d in reg.domains]
@@ -157,15 +189,15 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         host_id = inv.host_id
         log.info("agent.registered", host=host_id, domains=len(reg.domains))
         self.connected.add(host_id)
-        await ctx.write(
-            agent_pb2.ControllerMessage(
-                registered=agent_pb2.Registered(
-                    controller_id=self._controller_id, heartbeat_interval_ms=self._interval_ms
-                )
-            )
-        )
         console_token = None
         try:
+            await ctx.write(
+                agent_pb2.ControllerMessage(
+                    registered=agent_pb2.Registered(
+                        controller_id=self._controller_id, heartbeat_interval_ms=self._interval_ms
+                    )
+                )
+            )
             async with asyncio.TaskGroup() as tg:
                 outgoing = _Outbox(ctx, tg)
                 console_token = self._console.attach(host_id, lambda q: outgoing.send(_console_query(q)))
@@ -173,14 +205,10 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                     await self._read(ctx, host_id, outgoing, tg)
                 finally:
                     outgoing.close()
-        except* (asyncpg.PostgresError, OSError) as group:
-            log.warning("agent.stream_failed", host=host_id, error=str(group.exceptions[0]))
-            await ctx.abort(grpc.StatusCode.UNAVAILABLE, "controller storage unavailable; retry")
         finally:
             if console_token is not None:
                 self._console.detach(host_id, console_token)
             self.connected.discard(host_id)
-            log.info("agent.disconnected", host=host_id)
 
     async def _host_queue(self, host_id: str) -> None:
         """Declare the host's command queue, once per process (a reconnecting agent finds it
