@@ -51,7 +51,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         root = args.logs or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-faults-")))
-        services = stack.enter_context(PrivateServices())
+        services = stack.enter_context(PrivateServices(keep_logs=args.logs))
         log(f"private PostgreSQL {services.postgres.admin_url}, RabbitMQ {services.rabbit.url}")
         for fault in args.faults:
             workdir = root / fault
@@ -61,7 +61,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--ops", type=int, default=3000, help="operations per burst")
     parser.add_argument("--rate", type=float, default=300.0, help="operations offered per second")
     parser.add_argument("--hosts", type=int, default=3, help="test-driver agents")

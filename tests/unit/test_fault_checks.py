@@ -187,3 +187,9 @@ def test_what_a_user_would_notice_is_found(change: str, figure: str, says: str) 
     if figure:
         assert v.figures()[figure] == 1, v.figures()
     assert not v.ok
+
+
+def test_a_server_deleted_before_it_was_placed_needs_only_its_delete_end() -> None:
+    calls, seen = clean()
+    seen.events = [e for e in seen.events if e["eventType"] != "instance.delete.start"]
+    assert judge(calls, seen).findings == []

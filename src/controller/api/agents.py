@@ -17,7 +17,7 @@ import grpc
 import structlog
 from google.protobuf import timestamp_pb2
 
-from controller.api import enums, errors, loads
+from controller.api import enums, errors, loads, outages
 from controller.domain.errors import DomainError
 from controller.domain.model import CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
@@ -32,6 +32,12 @@ Ctx: TypeAlias = grpc.aio.ServicerContext[agent_pb2.AgentMessage, agent_pb2.Cont
 
 REGISTER_TIMEOUT_S = 10.0
 MAX_REPORTS_IN_FLIGHT = 64
+# A report or domain event that meets an outage of the database is tried again for a few
+# seconds before the stream is ended: a PostgreSQL restart (a second or so) then costs no agent
+# its stream. Ended at once, every stream with a report in flight ended, the agents re-registered
+# seconds later behind the backlog, their hosts were marked DOWN meanwhile and pending creates
+# failed "No valid host" (tests/faults: a restart under 300 operations/s, 27 creates of 1,642).
+OUTAGE_RETRIES_S = (0.25, 0.5, 1.0, 2.0)
 
 
 def _power(value: int) -> PowerState:
@@ -132,6 +138,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         ensure_host_queue: Callable[[str], Awaitable[None]],
         console: ConsoleRelay | None = None,
         load_view: LoadView | None = None,
+        outage_retries_s: tuple[float, ...] = OUTAGE_RETRIES_S,
     ) -> None:
         self._hosts = hosts
         self._servers = servers
@@ -140,6 +147,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self._ensure_host_queue = ensure_host_queue
         self._console = console or ConsoleRelay()
         self._load_view = load_view
+        self._outage_retries_s = outage_retries_s
         self.connected: set[str] = set()
         self._host_queues: dict[str, asyncio.Future[None]] = {}  # being declared here
         self._declared: set[str] = set()  # host queues declared by this process
@@ -283,7 +291,7 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             # Nothing can ever apply it: accept it so the agent drops it, and say so.
             log.warning("agent.bad_report", host=host_id, error=str(exc))
         else:
-            await self._servers.apply_result(host_id, result)
+            await self._through_outage(lambda: self._servers.apply_result(host_id, result))
         finally:
             slots.release()
         outgoing.send(agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=msg.seq)))
@@ -292,4 +300,16 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         with contextlib.suppress(ValueError):
             uid = uuid.UUID(ev.domain.instance_uid)
             power = PowerState.UNKNOWN if ev.gone else _power(ev.domain.power_state)
-            await self._servers.apply_power(host_id, uid, power)
+            await self._through_outage(lambda: self._servers.apply_power(host_id, uid, power))
+
+    async def _through_outage(self, apply: Callable[[], Awaitable[None]]) -> None:
+        """`apply()`, tried again after each delay of OUTAGE_RETRIES_S while it fails with an
+        outage (controller.api.outages); then its failure ends the stream."""
+        for delay in (*self._outage_retries_s, None):
+            try:
+                await apply()
+                return
+            except Exception as exc:
+                if delay is None or outages.outage_of(exc) is None:
+                    raise
+            await asyncio.sleep(delay)

@@ -193,7 +193,8 @@ def _events_of(c: Call, final: server_pb2.Server | None, deleted_later: bool) ->
         built = [(sid, "instance.scheduled"), (sid, "instance.create.end")] if final is not None else []
         return [(sid, "instance.create.start"), *built]
     if c.op == "delete":
-        return [(sid, "instance.delete.start"), (sid, "instance.delete.end")]
+        # A server never placed is deleted at once, with instance.delete.end alone.
+        return [(sid, "instance.delete.end")]
     prefix = _EVENT[c.op]
     if deleted_later:
         return [(sid, f"{prefix}.start")]

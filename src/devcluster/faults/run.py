@@ -75,7 +75,8 @@ class FaultResult:
     fault: str
     verdict: Verdict
     fault_s: float  # how long the fault itself took (stop to answering again)
-    recovery_s: float | None  # fault end → every host UP and a new server ACTIVE
+    recovery_s: float | None  # fault end → every host UP and a create acknowledged
+    active_s: float | None  # fault end → that new server ACTIVE
     burst_s: float
     settle_s: float
     in_flight: int  # calls unanswered and servers with a task in flight when the fault struck
@@ -85,6 +86,7 @@ class FaultResult:
         return {
             **self.verdict.figures(),
             "recovery_s": None if self.recovery_s is None else round(self.recovery_s, 2),
+            "recovery_active_s": None if self.active_s is None else round(self.active_s, 2),
             "fault_s": round(self.fault_s, 2),
             "burst_s": round(self.burst_s, 2),
             "settle_s": round(self.settle_s, 2),
@@ -182,9 +184,10 @@ class FaultRun:
                 fault_s = 0.0
                 in_flight = 0
                 recovered: float | None = None
+                active_s: float | None = None
 
                 async def inject() -> None:
-                    nonlocal fault_s, recovered, in_flight
+                    nonlocal fault_s, recovered, in_flight, active_s
                     await asyncio.sleep(self._fault_delay())
                     busy = sum(s.task_state != IDLE for s in tracker.servers.values())
                     in_flight = busy + sum(not c.codes for c in burst.calls)
@@ -194,7 +197,7 @@ class FaultRun:
                     ended = time.monotonic()
                     fault_s = ended - started
                     log(f"{fault_name}: fault over after {fault_s:.1f} s")
-                    recovered = await self._recover(api, burst, tracker, ended)
+                    recovered, active_s = await self._recover(burst, tracker, ended)
 
                 burst_started = time.monotonic()
                 await asyncio.gather(burst.run(), inject())
@@ -211,30 +214,43 @@ class FaultRun:
         verdict = judge(burst.calls, observed)
         self._add_log_findings(verdict)
         logs = {p.name: str(p.log_path) for p in [*self.cluster.controllers, *self.cluster.agents.values()]}
-        return FaultResult(fault_name, verdict, fault_s, recovered, burst_s, settle_s, in_flight, logs)
+        return FaultResult(
+            fault_name, verdict, fault_s, recovered, active_s, burst_s, settle_s, in_flight, logs
+        )
 
     def _fault_delay(self) -> float:
         return self.spec.fault_at * self.spec.ops / self.spec.rate
 
-    async def _recover(self, api: AsyncClient, burst: Burst, tracker: Tracker, since: float) -> float | None:
-        """Seconds from `since` until every host is UP and a new server is ACTIVE (None: not
-        within the settle timeout)."""
+    async def _recover(
+        self, burst: Burst, tracker: Tracker, since: float
+    ) -> tuple[float | None, float | None]:
+        """Seconds from `since` until every host is UP and a create is acknowledged (the
+        recovery), and until that new server is ACTIVE (which, when the burst outruns the
+        system, includes the backlog ahead of it); None: not within the settle timeout. On a
+        channel of its own, so the probe does not queue behind the burst in the client."""
         deadline = since + self.spec.settle_timeout_s
         probe = 0
-        while time.monotonic() < deadline:
-            try:
-                hosts = await api.list_hosts()
-            except OvercastError:
-                await asyncio.sleep(0.1)
-                continue
-            if len(hosts) < len(self.host_ids) or any(h.state != common_pb2.HOST_STATE_UP for h in hosts):
-                await asyncio.sleep(0.1)
-                continue
-            probe += 1
-            call = await burst.create(f"probe{probe:03d}", retry_delay=0.1)
-            if call.acknowledged and await tracker.wait(functools.partial(_active, tracker, call.server), 30):
-                return time.monotonic() - since
-        return None
+        async with AsyncClient(self.cluster.endpoint, timeout=10) as api:
+            while time.monotonic() < deadline:
+                try:
+                    hosts = await api.list_hosts()
+                except OvercastError:
+                    await asyncio.sleep(0.1)
+                    continue
+                if len(hosts) < len(self.host_ids) or any(h.state != common_pb2.HOST_STATE_UP for h in hosts):
+                    await asyncio.sleep(0.1)
+                    continue
+                probe += 1
+                call = await burst.create(f"probe{probe:03d}", retry_delay=0.1, api=api)
+                if not call.acknowledged:
+                    continue
+                recovered = time.monotonic() - since
+                active = functools.partial(_active, tracker, call.server)
+                left = deadline - time.monotonic()
+                if await tracker.wait(active, left):
+                    return recovered, time.monotonic() - since
+                return recovered, None
+        return None, None
 
     async def _settle(self, tracker: Tracker) -> None:
         """Until no server has a task in flight and the outbox is empty (every event published)."""

@@ -178,6 +178,8 @@ class PrivatePostgres:
                 "fsync=off",  # a test server: shut down cleanly, never crashed
                 "-c",
                 "max_connections=200",
+                "-c",
+                "log_lock_waits=on",  # evidence: a statement waiting 1 s (deadlock_timeout) for a lock
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -304,8 +306,10 @@ class PrivateRabbit:
 class PrivateServices:
     """A PostgreSQL and a RabbitMQ of this run's own (see the module docstring)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, keep_logs: Path | None = None) -> None:
+        """`keep_logs`: a directory where `close()` copies the servers' logs."""
         postgres_bindir(), rabbitmq_bindir()  # ServiceError before anything is made
+        self.keep_logs = keep_logs
         reap_stale()
         self.root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=root or ROOT))
         self.root.chmod(0o755)
@@ -329,6 +333,10 @@ class PrivateServices:
             self.rabbit.stop()
         finally:
             self.postgres.stop()
+            if self.keep_logs is not None:
+                for log in (self.postgres.log, self.rabbit.log):
+                    with contextlib.suppress(OSError):
+                        shutil.copy(log, self.keep_logs / log.name)
             _unregister(self.postgres)
             _unregister(self.rabbit)
             shutil.rmtree(self.root, ignore_errors=True)

@@ -169,14 +169,18 @@ class Burst:
     def codes(self) -> Counter[str]:
         return Counter(code for c in self.calls for code in c.codes)
 
-    async def create(self, server_id: str, *, retry_delay: float | None = None) -> Call:
+    async def create(
+        self, server_id: str, *, retry_delay: float | None = None, api: AsyncClient | None = None
+    ) -> Call:
         """One create, retried as the burst retries (for warm-up servers and probes too);
-        `retry_delay` instead of the controller's RetryInfo (a probe measuring recovery)."""
+        `retry_delay` instead of the controller's RetryInfo and `api` instead of the burst's
+        client (a probe measuring recovery)."""
         call = Call("create", server_id, request_id=str(uuid.uuid4()))
         self.calls.append(call)
+        client = api or self._api
         await self._send(
             call,
-            lambda: self._api.create_server(
+            lambda: client.create_server(
                 server_id, flavor=self._flavor, image=self._image, request_id=call.request_id
             ),
             retry_delay,
@@ -204,6 +208,16 @@ class Burst:
             ]
             if targets:
                 return op, self._random.choice(sorted(targets))
+            # Nothing idle to act on (a burst faster than servers settle): delete one that is
+            # busy instead, as DELETE is accepted in any state. Falling back to creates filled
+            # the hosts at 300 operations/s until the scheduler answered "No valid host".
+            busy = [
+                sid
+                for sid, s in self._tracker.servers.items()
+                if sid not in self._busy and s.task_state != common_pb2.TASK_STATE_DELETING
+            ]
+            if busy:
+                return "delete", self._random.choice(sorted(busy))
         self._created += 1
         return "create", f"{self._prefix}{self._created:05d}"
 

@@ -29,11 +29,19 @@ class Hosts:
 
 
 class Servers:
-    def __init__(self, failure: BaseException) -> None:
+    """Fails `times` times with `failure` (None: every time), then applies."""
+
+    def __init__(self, failure: BaseException, times: int | None = None) -> None:
         self.failure = failure
+        self.times = times
+        self.applied: list[Any] = []
 
     async def apply_result(self, host_id: str, result: Any) -> None:
-        raise self.failure
+        if self.times is None or self.times > 0:
+            if self.times is not None:
+                self.times -= 1
+            raise self.failure
+        self.applied.append(result)
 
 
 async def no_queue(host_id: str) -> None:
@@ -44,8 +52,17 @@ async def no_queue(host_id: str) -> None:
 async def gateway() -> AsyncIterator[Callable[..., Any]]:
     servers: list[grpc.aio.Server] = []
 
-    async def start(failure: BaseException, ensure_host_queue: Any = no_queue) -> str:
-        api = AgentGatewayApi(Hosts(), Servers(failure), "controller-1", 1.0, ensure_host_queue)  # type: ignore[arg-type]
+    async def start(
+        failure: BaseException, ensure_host_queue: Any = no_queue, times: int | None = None
+    ) -> str:
+        api = AgentGatewayApi(
+            Hosts(),  # type: ignore[arg-type]
+            Servers(failure, times),  # type: ignore[arg-type]
+            "controller-1",
+            1.0,
+            ensure_host_queue,
+            outage_retries_s=(0.01, 0.02, 0.04),
+        )
         server = grpc.aio.server()
         agent_pb2_grpc.add_AgentGatewayServicer_to_server(api, server)
         port = server.add_insecure_port("127.0.0.1:0")
@@ -131,3 +148,21 @@ async def test_a_bug_while_applying_a_report_ends_the_stream_internal_logged(
     (bug,) = [e for e in logs if e["event"] == "api.bug"]
     assert bug["method"] == "AgentGateway.Connect" and bug["host"] == "host-1"
     assert f"error_id={bug['error_id']}" in err.details()
+
+
+async def test_a_database_restart_shorter_than_the_retries_keeps_the_stream(
+    gateway: Callable[..., Any],
+) -> None:
+    """Two failures, then the database is back: the report is applied and accepted on the same
+    stream, which stays open."""
+    endpoint = await gateway(asyncpg.CannotConnectNowError("the database system is starting up"), times=2)
+    async with grpc.aio.insecure_channel(endpoint) as ch:
+        call = agent_pb2_grpc.AgentGatewayStub(ch).Connect(timeout=10)
+        await call.write(REGISTER)
+        await call.read()  # Registered
+        await call.write(REPORT)
+        reply = await asyncio.wait_for(call.read(), 5)
+        assert reply.accepted.seq == REPORT.seq
+        await call.done_writing()
+        assert await call.read() is grpc.aio.EOF  # closed by us, not by the controller
+        assert await call.code() is grpc.StatusCode.OK
