@@ -29,7 +29,7 @@ from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.processes import relay_process, scheduler_process
+from controller.processes import child_process, relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
 from controller.services.autoscaler import Autoscaler
@@ -58,7 +58,7 @@ from controller.storage.scaling_groups import PgScalingGroupStore
 from controller.storage.scaling_rounds import PgAutoscalerStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
-from daemon import logs
+from daemon import bus_topology, logs
 from daemon.bus_topology import declare_exchanges, declare_host_queue
 from daemon.supervision import exit_on_crash, supervise
 from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
@@ -129,7 +129,7 @@ async def _connect_services(
         ) from exc
     log.info("database.ready", migrations_applied=applied)
     try:
-        amqp = await aio_pika.connect_robust(s.bus.amqp_url, timeout=10)
+        amqp = await bus_topology.connect(s.bus.amqp_url, timeout=10)
     except (OSError, aio_pika.exceptions.AMQPError) as exc:
         await pool.close()
         raise StartupError(
@@ -340,7 +340,8 @@ async def run(s: ControllerSettings, services: Services) -> None:
     server = services.server
     try:
         async with asyncio.TaskGroup() as tg:
-            background = [tg.create_task(supervise(n, fn), name=n) for n, fn in services.loops.items()]
+            loops = services.loops.items()
+            background = [tg.create_task(supervise(n, fn, child_process.LOOPS), name=n) for n, fn in loops]
             await services.ready.wait()
             await server.start()
             gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS

@@ -28,11 +28,17 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
     """A controller stand-in: answers Register, records everything, accepts reports on demand."""
 
     def __init__(
-        self, *, accepting: bool = True, heartbeat_interval_ms: int = 0, command_expiry_ms: int = 0
+        self,
+        *,
+        accepting: bool = True,
+        heartbeat_interval_ms: int = 0,
+        command_expiry_ms: int = 0,
+        end_after: int | None = None,
     ) -> None:
         self.accepting = accepting
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.command_expiry_ms = command_expiry_ms
+        self.end_after = end_after  # messages after Register, then UNAVAILABLE (its database away)
         self.messages: list[agent_pb2.AgentMessage] = []
         self.streams = 0
         self._server: grpc.aio.Server | None = None
@@ -56,11 +62,15 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
                 )
             )
         )
+        received = 0
         while True:
             message = await context.read()
             if message is grpc.aio.EOF:
                 return
             self.messages.append(message)
+            received += 1
+            if self.end_after is not None and received >= self.end_after:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unreachable")
             if message.WhichOneof("kind") == "report" and self.accepting:
                 await context.write(
                     agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=message.seq))

@@ -218,3 +218,19 @@ async def test_fails_over_between_controller_replicas(
     finally:
         await uplink.close()
     assert task.done()
+
+
+async def test_a_stream_the_controller_ends_unavailable_while_the_agent_writes_is_reconnected(
+    uplink_for: Callable[..., Uplink],
+) -> None:
+    """The controller ends the stream (its database went away) while heartbeats are being
+    written: a write then fails with "RPC already finished" rather than the status, and the
+    agent must take it as the stream's end and reconnect, not exit (issue 14)."""
+    fake = FakeGateway(heartbeat_interval_ms=1, end_after=2)
+    port = await fake.start()
+    try:
+        uplink = uplink_for(port, heartbeat_interval=0.001)
+        await wait_for(lambda: fake.streams >= 30, within=20)
+        assert uplink.sessions >= 30
+    finally:
+        await fake.stop()
