@@ -28,8 +28,10 @@ Phases, each printing progress on stderr:
    minus the time the agent took it), read with ListHosts snapshots every 2 s (what the
    scheduler reads), p99 over the hosts of all snapshots (`view_hosts_without_sample`: hosts
    a snapshot found with no sample at all). `controller_behind_max_s`: the most the controller
-   logged it was behind its agents in the window (it reads their messages that late: a sample
-   waits that long in the stream before it is absorbed). `watch_age_p99_s` and
+   logged it was behind its agents in the window: how much longer than the hosts' window it
+   gave them for its own lag (it reads their messages that late, a sample waiting that long in
+   the stream before it is absorbed; or it hears each host less often than it sends; or it
+   records heartbeats late). It logs it when behind by more than a heartbeat interval. `watch_age_p99_s` and
    `watch_updates_per_host_s`: the same seen on a WatchHostMetrics stream of `--watch-hosts`
    hosts spread over the fleet (a watch of every host would cost the controller as much as
    the agents do). `fleet_host_samples_sent_per_s`: what the fleet wrote to its streams

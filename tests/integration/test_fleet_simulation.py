@@ -159,13 +159,13 @@ async def test_a_controller_frozen_for_four_windows_takes_no_host_down(fleet_clu
 
 async def test_the_whole_fleet_falling_silent_is_held_with_a_warning_per_zone(fleet_cluster: Cluster) -> None:
     """The fleet process stopped: every host silent at once. The controller hears none of its
-    streams, so its liveness clock crawls (at a tenth: the 1.5 s window takes 15 s), then finds
-    both zones all silent: held, one warning each; resumed, nobody was DOWN, nothing to announce."""
+    streams, so its liveness clock crawls, and none of them is heard for a window on the wall
+    clock: both zones held, one warning each; resumed, nobody was DOWN, nothing to announce."""
     c = fleet_cluster
     downs, ups = len(log_lines(c, "host.down")), len(log_lines(c, "host.up"))
     c.fleets[0].pause()
     try:
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + 20
         while len(log_lines(c, "host_monitor.zone_disrupted")) < 2:
             assert time.monotonic() < deadline, c.controllers[0].log_tail()
             await asyncio.sleep(0.5)

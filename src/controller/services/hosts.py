@@ -205,8 +205,10 @@ class HostService:
             log.warning(
                 "host_monitor.controller_behind", seconds=round(behind, 2), pace=round(self._liveness.pace, 2)
             )
-        silent_since = _at(self._clock() - self.heartbeat_window_s())
-        verdict = self._zones.judge(await self._store.zone_health(silent_since), self._liveness.now, window)
+        now = self._clock()
+        silent_since = _at(now - self.heartbeat_window_s())
+        zones = await self._store.zone_health(silent_since, _at(now - window))
+        verdict = self._zones.judge(zones, self._liveness.now, window)
         self._warn(verdict)
         if verdict.mark:
             for h in await self._store.mark_down_silent(
@@ -226,6 +228,7 @@ class HostService:
                     zone=z.zone,
                     hosts=z.hosts,
                     down=z.down,
+                    unheard=z.unheard,
                     silent=z.silent,
                     unhealthy=round(z.unhealthy, 3),
                     threshold=self._health.unhealthy_zone_threshold,

@@ -94,19 +94,22 @@ class PgHostStore:
         count: int = await self._pool.fetchval("SELECT count(*) FROM host_status WHERE state = 'UP'")
         return count
 
-    async def zone_health(self, silent_since: datetime) -> list[ZoneCount]:
+    async def zone_health(self, silent_since: datetime, unheard_since: datetime) -> list[ZoneCount]:
         """Each zone's hosts, those DOWN, and those UP whose last heartbeat is at or before
-        `silent_since`."""
+        `silent_since` (silent), or before `unheard_since` (unheard)."""
         found = await self._pool.fetch(
             """SELECT h.availability_zone AS zone, count(*) AS hosts,
                 count(*) FILTER (WHERE s.state <> 'UP') AS down,
                 count(*) FILTER (WHERE s.state = 'UP'
-                    AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)) AS silent
+                    AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)) AS silent,
+                count(*) FILTER (WHERE s.state = 'UP'
+                    AND (s.last_heartbeat IS NULL OR s.last_heartbeat < $2)) AS unheard
             FROM hosts h JOIN host_status s USING (id)
             GROUP BY h.availability_zone ORDER BY h.availability_zone""",
             silent_since,
+            unheard_since,
         )
-        return [ZoneCount(r["zone"], r["hosts"], r["down"], r["silent"]) for r in found]
+        return [ZoneCount(r["zone"], r["hosts"], r["down"], r["silent"], r["unheard"]) for r in found]
 
     async def mark_down_silent(
         self, silent_since: datetime, zones: Sequence[str], on_down: HostEvent

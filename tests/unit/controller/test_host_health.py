@@ -67,9 +67,12 @@ class Monitor:
             c["hosts"] += 1
             if h in self.down:
                 c["down"] += 1
-            elif self.stamp[h] <= cutoff:
-                c["silent"] += 1
-        zones = [ZoneCount(z, c["hosts"], c["down"], c["silent"]) for z, c in sorted(counts.items())]
+                continue
+            c["silent"] += self.stamp[h] <= cutoff
+            c["unheard"] += self.stamp[h] < self.now - window  # on the wall clock
+        zones = [
+            ZoneCount(z, c["hosts"], c["down"], c["silent"], c["unheard"]) for z, c in sorted(counts.items())
+        ]
         verdict = self.guard.judge(zones, self.clock.now, window)
         self.warnings += [z.zone for z in verdict.entered]
         for h, z in self.zone_of.items():
@@ -106,7 +109,8 @@ def test_a_controller_that_froze_for_a_minute_marks_none_down_when_it_resumes() 
     m.interval(m.hosts[5000:])
     for _ in range(10):
         m.interval(m.hosts)
-    assert m.down_events == [] and m.warnings == []
+    assert m.down_events == []
+    assert m.warnings == ["az1"]  # every host unheard for a minute: held, one warning
 
 
 def test_one_silent_host_among_10000_goes_down_after_the_window_and_not_before() -> None:
@@ -222,6 +226,14 @@ def test_hosts_silent_past_the_window_do_not_slow_the_clock() -> None:
         paces.append(clock.pace)
     assert paces[0] == pytest.approx(0.7 / 0.9)  # until they are past the window ...
     assert paces[-1] == 1.0  # ... then they are failed hosts, not a slow controller
+
+
+def test_a_zone_is_judged_disrupted_on_the_wall_clock() -> None:
+    guard = ZoneGuard(HealthPolicy(large_zone_size=50))
+    # A controller that stopped hearing its fleet: its liveness clock marks none silent yet,
+    # but none was heard for the window on the wall clock.
+    verdict = guard.judge([ZoneCount("az1", 100, 0, 0, 100)], 0.0, 3.0)
+    assert verdict.mark == [] and [z.zone for z in verdict.entered] == ["az1"]
 
 
 def test_the_clock_extrapolates_at_wall_speed_before_its_first_tick() -> None:

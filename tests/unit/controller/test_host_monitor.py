@@ -193,7 +193,7 @@ async def test_most_of_a_zone_going_silent_is_held_with_one_warning_and_no_event
     assert await events(pool, "host.down") == 1 and await down_events(pool, SILENT) == 1
     assert await events(pool, "host.up") == 2 + len(big)  # their registrations only
     warnings = [e for e in logs if e["event"] == "host_monitor.zone_disrupted"]
-    assert [(w["zone"], w["hosts"], w["silent"]) for w in warnings] == [("az-big", 20, 12)]
+    assert [(w["zone"], w["hosts"], w["unheard"]) for w in warnings] == [("az-big", 20, 12)]
     assert [e["zone"] for e in logs if e["event"] == "host_monitor.zone_recovered"] == ["az-big"]
 
 
