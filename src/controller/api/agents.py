@@ -134,7 +134,6 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         hosts: HostService,
         servers: ServerService,
         controller_id: str,
-        heartbeat_interval_s: float,
         ensure_host_queue: Callable[[str], Awaitable[None]],
         console: ConsoleRelay | None = None,
         load_view: LoadView | None = None,
@@ -146,14 +145,33 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         self._command_expiry_ms = round(command_expiry_s * 1000)
         self._servers = servers
         self._controller_id = controller_id
-        self._interval_ms = int(heartbeat_interval_s * 1000)
         self._ensure_host_queue = ensure_host_queue
         self._console = console or ConsoleRelay()
         self._load_view = load_view
         self._outage_retries_s = outage_retries_s
         self.connected: set[str] = set()
+        self._outgoing: dict[str, _Outbox] = {}  # each open stream's, by host
         self._host_queues: dict[str, asyncio.Future[None]] = {}  # being declared here
         self._declared: set[str] = set()  # host queues declared by this process
+        hosts.on_interval_change(self._announce_interval)
+
+    def _registered(self) -> agent_pb2.ControllerMessage:
+        interval_ms = round(self._hosts.heartbeat_interval_s * 1000)
+        return agent_pb2.ControllerMessage(
+            registered=agent_pb2.Registered(
+                controller_id=self._controller_id,
+                heartbeat_interval_ms=interval_ms,
+                command_expiry_ms=self._command_expiry_ms,
+            )
+        )
+
+    def _announce_interval(self, interval_s: float) -> None:
+        """The heartbeat interval changed (it grows with the fleet): tell every agent streaming
+        here, as Registered tells an agent when it connects (agents take a Registered on an
+        open stream as the new interval)."""
+        message = self._registered()
+        for outgoing in self._outgoing.values():
+            outgoing.send(message)
 
     async def Connect(self, request_iterator: object, ctx: Ctx) -> None:
         """One agent's stream. However it ends, it ends once, with a status and a log line
@@ -200,28 +218,28 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         host_id = inv.host_id
         log.info("agent.registered", host=host_id, domains=len(reg.domains))
         self.connected.add(host_id)
+        self._hosts.connected(host_id)
         console_token = None
         try:
-            await ctx.write(
-                agent_pb2.ControllerMessage(
-                    registered=agent_pb2.Registered(
-                        controller_id=self._controller_id,
-                        heartbeat_interval_ms=self._interval_ms,
-                        command_expiry_ms=self._command_expiry_ms,
-                    )
-                )
-            )
+            registered = self._registered()
+            await ctx.write(registered)
             async with asyncio.TaskGroup() as tg:
                 outgoing = _Outbox(ctx, tg)
+                self._outgoing[host_id] = outgoing
+                if self._registered() != registered:  # the interval changed while it was written
+                    outgoing.send(self._registered())
                 console_token = self._console.attach(host_id, lambda q: outgoing.send(_console_query(q)))
                 try:
                     await self._read(ctx, host_id, outgoing, tg)
                 finally:
                     outgoing.close()
+                    if self._outgoing.get(host_id) is outgoing:
+                        del self._outgoing[host_id]
         finally:
             if console_token is not None:
                 self._console.detach(host_id, console_token)
             self.connected.discard(host_id)
+            self._hosts.disconnected(host_id)
 
     async def _host_queue(self, host_id: str) -> None:
         """Declare the host's command queue, once per process (a reconnecting agent finds it
