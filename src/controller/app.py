@@ -311,7 +311,6 @@ async def _wire(
             s.database.url, Role.COMMAND_EXPIRY, lambda _conn: expiry.run()
         )
     if board is not None:
-        loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
         loops["scheduler-heartbeat-window"] = functools.partial(
             board.post_heartbeat_window, hosts.heartbeat_window_s
         )
