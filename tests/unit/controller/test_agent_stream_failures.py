@@ -21,10 +21,23 @@ from overcast.v1 import common_pb2
 
 
 class Hosts:
+    """The host service as the gateway uses it: registers, hears heartbeats, nothing fails."""
+
+    heartbeat_interval_s = 1.0
+
+    def on_interval_change(self, announce: Any) -> None:
+        return None
+
     async def register(self, inv: Any, domains: Any) -> None:
         return None
 
     def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:
+        return None
+
+    def connected(self, host_id: str) -> None:
+        return None
+
+    def disconnected(self, host_id: str) -> None:
         return None
 
 
@@ -59,7 +72,6 @@ async def gateway() -> AsyncIterator[Callable[..., Any]]:
             Hosts(),  # type: ignore[arg-type]
             Servers(failure, times),  # type: ignore[arg-type]
             "controller-1",
-            1.0,
             ensure_host_queue,
             outage_retries_s=(0.01, 0.02, 0.04),
         )
