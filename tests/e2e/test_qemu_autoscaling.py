@@ -16,7 +16,7 @@ import pytest
 from client import AsyncClient, NotFound
 from client.scaling import target_tracking
 from tests.e2e.conftest import PROJECT, QemuCluster
-from tests.integration.scaling import describe, wait_group
+from tests.integration.group_waits import describe, wait_group
 
 pytestmark = [pytest.mark.qemu, pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -30,7 +30,7 @@ from devcluster.scaling_load import DemandBalancer
 
 from ..conftest import ClusterFactory
 from .helpers import short
-from .scaling import describe, holds, settled_at, wait_group
+from .group_waits import describe, holds, settled_at, wait_group
 
 PERIOD_S = 1.0  # --autoscaler-period
 WINDOW_S = 5.0  # the scale-down stabilisation window of the CPU groups here
