@@ -27,6 +27,7 @@ from client.scaling import target_tracking
 from devcluster.events import EventTap
 from devcluster.processes import Cluster, Proc
 from devcluster.scaling_load import DemandBalancer
+from overcast.v1 import common_pb2
 
 from ..conftest import ClusterFactory
 from .helpers import short
@@ -201,8 +202,12 @@ async def test_members_on_a_host_down_are_replaced_elsewhere(
             deadline = frozen + 60
             while True:
                 g = await api.get_scaling_group(name)
-                placed = {m: short((await api.get_server(short(m))).host) for m in g.members}
-                if settled_at(4)(g) and not doomed & set(g.members):
+                placed = {
+                    s.name: short(s.host)
+                    for s in await api.list_servers(scaling_group=name)
+                    if s.task_state != common_pb2.TASK_STATE_DELETING
+                }
+                if settled_at(4)(g) and len(placed) == 4 and not doomed & set(placed):
                     break
                 assert time.monotonic() < deadline, f"not replaced after 60s: {describe(g)} {placed}"
                 await asyncio.sleep(0.5)
