@@ -25,6 +25,7 @@ from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
 from controller.api.images import ImageApi
+from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
@@ -37,6 +38,7 @@ from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
 from controller.services.load_view import LoadView
 from controller.services.metrics import MetricsService
+from controller.services.scaling_groups import ScalingGroupService
 from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
@@ -50,6 +52,7 @@ from controller.storage.instances import PgInstanceStore
 from controller.storage.leadership import Role, lead
 from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
+from controller.storage.scaling_groups import PgScalingGroupStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
@@ -63,6 +66,8 @@ from overcast.v1 import (
     host_pb2_grpc,
     image_pb2,
     image_pb2_grpc,
+    scaling_group_pb2,
+    scaling_group_pb2_grpc,
     server_group_pb2,
     server_group_pb2_grpc,
     server_pb2,
@@ -96,6 +101,7 @@ SERVICE_NAMES = [
     image_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
     host_pb2.DESCRIPTOR.services_by_name["HostService"].full_name,
     server_group_pb2.DESCRIPTOR.services_by_name["ServerGroupService"].full_name,
+    scaling_group_pb2.DESCRIPTOR.services_by_name["ScalingGroupService"].full_name,
     agent_pb2.DESCRIPTOR.services_by_name["AgentGateway"].full_name,
 ]
 
@@ -186,6 +192,7 @@ async def _wire(
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
     server_groups = PgServerGroupStore(pool)
+    scaling_groups = PgScalingGroupStore(pool)  # the autoscaler's store too (AutoscalerStore)
     servers = ServerService(instances, catalog_store, server_groups)
     catalog = CatalogService(catalog_store)
     images = ImageService(
@@ -246,6 +253,9 @@ async def _wire(
     host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts, metrics), server)
     server_group_pb2_grpc.add_ServerGroupServiceServicer_to_server(
         ServerGroupApi(ServerGroupService(server_groups)), server
+    )
+    scaling_group_pb2_grpc.add_ScalingGroupServiceServicer_to_server(
+        ScalingGroupApi(ScalingGroupService(scaling_groups, catalog_store, servers)), server
     )
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(
         AgentGatewayApi(

@@ -80,7 +80,8 @@ def _reflect(
 def test_reflection_answers_v1_and_v1alpha(cluster: Cluster, service: str) -> None:
     listed = _reflect(cluster.endpoint, service, reflection_pb2.ServerReflectionRequest(list_services=""))
     names = {s.name for s in listed.list_services_response.service}
-    assert {"overcast.v1.ServerService", "overcast.agent.v1.AgentGateway", service} <= names
+    public = {f"overcast.v1.{n}" for n in ("ServerService", "ServerGroupService", "ScalingGroupService")}
+    assert {*public, "overcast.agent.v1.AgentGateway", service} <= names
     assert not any(n.startswith("overcast.v1.Agent") for n in names)
 
     found = _reflect(

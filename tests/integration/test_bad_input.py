@@ -8,9 +8,11 @@ import grpc
 import pytest
 
 from client import AsyncClient, OvercastError
-from overcast.v1 import common_pb2, server_pb2, server_pb2_grpc
+from overcast.v1 import common_pb2, server_group_pb2, server_pb2, server_pb2_grpc
+from overcast.v1 import scaling_group_pb2 as sg
 
 from .helpers import active_server
+from .scaling import Groups, cpu_policy, template, unique
 
 IA, NF, FP = (
     grpc.StatusCode.INVALID_ARGUMENT,
@@ -164,3 +166,120 @@ async def test_duplicate_names(api: AsyncClient) -> None:
     )
     await expect(IA, api.create_image(f"img{uuid.uuid4().hex[:4]}", "vmdk"), field="image.disk_format")
     await api.delete_server(server.name)
+
+
+# ---- scaling groups --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "says"),
+    [
+        ({"min_size": 5, "max_size": 3}, "scaling_group.min_size", "must not exceed max_size (3)"),
+        ({"max_size": 0}, "scaling_group.max_size", "required: at least 1"),
+        ({"min_size": 1, "max_size": 3, "desired_size": 7}, "scaling_group.desired_size", "within min_size"),
+        ({"policies": [cpu_policy(0)]}, "scaling_group.policies[0].target_tracking.target", "above 0"),
+        ({"policies": [cpu_policy(120)]}, "scaling_group.policies[0].target_tracking.target", "at most 100"),
+        (
+            {
+                "policies": [
+                    sg.ScalingPolicy(
+                        name="q", target_tracking=sg.TargetTrackingPolicy(metric="custom/q", target=-1)
+                    )
+                ]
+            },
+            "scaling_group.policies[0].target_tracking.target",
+            "above 0",
+        ),
+        (
+            {
+                "policies": [
+                    sg.ScalingPolicy(
+                        name="m", target_tracking=sg.TargetTrackingPolicy(metric="memory", target=5)
+                    )
+                ]
+            },
+            "scaling_group.policies[0].target_tracking.metric",
+            "use 'cpu_utilization' or 'custom/'",
+        ),
+        ({"template": sg.ServerTemplate(image="images/cirros")}, "scaling_group.template.flavor", "required"),
+        (
+            {"template": sg.ServerTemplate(flavor="flavors/m1.tiny")},
+            "scaling_group.template.image",
+            "required",
+        ),
+        ({"template": None}, "scaling_group.template", "required"),
+        ({"scale_in_rule": 42}, "scaling_group.scale_in_rule", "'42' is not one of NEWEST_FIRST"),
+        (
+            {"scheduled_actions": [sg.ScheduledAction(name="n", schedule="0 8 * *", desired_size=1)]},
+            "scaling_group.scheduled_actions[0].schedule",
+            "5 fields",
+        ),
+    ],
+)
+async def test_scaling_groups_that_cannot_work(
+    scaling: Groups, fields: dict[str, object], field: str, says: str
+) -> None:
+    await expect(IA, scaling.create(unique("bad"), **fields), field=field, says=says)
+
+
+async def test_scaling_group_ids_and_names(scaling: Groups) -> None:
+    await expect(IA, scaling.create("Web_1"), field="scaling_group_id")
+    await expect(IA, scaling.create("a" * 60), field="scaling_group_id", says="at most 55 characters")
+    await expect(IA, scaling.get("scalingGroups/web"), field="name")
+    await expect(NF, scaling.get("projects/demo/scalingGroups/never-made"), says="not found")
+    await expect(IA, scaling.list(page_token="garbage"), field="page_token")
+
+
+async def test_a_scaling_template_must_boot_as_create_server_would(scaling: Groups, api: AsyncClient) -> None:
+    await expect(
+        NF, scaling.create(unique("bad"), template=template(flavor="flavors/m9.nope")), says="flavors/m9.nope"
+    )
+    await expect(
+        NF, scaling.create(unique("bad"), template=template(image="images/nope")), says="images/nope"
+    )
+    big = f"big{uuid.uuid4().hex[:6]}"
+    await api.create_image(big, "qcow2", min_memory_mib=1_000_000)
+    await expect(
+        FP,
+        scaling.create(unique("bad"), template=template(image=f"images/{big}")),
+        says="choose a larger flavor",
+    )
+    await api.delete_image(big)
+
+
+async def test_scaling_group_updates_sizes_and_metrics_that_cannot_work(scaling: Groups) -> None:
+    group = await scaling.create(
+        unique("upd"),
+        min_size=1,
+        max_size=3,
+        template=template(placement_policy=server_group_pb2.SERVER_GROUP_POLICY_AFFINITY),
+    )
+    for paths, says in [(["size"], "not an updatable field"), (["members"], "output only"), ([], "required")]:
+        await expect(
+            IA, scaling.update(sg.ScalingGroup(name=group.name), paths), field="update_mask", says=says
+        )
+    moved = sg.ScalingGroup(
+        name=group.name,
+        template=template(placement_policy=server_group_pb2.SERVER_GROUP_POLICY_ANTI_AFFINITY),
+    )
+    await expect(
+        IA,
+        scaling.update(moved, ["template"]),
+        field="scaling_group.template.placement_policy",
+        says="cannot change",
+    )
+    await expect(
+        IA,
+        scaling.update(sg.ScalingGroup(name=group.name, min_size=4), ["min_size"]),
+        field="scaling_group.min_size",
+    )
+    # Outside the group's current bounds: the same request works once they allow it (AIP-193).
+    await expect(FP, scaling.set_desired(group.name, 9), says="change min_size or max_size")
+    await expect(
+        IA, scaling.record(group.name, "cpu_utilization", 1), field="metric", says="measured by the agents"
+    )
+    await expect(IA, scaling.record(group.name, "rps", 1), field="metric", says="custom/")
+    await expect(
+        IA, scaling.record(group.name, "custom/rps", 1, member="projects/demo/servers/nobody"), field="member"
+    )
+    await scaling.delete(group.name)

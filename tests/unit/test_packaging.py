@@ -13,7 +13,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-DAEMON_ONLY = {"asyncpg", "libvirt-python", "numpy", "uvloop", "aio-pika", "pydantic-settings"}
+DAEMON_ONLY = {"asyncpg", "libvirt-python", "numpy", "uvloop", "aio-pika", "pydantic-settings", "cronsim"}
 
 
 def _lock() -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Domain objects → the public API's protobuf messages: servers, flavors, images, hosts,
 server groups (and a list filter's VmState back). The API edge is the only place that knows
-both; metrics and loads have a module of their own (loads.py, both ways), and the agent's
-counterpart of this module is agent.convert."""
+both; metrics and loads have a module of their own (loads.py, both ways), so do scaling groups
+(scaling_convert.py, both ways), and the agent's counterpart of this module is agent.convert."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from google.protobuf import timestamp_pb2
 
 from controller.api import enums, loads
 from controller.domain.model import Flavor, Host, Image, Instance, VmState
+from controller.domain.scaling.model import scaling_group_name
 from controller.domain.server_groups import ServerGroup
 from controller.services.load_view import HostLoadView, InstanceLoadView
 from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 
-def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value)
+    return out
 
 
 def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Server:
@@ -36,8 +37,8 @@ def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Serv
         host=f"hosts/{i.host_id}" if i.host_id else "",
         fault=i.fault,
         metadata=i.metadata,
-        create_time=_ts(i.created_at),
-        update_time=_ts(i.updated_at),
+        create_time=ts(i.created_at),
+        update_time=ts(i.updated_at),
         etag=str(i.version),
         vcpus=i.vcpus,
         memory_mib=i.memory_mib,
@@ -48,6 +49,7 @@ def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Serv
         ramdisk_image=i.boot.ramdisk.name if i.boot.ramdisk else "",
         kernel_args=i.boot.kernel_args,
         load=loads.instance_load(load) if load is not None else None,
+        scaling_group=scaling_group_name(i.project, i.scaling_group) if i.scaling_group else "",
     )
 
 
@@ -62,7 +64,7 @@ def flavor(f: Flavor) -> flavor_pb2.Flavor:
         memory_mib=f.memory_mib,
         disk_gib=f.disk_gib,
         description=f.description,
-        create_time=_ts(f.created_at),
+        create_time=ts(f.created_at),
         etag=str(f.version),
     )
 
@@ -77,7 +79,7 @@ def image(i: Image) -> image_pb2.Image:
         size_bytes=i.size_bytes,
         checksum_sha256=i.checksum_sha256,
         properties=i.properties,
-        create_time=_ts(i.created_at),
+        create_time=ts(i.created_at),
         etag=str(i.version),
         kernel_image=f"images/{i.kernel_image}" if i.kernel_image else "",
         ramdisk_image=f"images/{i.ramdisk_image}" if i.ramdisk_image else "",
@@ -107,8 +109,8 @@ def host(h: Host, load: HostLoadView | None = None) -> host_pb2.Host:
         enabled=h.enabled,
         disabled_reason=h.disabled_reason,
         state=enums.HOST_STATES[h.state],
-        last_heartbeat_time=_ts(h.last_heartbeat),
-        create_time=_ts(h.created_at),
+        last_heartbeat_time=ts(h.last_heartbeat),
+        create_time=ts(h.created_at),
         etag=str(h.version),
         domain_type=h.domain_type,
         load=loads.host_load(load) if load is not None else None,
@@ -120,6 +122,6 @@ def server_group(g: ServerGroup) -> server_group_pb2.ServerGroup:
         name=g.name,
         policy=enums.GROUP_POLICIES[g.policy],
         members=[f"projects/{g.project}/servers/{m}" for m in g.members],
-        create_time=_ts(g.created_at),
+        create_time=ts(g.created_at),
         etag=str(g.version),
     )

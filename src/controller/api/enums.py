@@ -9,14 +9,16 @@ the wrong state.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import TypeVar
 
 from controller.domain.errors import InvalidArgument
 from controller.domain.model import CommandOp, HostState, ImageStatus, PowerState, TaskState, VmState
+from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
-from overcast.v1 import common_pb2, image_pb2, server_group_pb2
+from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2
 
 E = TypeVar("E")
 
@@ -62,6 +64,21 @@ GROUP_POLICIES: Mapping[GroupPolicy, server_group_pb2.ServerGroupPolicy] = {
     GroupPolicy.SOFT_AFFINITY: server_group_pb2.SERVER_GROUP_POLICY_SOFT_AFFINITY,
     GroupPolicy.SOFT_ANTI_AFFINITY: server_group_pb2.SERVER_GROUP_POLICY_SOFT_ANTI_AFFINITY,
 }
+# Unspecified is newest first / change in capacity (the defaults); Comparison has no default.
+SCALE_IN_RULES: Mapping[ScaleInRule, scaling_group_pb2.ScaleInRule] = {
+    ScaleInRule.NEWEST_FIRST: scaling_group_pb2.SCALE_IN_RULE_NEWEST_FIRST,
+    ScaleInRule.OLDEST_FIRST: scaling_group_pb2.SCALE_IN_RULE_OLDEST_FIRST,
+    ScaleInRule.LEAST_LOADED: scaling_group_pb2.SCALE_IN_RULE_LEAST_LOADED,
+}
+ADJUSTMENT_TYPES: Mapping[AdjustmentType, scaling_group_pb2.AdjustmentType] = {
+    AdjustmentType.CHANGE_IN_CAPACITY: scaling_group_pb2.ADJUSTMENT_TYPE_CHANGE_IN_CAPACITY,
+    AdjustmentType.EXACT_CAPACITY: scaling_group_pb2.ADJUSTMENT_TYPE_EXACT_CAPACITY,
+    AdjustmentType.PERCENT_CHANGE: scaling_group_pb2.ADJUSTMENT_TYPE_PERCENT_CHANGE,
+}
+COMPARISONS: Mapping[Comparison, scaling_group_pb2.Comparison] = {
+    Comparison.GREATER_OR_EQUAL: scaling_group_pb2.COMPARISON_GREATER_OR_EQUAL,
+    Comparison.LESS_OR_EQUAL: scaling_group_pb2.COMPARISON_LESS_OR_EQUAL,
+}
 COMMAND_OPS: Mapping[CommandOp, agent_pb2.CommandOp] = {
     CommandOp.SPAWN: agent_pb2.COMMAND_OP_SPAWN,
     CommandOp.START: agent_pb2.COMMAND_OP_START,
@@ -80,6 +97,18 @@ POWER_STATE_OF: Mapping[int, PowerState] = _reverse(POWER_STATES)
 COMMAND_OP_OF: Mapping[int, CommandOp] = _reverse(COMMAND_OPS)
 VM_STATE_OF: Mapping[int, VmState] = _reverse(VM_STATES)
 GROUP_POLICY_OF: Mapping[int, GroupPolicy] = _reverse(GROUP_POLICIES)
+SCALE_IN_RULE_OF: Mapping[int, ScaleInRule] = _reverse(SCALE_IN_RULES)
+ADJUSTMENT_TYPE_OF: Mapping[int, AdjustmentType] = _reverse(ADJUSTMENT_TYPES)
+COMPARISON_OF: Mapping[int, Comparison] = _reverse(COMPARISONS)
+
+
+def domain_value(table: Mapping[int, enum.StrEnum], number: int) -> str:
+    """A request's enum as the services take it: its domain value; "" when unspecified (0);
+    a number these stubs lack stays a number, for the service to refuse with the choices."""
+    if number == 0:
+        return ""
+    member = table.get(number)
+    return member.value if member is not None else str(number)
 
 
 def vm_state_filter(value: int) -> VmState | None:

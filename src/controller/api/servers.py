@@ -77,6 +77,7 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
             page_token=req.page_token,
             vm_state=convert.vm_state_filter(req.vm_state),
             host=req.host,
+            scaling_group=req.scaling_group,
         )
         return server_pb2.ListServersResponse(servers=await self._with_load(page), next_page_token=token)
 

@@ -12,12 +12,24 @@ from overcast.v1 import events_pb2
 
 EVENT_VERSION = "1.0"
 
+# An event type's first word → the Event field (oneof payload) its payload goes in.
+PAYLOADS = {"instance": "instance", "host": "host", "scaling": "scaling"}
+
+
+def payload_field(event_type: str) -> str:
+    """ "scaling.member.added" → "scaling"; an event type of no known kind is a bug."""
+    kind = event_type.split(".", 1)[0]
+    try:
+        return PAYLOADS[kind]
+    except KeyError:
+        raise ValueError(f"event type {event_type!r}: no payload for {kind!r} events") from None
+
 
 def encode(row: OutboxRow, publisher: str) -> aio_pika.Message:
     m = row.message
     occurred = protojson.rfc3339(row.created_at)
     if m.kind == "event":
-        payload = "instance" if m.message_type.startswith("instance.") else "host"
+        payload = payload_field(m.message_type)
         body = protojson.dumps(
             events_pb2.Event,
             {

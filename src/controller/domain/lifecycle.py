@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from controller.domain.errors import FailedPrecondition
 from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
+from controller.domain.scaling.records import SCALING_EVENTS
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ def event_catalogue() -> dict[str, str]:
         "reconciliation found the server's domain gone from its host (ERROR, fault says so)"
     )
     catalogue[INSTANCE_UPDATE] = (
-        "a server's metadata changed (UpdateServer); its host, if it has one, was told"
+        "a server's metadata changed (UpdateServer; its host, if it has one, was told), "
+        "or it left its scaling group (DeleteScalingGroup with keep_members)"
     )
     catalogue[POWER_STATE_UPDATE] = (
         "the hypervisor reported a power change nobody asked for (guest shut itself down)"
@@ -211,4 +213,5 @@ def event_catalogue() -> dict[str, str]:
             "host.disabled": "a host was taken out of scheduling (maintenance); reason in payload",
         }
     )
+    catalogue.update(SCALING_EVENTS)
     return catalogue

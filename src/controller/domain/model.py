@@ -134,6 +134,7 @@ class Instance:
     # The image's hw_architecture / hypervisor_type, frozen at create; empty = any host.
     required_arch: str = ""
     required_hypervisor_type: str = ""
+    scaling_group: str = ""  # the scaling group (id within the project) that created it; "" = none
 
     @property
     def name(self) -> str:

@@ -58,6 +58,11 @@ def parse_server(name: str, field: str = "name") -> tuple[str, str]:
     return check_id(project, field), check_id(server, field)
 
 
+def parse_scaling_group(name: str, field: str = "name") -> tuple[str, str]:
+    project, group = _split(name, field, "projects/{project}/scalingGroups/{scaling_group}")
+    return check_id(project, field), check_id(group, field)
+
+
 def parse_flavor(name: str, field: str = "name") -> str:
     (flavor,) = _split(name, field, "flavors/{flavor}")
     return check_catalog_id(flavor, field)

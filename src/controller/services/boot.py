@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controller.domain.boot import boot_spec
 from controller.domain.errors import FailedPrecondition, NotFound
-from controller.domain.model import BootSpec, Flavor, Image
+from controller.domain.model import BootSpec, Flavor, Image, ImageStatus
 from controller.services.ports import CatalogStore
 
 
@@ -42,3 +42,23 @@ async def resolve_boot(
         ramdisk=ramdisk,
         kernel_args=kernel_args or root.kernel_args,
     )
+
+
+async def bootable(catalog: CatalogStore, flavor_id: str, image_id: str) -> tuple[Flavor, Image]:
+    """The flavor and image a new server boots from: NotFound for either, FailedPrecondition
+    for an image that cannot boot or a flavor too small for it."""
+    flavor = await catalog.get_flavor(flavor_id)
+    image = await catalog.get_image(image_id)
+    if image.status not in (ImageStatus.QUEUED, ImageStatus.ACTIVE):
+        raise FailedPrecondition(
+            f"images/{image_id} is {image.status.value}: it cannot boot servers",
+            reason="IMAGE_NOT_USABLE",
+        )
+    if image.min_disk_gib > flavor.disk_gib or image.min_memory_mib > flavor.memory_mib:
+        raise FailedPrecondition(
+            f"images/{image_id} needs {image.min_disk_gib} GiB disk and "
+            f"{image.min_memory_mib} MiB memory; flavors/{flavor_id} has "
+            f"{flavor.disk_gib} GiB and {flavor.memory_mib} MiB: choose a larger flavor",
+            reason="FLAVOR_TOO_SMALL",
+        )
+    return flavor, image

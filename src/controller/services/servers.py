@@ -13,7 +13,6 @@ from controller.domain import limits, names, paging
 from controller.domain.boot import check_kernel_args
 from controller.domain.errors import (
     EtagMismatch,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     ViolationCollector,
@@ -31,7 +30,6 @@ from controller.domain.lifecycle import (
 from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
     CommandOp,
-    ImageStatus,
     Instance,
     PowerState,
     TaskState,
@@ -39,7 +37,7 @@ from controller.domain.model import (
 )
 from controller.domain.reconcile import compare, mark_lost
 from controller.scheduler.hosts import image_requirements
-from controller.services.boot import resolve_boot
+from controller.services.boot import bootable, resolve_boot
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation
 from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
@@ -60,6 +58,9 @@ class CreateServer:
     kernel_args: str = ""  # overrides the image's kernel_args
     availability_zone: str = ""  # "" = any zone
     server_group: str = ""  # "projects/{project}/serverGroups/{group}"; "" = none
+    # "projects/{project}/scalingGroups/{group}": a member the autoscaler creates (never set
+    # through the public API); "" = none
+    scaling_group: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,26 +102,14 @@ class ServerService:
         check_kernel_args(v, "server.kernel_args", req.kernel_args)
         zone = check_availability_zone(v, "server.availability_zone", req.availability_zone)
         group_id = check_group_of(v, "server.server_group", req.server_group, project)
+        scaling_id = _scaling_group_of(v, "server.scaling_group", req.scaling_group, project)
         v.raise_if_any()
 
         if req.request_id:
             existing = await self._instances.find_by_request_id(project, req.request_id)
             if existing is not None:
                 return existing  # a retry of a create that already happened (AIP-155)
-        flavor = await self._catalog.get_flavor(flavor_id)
-        image = await self._catalog.get_image(image_id)
-        if image.status not in (ImageStatus.QUEUED, ImageStatus.ACTIVE):
-            raise FailedPrecondition(
-                f"images/{image_id} is {image.status.value}: it cannot boot servers",
-                reason="IMAGE_NOT_USABLE",
-            )
-        if image.min_disk_gib > flavor.disk_gib or image.min_memory_mib > flavor.memory_mib:
-            raise FailedPrecondition(
-                f"images/{image_id} needs {image.min_disk_gib} GiB disk and "
-                f"{image.min_memory_mib} MiB memory; flavors/{flavor_id} has "
-                f"{flavor.disk_gib} GiB and {flavor.memory_mib} MiB: choose a larger flavor",
-                reason="FLAVOR_TOO_SMALL",
-            )
+        flavor, image = await bootable(self._catalog, flavor_id, image_id)
         boot = await resolve_boot(
             self._catalog,
             image,
@@ -152,7 +141,9 @@ class ServerService:
             server_group=group_id,
             required_arch=arch,
             required_hypervisor_type=hypervisor_type,
+            scaling_group=scaling_id,
         )
+        # The store checks the scaling group in the insert's transaction (it may be deleted meanwhile).
         return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
 
     async def get(self, name: str) -> Instance:
@@ -167,9 +158,13 @@ class ServerService:
         page_token: str,
         vm_state: VmState | None,
         host: str,
+        scaling_group: str = "",
     ) -> tuple[list[Instance], str]:
         project = names.parse_project(parent)
         host_id = names.parse_host(host, "host") if host else None
+        v = ViolationCollector()
+        scaling_id = _scaling_group_of(v, "scaling_group", scaling_group, project) or None
+        v.raise_if_any()
         if vm_state is VmState.DELETED:
             raise InvalidArgument.single(
                 "vm_state",
@@ -179,9 +174,14 @@ class ServerService:
         return await paging.fetch_page(
             page_size,
             page_token,
-            f"servers|{project}|{vm_state}|{host_id}",
+            f"servers|{project}|{vm_state}|{host_id}" + (f"|{scaling_id}" if scaling_id else ""),
             lambda after, limit: self._instances.list(
-                project, vm_state=vm_state, host_id=host_id, after=after, limit=limit
+                project,
+                vm_state=vm_state,
+                host_id=host_id,
+                after=after,
+                limit=limit,
+                scaling_group=scaling_id,
             ),
             lambda i: i.server_id,
         )
@@ -304,6 +304,21 @@ class ServerService:
             await self._instances.mutate_uid(uid, lost)
         if found.orphans:
             await self._instances.enqueue([orphan_delete(uid, host_id) for uid in found.orphans])
+
+
+def _scaling_group_of(v: ViolationCollector, field: str, name: str, project: str) -> str:
+    """The id of a scaling group of `project` ("" = none)."""
+    if not name:
+        return ""
+    try:
+        group_project, group_id = names.parse_scaling_group(name, field)
+    except InvalidArgument as exc:
+        v.violations.extend(exc.violations)
+        return ""
+    if project and group_project != project:
+        v.add(field, f"must be a scaling group of projects/{project}, got {name!r}")
+        return ""
+    return group_id
 
 
 def _optional_image(name: str, field: str) -> str:

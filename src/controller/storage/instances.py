@@ -8,9 +8,10 @@ from uuid import UUID
 
 import asyncpg
 
-from controller.domain.errors import AlreadyExists, NotFound
+from controller.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Instance, VmState
+from controller.domain.scaling.model import scaling_group_name
 from controller.services.ports import MutateFn, Mutation
 from controller.storage import bulk_mutations, rows
 from controller.storage.rows import INSTANCE_COLUMNS
@@ -23,12 +24,15 @@ class PgInstanceStore:
     async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
+                if inst.scaling_group:
+                    await _check_scaling_group(conn, inst.project, inst.scaling_group)
                 row = await conn.fetchrow(
                     f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
                     f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
-                    f" availability_zone, server_group, boot, required_arch, required_hypervisor_type)"
+                    f" availability_zone, server_group, boot, required_arch, required_hypervisor_type,"
+                    f" scaling_group)"
                     f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-                    f" $16, $17)"
+                    f" $16, $17, $18)"
                     f" RETURNING {INSTANCE_COLUMNS}",
                     inst.uid,
                     inst.project,
@@ -47,6 +51,7 @@ class PgInstanceStore:
                     rows.boot_json(inst.boot),
                     inst.required_arch,
                     inst.required_hypervisor_type,
+                    inst.scaling_group,
                 )
                 if row is None:  # INSERT ... RETURNING always yields the row
                     raise RuntimeError(f"inserting {inst.name} returned no row")
@@ -92,18 +97,21 @@ class PgInstanceStore:
         host_id: str | None,
         after: str | None,
         limit: int,
+        scaling_group: str | None = None,
     ) -> list[Instance]:
         found = await self._pool.fetch(
             f"SELECT {INSTANCE_COLUMNS} FROM instances"
             " WHERE project = $1 AND deleted_at IS NULL"
             " AND ($2::text IS NULL OR vm_state = $2) AND ($3::text IS NULL OR host_id = $3)"
             " AND ($4::text IS NULL OR server_id > $4)"
+            " AND ($6::text IS NULL OR scaling_group = $6)"
             " ORDER BY server_id LIMIT $5",
             project,
             vm_state.value if vm_state else None,
             host_id,
             after,
             limit,
+            scaling_group,
         )
         return [rows.instance(r) for r in found]
 
@@ -132,9 +140,7 @@ class PgInstanceStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await rows.insert_outbox(conn, messages)
 
-    async def mutate_uids(
-        self, changes: Sequence[tuple[UUID, MutateFn]]
-    ) -> builtins.list[Instance | None]:
+    async def mutate_uids(self, changes: Sequence[tuple[UUID, MutateFn]]) -> builtins.list[Instance | None]:
         """Many changes in one transaction (bulk_mutations); each as `mutate_uid` would."""
         async with self._pool.acquire() as conn, conn.transaction():
             return await bulk_mutations.mutate_many(conn, changes)
@@ -147,6 +153,23 @@ class PgInstanceStore:
             if row is None:
                 return None
             return await _apply(conn, rows.instance(row), fn)
+
+
+async def _check_scaling_group(conn: rows.Conn, project: str, group_id: str) -> None:
+    """A member joins a group that exists and is not being deleted. The key share lock holds
+    off a delete until the member is inserted, so the delete finds it."""
+    deleting = await conn.fetchval(
+        "SELECT deleting_at IS NOT NULL FROM scaling_groups WHERE project = $1 AND id = $2 FOR KEY SHARE",
+        project,
+        group_id,
+    )
+    name = scaling_group_name(project, group_id)
+    if deleting is None:
+        raise NotFound(name)
+    if deleting:
+        raise FailedPrecondition(
+            f"{name} is being deleted: no member can join it", reason="SCALING_GROUP_DELETING"
+        )
 
 
 async def _apply(conn: rows.Conn, current: Instance, fn: MutateFn) -> Instance:

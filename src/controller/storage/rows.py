@@ -32,7 +32,7 @@ INSTANCE_COLUMNS = (
     "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
     " task_state, power_state, host_id, allocated, task_command, fault, metadata, request_id,"
     " version, created_at, updated_at, availability_zone, server_group, boot, required_arch,"
-    " required_hypervisor_type"
+    " required_hypervisor_type, scaling_group"
 )
 
 

@@ -8,6 +8,7 @@ import builtins
 import asyncpg
 
 from controller.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
+from controller.domain.scaling.model import scaling_group_name
 from controller.domain.server_groups import GroupPolicy, ServerGroup, server_group_name
 
 # One row per group with its members' server ids (sorted), for Get and List alike.
@@ -82,6 +83,15 @@ class PgServerGroupStore:
                 raise NotFound(name)
             if etag and etag != str(version):
                 raise EtagMismatch(name, etag, str(version))
+            owner = await conn.fetchval(
+                "SELECT id FROM scaling_groups WHERE project = $1 AND server_group = $2", project, group_id
+            )
+            if owner is not None:
+                raise FailedPrecondition(
+                    f"{name} places the members of {scaling_group_name(project, owner)}: it is deleted "
+                    "with that scaling group",
+                    reason="SERVER_GROUP_IN_USE",
+                )
             members = await conn.fetchval(
                 "SELECT count(*) FROM instances"
                 " WHERE project = $1 AND server_group = $2 AND deleted_at IS NULL",

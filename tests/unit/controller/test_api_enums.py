@@ -11,9 +11,10 @@ from google.protobuf.descriptor import EnumDescriptor
 from controller.api import enums
 from controller.domain import messages
 from controller.domain.model import CommandOp, HostState, ImageStatus, PowerState, TaskState, VmState
+from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
-from overcast.v1 import common_pb2, image_pb2, server_group_pb2
+from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2
 
 TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
     (VmState, enums.VM_STATES, common_pb2.VmState.DESCRIPTOR, "VM_STATE_"),
@@ -28,6 +29,9 @@ TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
         "SERVER_GROUP_POLICY_",
     ),
     (CommandOp, enums.COMMAND_OPS, agent_pb2.CommandOp.DESCRIPTOR, "COMMAND_OP_"),
+    (ScaleInRule, enums.SCALE_IN_RULES, scaling_group_pb2.ScaleInRule.DESCRIPTOR, "SCALE_IN_RULE_"),
+    (AdjustmentType, enums.ADJUSTMENT_TYPES, scaling_group_pb2.AdjustmentType.DESCRIPTOR, "ADJUSTMENT_TYPE_"),
+    (Comparison, enums.COMPARISONS, scaling_group_pb2.Comparison.DESCRIPTOR, "COMPARISON_"),
 ]
 
 
@@ -66,3 +70,10 @@ def test_a_list_filter_takes_known_states_and_refuses_others() -> None:
     assert enums.vm_state_filter(common_pb2.VM_STATE_STOPPED) is VmState.STOPPED
     with pytest.raises(Exception, match="no state numbered 42; one of VM_STATE_BUILDING"):
         enums.vm_state_filter(42)
+
+
+def test_a_request_enum_reaches_the_services_as_its_domain_value_or_a_number_to_refuse() -> None:
+    table = enums.SCALE_IN_RULE_OF
+    assert enums.domain_value(table, scaling_group_pb2.SCALE_IN_RULE_UNSPECIFIED) == ""
+    assert enums.domain_value(table, scaling_group_pb2.SCALE_IN_RULE_OLDEST_FIRST) == "OLDEST_FIRST"
+    assert enums.domain_value(table, 42) == "42"

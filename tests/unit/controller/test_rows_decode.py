@@ -32,6 +32,7 @@ def _instance_row(**kw: Any) -> dict[str, Any]:
         power_state="POWER_STATE_UNSPECIFIED", host_id=None, allocated=False, task_command=None,
         fault="", metadata={}, request_id=None, version=1, created_at=NOW, updated_at=NOW,
         availability_zone="", server_group="", boot={}, required_arch="", required_hypervisor_type="",
+        scaling_group="",
     )  # fmt: skip
     r.update(kw)
     return r
@@ -45,7 +46,7 @@ def _instance_row(**kw: Any) -> dict[str, Any]:
             vm_state="ACTIVE", task_state=None, power_state="RUNNING", host_id="h1", allocated=True,
             task_command=uuid.uuid4(), fault="f", metadata={"a": "b"}, request_id="r", version=7,
             availability_zone="az1", server_group="g", required_arch="x86_64",
-            required_hypervisor_type="qemu",
+            required_hypervisor_type="qemu", scaling_group="web",
             boot={"kernel_args": "console=ttyS0", "kernel": {"name": "images/k", "disk_format": "raw",
                   "size_bytes": 10, "checksum_sha256": "c"}},
         ),

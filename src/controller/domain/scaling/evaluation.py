@@ -28,12 +28,15 @@ class Member:
     lost: bool  # reconciliation found its domain missing (instance.lost)
     cpu: float | None  # percent of its vcpus (load view EWMA); None = no fresh metrics
     custom: Mapping[str, float] = field(default_factory=dict)  # "custom/x" -> fresh value
+    fault: str = ""  # the server's fault message when ERROR (for the replacement's reason)
 
     @property
     def ready(self) -> bool:
         """Counted in a scale-out: ACTIVE, running, nothing in flight (HPA's "ready" pod)."""
         return (
-            self.vm_state is VmState.ACTIVE and self.power_state is PowerState.RUNNING and self.task_state is None
+            self.vm_state is VmState.ACTIVE
+            and self.power_state is PowerState.RUNNING
+            and self.task_state is None
         )
 
     @property
