@@ -105,7 +105,9 @@ async def run(
         )
         images = image_cache(settings, hypervisor)  # None on the test driver
         metrics = metrics_source(hypervisor, info)
-        processor = CommandProcessor(hypervisor, uplink, metrics, images=images)
+        processor = CommandProcessor(
+            hypervisor, uplink, metrics, images=images, expiry=lambda: uplink.command_expiry_s
+        )
         consumer = CommandConsumer(
             amqp_url=settings.bus.amqp_url,
             prefix=settings.bus.prefix,

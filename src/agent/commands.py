@@ -3,6 +3,9 @@
 Delivery is at least once, so every command is idempotent on the hypervisor side. A message
 is acknowledged only after the controller accepted its report; if the agent stops first, the
 message stays unacknowledged and RabbitMQ delivers it again later.
+
+A task's command older than the expiry the controller gave at registration is not carried out
+but reported expired (the controller's side of it: controller.domain.expiry).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -24,9 +27,9 @@ from aio_pika.abc import (
 )
 from google.protobuf import json_format
 
-from agent.hypervisor.base import DomainSpec, Hypervisor, HypervisorError, PowerState
+from agent.hypervisor.base import DomainMissing, DomainSpec, Hypervisor, HypervisorError, PowerState
 from agent.images import ImageCache
-from agent.model import BootRequest, Command, CommandResult, ImageRequest, Op
+from agent.model import BootRequest, Command, CommandResult, Failure, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
 from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
 from daemon.supervision import DEFAULT, Backoff, supervise
@@ -74,6 +77,7 @@ def parse_command(body: bytes) -> Command:
         image=message.image,
         metadata=dict(message.metadata),
         boot=_boot_request(message),
+        issued_at=message.issued_at.seconds + message.issued_at.nanos / 1e9,
     )
 
 
@@ -158,13 +162,17 @@ async def execute(
                 metadata_listener.metadata_changed(uid, command.metadata)
         else:
             raise HypervisorError(f"unsupported command op {command.op.name}")
-        ok, error = True, ""
+        ok, error, failure = True, "", Failure.OTHER
+    except DomainMissing as exc:
+        # Said apart: the controller marks the server lost (a start, stop or reboot cannot
+        # bring back a domain that is gone), as reconciliation does when it sees no domain.
+        ok, error, failure = False, str(exc), Failure.DOMAIN_MISSING
     except HypervisorError as exc:
-        ok, error = False, str(exc)
+        ok, error, failure = False, str(exc), Failure.OTHER
     except Exception as exc:
         # A driver bug must cost one command, not the agent.
         log.exception("command.crashed", command_id=command.command_id)
-        ok, error = False, f"agent internal error: {exc!r}"
+        ok, error, failure = False, f"agent internal error: {exc!r}", Failure.OTHER
     try:
         state = await hypervisor.power_state(uid)
     except HypervisorError:
@@ -179,6 +187,40 @@ async def execute(
         ok=ok,
         error=error,
         power_state=state,
+        failure=failure,
+    )
+
+
+# The commands a server's task waits on; UPDATE_METADATA carries no task (and the whole of the
+# metadata, so applying it late is right).
+EXPIRING_OPS: Final = frozenset({Op.SPAWN, Op.START, Op.STOP, Op.REBOOT, Op.DELETE})
+
+
+def expired_age(command: Command, expiry_s: float, now: float) -> float | None:
+    """The command's age if it is too old to carry out (`expiry_s` after it was issued, by
+    this host's clock); None to carry it out (no expiry, or no issue time: an older
+    controller's)."""
+    if expiry_s <= 0 or command.issued_at <= 0 or command.op not in EXPIRING_OPS:
+        return None
+    age = now - command.issued_at
+    return age if age > expiry_s else None
+
+
+async def expired(hypervisor: Hypervisor, command: Command, age_s: float, expiry_s: float) -> CommandResult:
+    """The report of a command not carried out because it expired."""
+    try:
+        state = await hypervisor.power_state(command.instance_uid)
+    except Exception:  # only for the report: what the domain is doing does not change the answer
+        state = PowerState.MISSING
+    return CommandResult(
+        command_id=command.command_id,
+        op=command.op,
+        instance_uid=command.instance_uid,
+        ok=False,
+        error=f"the command was issued {age_s:.0f} s ago (commands expire after {expiry_s:g} s):"
+        " not carried out",
+        power_state=state,
+        failure=Failure.EXPIRED,
     )
 
 
@@ -192,8 +234,10 @@ class CommandProcessor:
         metadata_listener: MetadataListener | None = None,
         *,
         images: ImageCache | None = None,  # QEMU hosts: spawns fetch what they boot
+        expiry: Callable[[], float] = lambda: 0.0,  # seconds a command may wait; 0: no limit
     ) -> None:
         self._images = images
+        self._expiry = expiry
         self._hypervisor = hypervisor
         self._reports = reports
         self._metadata_listener = metadata_listener
@@ -218,7 +262,20 @@ class CommandProcessor:
 
     async def _run(self, command: Command, ack: Settle) -> None:
         started = time.monotonic()
-        result = await execute(self._hypervisor, command, self._metadata_listener, images=self._images)
+        expiry_s = self._expiry()
+        age = expired_age(command, expiry_s, time.time())
+        if age is not None:
+            log.warning(
+                "command.expired",
+                command_id=command.command_id,
+                op=command.op.name,
+                instance_uid=command.instance_uid,
+                age_s=round(age, 1),
+                expiry_s=expiry_s,
+            )
+            result = await expired(self._hypervisor, command, age, expiry_s)
+        else:
+            result = await execute(self._hypervisor, command, self._metadata_listener, images=self._images)
         log.info(
             "command.executed",
             command_id=command.command_id,
@@ -226,6 +283,7 @@ class CommandProcessor:
             instance_uid=command.instance_uid,
             ok=result.ok,
             error=result.error or None,
+            failure=None if result.ok else result.failure.name,
             power_state=result.power_state.name,
             duration_ms=round((time.monotonic() - started) * 1000, 1),
         )

@@ -8,7 +8,7 @@ from google.protobuf import timestamp_pb2
 
 from agent.hypervisor.base import DomainChange, DomainInfo, PowerState
 from agent.metrics.model import HostMetrics
-from agent.model import CommandResult, Op
+from agent.model import CommandResult, Failure, Op
 from overcast.agent.v1 import agent_pb2
 from overcast.v1 import common_pb2
 
@@ -30,6 +30,11 @@ _OPS: dict[Op, agent_pb2.CommandOp] = {
     Op.DELETE: agent_pb2.COMMAND_OP_DELETE,
     Op.UPDATE_METADATA: agent_pb2.COMMAND_OP_UPDATE_METADATA,
 }
+_FAILURES: dict[Failure, agent_pb2.CommandFailure] = {
+    Failure.OTHER: agent_pb2.COMMAND_FAILURE_UNSPECIFIED,
+    Failure.DOMAIN_MISSING: agent_pb2.COMMAND_FAILURE_DOMAIN_MISSING,
+    Failure.EXPIRED: agent_pb2.COMMAND_FAILURE_EXPIRED,
+}
 
 
 def power_state_to_proto(state: PowerState) -> common_pb2.PowerState:
@@ -48,6 +53,7 @@ def report_to_proto(result: CommandResult) -> agent_pb2.CommandReport:
         ok=result.ok,
         error=result.error,
         power_state=power_state_to_proto(result.power_state),
+        failure=_FAILURES[result.failure] if not result.ok else agent_pb2.COMMAND_FAILURE_UNSPECIFIED,
     )
 
 

@@ -21,6 +21,15 @@ class Op(enum.Enum):
     UPDATE_METADATA = 6  # new metadata, stored with the domain; no power change
 
 
+class Failure(enum.Enum):
+    """Why a command failed, where the controller's answer depends on it; names match
+    agent.proto's CommandFailure."""
+
+    OTHER = 0  # the report's error says what happened
+    DOMAIN_MISSING = 1  # the instance has no domain on this host
+    EXPIRED = 2  # the command waited too long and was not carried out
+
+
 @dataclass(frozen=True)
 class ImageRequest:
     """An image a spawn boots (agent.proto's ImageRef): fetched and verified by agent.images."""
@@ -51,6 +60,7 @@ class Command:
     image: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
     boot: BootRequest | None = None  # SPAWN: what to boot (QEMU hosts; test hosts ignore it)
+    issued_at: float = 0.0  # seconds since the epoch, as the controller stamped it; 0: unknown
 
 
 @dataclass(frozen=True)
@@ -61,3 +71,4 @@ class CommandResult:
     ok: bool
     error: str
     power_state: PowerState
+    failure: Failure = Failure.OTHER  # when not ok

@@ -113,6 +113,8 @@ class Uplink:
         self._shared_channel = channel
         self._console_tasks: set[asyncio.Task[None]] = set()
         self.registered = asyncio.Event()  # set after the first successful registration
+        # How long a command may wait before it is not carried out (Registered; 0: no limit).
+        self.command_expiry_s = 0.0
         self.controller_id = ""
         self.sessions = 0  # successful registrations so far
         self.metrics_sent = 0  # metrics messages written to a stream (coalesced ones are not)
@@ -244,7 +246,7 @@ class Uplink:
             if reply.WhichOneof("kind") != "registered":
                 raise SessionError(f"expected Registered, got {reply.WhichOneof('kind')}")
             self.controller_id = reply.registered.controller_id
-            self._apply_interval(reply.registered.heartbeat_interval_ms)
+            self._apply_registered(reply.registered)
             outbox: asyncio.Queue[agent_pb2.AgentMessage] = asyncio.Queue()
             self._by_seq.clear()
             for pending in self._pending.values():
@@ -272,8 +274,10 @@ class Uplink:
             if shared is None:
                 await channel.close()
 
-    def _apply_interval(self, interval_ms: int) -> None:
+    def _apply_registered(self, registered: agent_pb2.Registered) -> None:
+        interval_ms = registered.heartbeat_interval_ms
         self._interval = interval_ms / 1000 if interval_ms > 0 else self._default_interval
+        self.command_expiry_s = max(0, registered.command_expiry_ms) / 1000
 
     def _enqueue_report(self, outbox: asyncio.Queue[agent_pb2.AgentMessage], pending: _PendingReport) -> None:
         # A fresh seq per send: seqs stay increasing on every stream, and an acceptance can
@@ -323,7 +327,7 @@ class Uplink:
                 if pending is not None and not pending.accepted.done():
                     pending.accepted.set_result(None)
             elif kind == "registered":
-                self._apply_interval(reply.registered.heartbeat_interval_ms)
+                self._apply_registered(reply.registered)
             elif kind == "console_log":
                 # Off the read loop: reading a log file must not hold up acceptances.
                 task = asyncio.create_task(self._answer_console(reply.console_log))

@@ -23,6 +23,7 @@ from overcast.v1 import flavor_pb2, host_pb2, server_group_pb2, server_pb2
 
 from . import build, config
 from .aio_images import ImageCalls
+from .aio_scaling import ScalingGroupCalls
 from .build import Listing, Unary
 from .channel import (
     DEFAULT_MAX_CONCURRENCY,
@@ -40,7 +41,7 @@ from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 T = TypeVar("T")
 
 
-class AsyncClient(ImageCalls):
+class AsyncClient(ImageCalls, ScalingGroupCalls):
     """`async with AsyncClient("127.0.0.1:50051") as oc: await oc.get_server("web-1")`.
 
     The channel opens on first use, inside the running event loop. Methods return the API's
@@ -174,33 +175,30 @@ class AsyncClient(ImageCalls):
         *,
         vm_state: int | str | None = None,
         host: str | None = None,
+        scaling_group: str | None = None,
         page_size: int | None = None,
     ) -> Pages[server_pb2.Server]:
-        """Every server of the project (all pages), optionally filtered by state and host."""
+        """Every server of the project (all pages), optionally filtered by state, host and
+        scaling group (the members of that group)."""
         project = project or self.project
-        return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
+        call = build.list_servers(
+            project, vm_state=vm_state, host=host, scaling_group=scaling_group, page_size=page_size
+        )
+        return self._list(call)
 
-    async def delete_server(
-        self, name: str, project: str | None = None, etag: str = ""
-    ) -> server_pb2.Server:
+    async def delete_server(self, name: str, project: str | None = None, etag: str = "") -> server_pb2.Server:
         project = project or self.project
         return await self._unary(build.delete_server(name, project, etag))
 
-    async def start_server(
-        self, name: str, project: str | None = None, etag: str = ""
-    ) -> server_pb2.Server:
+    async def start_server(self, name: str, project: str | None = None, etag: str = "") -> server_pb2.Server:
         project = project or self.project
         return await self._unary(build.start_server(name, project, etag))
 
-    async def stop_server(
-        self, name: str, project: str | None = None, etag: str = ""
-    ) -> server_pb2.Server:
+    async def stop_server(self, name: str, project: str | None = None, etag: str = "") -> server_pb2.Server:
         project = project or self.project
         return await self._unary(build.stop_server(name, project, etag))
 
-    async def reboot_server(
-        self, name: str, project: str | None = None, etag: str = ""
-    ) -> server_pb2.Server:
+    async def reboot_server(self, name: str, project: str | None = None, etag: str = "") -> server_pb2.Server:
         project = project or self.project
         return await self._unary(build.reboot_server(name, project, etag))
 
@@ -274,9 +272,7 @@ class AsyncClient(ImageCalls):
         call = build.create_server_group(group_id, policy, project=project, request_id=request_id)
         return await self._unary(call)
 
-    async def get_server_group(
-        self, name: str, project: str | None = None
-    ) -> server_group_pb2.ServerGroup:
+    async def get_server_group(self, name: str, project: str | None = None) -> server_group_pb2.ServerGroup:
         project = project or self.project
         return await self._unary(build.get_server_group(name, project))
 

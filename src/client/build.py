@@ -31,6 +31,7 @@ from .names import (
     host_name,
     image_name,
     project_name,
+    scaling_group_name,
     server_group_name,
     server_name,
 )
@@ -134,12 +135,14 @@ def list_servers(
     *,
     vm_state: int | str | None = None,
     host: str | None = None,
+    scaling_group: str | None = None,
     page_size: int | None = None,
 ) -> Listing[server_pb2.Server]:
     request = server_pb2.ListServersRequest(
         parent=project_name(project),
         vm_state=vm_state_value(vm_state),
         host=host_name(host) if host else "",
+        scaling_group=scaling_group_name(scaling_group, project) if scaling_group else "",
         page_size=page_size or 0,
     )
     return Listing("servers", "ListServers", request, "servers", _Server)

@@ -12,6 +12,7 @@ from overcast.v1 import (
     flavor_pb2_grpc,
     host_pb2_grpc,
     image_pb2_grpc,
+    scaling_group_pb2_grpc,
     server_group_pb2_grpc,
     server_pb2_grpc,
 )
@@ -31,6 +32,7 @@ _RETRIED_READS = {
     "overcast.v1.ImageService": ("GetImage", "ListImages"),
     "overcast.v1.HostService": ("GetHost", "ListHosts"),
     "overcast.v1.ServerGroupService": ("GetServerGroup", "ListServerGroups"),
+    "overcast.v1.ScalingGroupService": ("GetScalingGroup", "ListScalingGroups", "ListScalingActivities"),
 }
 
 _SERVICE_CONFIG = {
@@ -81,6 +83,7 @@ class Stubs:
     hosts: Any
     health: Any
     server_groups: Any
+    scaling_groups: Any
 
     @classmethod
     def for_channel(cls, channel: Any) -> Stubs:
@@ -91,6 +94,7 @@ class Stubs:
             hosts=host_pb2_grpc.HostServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
             server_groups=server_group_pb2_grpc.ServerGroupServiceStub(channel),
+            scaling_groups=scaling_group_pb2_grpc.ScalingGroupServiceStub(channel),
         )
 
 

@@ -23,7 +23,7 @@ _INITRAMFS = (
 
 
 def detect(head: bytes) -> str:
-    """"qcow2", "aki" (a Linux boot image), "ari" (an initramfs) or "raw" (anything else)."""
+    """ "qcow2", "aki" (a Linux boot image), "ari" (an initramfs) or "raw" (anything else)."""
     if head.startswith(QCOW2):
         return "qcow2"
     if head[0x202:0x206] == b"HdrS" or head[0x38:0x3C] == b"ARM\x64":  # x86 bzImage, arm64 Image

@@ -28,6 +28,13 @@ def server_group_name(group: str, project: str = DEFAULT_PROJECT) -> str:
     return f"{project_name(project)}/serverGroups/{group}"
 
 
+def scaling_group_name(group: str, project: str = DEFAULT_PROJECT) -> str:
+    """ "web" + project "demo" → "projects/demo/scalingGroups/web"."""
+    if group.startswith("projects/"):
+        return group
+    return f"{project_name(project)}/scalingGroups/{group}"
+
+
 def _simple(collection: str, value: str) -> str:
     prefix = f"{collection}/"
     return value if value.startswith(prefix) else prefix + value
@@ -66,6 +73,7 @@ __all__ = [
     "image_name",
     "project_name",
     "project_of",
+    "scaling_group_name",
     "server_group_name",
     "server_name",
     "short_id",

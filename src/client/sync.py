@@ -30,12 +30,13 @@ from .channel import (
 )
 from .errors import OvercastError, from_rpc_error
 from .names import image_name, project_of, server_name
+from .sync_scaling import ScalingGroupCalls
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
 T = TypeVar("T")
 
 
-class Client:
+class Client(ScalingGroupCalls):
     """`with Client("127.0.0.1:50051") as oc: oc.get_server("web-1")`.
 
     The channel opens on first use. Methods return the API's
@@ -167,11 +168,16 @@ class Client:
         *,
         vm_state: int | str | None = None,
         host: str | None = None,
+        scaling_group: str | None = None,
         page_size: int | None = None,
     ) -> Iterator[server_pb2.Server]:
-        """Every server of the project (all pages), optionally filtered by state and host."""
+        """Every server of the project (all pages), optionally filtered by state, host and
+        scaling group (the members of that group)."""
         project = project or self.project
-        return self._list(build.list_servers(project, vm_state=vm_state, host=host, page_size=page_size))
+        call = build.list_servers(
+            project, vm_state=vm_state, host=host, scaling_group=scaling_group, page_size=page_size
+        )
+        return self._list(call)
 
     def delete_server(self, name: str, project: str | None = None, etag: str = "") -> server_pb2.Server:
         project = project or self.project

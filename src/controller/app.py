@@ -32,7 +32,9 @@ from controller.bus.relay import OutboxRelay
 from controller.processes import relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
+from controller.services.autoscaler import Autoscaler
 from controller.services.catalog import CatalogService
+from controller.services.command_expiry import CommandExpiry
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
@@ -53,6 +55,7 @@ from controller.storage.leadership import Role, lead
 from controller.storage.metrics import PgMetricsStore
 from controller.storage.notifications import Listener
 from controller.storage.scaling_groups import PgScalingGroupStore
+from controller.storage.scaling_rounds import PgAutoscalerStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
 from daemon import logs
@@ -192,7 +195,7 @@ async def _wire(
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)
     server_groups = PgServerGroupStore(pool)
-    scaling_groups = PgScalingGroupStore(pool)  # the autoscaler's store too (AutoscalerStore)
+    scaling_groups = PgScalingGroupStore(pool)
     servers = ServerService(instances, catalog_store, server_groups)
     catalog = CatalogService(catalog_store)
     images = ImageService(
@@ -245,6 +248,14 @@ async def _wire(
     else:
         run_relay = OutboxRelay(s.database.url, amqp, topo, relay_process.publisher(s)).run
 
+    autoscaler = Autoscaler(
+        PgAutoscalerStore(pool),
+        servers,
+        metrics,
+        load_view,
+        period_s=s.autoscaler.period_s,
+        metric_max_age_s=s.autoscaler.metric_max_age_s,
+    )
     server = grpc.aio.server(options=SERVER_OPTIONS)
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
@@ -266,6 +277,7 @@ async def _wire(
             ensure_host_queue,
             console=console_relay,
             load_view=load_view,
+            command_expiry_s=s.commands.expiry_s,
         ),
         server,
     )
@@ -284,21 +296,36 @@ async def _wire(
         "outbox-relay": run_relay,
         "heartbeats": lambda: hosts.flush_heartbeats(heartbeat_s),
         "metrics-persist": metrics.persist_forever,
+        "autoscaler": lambda: lead(
+            s.database.url,
+            Role.AUTOSCALER,
+            lambda _conn: autoscaler.run(),
+        ),
         "host-monitor": lambda: lead(
             s.database.url,
             Role.HOST_MONITOR,
             lambda _conn: hosts.monitor(heartbeat_s, down_after_s),
         ),
     }
+    if s.commands.expiry_s > 0:
+        expiry = CommandExpiry(instances, s.commands.expiry_s)
+        loops["command-expiry"] = lambda: lead(
+            s.database.url, Role.COMMAND_EXPIRY, lambda _conn: expiry.run()
+        )
     if board is not None:
         loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
+    # Vacuuming may be left to autovacuum (0); request ids are forgotten in any case.
     vacuum_s = s.database.vacuum_interval_s
-    if vacuum_s > 0:
-        loops["table-upkeep"] = lambda: lead(
-            s.database.url,
-            Role.TABLE_UPKEEP,
-            lambda conn: upkeep.keep_tables(conn, vacuum_s),
-        )
+    loops["table-upkeep"] = lambda: lead(
+        s.database.url,
+        Role.TABLE_UPKEEP,
+        lambda conn: upkeep.keep_tables(
+            conn,
+            vacuum_s or upkeep.PURGE_INTERVAL_S,
+            vacuum=vacuum_s > 0,
+            request_id_retention_s=s.api.request_id_retention_s,
+        ),
+    )
     return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
 
 

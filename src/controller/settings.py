@@ -56,6 +56,13 @@ class ApiSettings(Group):
         help="this controller's name among its replicas (logs, leader election, event publisher)",
     )
     grace_s: float = setting(5.0, gt=0, name="grace", help="time in-flight RPCs get to finish at shutdown")
+    request_id_retention_s: float = setting(
+        86400.0,
+        gt=0,
+        help="how long a create's request_id is remembered after what it made was deleted: until"
+        " then a retry gets the first result and the same id with other parameters is refused"
+        " (ids of live resources are always remembered)",
+    )
 
 
 class DatabaseSettings(Group):
@@ -133,6 +140,19 @@ class ControllerMetricsSettings(MetricsSettings):
     @classmethod
     def _stale_after(cls, data: Any) -> Any:
         return _derive(data, "stale_after_s", "interval_s", 1.0)
+
+
+class CommandSettings(Group):
+    """Commands: what the controller sends agents, and how long they may wait."""
+
+    expiry_s: float = setting(
+        600.0,
+        ge=0,
+        name="command-expiry",
+        help="time a command may wait for its host, from when it was issued: then its server's"
+        " task fails saying so (the host monitor sweeps DOWN hosts), and an agent that gets it"
+        " later does not carry it out; 0: commands wait for ever",
+    )
 
 
 class SchedulerSettings(Group):
@@ -233,6 +253,7 @@ class ControllerSettings(DaemonSettings):
     bus: ControllerBusSettings = Field(default_factory=ControllerBusSettings)
     heartbeats: ControllerHeartbeatSettings = Field(default_factory=ControllerHeartbeatSettings)
     metrics: ControllerMetricsSettings = Field(default_factory=ControllerMetricsSettings)
+    commands: CommandSettings = Field(default_factory=CommandSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)

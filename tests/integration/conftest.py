@@ -29,8 +29,9 @@ async def _images(c: AsyncClient) -> AsyncIterator[object]:
 
 
 @pytest.fixture(scope="session")
-async def scaling(cluster: Cluster) -> AsyncIterator[Groups]:
-    """ScalingGroupService on the shared cluster (tests/integration/scaling.py)."""
+async def scaling(cluster: Cluster, api: AsyncClient) -> AsyncIterator[Groups]:
+    """ScalingGroupService on the shared cluster (tests/integration/scaling.py); `api` makes
+    sure the image templates name (cirros) exists."""
     async with grpc.aio.insecure_channel(cluster.endpoint) as channel:
         yield Groups(channel)
 

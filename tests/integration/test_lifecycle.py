@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from client import AsyncClient, NotFound
+from client import AlreadyExists, AsyncClient, NotFound
 from controller.domain.lifecycle import event_catalogue
 from devcluster.events import EventTap
 from devcluster.processes import Cluster
@@ -122,6 +122,28 @@ async def test_request_id_makes_create_idempotent(api: AsyncClient) -> None:
     assert again.uid == first.uid
     await api.wait_for_server(name, timeout=30)
     await api.delete_server(name)
+    assert await api.wait_for_server(name, timeout=30) is None
+    # Retried after the server is gone: the same server, as it is now (AIP-155, EC2's
+    # ClientToken), not a second one.
+    late = await api.create_server(name, flavor="m1.tiny", image="cirros", request_id=request_id)
+    assert late.uid == first.uid and late.vm_state == common_pb2.VM_STATE_DELETED
+    with pytest.raises(NotFound):
+        await api.get_server(name)
+
+
+async def test_a_request_id_reused_for_another_server_is_refused(api: AsyncClient) -> None:
+    """Issue 14, defect 3: a create of r2 with the request id of r1 answered r1."""
+    request_id = str(uuid.uuid4())
+    r1, r2 = f"reuse-{uuid.uuid4().hex[:6]}", f"reuse-{uuid.uuid4().hex[:6]}"
+    first = await api.create_server(r1, flavor="m1.tiny", image="cirros", request_id=request_id)
+    with pytest.raises(AlreadyExists) as refused:
+        await api.create_server(r2, flavor="m1.small", image="cirros", request_id=request_id)
+    assert refused.value.reason == "REQUEST_ID_REUSED"
+    assert "server.flavor, server_id differ" in str(refused.value)
+    assert refused.value.metadata["resource"] == first.name
+    with pytest.raises(NotFound):
+        await api.get_server(r2)
+    await api.delete_server(r1)
 
 
 async def test_list_filters_and_pages(api: AsyncClient) -> None:

@@ -6,6 +6,7 @@ without the members."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import aio_pika
@@ -30,7 +31,7 @@ from controller.domain.scaling.records import (
     decision_activity,
     member_activity,
 )
-from controller.storage.scaling_groups import PgScalingGroupStore
+from controller.storage.scaling_rounds import PgAutoscalerStore
 from devcluster.processes import Cluster
 from overcast.v1 import common_pb2, events_pb2, server_group_pb2, server_pb2, server_pb2_grpc
 from overcast.v1 import scaling_group_pb2 as pb
@@ -230,7 +231,7 @@ async def test_custom_metrics_are_recorded_per_group_and_member(
     await scaling.record(group.name, "custom/queue_depth", 7, member=member.name)
     mine = {
         (m.member, m.metric): m.value
-        for m in await PgScalingGroupStore(cluster_db).fresh_metrics(60)
+        for m in await PgAutoscalerStore(cluster_db).fresh_metrics(60)
         if m.group_id == short(group.name)
     }
     assert mine == {("", "custom/queue_depth"): 42.5, (short(member.name), "custom/queue_depth"): 7.0}
@@ -265,7 +266,7 @@ async def test_an_evaluation_round_shows_in_the_history_status_and_on_the_bus(
 ) -> None:
     group = await scaling.create(unique("hist"), min_size=1, max_size=10, policies=[cpu_policy(60)])
     gid = short(group.name)
-    store = PgScalingGroupStore(cluster_db)
+    store = PgAutoscalerStore(cluster_db)
     (loaded,) = [r for r in await store.load_all() if r.group.id == gid]
     conn, queue = await _bus_queue(cluster, "scaling.#")
     async with conn:
@@ -310,7 +311,7 @@ async def test_an_evaluation_round_shows_in_the_history_status_and_on_the_bus(
         assert not rest.next_page_token
 
         got: list[events_pb2.Event] = []
-        async with queue.iterator() as messages:
+        async with asyncio.timeout(20), queue.iterator() as messages:  # the relay publishes within ms
             async for message in messages:
                 async with message.process():
                     event = json_format.Parse(message.body, events_pb2.Event())

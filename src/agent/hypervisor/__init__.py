@@ -3,6 +3,7 @@
 from agent.hypervisor.base import (
     DomainChange,
     DomainInfo,
+    DomainMissing,
     DomainSpec,
     Hypervisor,
     HypervisorError,
@@ -13,6 +14,7 @@ from agent.hypervisor.base import (
 __all__ = [
     "DomainChange",
     "DomainInfo",
+    "DomainMissing",
     "DomainSpec",
     "Hypervisor",
     "HypervisorError",

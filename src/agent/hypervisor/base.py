@@ -35,6 +35,12 @@ class HypervisorError(Exception):
     """A hypervisor operation failed; str() is a message fit for a command report."""
 
 
+class DomainMissing(HypervisorError):
+    """The instance has no domain on this host (never defined, deleted, or lost with the
+    hypervisor's state): an operation that needs one cannot be carried out. Reported apart
+    from other failures, since the controller then knows the server is lost."""
+
+
 @dataclass(frozen=True)
 class HypervisorInfo:
     hostname: str
@@ -115,11 +121,14 @@ class Hypervisor(Protocol):
     async def spawn(self, spec: DomainSpec) -> None:
         """Define and start the domain, or make sure it runs if it already exists."""
 
-    async def start(self, instance_uid: str) -> None: ...
+    async def start(self, instance_uid: str) -> None:
+        """Make the domain run; DomainMissing if there is none."""
 
-    async def stop(self, instance_uid: str) -> None: ...
+    async def stop(self, instance_uid: str) -> None:
+        """Shut the domain down; DomainMissing if there is none."""
 
-    async def reboot(self, instance_uid: str) -> None: ...
+    async def reboot(self, instance_uid: str) -> None:
+        """Reboot the domain (start it if it is shut off); DomainMissing if there is none."""
 
     async def delete(self, instance_uid: str) -> None:
         """Destroy and undefine; a missing domain is success."""

@@ -23,6 +23,7 @@ import structlog
 from agent.hypervisor.base import (
     DomainChange,
     DomainInfo,
+    DomainMissing,
     DomainSpec,
     HypervisorError,
     HypervisorInfo,
@@ -56,6 +57,7 @@ from agent.hypervisor.libvirt_support import (
     ensure_running,
     error_code,
     power_state_of,
+    wrap_error,
 )
 
 log = structlog.get_logger("agent.hypervisor")
@@ -170,7 +172,7 @@ class LibvirtHypervisor:
         try:
             return await asyncio.wrap_future(future)
         except libvirt.libvirtError as exc:
-            raise LibvirtError(exc) from None
+            raise wrap_error(exc) from None
 
     # -- lookups (executor threads) -------------------------------------------------------
 
@@ -211,7 +213,7 @@ class LibvirtHypervisor:
     def _require(self, instance_uid: str) -> libvirt.virDomain:
         dom = self._lookup(instance_uid)
         if dom is None:
-            raise HypervisorError(f"no domain for instance {instance_uid}")
+            raise DomainMissing(f"no domain for instance {instance_uid}")
         return dom
 
     # -- inventory --------------------------------------------------------------------------

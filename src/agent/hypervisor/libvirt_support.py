@@ -10,7 +10,7 @@ from collections.abc import Callable
 import libvirt
 import structlog
 
-from agent.hypervisor.base import HypervisorError, PowerState
+from agent.hypervisor.base import DomainMissing, HypervisorError, PowerState
 
 log = structlog.get_logger("agent.hypervisor")
 
@@ -57,6 +57,17 @@ class LibvirtError(HypervisorError):
         self.code: int = error.get_error_code() or 0
         message = error.get_error_message() or str(error)
         super().__init__(f"libvirt: {context}{message}")
+
+
+class LibvirtDomainMissing(LibvirtError, DomainMissing):
+    """libvirt answered VIR_ERR_NO_DOMAIN: the domain went away before or during the call."""
+
+
+def wrap_error(error: libvirt.libvirtError) -> LibvirtError:
+    """A libvirt error as the port's error: a missing domain is DomainMissing."""
+    if error_code(error) == libvirt.VIR_ERR_NO_DOMAIN:
+        return LibvirtDomainMissing(error)
+    return LibvirtError(error)
 
 
 def error_code(error: libvirt.libvirtError) -> int:

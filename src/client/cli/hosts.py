@@ -102,9 +102,7 @@ def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:
 def watch_metrics(
     ctx: typer.Context,
     hosts: Annotated[list[str] | None, typer.Argument(help="Host ids; none = every host.")] = None,
-    instances: Annotated[
-        bool, typer.Option("--instances", help="Also one line per instance.")
-    ] = False,
+    instances: Annotated[bool, typer.Option("--instances", help="Also one line per instance.")] = False,
     count: Annotated[
         int, typer.Option("--count", min=0, help="Stop after N samples (0 = until Ctrl-C).")
     ] = 0,
@@ -125,4 +123,3 @@ def watch_metrics(
                     break
         finally:
             stream.close()
-

@@ -16,7 +16,7 @@ import typer
 
 from .. import config
 from ..channel import DEFAULT_TIMEOUT
-from . import catalog, contexts, hosts, server_groups, servers
+from . import catalog, contexts, hosts, scaling_groups, server_groups, servers
 from .command_options import OUTPUT_HELP, with_command_options
 from .context import EXIT_ERROR, EXIT_USAGE, OutputFormat, State, error, session, state_of
 
@@ -33,7 +33,7 @@ def version() -> str:
 
 app = typer.Typer(
     name="overcast",
-    help="Overcast: servers, hosts, flavors and images on an Overcast controller.",
+    help="Overcast: servers, scaling groups, hosts, flavors and images on an Overcast controller.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=_MARKUP,
@@ -41,11 +41,21 @@ app = typer.Typer(
 )
 app.add_typer(servers.app, name="server")
 app.add_typer(server_groups.app, name="server-group")
+app.add_typer(scaling_groups.app, name="group")
 app.add_typer(hosts.app, name="host")
 app.add_typer(catalog.flavors, name="flavor")
 app.add_typer(catalog.images, name="image")
 app.add_typer(contexts.app, name="context")
-for _sub in (servers.app, server_groups.app, hosts.app, catalog.flavors, catalog.images, contexts.app):
+_SUBCOMMANDS = (
+    servers.app,
+    server_groups.app,
+    scaling_groups.app,
+    hosts.app,
+    catalog.flavors,
+    catalog.images,
+    contexts.app,
+)
+for _sub in _SUBCOMMANDS:
     with_command_options(_sub)
 
 

@@ -111,11 +111,14 @@ def list_(
         ),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="Only servers on this host.")] = None,
+    group: Annotated[
+        str | None, typer.Option("--group", help="Only the members of this scaling group.")
+    ] = None,
 ) -> None:
     """List the project's servers."""
     state = state_of(ctx)
     with session(ctx) as client:
-        servers = list(client.list_servers(state.project, vm_state=vm_state, host=host))
+        servers = list(client.list_servers(state.project, vm_state=vm_state, host=host, scaling_group=group))
     if state.structured:
         print_data(state, servers)
     else:

@@ -20,7 +20,7 @@ from google.protobuf import timestamp_pb2
 
 from controller.api import enums, loads
 from controller.domain.errors import DomainError
-from controller.domain.model import CommandOp, HostInventory, PowerState
+from controller.domain.model import CommandFailure, CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
 from controller.services.hosts import HostService
 from controller.services.load_view import LoadView
@@ -122,8 +122,11 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         ensure_host_queue: Callable[[str], Awaitable[None]],
         console: ConsoleRelay | None = None,
         load_view: LoadView | None = None,
+        command_expiry_s: float = 0.0,
     ) -> None:
         self._hosts = hosts
+        # Told to every agent at registration: it does not carry out older commands (domain.expiry).
+        self._command_expiry_ms = round(command_expiry_s * 1000)
         self._servers = servers
         self._controller_id = controller_id
         self._interval_ms = int(heartbeat_interval_s * 1000)
@@ -160,7 +163,9 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         await ctx.write(
             agent_pb2.ControllerMessage(
                 registered=agent_pb2.Registered(
-                    controller_id=self._controller_id, heartbeat_interval_ms=self._interval_ms
+                    controller_id=self._controller_id,
+                    heartbeat_interval_ms=self._interval_ms,
+                    command_expiry_ms=self._command_expiry_ms,
                 )
             )
         )
@@ -250,6 +255,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 ok=r.ok,
                 error=r.error,
                 power_state=_power(r.power_state),
+                # A kind newer than this controller is an ordinary failure.
+                failure=enums.COMMAND_FAILURE_OF.get(r.failure, CommandFailure.OTHER),
             )
         except ValueError as exc:
             # Nothing can ever apply it: accept it so the agent drops it, and say so.

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from controller.domain.errors import InvalidArgument
-from controller.domain.model import CommandOp, HostState, ImageStatus, PowerState, TaskState, VmState
+from controller.domain.model import (
+    CommandFailure,
+    CommandOp,
+    HostState,
+    ImageStatus,
+    PowerState,
+    TaskState,
+    VmState,
+)
 from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
@@ -87,6 +95,12 @@ COMMAND_OPS: Mapping[CommandOp, agent_pb2.CommandOp] = {
     CommandOp.DELETE: agent_pb2.COMMAND_OP_DELETE,
     CommandOp.UPDATE_METADATA: agent_pb2.COMMAND_OP_UPDATE_METADATA,
 }
+# The zero value is "any other failure".
+COMMAND_FAILURES: Mapping[CommandFailure, agent_pb2.CommandFailure] = {
+    CommandFailure.OTHER: agent_pb2.COMMAND_FAILURE_UNSPECIFIED,
+    CommandFailure.DOMAIN_MISSING: agent_pb2.COMMAND_FAILURE_DOMAIN_MISSING,
+    CommandFailure.EXPIRED: agent_pb2.COMMAND_FAILURE_EXPIRED,
+}
 
 
 def _reverse(table: Mapping[E, int]) -> dict[int, E]:
@@ -95,6 +109,7 @@ def _reverse(table: Mapping[E, int]) -> dict[int, E]:
 
 POWER_STATE_OF: Mapping[int, PowerState] = _reverse(POWER_STATES)
 COMMAND_OP_OF: Mapping[int, CommandOp] = _reverse(COMMAND_OPS)
+COMMAND_FAILURE_OF: Mapping[int, CommandFailure] = _reverse(COMMAND_FAILURES)
 VM_STATE_OF: Mapping[int, VmState] = _reverse(VM_STATES)
 GROUP_POLICY_OF: Mapping[int, GroupPolicy] = _reverse(GROUP_POLICIES)
 SCALE_IN_RULE_OF: Mapping[int, ScaleInRule] = _reverse(SCALE_IN_RULES)

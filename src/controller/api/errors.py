@@ -48,7 +48,7 @@ def to_status(exc: errors.DomainError) -> Any:
             ]
         )
         details.append(bad)
-    details.append(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN))
+    details.append(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=dict(exc.metadata)))
     packed = []
     for d in details:
         a = any_pb2.Any()

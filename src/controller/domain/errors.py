@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -13,9 +14,11 @@ class FieldViolation:
 
 
 class DomainError(Exception):
-    """Base class: `reason` is a stable UPPER_SNAKE identifier for ErrorInfo."""
+    """Base class: `reason` is a stable UPPER_SNAKE identifier for ErrorInfo, `metadata` the
+    ErrorInfo's metadata (what a program needs without parsing the message)."""
 
     reason = "ERROR"
+    metadata: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, message: str, *, reason: str | None = None) -> None:
         super().__init__(message)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from controller.domain.errors import FailedPrecondition
-from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
+from controller.domain.model import CommandFailure, CommandOp, Instance, PowerState, TaskState, VmState
 from controller.domain.scaling.records import SCALING_EVENTS
 
 
@@ -81,6 +81,11 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
 }
 
 
+POWER_STATE_UPDATE = "instance.power_state.update"
+INSTANCE_LOST = "instance.lost"
+INSTANCE_UPDATE = "instance.update"
+
+
 def check_action(inst: Instance, op: CommandOp) -> Action:
     """The action, or FailedPrecondition naming the state that forbids it."""
     action = ACTIONS[op]
@@ -112,6 +117,27 @@ def needs_agent_for_delete(inst: Instance) -> bool:
     return inst.host_id is not None and inst.allocated
 
 
+# Tasks whose command needs the server's domain to exist on its host: when it is gone, no
+# queued command will bring it back (unlike SPAWNING, which creates it, and DELETING, which
+# wants it gone), so the server is lost.
+NEEDS_DOMAIN: Final = frozenset({TaskState.POWERING_ON, TaskState.POWERING_OFF, TaskState.REBOOTING})
+
+
+def mark_lost(inst: Instance, seen_by: str = "its agent registered") -> Instance:
+    """A server whose domain vanished is not silently re-created: it goes to ERROR with a
+    fault that says what happened, and keeps its claim until it is deleted. A task in flight
+    ends with it (its command can do nothing without the domain)."""
+    return bump(
+        inst,
+        vm_state=VmState.ERROR,
+        task_state=None,
+        task_command=None,
+        power_state=PowerState.UNKNOWN,
+        fault=f"domain missing on {inst.host_id}: libvirt no longer has it (seen when {seen_by});"
+        " delete the server",
+    )
+
+
 @dataclass(frozen=True)
 class ReportOutcome:
     instance: Instance
@@ -119,9 +145,20 @@ class ReportOutcome:
     release_allocation: bool
 
 
-def apply_result(inst: Instance, op: CommandOp, ok: bool, error: str, power: PowerState) -> ReportOutcome:
+def apply_result(
+    inst: Instance,
+    op: CommandOp,
+    ok: bool,
+    error: str,
+    power: PowerState,
+    failure: CommandFailure = CommandFailure.OTHER,
+) -> ReportOutcome:
     """What an agent's result for the instance's current task does to it."""
     action = ACTIONS[op]
+    if not ok and failure is CommandFailure.DOMAIN_MISSING and inst.task_state in NEEDS_DOMAIN:
+        # The same outcome as reconciliation finding the domain gone.
+        lost = mark_lost(inst, f"its {action.verb} command ran")
+        return ReportOutcome(lost, INSTANCE_LOST, False)
     if ok:
         new = bump(
             inst,
@@ -134,7 +171,8 @@ def apply_result(inst: Instance, op: CommandOp, ok: bool, error: str, power: Pow
             allocated=inst.allocated and op is not CommandOp.DELETE,
         )
         return ReportOutcome(new, action.end_event, op is CommandOp.DELETE)
-    fault = f"{action.verb} failed on {inst.host_id}: {error or 'no reason given'}"
+    failed = "expired" if failure is CommandFailure.EXPIRED else "failed"
+    fault = f"{action.verb} {failed} on {inst.host_id}: {error or 'no reason given'}"
     if op in (CommandOp.SPAWN, CommandOp.DELETE):
         # Nova's rule: a failed build or delete leaves the server in ERROR; a failed build
         # frees its claim, since nothing runs on the host.
@@ -171,11 +209,6 @@ def sync_power(inst: Instance, power: PowerState) -> Instance | None:
     return bump(inst, vm_state=vm_state, power_state=power)
 
 
-POWER_STATE_UPDATE = "instance.power_state.update"
-INSTANCE_LOST = "instance.lost"
-INSTANCE_UPDATE = "instance.update"
-
-
 def event_catalogue() -> dict[str, str]:
     """Every event type the controller publishes, with what it announces."""
     catalogue = {"instance.create.start": "a server was accepted (BUILDING, SCHEDULING)"}
@@ -196,7 +229,8 @@ def event_catalogue() -> dict[str, str]:
         "the server could not be built: no valid host, or spawn failed on its host (ERROR)"
     )
     catalogue[INSTANCE_LOST] = (
-        "reconciliation found the server's domain gone from its host (ERROR, fault says so)"
+        "the server's domain is gone from its host, as reconciliation or a start, stop or reboot"
+        " found (ERROR, fault says so)"
     )
     catalogue[INSTANCE_UPDATE] = (
         "a server's metadata changed (UpdateServer; its host, if it has one, was told), "

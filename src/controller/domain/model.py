@@ -57,6 +57,15 @@ class CommandOp(enum.StrEnum):
     UPDATE_METADATA = "UPDATE_METADATA"
 
 
+class CommandFailure(enum.StrEnum):
+    """Why an agent's command failed, where the outcome depends on it (agent.proto's
+    CommandFailure)."""
+
+    OTHER = "OTHER"  # the report's error says what happened
+    DOMAIN_MISSING = "DOMAIN_MISSING"  # the instance has no domain on that host
+    EXPIRED = "EXPIRED"  # the command waited too long for its host and was not carried out
+
+
 @dataclass(frozen=True)
 class Flavor:
     id: str

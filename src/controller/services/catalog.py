@@ -5,7 +5,9 @@ from __future__ import annotations
 from controller.domain import limits, names, paging
 from controller.domain.errors import ViolationCollector
 from controller.domain.model import Flavor
+from controller.domain.requests import RequestIdTaken, RequestRecord, parameters
 from controller.services.ports import CatalogStore
+from controller.services.request_ids import raced, replay
 
 
 class CatalogService:
@@ -31,7 +33,26 @@ class CatalogService:
         limits.check_request_id(v, request_id)
         v.raise_if_any()
         flavor = Flavor(flavor_id, vcpus, memory_mib, disk_gib, description)
-        return await self._store.create_flavor(flavor, request_id or None)
+        given = parameters(flavor)
+
+        async def retry() -> Flavor | None:
+            return await replay(
+                request_id,
+                given,
+                find=lambda: self._store.find_request("flavor", request_id),
+                made=self._made,
+                field_name=lambda f: "flavor_id" if f == "id" else f"flavor.{f}",
+            )
+
+        if (done := await retry()) is not None:
+            return done
+        try:
+            return await self._store.create_flavor(flavor, request_id or None, given)
+        except RequestIdTaken:
+            return await raced(request_id, retry)
+
+    async def _made(self, record: RequestRecord) -> Flavor:
+        return await self._store.get_flavor(names.parse_flavor(record.resource))
 
     async def get_flavor(self, name: str) -> Flavor:
         return await self._store.get_flavor(names.parse_flavor(name))

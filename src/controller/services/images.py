@@ -14,7 +14,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 import structlog
 
@@ -28,6 +28,8 @@ from controller.domain.errors import (
 )
 from controller.domain.image_format import HEADER_BYTES, ImageFormatError, virtual_size
 from controller.domain.model import Image, ImageStatus
+from controller.domain.requests import RequestIdTaken, RequestRecord, parameters
+from controller.services.request_ids import raced, replay
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +43,13 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class ImageRecords(Protocol):
-    async def create_image(self, image: Image, request_id: str | None) -> Image: ...
+    async def create_image(
+        self, image: Image, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Image:
+        """RequestIdTaken when another create has the request id (domain.requests)."""
+        ...
+
+    async def find_request(self, kind: Literal["image"], request_id: str) -> RequestRecord | None: ...
     async def get_image(self, image_id: str) -> Image: ...
     async def list_images(self, *, after: str | None, limit: int) -> list[Image]: ...
     async def delete_image(
@@ -147,6 +155,19 @@ class ImageService:
         if (ramdisk_id or req.kernel_args) and not req.kernel_image:
             v.add("image.kernel_image", "a ramdisk or kernel_args need a kernel image too")
         v.raise_if_any()
+        given = parameters(req)
+
+        async def retry() -> Image | None:
+            return await replay(
+                req.request_id,
+                given,
+                find=lambda: self._records.find_request("image", req.request_id),
+                made=lambda record: self._records.get_image(names.parse_image(record.resource)),
+                field_name=lambda f: f if f == "image_id" else f"image.{f}",
+            )
+
+        if (done := await retry()) is not None:
+            return done
         for part_id, want, field in (
             (kernel_id, boot.KERNEL_FORMAT, "image.kernel_image"),
             (ramdisk_id, boot.RAMDISK_FORMAT, "image.ramdisk_image"),
@@ -169,7 +190,10 @@ class ImageService:
             ramdisk_image=ramdisk_id,
             kernel_args=req.kernel_args,
         )
-        return await self._records.create_image(image, req.request_id or None)
+        try:
+            return await self._records.create_image(image, req.request_id or None, given)
+        except RequestIdTaken:
+            return await raced(req.request_id, retry)
 
     async def get(self, name: str) -> Image:
         return await self._records.get_image(names.parse_image(name))

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
 from controller.domain.placements import Failure, PendingServer, Placement
+from controller.domain.requests import RequestRecord
 from controller.domain.scaling.model import ScalingGroup
 from controller.domain.scaling.records import Activity, GroupMetric, GroupOutcome, GroupRecord, MemberRow
 from controller.domain.server_groups import GroupPlacement
@@ -32,11 +33,41 @@ class Mutation:
 MutateFn = Callable[[Instance], Mutation | None]
 
 
+@dataclass(frozen=True)
+class WaitingTask:
+    """A server's task whose command has waited for a DOWN host (domain.expiry)."""
+
+    uid: UUID
+    task_command: UUID
+    waited_s: float  # since the task's last change (its start, unless its metadata changed since)
+
+
 class InstanceStore(Protocol):
-    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance: ...
-    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None: ...
+    async def create(
+        self,
+        inst: Instance,
+        messages: Sequence[OutboxMessage],
+        params: Mapping[str, Any] | None = None,
+    ) -> Instance:
+        """Insert the instance with its messages and, when it has a request id, remember the
+        id with `params` (domain.requests); RequestIdTaken when another create has the id."""
+        ...
+
+    async def create_many(
+        self, insts: Sequence[Instance], messages: Sequence[OutboxMessage]
+    ) -> list[Instance]:
+        """Instances without request ids, with their messages, in one transaction."""
+        ...
+
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
+        """What a server's request id remembers (domain.requests)."""
+        ...
+
+    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]:
+        """These instances, deleted ones too."""
+        ...
+
     async def get(self, project: str, server_id: str) -> Instance: ...
-    async def get_many(self, uids: Sequence[UUID]) -> list[Instance]: ...
     async def list(
         self,
         project: str,
@@ -57,6 +88,11 @@ class InstanceStore(Protocol):
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         """Outbox messages that change no instance (e.g. removing an orphaned domain)."""
+        ...
+
+    async def waiting_on_down_hosts(self, longer_than_s: float, limit: int) -> builtins.list[WaitingTask]:
+        """Tasks in flight on hosts that are DOWN, whose command has waited longer than
+        `longer_than_s` (by the database's clock), longest first."""
         ...
 
 
@@ -120,11 +156,22 @@ class HostStore(Protocol):
 
 
 class CatalogStore(Protocol):
-    async def create_flavor(self, flavor: Flavor, request_id: str | None) -> Flavor: ...
+    async def create_flavor(
+        self, flavor: Flavor, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Flavor:
+        """RequestIdTaken when another create has the request id (see InstanceStore.create)."""
+        ...
+
+    async def find_request(self, kind: Literal["flavor", "image"], request_id: str) -> RequestRecord | None:
+        """What a flavor's or image's request id remembers (`kind`: "flavor" or "image")."""
+        ...
+
     async def get_flavor(self, flavor_id: str) -> Flavor: ...
     async def list_flavors(self, *, after: str | None, limit: int) -> list[Flavor]: ...
     async def delete_flavor(self, flavor_id: str, etag: str) -> None: ...
-    async def create_image(self, image: Image, request_id: str | None) -> Image: ...
+    async def create_image(
+        self, image: Image, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Image: ...
     async def get_image(self, image_id: str) -> Image: ...
     async def list_images(self, *, after: str | None, limit: int) -> list[Image]: ...
     async def delete_image(self, image_id: str, etag: str) -> None: ...
@@ -175,7 +222,7 @@ class ScalingGroupStore(Protocol):
 
 
 class AutoscalerStore(Protocol):
-    """What one evaluation round of the autoscaler reads and writes (storage.scaling_groups)."""
+    """What one evaluation round of the autoscaler reads and writes (storage.scaling_rounds)."""
 
     async def load_all(self) -> builtins.list[GroupRecord]: ...
     async def members_of(
@@ -184,3 +231,5 @@ class AutoscalerStore(Protocol):
     async def fresh_metrics(self, max_age_s: float) -> builtins.list[GroupMetric]: ...
     async def prune_metrics(self, max_age_s: float) -> int: ...
     async def save_decisions(self, outcomes: Sequence[GroupOutcome]) -> builtins.list[str]: ...
+    async def record_activities(self, activities: Sequence[tuple[str, str, Activity]]) -> None: ...
+    async def hosts_down_since(self) -> dict[str, float]: ...

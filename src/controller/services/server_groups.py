@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import builtins
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from controller.domain import limits, names, paging
 from controller.domain.errors import InvalidArgument, ViolationCollector
+from controller.domain.requests import RequestIdTaken, RequestRecord
 from controller.domain.server_groups import GroupPolicy, ServerGroup, parse_server_group
+from controller.services.request_ids import raced, replay
 
 POLICIES = ", ".join(p.value for p in GroupPolicy)
 MAX_ZONE = 255
@@ -37,7 +40,13 @@ def check_group_of(v: ViolationCollector, field: str, name: str, project: str) -
 
 
 class ServerGroupStore(Protocol):
-    async def create(self, group: ServerGroup, request_id: str | None) -> ServerGroup: ...
+    async def create(
+        self, group: ServerGroup, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> ServerGroup:
+        """RequestIdTaken when another create has the request id (domain.requests)."""
+        ...
+
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None: ...
     async def get(self, project: str, group_id: str) -> ServerGroup:
         """The group with its members; NotFound if the project has no such group."""
         ...
@@ -73,7 +82,23 @@ class ServerGroupService:
         limits.check_request_id(v, request_id)
         v.raise_if_any()
         assert chosen is not None
-        return await self._store.create(ServerGroup(project, group_id, chosen), request_id or None)
+        # The request's fields, as the request names them.
+        given = {"server_group_id": group_id, "server_group.policy": chosen.value}
+
+        async def retry() -> ServerGroup | None:
+            return await replay(
+                request_id,
+                given,
+                find=lambda: self._store.find_request(project, request_id),
+                made=lambda record: self._store.get(*parse_server_group(record.resource)),
+            )
+
+        if (done := await retry()) is not None:
+            return done
+        try:
+            return await self._store.create(ServerGroup(project, group_id, chosen), request_id or None, given)
+        except RequestIdTaken:
+            return await raced(request_id, retry)
 
     async def get(self, name: str) -> ServerGroup:
         return await self._store.get(*parse_server_group(name))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 from uuid import UUID
 
 import structlog
@@ -24,22 +26,28 @@ from controller.domain.lifecycle import (
     apply_result,
     bump,
     check_action,
+    mark_lost,
     needs_agent_for_delete,
     sync_power,
 )
 from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
+    CommandFailure,
     CommandOp,
     Instance,
     PowerState,
     TaskState,
     VmState,
 )
-from controller.domain.reconcile import compare, mark_lost
+from controller.domain.reconcile import compare
+from controller.domain.requests import RequestIdTaken, RequestRecord, parameters
+from controller.domain.scaling.model import ScalingGroup
+from controller.domain.server_groups import server_group_name
 from controller.scheduler.hosts import image_requirements
 from controller.services.boot import bootable, resolve_boot
 from controller.services.group_commit import GroupCommit
 from controller.services.ports import CatalogStore, InstanceStore, MutateFn, Mutation
+from controller.services.request_ids import raced, replay
 from controller.services.server_groups import ServerGroupStore, check_availability_zone, check_group_of
 
 log = structlog.get_logger(__name__)
@@ -63,6 +71,40 @@ class CreateServer:
     scaling_group: str = ""
 
 
+class _Checked(NamedTuple):
+    """A CreateServer's names, parsed and checked (no I/O)."""
+
+    project: str
+    server_id: str
+    flavor_id: str
+    image_id: str
+    kernel_id: str
+    ramdisk_id: str
+    zone: str
+    group_id: str
+    scaling_id: str
+
+
+def _check(req: CreateServer) -> _Checked:
+    v = ViolationCollector()
+    project = v.check(lambda: names.parse_project(req.parent, "parent"))
+    server_id = v.check(lambda: names.check_id(req.server_id, "server_id"))
+    flavor_id = v.check(lambda: names.parse_flavor(req.flavor, "server.flavor"))
+    image_id = v.check(lambda: names.parse_image(req.image, "server.image"))
+    limits.check_metadata(v, "server.metadata", dict(req.metadata))
+    limits.check_request_id(v, req.request_id)
+    kernel_id = v.check(lambda: _optional_image(req.kernel_image, "server.kernel_image"))
+    ramdisk_id = v.check(lambda: _optional_image(req.ramdisk_image, "server.ramdisk_image"))
+    check_kernel_args(v, "server.kernel_args", req.kernel_args)
+    zone = check_availability_zone(v, "server.availability_zone", req.availability_zone)
+    group_id = check_group_of(v, "server.server_group", req.server_group, project)
+    scaling_id = _scaling_group_of(v, "server.scaling_group", req.scaling_group, project)
+    v.raise_if_any()
+    return _Checked(
+        project, server_id, flavor_id, image_id, kernel_id, ramdisk_id, zone, group_id, scaling_id
+    )
+
+
 @dataclass(frozen=True)
 class AgentResult:
     command_id: UUID
@@ -71,6 +113,7 @@ class AgentResult:
     ok: bool
     error: str
     power_state: PowerState
+    failure: CommandFailure = CommandFailure.OTHER
 
 
 class ServerService:
@@ -90,45 +133,85 @@ class ServerService:
         return [found.get(u) for u in uids]
 
     async def create(self, req: CreateServer) -> Instance:
-        v = ViolationCollector()
-        project = v.check(lambda: names.parse_project(req.parent, "parent"))
-        server_id = v.check(lambda: names.check_id(req.server_id, "server_id"))
-        flavor_id = v.check(lambda: names.parse_flavor(req.flavor, "server.flavor"))
-        image_id = v.check(lambda: names.parse_image(req.image, "server.image"))
-        limits.check_metadata(v, "server.metadata", dict(req.metadata))
-        limits.check_request_id(v, req.request_id)
-        kernel_id = v.check(lambda: _optional_image(req.kernel_image, "server.kernel_image"))
-        ramdisk_id = v.check(lambda: _optional_image(req.ramdisk_image, "server.ramdisk_image"))
-        check_kernel_args(v, "server.kernel_args", req.kernel_args)
-        zone = check_availability_zone(v, "server.availability_zone", req.availability_zone)
-        group_id = check_group_of(v, "server.server_group", req.server_group, project)
-        scaling_id = _scaling_group_of(v, "server.scaling_group", req.scaling_group, project)
-        v.raise_if_any()
+        checked = _check(req)
+        # What the request id remembers is every field of the request (domain.requests).
+        given = parameters(req)
+        retry = functools.partial(
+            replay,
+            req.request_id,
+            given,
+            find=lambda: self._instances.find_request(checked.project, req.request_id),
+            made=self._made,
+            field_name=_server_field,
+        )
+        if (done := await retry()) is not None:
+            return done
+        inst = await self._new_instance(req, checked)
+        # The store checks the scaling group in the insert's transaction (it may be deleted meanwhile).
+        try:
+            return await self._instances.create(inst, [instance_event(inst, "instance.create.start")], given)
+        except RequestIdTaken:
+            return await raced(req.request_id, retry)
 
-        if req.request_id:
-            existing = await self._instances.find_by_request_id(project, req.request_id)
-            if existing is not None:
-                return existing  # a retry of a create that already happened (AIP-155)
-        flavor, image = await bootable(self._catalog, flavor_id, image_id)
+    async def create_members(self, group: ScalingGroup, server_ids: Sequence[str]) -> list[Instance]:
+        """A scaling group's new members, from its template, in one transaction (a large step
+        is one batch for the scheduler too), checked once: they share the template."""
+        if not server_ids:
+            return []
+        t = group.template
+        req = CreateServer(
+            parent=f"projects/{group.project}",
+            server_id=server_ids[0],
+            flavor=f"flavors/{t.flavor_id}",
+            image=f"images/{t.image_id}",
+            metadata=t.metadata,
+            request_id="",
+            availability_zone=t.availability_zone,
+            server_group=server_group_name(group.project, group.server_group_id)
+            if group.server_group_id
+            else "",
+            scaling_group=group.name,
+        )
+        first = await self._new_instance(req, _check(req))
+        members = [replace(first, uid=uuid.uuid4(), server_id=sid) for sid in server_ids]
+        return await self._instances.create_many(
+            members, [instance_event(m, "instance.create.start") for m in members]
+        )
+
+    async def delete_members(self, uids: Sequence[UUID]) -> None:
+        """Delete servers (scale-in victims, replaced members) in one transaction, each as
+        DeleteServer would; one already gone or being deleted is left as it is."""
+        decide = _action(CommandOp.DELETE, "")
+
+        def delete(inst: Instance) -> Mutation | None:
+            if inst.vm_state is VmState.DELETED:
+                return None
+            return decide(inst)
+
+        await self._instances.mutate_uids([(uid, delete) for uid in uids])
+
+    async def _new_instance(self, req: CreateServer, c: _Checked) -> Instance:
+        """The server a checked request describes, resolved against the catalog (not stored)."""
+        flavor, image = await bootable(self._catalog, c.flavor_id, c.image_id)
         boot = await resolve_boot(
             self._catalog,
             image,
             flavor,
-            kernel_id=kernel_id,
-            ramdisk_id=ramdisk_id,
+            kernel_id=c.kernel_id,
+            ramdisk_id=c.ramdisk_id,
             kernel_args=req.kernel_args,
         )
-        if group_id:
+        if c.group_id:
             if self._groups is None:
                 raise NotFound(req.server_group)
-            await self._groups.get(project, group_id)  # NotFound unless the project has it
+            await self._groups.get(c.project, c.group_id)  # NotFound unless the project has it
         arch, hypervisor_type = image_requirements(image.properties)
-        inst = Instance(
+        return Instance(
             uid=uuid.uuid4(),
-            project=project,
-            server_id=server_id,
-            flavor_id=flavor_id,
-            image_id=image_id,
+            project=c.project,
+            server_id=c.server_id,
+            flavor_id=c.flavor_id,
+            image_id=c.image_id,
             vcpus=flavor.vcpus,
             memory_mib=flavor.memory_mib,
             disk_gib=flavor.disk_gib,
@@ -137,14 +220,20 @@ class ServerService:
             metadata=dict(req.metadata),
             request_id=req.request_id or None,
             boot=boot,
-            availability_zone=zone,
-            server_group=group_id,
+            availability_zone=c.zone,
+            server_group=c.group_id,
             required_arch=arch,
             required_hypervisor_type=hypervisor_type,
-            scaling_group=scaling_id,
+            scaling_group=c.scaling_id,
         )
-        # The store checks the scaling group in the insert's transaction (it may be deleted meanwhile).
-        return await self._instances.create(inst, [instance_event(inst, "instance.create.start")])
+
+    async def _made(self, record: RequestRecord) -> Instance:
+        """The server a request made, as it is now: deleted too (AIP-155's same answer, as
+        EC2 answers a ClientToken)."""
+        found = await self._instances.get_many([record.uid]) if record.uid else []
+        if not found:
+            raise NotFound(record.resource)
+        return found[0]
 
     async def get(self, name: str) -> Instance:
         project, server_id = names.parse_server(name)
@@ -190,27 +279,7 @@ class ServerService:
         """Start, stop, reboot or delete: check the state machine, record the task and send
         the command, all under the row lock."""
         project, server_id = names.parse_server(name)
-
-        def decide(inst: Instance) -> Mutation | None:
-            if etag and etag != str(inst.version):
-                raise EtagMismatch(inst.name, etag, str(inst.version))
-            if op is CommandOp.DELETE and inst.task_state is TaskState.DELETING:
-                return None  # already being deleted: deleting again changes nothing
-            action = check_action(inst, op)
-            if op is CommandOp.DELETE and not needs_agent_for_delete(inst):
-                gone = bump(
-                    inst,
-                    vm_state=VmState.DELETED,
-                    task_state=None,
-                    task_command=None,
-                    power_state=PowerState.UNKNOWN,
-                )
-                return Mutation(gone, [instance_event(gone, action.end_event)])
-            command_id = uuid.uuid4()
-            new = bump(inst, task_state=action.task, task_command=command_id)
-            return Mutation(new, [instance_event(new, action.start_event), command(new, op, command_id)])
-
-        return await self._instances.mutate(project, server_id, decide)
+        return await self._instances.mutate(project, server_id, _action(op, etag))
 
     async def update_metadata(
         self, name: str, metadata: Mapping[str, str], update_mask: Sequence[str], etag: str
@@ -259,7 +328,9 @@ class ServerService:
         def decide(inst: Instance) -> Mutation | None:
             if inst.task_command != result.command_id or inst.host_id != host_id:
                 return None
-            outcome = apply_result(inst, result.op, result.ok, result.error, result.power_state)
+            outcome = apply_result(
+                inst, result.op, result.ok, result.error, result.power_state, result.failure
+            )
             return Mutation(
                 outcome.instance,
                 [instance_event(outcome.instance, outcome.event_type)],
@@ -321,5 +392,35 @@ def _scaling_group_of(v: ViolationCollector, field: str, name: str, project: str
     return group_id
 
 
+def _server_field(parameter: str) -> str:
+    """A CreateServer parameter as the request names it (CreateServerRequest.server.flavor)."""
+    return parameter if parameter in ("parent", "server_id") else f"server.{parameter}"
+
+
 def _optional_image(name: str, field: str) -> str:
     return names.parse_image(name, field) if name else ""
+
+
+def _action(op: CommandOp, etag: str) -> MutateFn:
+    """Start, stop, reboot or delete one server, as decided under its row lock."""
+
+    def decide(inst: Instance) -> Mutation | None:
+        if etag and etag != str(inst.version):
+            raise EtagMismatch(inst.name, etag, str(inst.version))
+        if op is CommandOp.DELETE and inst.task_state is TaskState.DELETING:
+            return None  # already being deleted: deleting again changes nothing
+        action = check_action(inst, op)
+        if op is CommandOp.DELETE and not needs_agent_for_delete(inst):
+            gone = bump(
+                inst,
+                vm_state=VmState.DELETED,
+                task_state=None,
+                task_command=None,
+                power_state=PowerState.UNKNOWN,
+            )
+            return Mutation(gone, [instance_event(gone, action.end_event)])
+        command_id = uuid.uuid4()
+        new = bump(inst, task_state=action.task, task_command=command_id)
+        return Mutation(new, [instance_event(new, action.start_event), command(new, op, command_id)])
+
+    return decide

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
 
 import asyncpg
 
 from controller.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
 from controller.domain.model import Flavor, Image
-from controller.storage import image_locks, rows
+from controller.domain.requests import RequestRecord
+from controller.storage import image_locks, request_ids, rows
 from controller.storage.rows import Conn
 
 FLAVOR_COLUMNS = "id, vcpus, memory_mib, disk_gib, description, version, created_at"
@@ -23,24 +25,27 @@ class PgCatalogStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create_flavor(self, flavor: Flavor, request_id: str | None) -> Flavor:
+    async def find_request(self, kind: Literal["flavor", "image"], request_id: str) -> RequestRecord | None:
+        return await request_ids.find(self._pool, kind, "", request_id)
+
+    async def create_flavor(
+        self, flavor: Flavor, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Flavor:
         try:
-            row = await self._pool.fetchrow(
-                f"INSERT INTO flavors (id, vcpus, memory_mib, disk_gib, description, request_id)"
-                f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {FLAVOR_COLUMNS}",
-                flavor.id,
-                flavor.vcpus,
-                flavor.memory_mib,
-                flavor.disk_gib,
-                flavor.description,
-                request_id,
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                if request_id:
+                    await request_ids.remember(conn, "flavor", "", request_id, f"flavors/{flavor.id}", params)
+                row = await conn.fetchrow(
+                    f"INSERT INTO flavors (id, vcpus, memory_mib, disk_gib, description, request_id)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {FLAVOR_COLUMNS}",
+                    flavor.id,
+                    flavor.vcpus,
+                    flavor.memory_mib,
+                    flavor.disk_gib,
+                    flavor.description,
+                    request_id,
+                )
         except asyncpg.UniqueViolationError as exc:
-            existing = await self._pool.fetchrow(
-                f"SELECT {FLAVOR_COLUMNS}, request_id FROM flavors WHERE id = $1", flavor.id
-            )
-            if request_id and existing is not None and existing["request_id"] == request_id:
-                return rows.flavor(existing)  # a retried create (AIP-155)
             raise AlreadyExists(f"flavors/{flavor.id}") from exc
         if row is None:  # INSERT ... RETURNING always yields the row
             raise RuntimeError(f"inserting flavors/{flavor.id} returned no row")
@@ -70,29 +75,29 @@ class PgCatalogStore:
                 raise EtagMismatch(f"flavors/{flavor_id}", etag, str(version))
             await conn.execute("DELETE FROM flavors WHERE id = $1", flavor_id)
 
-    async def create_image(self, image: Image, request_id: str | None) -> Image:
+    async def create_image(
+        self, image: Image, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Image:
         try:
-            row = await self._pool.fetchrow(
-                f"INSERT INTO images (id, disk_format, min_disk_gib, min_memory_mib, status,"
-                f" properties, request_id, kernel_image, ramdisk_image, kernel_args)"
-                f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {IMAGE_COLUMNS}",
-                image.id,
-                image.disk_format,
-                image.min_disk_gib,
-                image.min_memory_mib,
-                image.status.value,
-                image.properties,
-                request_id,
-                image.kernel_image,
-                image.ramdisk_image,
-                image.kernel_args,
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                if request_id:
+                    await request_ids.remember(conn, "image", "", request_id, f"images/{image.id}", params)
+                row = await conn.fetchrow(
+                    f"INSERT INTO images (id, disk_format, min_disk_gib, min_memory_mib, status,"
+                    f" properties, request_id, kernel_image, ramdisk_image, kernel_args)"
+                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {IMAGE_COLUMNS}",
+                    image.id,
+                    image.disk_format,
+                    image.min_disk_gib,
+                    image.min_memory_mib,
+                    image.status.value,
+                    image.properties,
+                    request_id,
+                    image.kernel_image,
+                    image.ramdisk_image,
+                    image.kernel_args,
+                )
         except asyncpg.UniqueViolationError as exc:
-            existing = await self._pool.fetchrow(
-                f"SELECT {IMAGE_COLUMNS}, request_id FROM images WHERE id = $1", image.id
-            )
-            if request_id and existing is not None and existing["request_id"] == request_id:
-                return rows.image(existing)
             raise AlreadyExists(f"images/{image.id}") from exc
         if row is None:  # INSERT ... RETURNING always yields the row
             raise RuntimeError(f"inserting images/{image.id} returned no row")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -11,66 +12,88 @@ import asyncpg
 from controller.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Instance, VmState
+from controller.domain.requests import RequestRecord
 from controller.domain.scaling.model import scaling_group_name
-from controller.services.ports import MutateFn, Mutation
-from controller.storage import bulk_mutations, rows
+from controller.services.ports import MutateFn, Mutation, WaitingTask
+from controller.storage import bulk_mutations, request_ids, rows
 from controller.storage.rows import INSTANCE_COLUMNS
+
+INSERT = (
+    "INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus, memory_mib,"
+    " disk_gib, vm_state, task_state, metadata, request_id, availability_zone, server_group, boot,"
+    " required_arch, required_hypervisor_type, scaling_group)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+)
+
+
+def _insert_values(inst: Instance) -> tuple[Any, ...]:
+    return (
+        inst.uid,
+        inst.project,
+        inst.server_id,
+        inst.flavor_id,
+        inst.image_id,
+        inst.vcpus,
+        inst.memory_mib,
+        inst.disk_gib,
+        inst.vm_state.value,
+        inst.task_state.value if inst.task_state else None,
+        inst.metadata,
+        inst.request_id,
+        inst.availability_zone,
+        inst.server_group,
+        rows.boot_json(inst.boot),
+        inst.required_arch,
+        inst.required_hypervisor_type,
+        inst.scaling_group,
+    )
 
 
 class PgInstanceStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, inst: Instance, messages: Sequence[OutboxMessage]) -> Instance:
+    async def create(
+        self,
+        inst: Instance,
+        messages: Sequence[OutboxMessage],
+        params: Mapping[str, Any] | None = None,
+    ) -> Instance:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 if inst.scaling_group:
                     await _check_scaling_group(conn, inst.project, inst.scaling_group)
-                row = await conn.fetchrow(
-                    f"INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus,"
-                    f" memory_mib, disk_gib, vm_state, task_state, metadata, request_id,"
-                    f" availability_zone, server_group, boot, required_arch, required_hypervisor_type,"
-                    f" scaling_group)"
-                    f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-                    f" $16, $17, $18)"
-                    f" RETURNING {INSTANCE_COLUMNS}",
-                    inst.uid,
-                    inst.project,
-                    inst.server_id,
-                    inst.flavor_id,
-                    inst.image_id,
-                    inst.vcpus,
-                    inst.memory_mib,
-                    inst.disk_gib,
-                    inst.vm_state.value,
-                    inst.task_state.value if inst.task_state else None,
-                    inst.metadata,
-                    inst.request_id,
-                    inst.availability_zone,
-                    inst.server_group,
-                    rows.boot_json(inst.boot),
-                    inst.required_arch,
-                    inst.required_hypervisor_type,
-                    inst.scaling_group,
-                )
+                if inst.request_id:
+                    await request_ids.remember(
+                        conn, "server", inst.project, inst.request_id, inst.name, params, inst.uid
+                    )
+                row = await conn.fetchrow(f"{INSERT} RETURNING {INSTANCE_COLUMNS}", *_insert_values(inst))
                 if row is None:  # INSERT ... RETURNING always yields the row
                     raise RuntimeError(f"inserting {inst.name} returned no row")
                 await rows.insert_outbox(conn, messages)
         except asyncpg.UniqueViolationError as exc:
-            if exc.constraint_name == "instances_request_id" and inst.request_id:
-                existing = await self.find_by_request_id(inst.project, inst.request_id)
-                if existing is not None:
-                    return existing
             raise AlreadyExists(inst.name) from exc
         return rows.instance(row)
 
-    async def find_by_request_id(self, project: str, request_id: str) -> Instance | None:
-        row = await self._pool.fetchrow(
-            f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE project = $1 AND request_id = $2",
-            project,
-            request_id,
-        )
-        return rows.instance(row) if row else None
+    async def create_many(
+        self, insts: Sequence[Instance], messages: Sequence[OutboxMessage]
+    ) -> list[Instance]:
+        """Insert instances without request ids (a scaling group's new members) with their
+        messages, in one transaction; AlreadyExists when a name is taken (nothing is written)."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                for group in sorted({(i.project, i.scaling_group) for i in insts if i.scaling_group}):
+                    await _check_scaling_group(conn, *group)
+                await conn.executemany(INSERT, [_insert_values(i) for i in insts])
+                await rows.insert_outbox(conn, messages)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(
+                ", ".join(i.name for i in insts[:3]) + (" ..." if len(insts) > 3 else "")
+            ) from exc
+        return list(insts)
+
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
+        return await request_ids.find(self._pool, "server", project, request_id)
 
     async def get(self, project: str, server_id: str) -> Instance:
         row = await self._pool.fetchrow(
@@ -135,6 +158,20 @@ class PgInstanceStore:
             if row is None:
                 raise NotFound(f"projects/{project}/servers/{server_id}")
             return await _apply(conn, rows.instance(row), fn)
+
+    async def waiting_on_down_hosts(self, longer_than_s: float, limit: int) -> builtins.list[WaitingTask]:
+        # updated_at is the task's start (the transaction that wrote its command), or later if
+        # its metadata changed since: a command never looks older than it is.
+        found = await self._pool.fetch(
+            "SELECT i.uid, i.task_command, extract(epoch FROM now() - i.updated_at)::float8 AS waited_s"
+            " FROM instances i JOIN host_status s ON s.id = i.host_id"
+            " WHERE s.state = 'DOWN' AND i.deleted_at IS NULL AND i.task_state IS NOT NULL"
+            " AND i.task_command IS NOT NULL AND i.updated_at < now() - make_interval(secs => $1)"
+            " ORDER BY i.updated_at LIMIT $2",
+            longer_than_s,
+            limit,
+        )
+        return [WaitingTask(r["uid"], r["task_command"], r["waited_s"]) for r in found]
 
     async def enqueue(self, messages: Sequence[OutboxMessage]) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -20,7 +20,8 @@ class Role(enum.IntEnum):
     OUTBOX_RELAY = 0x0C_0A57_0100
     HOST_MONITOR = 0x0C_0A57_0101
     TABLE_UPKEEP = 0x0C_0A57_0102
-    AUTOSCALER = 0x0C_0A57_0103
+    COMMAND_EXPIRY = 0x0C_0A57_0103
+    AUTOSCALER = 0x0C_0A57_0104
 
 
 async def try_lead(conn: asyncpg.Connection, role: Role) -> bool:

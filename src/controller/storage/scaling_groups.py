@@ -1,17 +1,13 @@
-"""Scaling groups in PostgreSQL: configuration, the autoscaler's state and status, history and
-pushed metrics. Members are not stored twice: they are the live instances whose
-`scaling_group` names the group (created through ServerService, which checks here, under a key
-share lock, that the group exists and is not being deleted).
-
-Two sets of methods: the API's (create … list_activities) and the autoscaler's, for one
-evaluation round (load_all, members_of, fresh_metrics, then save_decisions in one transaction).
+"""Scaling groups in PostgreSQL as the API uses them (services.ports.ScalingGroupStore):
+configuration, status, history and pushed metrics. Members are not stored twice: they are the
+live instances whose `scaling_group` names the group (created through ServerService; the
+instance store checks, under a key share lock, that the group exists and is not being
+deleted). What the autoscaler reads and writes each round: storage.scaling_rounds.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
-from collections.abc import Sequence
 
 import asyncpg
 
@@ -23,19 +19,14 @@ from controller.domain.errors import (
     NotFound,
 )
 from controller.domain.lifecycle import INSTANCE_UPDATE
-from controller.domain.messages import OutboxMessage, instance_event
-from controller.domain.model import PowerState, TaskState, VmState
+from controller.domain.messages import instance_event
 from controller.domain.names import server_name
 from controller.domain.scaling.evaluation import GroupState
 from controller.domain.scaling.model import ScaleInRule, ScalingGroup, scaling_group_name
 from controller.domain.scaling.records import (
     Activity,
-    GroupMetric,
-    GroupOutcome,
     GroupRecord,
     GroupStatus,
-    MemberRow,
-    scaling_event,
 )
 from controller.domain.server_groups import server_group_name
 from controller.storage import rows, scaling_json
@@ -75,41 +66,8 @@ UPDATE scaling_groups SET template = $4, min_size = $5, max_size = $6, desired_s
 WHERE project = $1 AND id = $2 AND version = $3 AND deleting_at IS NULL
 """
 
-MEMBER_COLUMNS = (
-    "project, scaling_group, uid, server_id, created_at, vm_state, task_state, power_state, host_id, fault"
-)
 
-# The sizes only where the group is as the round loaded it (`fresh`); state, status and
-# last_scale_at always. The version moves when a size does (it is the etag).
-SAVE = """
-UPDATE scaling_groups g SET
-    desired_size = CASE WHEN u.fresh THEN u.desired ELSE g.desired_size END,
-    min_size = CASE WHEN u.fresh THEN u.min ELSE g.min_size END,
-    max_size = CASE WHEN u.fresh THEN u.max ELSE g.max_size END,
-    manual_desired = CASE WHEN u.fresh THEN NULL ELSE g.manual_desired END,
-    version = CASE WHEN u.fresh AND (g.desired_size, g.min_size, g.max_size)
-                                 IS DISTINCT FROM (u.desired, u.min, u.max)
-                   THEN g.version + 1 ELSE g.version END,
-    updated_at = CASE WHEN u.fresh AND (g.desired_size, g.min_size, g.max_size)
-                                    IS DISTINCT FROM (u.desired, u.min, u.max)
-                      THEN now() ELSE g.updated_at END,
-    state = u.state::jsonb,
-    status = u.status::jsonb,
-    last_scale_at = CASE WHEN u.scaled THEN now() ELSE g.last_scale_at END
-FROM unnest($1::text[], $2::text[], $3::bool[], $4::int[], $5::int[], $6::int[], $7::text[],
-            $8::text[], $9::bool[]) AS u(project, id, fresh, desired, min, max, state, status, scaled)
-WHERE g.project = u.project AND g.id = u.id
-"""
-
-INSERT_ACTIVITIES = """
-INSERT INTO scaling_activities (project, group_id, kind, payload)
-SELECT p, g, k, d::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(p, g, k, d, n)
-ORDER BY n
-"""
-
-
-def _record(r: asyncpg.Record) -> GroupRecord:
+def group_record(r: asyncpg.Record) -> GroupRecord:
     group = ScalingGroup(
         project=r["project"],
         id=r["id"],
@@ -136,22 +94,6 @@ def _record(r: asyncpg.Record) -> GroupRecord:
         members=tuple(r["members"]),
         current_size=r["current_size"],
         active_size=r["active_size"],
-    )
-
-
-def _member(r: asyncpg.Record) -> MemberRow:
-    task = r["task_state"]
-    return MemberRow(
-        project=r["project"],
-        group_id=r["scaling_group"],
-        uid=r["uid"],
-        server_id=r["server_id"],
-        created_at=r["created_at"],
-        vm_state=VmState(r["vm_state"]),
-        task_state=TaskState(task) if task else None,
-        power_state=PowerState(r["power_state"]),
-        host_id=r["host_id"],
-        fault=r["fault"],
     )
 
 
@@ -215,13 +157,13 @@ class PgScalingGroupStore:
         row = await self._pool.fetchrow(
             SELECT + " WHERE g.project = $1 AND g.request_id = $2", project, request_id
         )
-        return _record(row) if row else None
+        return group_record(row) if row else None
 
     async def get(self, project: str, group_id: str) -> GroupRecord:
         row = await self._pool.fetchrow(SELECT + " WHERE g.project = $1 AND g.id = $2", project, group_id)
         if row is None:
             raise NotFound(scaling_group_name(project, group_id))
-        return _record(row)
+        return group_record(row)
 
     async def list(self, project: str, *, after: str | None, limit: int) -> builtins.list[GroupRecord]:
         found = await self._pool.fetch(
@@ -230,7 +172,7 @@ class PgScalingGroupStore:
             after,
             limit,
         )
-        return [_record(r) for r in found]
+        return [group_record(r) for r in found]
 
     async def update(self, group: ScalingGroup, *, version: int, manual_desired: bool) -> GroupRecord:
         """Write `group`'s configuration if the stored group is still at `version`
@@ -387,96 +329,6 @@ class PgScalingGroupStore:
             Activity.from_json(r["kind"], r["payload"], id=r["id"], occurred_at=r["occurred_at"])
             for r in found
         ]
-
-    # --- the autoscaler's -------------------------------------------------------------------
-
-    async def load_all(self) -> builtins.list[GroupRecord]:
-        """Every group not being deleted, with its state and pending manual_desired."""
-        found = await self._pool.fetch(SELECT + " WHERE g.deleting_at IS NULL ORDER BY g.project, g.id")
-        return [_record(r) for r in found]
-
-    async def members_of(
-        self, groups: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], builtins.list[MemberRow]]:
-        """The live members (being deleted too) of these (project, group id) pairs, oldest
-        first; every pair asked for is a key."""
-        out: dict[tuple[str, str], builtins.list[MemberRow]] = {key: [] for key in groups}
-        if not groups:
-            return out
-        found = await self._pool.fetch(
-            f"SELECT {MEMBER_COLUMNS} FROM instances"
-            " WHERE (project, scaling_group) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
-            " AND scaling_group <> '' AND deleted_at IS NULL ORDER BY created_at, server_id",
-            [p for p, _ in groups],
-            [g for _, g in groups],
-        )
-        for r in found:
-            out[(r["project"], r["scaling_group"])].append(_member(r))
-        return out
-
-    async def fresh_metrics(self, max_age_s: float) -> builtins.list[GroupMetric]:
-        """Pushed metric values recorded within the last `max_age_s` seconds."""
-        found = await self._pool.fetch(
-            "SELECT project, group_id, metric, member, value, recorded_at FROM group_metrics"
-            " WHERE recorded_at > now() - make_interval(secs => $1)",
-            max_age_s,
-        )
-        return [
-            GroupMetric(r["project"], r["group_id"], r["metric"], r["member"], r["value"], r["recorded_at"])
-            for r in found
-        ]
-
-    async def prune_metrics(self, max_age_s: float) -> int:
-        """Forget pushed values older than `max_age_s` (members gone, clients stopped)."""
-        status = await self._pool.execute(
-            "DELETE FROM group_metrics WHERE recorded_at < now() - make_interval(secs => $1)", max_age_s
-        )
-        return int(status.split()[-1])
-
-    async def save_decisions(self, outcomes: Sequence[GroupOutcome]) -> builtins.list[str]:
-        """One round's outcomes in one transaction: sizes, state, status, last_scale_at, the
-        activities and their `scaling.*` events (see GroupOutcome). Returns the names of the
-        groups whose sizes were not written (changed or deleted since they were loaded)."""
-        if not outcomes:
-            return []
-        async with self._pool.acquire() as conn, conn.transaction():
-            # Locked in key order, so concurrent writers cannot deadlock; not blocking the
-            # key share lock a member's create takes.
-            found = await conn.fetch(
-                "SELECT project, id, version FROM scaling_groups"
-                " WHERE (project, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
-                " AND deleting_at IS NULL ORDER BY project, id FOR NO KEY UPDATE",
-                [o.project for o in outcomes],
-                [o.group_id for o in outcomes],
-            )
-            versions = {(r["project"], r["id"]): r["version"] for r in found}
-            live = [o for o in outcomes if (o.project, o.group_id) in versions]
-            fresh = [versions[(o.project, o.group_id)] == o.version for o in live]
-            await conn.execute(
-                SAVE,
-                [o.project for o in live],
-                [o.group_id for o in live],
-                fresh,
-                [o.desired_size for o in live],
-                [o.min_size for o in live],
-                [o.max_size for o in live],
-                [json.dumps(o.state.to_json()) for o in live],
-                [json.dumps(o.status.to_json()) for o in live],
-                [o.scaled for o in live],
-            )
-            done = [(o, a) for o in live for a in o.activities]
-            if done:
-                await conn.execute(
-                    INSERT_ACTIVITIES,
-                    [o.project for o, _ in done],
-                    [o.group_id for o, _ in done],
-                    [a.kind for _, a in done],
-                    [json.dumps(a.to_json()) for _, a in done],
-                )
-                events: list[OutboxMessage] = [scaling_event(o.project, o.group_id, a) for o, a in done]
-                await rows.insert_outbox(conn, events)
-        applied = {(o.project, o.group_id) for o, ok in zip(live, fresh, strict=True) if ok}
-        return [o.name for o in outcomes if (o.project, o.group_id) not in applied]
 
 
 def _refuse_deleting(record: GroupRecord) -> None:

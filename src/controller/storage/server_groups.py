@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping
+from typing import Any
 
 import asyncpg
 
 from controller.domain.errors import AlreadyExists, EtagMismatch, FailedPrecondition, NotFound
+from controller.domain.requests import RequestRecord
 from controller.domain.scaling.model import scaling_group_name
 from controller.domain.server_groups import GroupPolicy, ServerGroup, server_group_name
+from controller.storage import request_ids
 
 # One row per group with its members' server ids (sorted), for Get and List alike.
 SELECT = """
@@ -36,24 +40,28 @@ class PgServerGroupStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def create(self, group: ServerGroup, request_id: str | None) -> ServerGroup:
+    async def create(
+        self, group: ServerGroup, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> ServerGroup:
         try:
-            await self._pool.execute(
-                "INSERT INTO server_groups (project, id, policy, request_id) VALUES ($1, $2, $3, $4)",
-                group.project,
-                group.id,
-                group.policy.value,
-                request_id,
-            )
-        except asyncpg.UniqueViolationError as exc:
-            if request_id:
-                row = await self._pool.fetchrow(
-                    SELECT + " WHERE g.project = $1 AND g.request_id = $2", group.project, request_id
+            async with self._pool.acquire() as conn, conn.transaction():
+                if request_id:
+                    await request_ids.remember(
+                        conn, "server_group", group.project, request_id, group.name, params
+                    )
+                await conn.execute(
+                    "INSERT INTO server_groups (project, id, policy, request_id) VALUES ($1, $2, $3, $4)",
+                    group.project,
+                    group.id,
+                    group.policy.value,
+                    request_id,
                 )
-                if row is not None:
-                    return _group(row)  # a retried create (AIP-155)
+        except asyncpg.UniqueViolationError as exc:
             raise AlreadyExists(group.name) from exc
         return await self.get(group.project, group.id)
+
+    async def find_request(self, project: str, request_id: str) -> RequestRecord | None:
+        return await request_ids.find(self._pool, "server_group", project, request_id)
 
     async def get(self, project: str, group_id: str) -> ServerGroup:
         row = await self._pool.fetchrow(SELECT + " WHERE g.project = $1 AND g.id = $2", project, group_id)

@@ -1,4 +1,5 @@
-"""Table upkeep: VACUUM the controller's busiest tables when their dead rows pile up.
+"""Table upkeep: VACUUM the controller's busiest tables when their dead rows pile up, and
+forget request ids past their retention (request_ids.purge).
 
 The outbox is a queue (every row inserted, then deleted), host_status is rewritten at every
 heartbeat flush, the metrics tables at every persistence round, instances and hosts at every
@@ -20,8 +21,11 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from controller.storage import request_ids
+
 log = structlog.get_logger(__name__)
 
+PURGE_INTERVAL_S = 60.0  # between purges of request ids when no vacuum rounds are run
 TABLES = ("outbox", "host_status", "hosts", "host_metrics", "instance_metrics", "instances")
 
 
@@ -74,18 +78,31 @@ async def vacuum_round(
     return done
 
 
-async def keep_tables(conn: asyncpg.Connection, interval_s: float) -> None:
-    """A vacuum round every `interval_s`, for as long as this replica leads."""
+async def keep_tables(
+    conn: asyncpg.Connection,
+    interval_s: float,
+    *,
+    vacuum: bool = True,
+    request_id_retention_s: float | None = None,
+) -> None:
+    """A round every `interval_s`, for as long as this replica leads: VACUUM (unless `vacuum`
+    is off: PostgreSQL's autovacuum's job then), and forget the request ids whose resource was
+    deleted more than `request_id_retention_s` ago (an indexed DELETE of what is due)."""
     while True:
-        try:
-            for v in await vacuum_round(conn):
-                log.info(
-                    "upkeep.vacuumed",
-                    table=v.table,
-                    dead_rows=v.dead_rows,
-                    analyzed=v.analyzed,
-                    took_s=v.took_s,
-                )
-        except asyncpg.PostgresError as exc:  # e.g. not the tables' owner: say so, go on
-            log.warning("upkeep.vacuum_failed", error=str(exc))
+        if vacuum:
+            try:
+                for v in await vacuum_round(conn):
+                    log.info(
+                        "upkeep.vacuumed",
+                        table=v.table,
+                        dead_rows=v.dead_rows,
+                        analyzed=v.analyzed,
+                        took_s=v.took_s,
+                    )
+            except asyncpg.PostgresError as exc:  # e.g. not the tables' owner: say so, go on
+                log.warning("upkeep.vacuum_failed", error=str(exc))
+        if request_id_retention_s is not None:
+            purged = await request_ids.purge(conn, request_id_retention_s)
+            if purged:
+                log.info("upkeep.request_ids_forgotten", count=purged, retention_s=request_id_retention_s)
         await asyncio.sleep(interval_s)

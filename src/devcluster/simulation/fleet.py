@@ -141,7 +141,8 @@ class Fleet:
             heartbeat_interval=s.heartbeats.interval_s,
             channel=self._channels.for_slot(slot),
         )
-        processor = CommandProcessor(hypervisor, uplink)  # the hypervisor keeps the loads
+        # The hypervisor keeps the loads.
+        processor = CommandProcessor(hypervisor, uplink, expiry=lambda: uplink.command_expiry_s)
         sampler = functools.partial(hypervisor.sample, with_instances=s.fleet.instance_metrics)
         return SimulatedAgent(host_id, zone, shape, hypervisor, uplink, processor, sampler)
 

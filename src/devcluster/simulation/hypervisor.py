@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from agent.hypervisor.base import (
     DomainChange,
     DomainInfo,
+    DomainMissing,
     DomainSpec,
     HypervisorError,
     HypervisorInfo,
@@ -183,7 +184,7 @@ class SimulatedHypervisor:
     def _existing(self, instance_uid: str) -> SimulatedDomain:
         d = self.domains.get(_canonical(instance_uid))
         if d is None:
-            raise HypervisorError(f"no domain for instance {instance_uid}")
+            raise DomainMissing(f"no domain for instance {instance_uid}")
         return d
 
     def _info_of(self, d: SimulatedDomain) -> DomainInfo:

@@ -27,9 +27,12 @@ async def wait_for(predicate: Callable[[], bool], within: float = 5.0) -> None:
 class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
     """A controller stand-in: answers Register, records everything, accepts reports on demand."""
 
-    def __init__(self, *, accepting: bool = True, heartbeat_interval_ms: int = 0) -> None:
+    def __init__(
+        self, *, accepting: bool = True, heartbeat_interval_ms: int = 0, command_expiry_ms: int = 0
+    ) -> None:
         self.accepting = accepting
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.command_expiry_ms = command_expiry_ms
         self.messages: list[agent_pb2.AgentMessage] = []
         self.streams = 0
         self._server: grpc.aio.Server | None = None
@@ -47,7 +50,9 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
         await context.write(
             agent_pb2.ControllerMessage(
                 registered=agent_pb2.Registered(
-                    controller_id="fake", heartbeat_interval_ms=self.heartbeat_interval_ms
+                    controller_id="fake",
+                    heartbeat_interval_ms=self.heartbeat_interval_ms,
+                    command_expiry_ms=self.command_expiry_ms,
                 )
             )
         )

@@ -90,6 +90,20 @@ async def test_controller_heartbeat_interval_overrides_the_setting(
         await fake.stop()
 
 
+async def test_the_controller_says_how_long_commands_may_wait(
+    hypervisor: LibvirtHypervisor, uplink_for: Callable[..., Uplink]
+) -> None:
+    fake = FakeGateway(command_expiry_ms=90_500)
+    port = await fake.start()
+    try:
+        uplink = uplink_for(port)
+        assert uplink.command_expiry_s == 0  # until a controller says otherwise: no limit
+        await asyncio.wait_for(uplink.registered.wait(), 5)
+        assert uplink.command_expiry_s == 90.5
+    finally:
+        await fake.stop()
+
+
 async def test_deliver_returns_when_accepted(
     gateway: FakeGateway, uplink_for: Callable[[int], Uplink]
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -19,6 +19,7 @@ import grpc
 from google.protobuf import any_pb2, empty_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from scaling_fakes import FakeScalingGroups
 
 from overcast.v1 import (
     common_pb2,
@@ -26,6 +27,7 @@ from overcast.v1 import (
     flavor_pb2_grpc,
     host_pb2,
     host_pb2_grpc,
+    scaling_group_pb2_grpc,
     server_pb2,
     server_pb2_grpc,
 )
@@ -92,6 +94,8 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
         self.page_tokens_seen: list[str] = []
         self.updates: list[server_pb2.UpdateServerRequest] = []
         self.created: list[server_pb2.CreateServerRequest] = []
+        self.list_requests: list[server_pb2.ListServersRequest] = []
+        self.on_list: Callable[[], None] | None = None  # runs before each ListServers answers
         self._lock = threading.Lock()
 
     def add(self, *servers: server_pb2.Server) -> None:
@@ -133,11 +137,15 @@ class FakeServers(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]
 
     def ListServers(self, request: Any, context: Any) -> server_pb2.ListServersResponse:
         self.page_tokens_seen.append(request.page_token)
+        self.list_requests.append(request)
+        if self.on_list is not None and not request.page_token:
+            self.on_list()
         items = [
             s
             for s in self.servers.values()
             if (not request.vm_state or s.vm_state == request.vm_state)
             and (not request.host or s.host == request.host)
+            and (not request.scaling_group or s.scaling_group == request.scaling_group)
         ]
         start = int(request.page_token or 0)
         size = request.page_size or 2
@@ -271,6 +279,8 @@ class FakeController:
         self.hosts = FakeHosts()
         host_pb2_grpc.add_HostServiceServicer_to_server(self.hosts, self.grpc_server)
         flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FakeFlavors(), self.grpc_server)
+        self.scaling = FakeScalingGroups()
+        scaling_group_pb2_grpc.add_ScalingGroupServiceServicer_to_server(self.scaling, self.grpc_server)
         port = self.grpc_server.add_insecure_port("127.0.0.1:0")
         self.endpoint = f"127.0.0.1:{port}"
         self.grpc_server.start()

@@ -10,7 +10,15 @@ from google.protobuf.descriptor import EnumDescriptor
 
 from controller.api import enums
 from controller.domain import messages
-from controller.domain.model import CommandOp, HostState, ImageStatus, PowerState, TaskState, VmState
+from controller.domain.model import (
+    CommandFailure,
+    CommandOp,
+    HostState,
+    ImageStatus,
+    PowerState,
+    TaskState,
+    VmState,
+)
 from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
@@ -32,6 +40,7 @@ TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
     (ScaleInRule, enums.SCALE_IN_RULES, scaling_group_pb2.ScaleInRule.DESCRIPTOR, "SCALE_IN_RULE_"),
     (AdjustmentType, enums.ADJUSTMENT_TYPES, scaling_group_pb2.AdjustmentType.DESCRIPTOR, "ADJUSTMENT_TYPE_"),
     (Comparison, enums.COMPARISONS, scaling_group_pb2.Comparison.DESCRIPTOR, "COMPARISON_"),
+    (CommandFailure, enums.COMMAND_FAILURES, agent_pb2.CommandFailure.DESCRIPTOR, "COMMAND_FAILURE_"),
 ]
 
 

@@ -7,9 +7,10 @@ import asyncio
 import dataclasses
 import hashlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,7 @@ from controller.domain.errors import (
     NotFound,
 )
 from controller.domain.model import Image, ImageStatus
+from controller.domain.requests import RequestRecord
 from controller.services.images import ImageService, NewImage, UploadHeader
 from controller.storage.image_store import FileImageStore
 
@@ -54,9 +56,14 @@ class FakeRecords:
     def __init__(self) -> None:
         self.images: dict[str, Image] = {}
 
-    async def create_image(self, image: Image, request_id: str | None) -> Image:
+    async def create_image(
+        self, image: Image, request_id: str | None, params: Mapping[str, Any] | None = None
+    ) -> Image:
         self.images[image.id] = image
         return image
+
+    async def find_request(self, kind: str, request_id: str) -> RequestRecord | None:
+        return None  # request ids: tests/unit/controller/test_request_ids.py
 
     async def get_image(self, image_id: str) -> Image:
         if image_id not in self.images:

@@ -15,10 +15,11 @@ from controller.domain.lifecycle import (
     apply_result,
     check_action,
     event_catalogue,
+    mark_lost,
     needs_agent_for_delete,
     sync_power,
 )
-from controller.domain.model import CommandOp, Instance, PowerState, TaskState, VmState
+from controller.domain.model import CommandFailure, CommandOp, Instance, PowerState, TaskState, VmState
 
 USER_OPS = (CommandOp.START, CommandOp.STOP, CommandOp.REBOOT, CommandOp.DELETE)
 TASKS: tuple[TaskState | None, ...] = (None, *TaskState)
@@ -250,6 +251,45 @@ def test_delete_asks_an_agent_only_when_a_host_holds_the_server(
     vm_state = VmState.ERROR if host_id and not allocated else VmState.BUILDING
     inst = server(vm_state, host_id=host_id, allocated=allocated)
     assert needs_agent_for_delete(inst) is needs_agent
+
+
+@pytest.mark.parametrize("op", [CommandOp.START, CommandOp.STOP, CommandOp.REBOOT], ids=str)
+def test_a_power_action_that_finds_no_domain_marks_the_server_lost(op: CommandOp) -> None:
+    """As reconciliation does when an agent registers without the domain: a start, stop or
+    reboot cannot bring it back, so the server is not left as it was with no domain."""
+    before = in_flight(op)
+    out = apply_result(
+        before, op, False, "no domain for instance x", PowerState.UNKNOWN, CommandFailure.DOMAIN_MISSING
+    )
+    after = out.instance
+    assert (after.vm_state, after.task_state, after.task_command) == (VmState.ERROR, None, None)
+    assert after.power_state is PowerState.UNKNOWN
+    assert after.fault.startswith("domain missing on h1: ")
+    assert f"its {VERB[op]} command ran" in after.fault
+    assert out.event_type == "instance.lost"
+    # The claim stays until the server is deleted, as for any lost server.
+    assert after.allocated and not out.release_allocation
+    # The same server seen missing by reconciliation ends in the same state.
+    seen = mark_lost(before)
+    assert (seen.vm_state, seen.task_state, seen.power_state, seen.allocated) == (
+        after.vm_state,
+        after.task_state,
+        after.power_state,
+        after.allocated,
+    )
+
+
+@pytest.mark.parametrize(
+    ("op", "event"),
+    [(CommandOp.SPAWN, "instance.create.error"), (CommandOp.DELETE, "instance.delete.error")],
+    ids=str,
+)
+def test_a_missing_domain_is_an_ordinary_failure_for_spawn_and_delete(op: CommandOp, event: str) -> None:
+    """Spawn creates the domain and delete wants it gone: neither reports it missing for the
+    server's loss (were one to, it is the usual failure)."""
+    out = apply_result(in_flight(op), op, False, "gone", PowerState.UNKNOWN, CommandFailure.DOMAIN_MISSING)
+    assert out.event_type == event and out.instance.vm_state is VmState.ERROR
+    assert out.instance.fault == f"{VERB[op]} failed on h1: gone"
 
 
 def test_failure_without_a_reason_still_says_so() -> None:

@@ -1,6 +1,7 @@
-"""Scaling groups in PostgreSQL (storage.scaling_groups) against the real database: what the API
-stores and reads back, and what one evaluation round of the autoscaler loads and saves (sizes
-only onto the group it loaded, state and status always, history and events together)."""
+"""Scaling groups in PostgreSQL against the real database: what the API stores and reads back
+(storage.scaling_groups), and what one evaluation round of the autoscaler loads and saves
+(storage.scaling_rounds: sizes only onto the group it loaded, state and status always, history
+and events together)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from controller.domain.scaling.records import (
 from controller.domain.server_groups import GroupPolicy
 from controller.storage.instances import PgInstanceStore
 from controller.storage.scaling_groups import PgScalingGroupStore
+from controller.storage.scaling_rounds import PgAutoscalerStore as Rounds
 from controller.storage.server_groups import PgServerGroupStore
 from overcast.v1 import events_pb2
 
@@ -130,7 +132,7 @@ async def test_members_are_the_live_servers_naming_the_group(pool: asyncpg.Pool)
     assert record.current_size == 1  # the one being deleted does not count
     assert record.active_size == 0  # none is ACTIVE and running
 
-    found = await store.members_of([("demo", "web"), ("demo", "api"), ("demo", "empty")])
+    found = await Rounds(pool).members_of([("demo", "web"), ("demo", "api"), ("demo", "empty")])
     assert [m.server_id for m in found[("demo", "web")]] == [a.server_id, b.server_id]
     assert [m.uid for m in found[("demo", "api")]] == [other.uid]
     assert found[("demo", "empty")] == []
@@ -161,7 +163,7 @@ async def test_pushed_metrics_are_kept_per_member_and_read_while_fresh(pool: asy
     await store.record_metric("demo", "web", "custom/rps", "", 120.0)
     await store.record_metric("demo", "web", "custom/rps", a.server_id, 40.0)
     await store.record_metric("demo", "web", "custom/rps", a.server_id, 45.0)  # the latest wins
-    fresh = {(m.member, m.metric): m.value for m in await store.fresh_metrics(60)}
+    fresh = {(m.member, m.metric): m.value for m in await Rounds(pool).fresh_metrics(60)}
     assert fresh == {("", "custom/rps"): 120.0, (a.server_id, "custom/rps"): 45.0}
     with pytest.raises(InvalidArgument, match="is not a member of"):
         await store.record_metric("demo", "web", "custom/rps", "stranger", 1.0)
@@ -170,8 +172,8 @@ async def test_pushed_metrics_are_kept_per_member_and_read_while_fresh(pool: asy
     await pool.execute(
         "UPDATE group_metrics SET recorded_at = now() - interval '10 minutes' WHERE member = ''"
     )
-    assert [m.member for m in await store.fresh_metrics(60)] == [a.server_id]
-    assert await store.prune_metrics(300) == 1
+    assert [m.member for m in await Rounds(pool).fresh_metrics(60)] == [a.server_id]
+    assert await Rounds(pool).prune_metrics(300) == 1
 
 
 def _decision(previous: int, desired: int) -> Decision:
@@ -190,7 +192,7 @@ async def test_a_round_saves_sizes_state_status_history_and_events_in_one_go(poo
     store = PgScalingGroupStore(pool)
     await store.create(group(), None)
     await store.set_desired("demo", "web", 3)  # version 2, manual 3
-    (loaded,) = await store.load_all()
+    (loaded,) = await Rounds(pool).load_all()
     assert loaded.manual_desired == 3 and loaded.group.version == 2
     d = _decision(3, 5)
     state = GroupState(recommendations=[(1000.0, 5)], evaluated_at=1000.0)
@@ -210,7 +212,7 @@ async def test_a_round_saves_sizes_state_status_history_and_events_in_one_go(poo
             member_activity(MEMBER_ADDED, d, "web-bbbbb"),
         ),
     )
-    assert await store.save_decisions([outcome]) == []
+    assert await Rounds(pool).save_decisions([outcome]) == []
 
     saved = await store.get("demo", "web")
     assert (saved.group.desired_size, saved.manual_desired, saved.group.version) == (5, None, 3)
@@ -234,7 +236,7 @@ async def test_a_group_changed_during_the_round_keeps_its_new_sizes(pool: asyncp
     store = PgScalingGroupStore(pool)
     await store.create(group(), None)
     await store.create(group("api"), None)
-    loaded = {r.group.id: r for r in await store.load_all()}
+    loaded = {r.group.id: r for r in await Rounds(pool).load_all()}
     await store.set_desired("demo", "web", 8)  # meanwhile, by a user
     await store.begin_delete("demo", "api", "")  # and another group is being deleted
     state = GroupState(evaluated_at=5.0)
@@ -251,7 +253,7 @@ async def test_a_group_changed_during_the_round_keeps_its_new_sizes(pool: asyncp
         )
         for gid in ("web", "api")
     ]
-    assert await store.save_decisions(outcomes) == [
+    assert await Rounds(pool).save_decisions(outcomes) == [
         "projects/demo/scalingGroups/web",
         "projects/demo/scalingGroups/api",
     ]
@@ -262,17 +264,19 @@ async def test_a_group_changed_during_the_round_keeps_its_new_sizes(pool: asyncp
     api = await store.get("demo", "api")
     assert api.state == GroupState() and api.group.desired_size == 2  # nothing for a group being deleted
     assert [e["resource"] for e in await outbox(pool)] == ["projects/demo/scalingGroups/web"]
-    assert [r.group.id for r in await store.load_all()] == ["web"]
+    assert [r.group.id for r in await Rounds(pool).load_all()] == ["web"]
 
 
 async def test_an_unchanged_size_keeps_the_etag(pool: asyncpg.Pool) -> None:
     store = PgScalingGroupStore(pool)
     await store.create(group(), None)
-    (loaded,) = await store.load_all()
+    (loaded,) = await Rounds(pool).load_all()
     outcome = GroupOutcome("demo", "web", loaded.group.version, 2, 1, 10, GroupState(evaluated_at=1.0))
-    await store.save_decisions([outcome])
+    await Rounds(pool).save_decisions([outcome])
     assert (await store.get("demo", "web")).group.version == 1
-    await store.save_decisions([dataclasses.replace(outcome, min_size=2, max_size=3)])  # a scheduled action
+    await Rounds(pool).save_decisions(
+        [dataclasses.replace(outcome, min_size=2, max_size=3)]
+    )  # a scheduled action
     saved = await store.get("demo", "web")
     assert (saved.group.min_size, saved.group.max_size, saved.group.version) == (2, 3, 2)
     assert saved.last_scale_at is None
@@ -283,7 +287,7 @@ async def test_a_delete_marks_the_group_then_removes_it_with_its_history(pool: a
     await store.create(group(policy=GroupPolicy.SOFT_ANTI_AFFINITY), None)
     a = await member(pool, 1, server_group="web-members")
     await store.record_metric("demo", "web", "custom/rps", "", 1.0)
-    await store.save_decisions(
+    await Rounds(pool).save_decisions(
         [
             GroupOutcome(
                 "demo", "web", 1, 2, 1, 10, GroupState(), activities=(decision_activity(_decision(1, 2)),)
@@ -295,7 +299,7 @@ async def test_a_delete_marks_the_group_then_removes_it_with_its_history(pool: a
     assert await store.begin_delete("demo", "web", "1") == [a.server_id]
     assert await store.begin_delete("demo", "web", "1") == [a.server_id]  # an interrupted delete, again
     assert (await store.get("demo", "web")).deleting
-    assert await store.load_all() == []
+    assert await Rounds(pool).load_all() == []
     with pytest.raises(FailedPrecondition, match="being deleted"):
         await store.set_desired("demo", "web", 3)
 

@@ -121,6 +121,10 @@ class GroupState:
     last_fired: dict[str, float] = field(default_factory=dict)
     # the time of the last evaluation (scheduled actions fire for times after it)
     evaluated_at: float | None = None
+    # members that could not be placed, rounds in a row, and no member added before retry_at
+    # (controller.domain.scaling.backoff)
+    placement_failures: int = 0
+    placement_retry_at: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +133,8 @@ class GroupState:
             "cooldown_until": dict(self.cooldown_until),
             "last_fired": dict(self.last_fired),
             "evaluated_at": self.evaluated_at,
+            "placement_failures": self.placement_failures,
+            "placement_retry_at": self.placement_retry_at,
         }
 
     @classmethod
@@ -141,4 +147,6 @@ class GroupState:
             cooldown_until={k: float(v) for k, v in data.get("cooldown_until", {}).items()},
             last_fired={k: float(v) for k, v in data.get("last_fired", {}).items()},
             evaluated_at=data.get("evaluated_at"),
+            placement_failures=int(data.get("placement_failures", 0)),
+            placement_retry_at=float(data.get("placement_retry_at", 0.0)),
         )

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from overcast.v1 import common_pb2 as overcast_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dovercast/agent/v1/agent.proto\x12\x11overcast.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\xd6\x01\n\rHostInventory\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0c\n\x04\x61rch\x18\x03 \x01(\t\x12\x17\n\x0fhypervisor_type\x18\x04 \x01(\t\x12\x16\n\x0ehypervisor_uri\x18\x05 \x01(\t\x12\x19\n\x11\x61vailability_zone\x18\x06 \x01(\t\x12\r\n\x05vcpus\x18\x07 \x01(\x05\x12\x12\n\nmemory_mib\x18\x08 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\t \x01(\x03\x12\x13\n\x0b\x64omain_type\x18\n \x01(\t\"R\n\x0c\x44omainStatus\x12\x14\n\x0cinstance_uid\x18\x01 \x01(\t\x12,\n\x0bpower_state\x18\x02 \x01(\x0e\x32\x17.overcast.v1.PowerState\"\x88\x01\n\x08Register\x12\x33\n\tinventory\x18\x01 \x01(\x0b\x32 .overcast.agent.v1.HostInventory\x12\x30\n\x07\x64omains\x18\x02 \x03(\x0b\x32\x1f.overcast.agent.v1.DomainStatus\x12\x15\n\ragent_version\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x01\n\rCommandReport\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x02op\x18\x02 \x01(\x0e\x32\x1c.overcast.agent.v1.CommandOp\x12\x14\n\x0cinstance_uid\x18\x03 \x01(\t\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12,\n\x0bpower_state\x18\x06 \x01(\x0e\x32\x17.overcast.v1.PowerState\"\xfe\x01\n\x11HostMetricsSample\x12.\n\nsampled_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63pu_util\x18\x02 \x01(\x01\x12\x17\n\x0fmemory_used_mib\x18\x03 \x01(\x03\x12\x17\n\x0fmemory_free_mib\x18\x04 \x01(\x03\x12\r\n\x05load1\x18\x05 \x01(\x01\x12\r\n\x05load5\x18\x06 \x01(\x01\x12\x0e\n\x06load15\x18\x07 \x01(\x01\x12\x34\n\tinstances\x18\x08 \x03(\x0b\x32!.overcast.agent.v1.InstanceSample\x12\x11\n\tsimulated\x18\t \x01(\x08\"\xc2\x01\n\x0eInstanceSample\x12\x14\n\x0cinstance_uid\x18\x01 \x01(\t\x12\x10\n\x08\x63pu_util\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12\x11\n\tsimulated\x18\x08 \x01(\x08\"U\n\x0f\x43onsoleLogReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"L\n\x0b\x44omainEvent\x12/\n\x06\x64omain\x18\x01 \x01(\x0b\x32\x1f.overcast.agent.v1.DomainStatus\x12\x0c\n\x04gone\x18\x02 \x01(\x08\"\xe7\x02\n\x0c\x41gentMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12/\n\x08register\x18\x02 \x01(\x0b\x32\x1b.overcast.agent.v1.RegisterH\x00\x12\x31\n\theartbeat\x18\x03 \x01(\x0b\x32\x1c.overcast.agent.v1.HeartbeatH\x00\x12\x32\n\x06report\x18\x04 \x01(\x0b\x32 .overcast.agent.v1.CommandReportH\x00\x12\x36\n\x0c\x64omain_event\x18\x05 \x01(\x0b\x32\x1e.overcast.agent.v1.DomainEventH\x00\x12\x37\n\x07metrics\x18\x06 \x01(\x0b\x32$.overcast.agent.v1.HostMetricsSampleH\x00\x12\x39\n\x0b\x63onsole_log\x18\x07 \x01(\x0b\x32\".overcast.agent.v1.ConsoleLogReplyH\x00\x42\x06\n\x04kind\"B\n\nRegistered\x12\x15\n\rcontroller_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\x05\"\x1d\n\x0eReportAccepted\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"O\n\x0f\x43onsoleLogQuery\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cinstance_uid\x18\x02 \x01(\t\x12\x12\n\ntail_lines\x18\x03 \x01(\x05\"\xc2\x01\n\x11\x43ontrollerMessage\x12\x33\n\nregistered\x18\x01 \x01(\x0b\x32\x1d.overcast.agent.v1.RegisteredH\x00\x12\x35\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x0b\x32!.overcast.agent.v1.ReportAcceptedH\x00\x12\x39\n\x0b\x63onsole_log\x18\x03 \x01(\x0b\x32\".overcast.agent.v1.ConsoleLogQueryH\x00\x42\x06\n\x04kind\"\xff\x03\n\x0c\x41gentCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x02op\x18\x02 \x01(\x0e\x32\x1c.overcast.agent.v1.CommandOp\x12\x14\n\x0cinstance_uid\x18\x03 \x01(\t\x12\x15\n\rinstance_name\x18\x04 \x01(\t\x12\r\n\x05vcpus\x18\x05 \x01(\x05\x12\x12\n\nmemory_mib\x18\x06 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x07 \x01(\x03\x12\r\n\x05image\x18\x08 \x01(\t\x12?\n\x08metadata\x18\t \x03(\x0b\x32-.overcast.agent.v1.AgentCommand.MetadataEntry\x12-\n\tissued_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\nroot_image\x18\x0b \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12+\n\x06kernel\x18\x0c \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12,\n\x07ramdisk\x18\r \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12\x13\n\x0bkernel_args\x18\x0e \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x08ImageRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64isk_format\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x04 \x01(\t\"\x14\n\x12ListDomainsRequest\"\x90\x01\n\rLibvirtDomain\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x0bpower_state\x18\x03 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\x12\n\npersistent\x18\x04 \x01(\x08\x12\r\n\x05vcpus\x18\x05 \x01(\x05\x12\x12\n\nmemory_mib\x18\x06 \x01(\x03\"`\n\x13ListDomainsResponse\x12\x31\n\x07\x64omains\x18\x01 \x03(\x0b\x32 .overcast.agent.v1.LibvirtDomain\x12\x16\n\x0ehypervisor_uri\x18\x02 \x01(\t*\xb6\x01\n\tCommandOp\x12\x1a\n\x16\x43OMMAND_OP_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_OP_SPAWN\x10\x01\x12\x14\n\x10\x43OMMAND_OP_START\x10\x02\x12\x13\n\x0f\x43OMMAND_OP_STOP\x10\x03\x12\x15\n\x11\x43OMMAND_OP_REBOOT\x10\x04\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x05\x12\x1e\n\x1a\x43OMMAND_OP_UPDATE_METADATA\x10\x06\x32\x64\n\x0c\x41gentGateway\x12T\n\x07\x43onnect\x12\x1f.overcast.agent.v1.AgentMessage\x1a$.overcast.agent.v1.ControllerMessage(\x01\x30\x01\x32j\n\nAgentAdmin\x12\\\n\x0bListDomains\x12%.overcast.agent.v1.ListDomainsRequest\x1a&.overcast.agent.v1.ListDomainsResponseB\xae\x01\n\x15\x64\x65v.overcast.agent.v1B\nAgentProtoP\x01ZCgithub.com/overcast-cloud/overcast/gen/go/overcast/agent/v1;agentv1\xa2\x02\x03OAX\xaa\x02\x11Overcast.Agent.V1\xca\x02\x11Overcast\\Agent\\V1\xea\x02\x13Overcast::Agent::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dovercast/agent/v1/agent.proto\x12\x11overcast.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18overcast/v1/common.proto\"\xd6\x01\n\rHostInventory\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0c\n\x04\x61rch\x18\x03 \x01(\t\x12\x17\n\x0fhypervisor_type\x18\x04 \x01(\t\x12\x16\n\x0ehypervisor_uri\x18\x05 \x01(\t\x12\x19\n\x11\x61vailability_zone\x18\x06 \x01(\t\x12\r\n\x05vcpus\x18\x07 \x01(\x05\x12\x12\n\nmemory_mib\x18\x08 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\t \x01(\x03\x12\x13\n\x0b\x64omain_type\x18\n \x01(\t\"R\n\x0c\x44omainStatus\x12\x14\n\x0cinstance_uid\x18\x01 \x01(\t\x12,\n\x0bpower_state\x18\x02 \x01(\x0e\x32\x17.overcast.v1.PowerState\"\x88\x01\n\x08Register\x12\x33\n\tinventory\x18\x01 \x01(\x0b\x32 .overcast.agent.v1.HostInventory\x12\x30\n\x07\x64omains\x18\x02 \x03(\x0b\x32\x1f.overcast.agent.v1.DomainStatus\x12\x15\n\ragent_version\x18\x03 \x01(\t\"8\n\tHeartbeat\x12+\n\x07sent_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe0\x01\n\rCommandReport\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x02op\x18\x02 \x01(\x0e\x32\x1c.overcast.agent.v1.CommandOp\x12\x14\n\x0cinstance_uid\x18\x03 \x01(\t\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12,\n\x0bpower_state\x18\x06 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\x32\n\x07\x66\x61ilure\x18\x07 \x01(\x0e\x32!.overcast.agent.v1.CommandFailure\"\xfe\x01\n\x11HostMetricsSample\x12.\n\nsampled_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63pu_util\x18\x02 \x01(\x01\x12\x17\n\x0fmemory_used_mib\x18\x03 \x01(\x03\x12\x17\n\x0fmemory_free_mib\x18\x04 \x01(\x03\x12\r\n\x05load1\x18\x05 \x01(\x01\x12\r\n\x05load5\x18\x06 \x01(\x01\x12\x0e\n\x06load15\x18\x07 \x01(\x01\x12\x34\n\tinstances\x18\x08 \x03(\x0b\x32!.overcast.agent.v1.InstanceSample\x12\x11\n\tsimulated\x18\t \x01(\x08\"\xc2\x01\n\x0eInstanceSample\x12\x14\n\x0cinstance_uid\x18\x01 \x01(\t\x12\x10\n\x08\x63pu_util\x18\x02 \x01(\x01\x12\x16\n\x0ememory_rss_mib\x18\x03 \x01(\x03\x12\x17\n\x0f\x64isk_read_bytes\x18\x04 \x01(\x03\x12\x18\n\x10\x64isk_write_bytes\x18\x05 \x01(\x03\x12\x14\n\x0cnet_rx_bytes\x18\x06 \x01(\x03\x12\x14\n\x0cnet_tx_bytes\x18\x07 \x01(\x03\x12\x11\n\tsimulated\x18\x08 \x01(\x08\"U\n\x0f\x43onsoleLogReply\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x11\n\ttruncated\x18\x03 \x01(\x08\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"L\n\x0b\x44omainEvent\x12/\n\x06\x64omain\x18\x01 \x01(\x0b\x32\x1f.overcast.agent.v1.DomainStatus\x12\x0c\n\x04gone\x18\x02 \x01(\x08\"\xe7\x02\n\x0c\x41gentMessage\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12/\n\x08register\x18\x02 \x01(\x0b\x32\x1b.overcast.agent.v1.RegisterH\x00\x12\x31\n\theartbeat\x18\x03 \x01(\x0b\x32\x1c.overcast.agent.v1.HeartbeatH\x00\x12\x32\n\x06report\x18\x04 \x01(\x0b\x32 .overcast.agent.v1.CommandReportH\x00\x12\x36\n\x0c\x64omain_event\x18\x05 \x01(\x0b\x32\x1e.overcast.agent.v1.DomainEventH\x00\x12\x37\n\x07metrics\x18\x06 \x01(\x0b\x32$.overcast.agent.v1.HostMetricsSampleH\x00\x12\x39\n\x0b\x63onsole_log\x18\x07 \x01(\x0b\x32\".overcast.agent.v1.ConsoleLogReplyH\x00\x42\x06\n\x04kind\"]\n\nRegistered\x12\x15\n\rcontroller_id\x18\x01 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x02 \x01(\x05\x12\x19\n\x11\x63ommand_expiry_ms\x18\x03 \x01(\x03\"\x1d\n\x0eReportAccepted\x12\x0b\n\x03seq\x18\x01 \x01(\x04\"O\n\x0f\x43onsoleLogQuery\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cinstance_uid\x18\x02 \x01(\t\x12\x12\n\ntail_lines\x18\x03 \x01(\x05\"\xc2\x01\n\x11\x43ontrollerMessage\x12\x33\n\nregistered\x18\x01 \x01(\x0b\x32\x1d.overcast.agent.v1.RegisteredH\x00\x12\x35\n\x08\x61\x63\x63\x65pted\x18\x02 \x01(\x0b\x32!.overcast.agent.v1.ReportAcceptedH\x00\x12\x39\n\x0b\x63onsole_log\x18\x03 \x01(\x0b\x32\".overcast.agent.v1.ConsoleLogQueryH\x00\x42\x06\n\x04kind\"\xff\x03\n\x0c\x41gentCommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12(\n\x02op\x18\x02 \x01(\x0e\x32\x1c.overcast.agent.v1.CommandOp\x12\x14\n\x0cinstance_uid\x18\x03 \x01(\t\x12\x15\n\rinstance_name\x18\x04 \x01(\t\x12\r\n\x05vcpus\x18\x05 \x01(\x05\x12\x12\n\nmemory_mib\x18\x06 \x01(\x03\x12\x10\n\x08\x64isk_gib\x18\x07 \x01(\x03\x12\r\n\x05image\x18\x08 \x01(\t\x12?\n\x08metadata\x18\t \x03(\x0b\x32-.overcast.agent.v1.AgentCommand.MetadataEntry\x12-\n\tissued_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\nroot_image\x18\x0b \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12+\n\x06kernel\x18\x0c \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12,\n\x07ramdisk\x18\r \x01(\x0b\x32\x1b.overcast.agent.v1.ImageRef\x12\x13\n\x0bkernel_args\x18\x0e \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x08ImageRef\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64isk_format\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x17\n\x0f\x63hecksum_sha256\x18\x04 \x01(\t\"\x14\n\x12ListDomainsRequest\"\x90\x01\n\rLibvirtDomain\x12\x0c\n\x04uuid\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x0bpower_state\x18\x03 \x01(\x0e\x32\x17.overcast.v1.PowerState\x12\x12\n\npersistent\x18\x04 \x01(\x08\x12\r\n\x05vcpus\x18\x05 \x01(\x05\x12\x12\n\nmemory_mib\x18\x06 \x01(\x03\"`\n\x13ListDomainsResponse\x12\x31\n\x07\x64omains\x18\x01 \x03(\x0b\x32 .overcast.agent.v1.LibvirtDomain\x12\x16\n\x0ehypervisor_uri\x18\x02 \x01(\t*\xb6\x01\n\tCommandOp\x12\x1a\n\x16\x43OMMAND_OP_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43OMMAND_OP_SPAWN\x10\x01\x12\x14\n\x10\x43OMMAND_OP_START\x10\x02\x12\x13\n\x0f\x43OMMAND_OP_STOP\x10\x03\x12\x15\n\x11\x43OMMAND_OP_REBOOT\x10\x04\x12\x15\n\x11\x43OMMAND_OP_DELETE\x10\x05\x12\x1e\n\x1a\x43OMMAND_OP_UPDATE_METADATA\x10\x06*r\n\x0e\x43ommandFailure\x12\x1f\n\x1b\x43OMMAND_FAILURE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x43OMMAND_FAILURE_DOMAIN_MISSING\x10\x01\x12\x1b\n\x17\x43OMMAND_FAILURE_EXPIRED\x10\x02\x32\x64\n\x0c\x41gentGateway\x12T\n\x07\x43onnect\x12\x1f.overcast.agent.v1.AgentMessage\x1a$.overcast.agent.v1.ControllerMessage(\x01\x30\x01\x32j\n\nAgentAdmin\x12\\\n\x0bListDomains\x12%.overcast.agent.v1.ListDomainsRequest\x1a&.overcast.agent.v1.ListDomainsResponseB\xae\x01\n\x15\x64\x65v.overcast.agent.v1B\nAgentProtoP\x01ZCgithub.com/overcast-cloud/overcast/gen/go/overcast/agent/v1;agentv1\xa2\x02\x03OAX\xaa\x02\x11Overcast.Agent.V1\xca\x02\x11Overcast\\Agent\\V1\xea\x02\x13Overcast::Agent::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\025dev.overcast.agent.v1B\nAgentProtoP\001ZCgithub.com/overcast-cloud/overcast/gen/go/overcast/agent/v1;agentv1\242\002\003OAX\252\002\021Overcast.Agent.V1\312\002\021Overcast\\Agent\\V1\352\002\023Overcast::Agent::V1'
   _globals['_AGENTCOMMAND_METADATAENTRY']._loaded_options = None
   _globals['_AGENTCOMMAND_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_COMMANDOP']._serialized_start=3016
-  _globals['_COMMANDOP']._serialized_end=3198
+  _globals['_COMMANDOP']._serialized_start=3095
+  _globals['_COMMANDOP']._serialized_end=3277
+  _globals['_COMMANDFAILURE']._serialized_start=3279
+  _globals['_COMMANDFAILURE']._serialized_end=3393
   _globals['_HOSTINVENTORY']._serialized_start=112
   _globals['_HOSTINVENTORY']._serialized_end=326
   _globals['_DOMAINSTATUS']._serialized_start=328
@@ -47,39 +49,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT']._serialized_start=551
   _globals['_HEARTBEAT']._serialized_end=607
   _globals['_COMMANDREPORT']._serialized_start=610
-  _globals['_COMMANDREPORT']._serialized_end=782
-  _globals['_HOSTMETRICSSAMPLE']._serialized_start=785
-  _globals['_HOSTMETRICSSAMPLE']._serialized_end=1039
-  _globals['_INSTANCESAMPLE']._serialized_start=1042
-  _globals['_INSTANCESAMPLE']._serialized_end=1236
-  _globals['_CONSOLELOGREPLY']._serialized_start=1238
-  _globals['_CONSOLELOGREPLY']._serialized_end=1323
-  _globals['_DOMAINEVENT']._serialized_start=1325
-  _globals['_DOMAINEVENT']._serialized_end=1401
-  _globals['_AGENTMESSAGE']._serialized_start=1404
-  _globals['_AGENTMESSAGE']._serialized_end=1763
-  _globals['_REGISTERED']._serialized_start=1765
-  _globals['_REGISTERED']._serialized_end=1831
-  _globals['_REPORTACCEPTED']._serialized_start=1833
-  _globals['_REPORTACCEPTED']._serialized_end=1862
-  _globals['_CONSOLELOGQUERY']._serialized_start=1864
-  _globals['_CONSOLELOGQUERY']._serialized_end=1943
-  _globals['_CONTROLLERMESSAGE']._serialized_start=1946
-  _globals['_CONTROLLERMESSAGE']._serialized_end=2140
-  _globals['_AGENTCOMMAND']._serialized_start=2143
-  _globals['_AGENTCOMMAND']._serialized_end=2654
-  _globals['_AGENTCOMMAND_METADATAENTRY']._serialized_start=2607
-  _globals['_AGENTCOMMAND_METADATAENTRY']._serialized_end=2654
-  _globals['_IMAGEREF']._serialized_start=2656
-  _globals['_IMAGEREF']._serialized_end=2746
-  _globals['_LISTDOMAINSREQUEST']._serialized_start=2748
-  _globals['_LISTDOMAINSREQUEST']._serialized_end=2768
-  _globals['_LIBVIRTDOMAIN']._serialized_start=2771
-  _globals['_LIBVIRTDOMAIN']._serialized_end=2915
-  _globals['_LISTDOMAINSRESPONSE']._serialized_start=2917
-  _globals['_LISTDOMAINSRESPONSE']._serialized_end=3013
-  _globals['_AGENTGATEWAY']._serialized_start=3200
-  _globals['_AGENTGATEWAY']._serialized_end=3300
-  _globals['_AGENTADMIN']._serialized_start=3302
-  _globals['_AGENTADMIN']._serialized_end=3408
+  _globals['_COMMANDREPORT']._serialized_end=834
+  _globals['_HOSTMETRICSSAMPLE']._serialized_start=837
+  _globals['_HOSTMETRICSSAMPLE']._serialized_end=1091
+  _globals['_INSTANCESAMPLE']._serialized_start=1094
+  _globals['_INSTANCESAMPLE']._serialized_end=1288
+  _globals['_CONSOLELOGREPLY']._serialized_start=1290
+  _globals['_CONSOLELOGREPLY']._serialized_end=1375
+  _globals['_DOMAINEVENT']._serialized_start=1377
+  _globals['_DOMAINEVENT']._serialized_end=1453
+  _globals['_AGENTMESSAGE']._serialized_start=1456
+  _globals['_AGENTMESSAGE']._serialized_end=1815
+  _globals['_REGISTERED']._serialized_start=1817
+  _globals['_REGISTERED']._serialized_end=1910
+  _globals['_REPORTACCEPTED']._serialized_start=1912
+  _globals['_REPORTACCEPTED']._serialized_end=1941
+  _globals['_CONSOLELOGQUERY']._serialized_start=1943
+  _globals['_CONSOLELOGQUERY']._serialized_end=2022
+  _globals['_CONTROLLERMESSAGE']._serialized_start=2025
+  _globals['_CONTROLLERMESSAGE']._serialized_end=2219
+  _globals['_AGENTCOMMAND']._serialized_start=2222
+  _globals['_AGENTCOMMAND']._serialized_end=2733
+  _globals['_AGENTCOMMAND_METADATAENTRY']._serialized_start=2686
+  _globals['_AGENTCOMMAND_METADATAENTRY']._serialized_end=2733
+  _globals['_IMAGEREF']._serialized_start=2735
+  _globals['_IMAGEREF']._serialized_end=2825
+  _globals['_LISTDOMAINSREQUEST']._serialized_start=2827
+  _globals['_LISTDOMAINSREQUEST']._serialized_end=2847
+  _globals['_LIBVIRTDOMAIN']._serialized_start=2850
+  _globals['_LIBVIRTDOMAIN']._serialized_end=2994
+  _globals['_LISTDOMAINSRESPONSE']._serialized_start=2996
+  _globals['_LISTDOMAINSRESPONSE']._serialized_end=3092
+  _globals['_AGENTGATEWAY']._serialized_start=3395
+  _globals['_AGENTGATEWAY']._serialized_end=3495
+  _globals['_AGENTADMIN']._serialized_start=3497
+  _globals['_AGENTADMIN']._serialized_end=3603
 # @@protoc_insertion_point(module_scope)

@@ -20,6 +20,12 @@ class CommandOp(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     COMMAND_OP_REBOOT: _ClassVar[CommandOp]
     COMMAND_OP_DELETE: _ClassVar[CommandOp]
     COMMAND_OP_UPDATE_METADATA: _ClassVar[CommandOp]
+
+class CommandFailure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMMAND_FAILURE_UNSPECIFIED: _ClassVar[CommandFailure]
+    COMMAND_FAILURE_DOMAIN_MISSING: _ClassVar[CommandFailure]
+    COMMAND_FAILURE_EXPIRED: _ClassVar[CommandFailure]
 COMMAND_OP_UNSPECIFIED: CommandOp
 COMMAND_OP_SPAWN: CommandOp
 COMMAND_OP_START: CommandOp
@@ -27,6 +33,9 @@ COMMAND_OP_STOP: CommandOp
 COMMAND_OP_REBOOT: CommandOp
 COMMAND_OP_DELETE: CommandOp
 COMMAND_OP_UPDATE_METADATA: CommandOp
+COMMAND_FAILURE_UNSPECIFIED: CommandFailure
+COMMAND_FAILURE_DOMAIN_MISSING: CommandFailure
+COMMAND_FAILURE_EXPIRED: CommandFailure
 
 class HostInventory(_message.Message):
     __slots__ = ("host_id", "hostname", "arch", "hypervisor_type", "hypervisor_uri", "availability_zone", "vcpus", "memory_mib", "disk_gib", "domain_type")
@@ -77,20 +86,22 @@ class Heartbeat(_message.Message):
     def __init__(self, sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CommandReport(_message.Message):
-    __slots__ = ("command_id", "op", "instance_uid", "ok", "error", "power_state")
+    __slots__ = ("command_id", "op", "instance_uid", "ok", "error", "power_state", "failure")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     op: CommandOp
     instance_uid: str
     ok: bool
     error: str
     power_state: _common_pb2.PowerState
-    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ...) -> None: ...
+    failure: CommandFailure
+    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., ok: _Optional[bool] = ..., error: _Optional[str] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., failure: _Optional[_Union[CommandFailure, str]] = ...) -> None: ...
 
 class HostMetricsSample(_message.Message):
     __slots__ = ("sampled_at", "cpu_util", "memory_used_mib", "memory_free_mib", "load1", "load5", "load15", "instances", "simulated")
@@ -173,12 +184,14 @@ class AgentMessage(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., register: _Optional[_Union[Register, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., report: _Optional[_Union[CommandReport, _Mapping]] = ..., domain_event: _Optional[_Union[DomainEvent, _Mapping]] = ..., metrics: _Optional[_Union[HostMetricsSample, _Mapping]] = ..., console_log: _Optional[_Union[ConsoleLogReply, _Mapping]] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("controller_id", "heartbeat_interval_ms")
+    __slots__ = ("controller_id", "heartbeat_interval_ms", "command_expiry_ms")
     CONTROLLER_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_EXPIRY_MS_FIELD_NUMBER: _ClassVar[int]
     controller_id: str
     heartbeat_interval_ms: int
-    def __init__(self, controller_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+    command_expiry_ms: int
+    def __init__(self, controller_id: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ..., command_expiry_ms: _Optional[int] = ...) -> None: ...
 
 class ReportAccepted(_message.Message):
     __slots__ = ("seq",)
