@@ -30,8 +30,8 @@ from devcluster.scaling_load import DemandBalancer
 from overcast.v1 import common_pb2
 
 from ..conftest import ClusterFactory
-from .helpers import short
 from .group_waits import describe, holds, settled_at, wait_group
+from .helpers import short
 
 PERIOD_S = 1.0  # --autoscaler-period
 WINDOW_S = 5.0  # the scale-down stabilisation window of the CPU groups here
