@@ -30,9 +30,7 @@ def describe(g: Group) -> str:
 def settled_at(size: int) -> Callable[[Group], bool]:
     """The group wants `size` members and has exactly that many (not counting members being
     deleted, which `members` still lists), all ACTIVE."""
-    return lambda g: (
-        g.desired_size == size and g.status.current_size == size and g.status.active_size == size
-    )
+    return lambda g: g.desired_size == size and g.status.current_size == size and g.status.active_size == size
 
 
 async def wait_group(
