@@ -45,7 +45,10 @@ async def wait_group(
         g = await api.get_scaling_group(name)
         if predicate(g):
             return g
-        assert time.monotonic() < deadline, f"{name}: not {what} after {timeout:g}s: {describe(g)}"
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{name}: not {what} after {timeout:g}s: {describe(g)}\n{await history(api, name)}"
+            )
         await asyncio.sleep(0.2)
 
 
@@ -56,5 +59,20 @@ async def holds(
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         g = await api.get_scaling_group(name)
-        assert predicate(g), f"{name}: no longer {what}: {describe(g)}"
+        if not predicate(g):
+            raise AssertionError(f"{name}: no longer {what}: {describe(g)}\n{await history(api, name)}")
         await asyncio.sleep(0.2)
+
+
+async def history(api: AsyncClient, name: str, limit: int = 30) -> str:
+    """The group's newest activities, oldest first, one a line (for a failure's message)."""
+    lines = []
+    async for a in api.list_scaling_activities(name):
+        metrics = " ".join(f"{m.metric}={m.value:.1f}({m.reporting_members})" for m in a.metrics)
+        lines.append(
+            f"{a.time.ToDatetime():%H:%M:%S.%f} {a.kind} {a.previous_desired}->{a.desired_size}"
+            f" current={a.current_size} {a.rule} {metrics} {a.member} {a.reason} {list(a.clamped)}"
+        )
+        if len(lines) >= limit:
+            break
+    return "\n".join(reversed(lines))
