@@ -28,18 +28,26 @@ A. Small: `--small-hosts` hosts of 16 vcpus.
      asks for (ceil(D / 0.5) each second) and `..._noisy_trace` on the noisy trace itself;
      `flapping` = direction changes beyond what the noise-free trace demands.
 B. Large: `--hosts` simulated hosts (8 vcpus each).
-   - `scale_out_1000_s`: a group at `--from` ACTIVE members is asked for `--to` with
+   - `scale_out_1000_s`: a group at `--from` ACTIVE members (no policy) is asked for `--to` with
      SetDesiredSize: from the call to every member ACTIVE (GetScalingGroup's
-     status.active_size), with the decisions it took (`scale_out_decisions`, from the
-     group's history).
+     status.active_size). Its parts, from the controller's `autoscaler.round` log lines (it
+     logs JSON; each line when its round ends, with round_ms): `scale_out_round_after_call_s`
+     (the call to the start of the round that acted on it) and
+     `scale_out_active_after_round_start_s`. From the group's history:
+     `scale_out_rounds` (rounds that added members: distinct times of scaling.member.added)
+     and `scale_out_decisions` (scaling.decision entries).
    - `decision_cpu_ms_per_group`: `--groups` groups of one member each, idle (members at 50%
-     of a 50% target: nothing to do), evaluated for `--cpu-window` seconds. From the
-     controller's `autoscaler.round` log lines (groups, decision_ms, round_ms: it logs JSON):
-     decision time per group per round, and `autoscaler_core_share` (the share of one core the
-     rounds take at the period). Beside it the controller process's CPU (/proc) in the same
-     window and in one of equal length before, with the same number of ACTIVE servers in a
-     single group (`controller_cores_one_group`, `controller_cores_n_groups`): their
-     difference per group and round is `decision_cpu_ms_per_group_by_difference`.
+     of a 50% target: nothing to do), evaluated for `--cpu-window` seconds: the process CPU the
+     rounds spent in the pure decision code per group (decision_ms / groups of each
+     `autoscaler.round` line), averaged over the rounds in the window. `round_ms_p50` and
+     `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads), and
+     `autoscaler_core_share` their mean over the period (wall time, not CPU: it includes
+     waiting on PostgreSQL); `groups_saved_per_round`. Beside it the controller process's CPU
+     (/proc) in the same window and in one of equal length before, with the same number of
+     ACTIVE servers in a single group (`controller_cores_one_group`,
+     `controller_cores_n_groups`): their difference per group and round is
+     `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a group,
+     PostgreSQL's own work not included).
 
 Progress on stderr; one JSON object of every figure, with `cores`, as the last line of stdout.
 `--phases` picks a subset (reaction, flapping, scale_out, cpu).
@@ -61,7 +69,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -414,11 +422,32 @@ async def scale_out(b: Bench, start: int, to: int) -> dict[str, Any]:
 
         await wait_for(f"{to} ACTIVE", all_active, 600, poll_s=0.2)
         elapsed = time.monotonic() - t0
-        decisions = 0
+        done_wall = time.time()
+        decisions, added_at = 0, set()
         async for a in api.list_scaling_activities(name):
-            if a.kind == "scaling.decision" and a.time.ToDatetime().timestamp() >= asked_wall - 1:
+            at = a.time.ToDatetime(tzinfo=UTC).timestamp()
+            if at < asked_wall - 1:
+                continue
+            if a.kind == "scaling.decision":
                 decisions += 1
-    return {"scale_out_1000_s": round(elapsed, 2), "scale_out_decisions": decisions, "scale_out_to": to}
+            elif a.kind == "scaling.member.added":
+                added_at.add(at)
+    # The round that carried it out: the first to start after the call (it logs when it ends).
+    starts = [
+        wall_time(r["timestamp"]) - float(r["round_ms"]) / 1000
+        for r in round_lines(b.controller_log, asked_wall, done_wall + 10)
+    ]
+    started = min((t for t in starts if t >= asked_wall), default=None)
+    figures: dict[str, Any] = {
+        "scale_out_1000_s": round(elapsed, 2),
+        "scale_out_decisions": decisions,  # scaling.decision entries in the history
+        "scale_out_rounds": len(added_at),  # rounds that added members (their activity times)
+        "scale_out_to": to,
+    }
+    if started is not None:
+        figures["scale_out_round_after_call_s"] = round(started - asked_wall, 2)
+        figures["scale_out_active_after_round_start_s"] = round(done_wall - started, 2)
+    return figures
 
 
 def round_lines(path: Path, t0: float, t1: float) -> list[dict[str, Any]]:
@@ -500,6 +529,7 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
         per_group = [float(r["decision_ms"]) / max(1, int(r["groups"])) for r in rounds]
         round_ms = [float(r["round_ms"]) for r in rounds]
         figures |= {
+            "groups_saved_per_round": round(statistics.fmean(int(r.get("saved", -1)) for r in rounds), 1),
             "decision_cpu_ms_per_group": round(statistics.fmean(per_group), 4),
             "round_ms_p50": median(round_ms),
             "round_ms_max": round(max(round_ms), 1),
