@@ -30,7 +30,7 @@ from devcluster.scaling_load import DemandBalancer
 from overcast.v1 import common_pb2
 
 from ..conftest import ClusterFactory
-from .group_waits import describe, holds, settled_at, wait_group
+from .group_waits import describe, history, holds, settled_at, wait_group
 from .helpers import short
 
 PERIOD_S = 1.0  # --autoscaler-period
@@ -167,6 +167,21 @@ async def test_a_custom_metric_sizes_the_group(api: AsyncClient) -> None:
         (reading,) = g.status.metrics
         assert reading.metric == "custom/queue_depth" and reading.target == 100
         assert reading.value == pytest.approx(100), describe(g)
+
+
+async def test_a_size_set_by_hand_is_a_decision_in_the_history(api: AsyncClient) -> None:
+    async with scaling_group(api, "manual", min_size=1, max_size=5) as name:
+        await wait_group(api, name, settled_at(1), "at its min size, ACTIVE")
+        await api.set_desired_size(name, 3)
+        await wait_group(api, name, settled_at(3), "at 3 ACTIVE members", timeout=30)
+        # Every decision is explained, a person's too: from 1 to 3, by hand.
+        log = await history(api, name)
+        manual = [
+            a
+            async for a in api.list_scaling_activities(name)
+            if a.kind == "scaling.decision" and a.rule == "manual"
+        ]
+        assert [(a.previous_desired, a.desired_size) for a in manual] == [(1, 3)], log
 
 
 async def test_a_member_deleted_behind_the_groups_back_is_replaced(api: AsyncClient) -> None:
