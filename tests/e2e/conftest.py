@@ -71,7 +71,8 @@ def qemu_cluster(
     host_id = f"qemu-{run_id}"
     state_dir = traversable_tmpdir(f"overcast-e2e-{run_id}-")
     try:
-        cluster.start_controller()
+        # A module may start its controller with flags of its own (CONTROLLER_ARGS).
+        cluster.start_controller(*getattr(request.module, "CONTROLLER_ARGS", ()))
         cluster.wait_controller()
         cluster.start_agent(host_id, qemu_state_dir=state_dir)
         cluster.wait_hosts_up([host_id], timeout=60)

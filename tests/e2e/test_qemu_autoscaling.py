@@ -1,0 +1,114 @@
+"""A scaling group of real guests scales out on their measured CPU, not on simulation.
+
+The tiny guest burns one CPU when its kernel command line says `overcast.burn=1` (guest/init),
+so a member of one vcpu reads high from libvirt's cpu.time deltas, however busy this machine is
+(two cores shared with other work: a burning guest gets a third of a core or more); an idle one
+reads a few percent. Two groups side by side, CPU target 20%, min 1, max 2: the burning one
+scales out, the idle one stays at one member. That the idle one stays is what shows the decision
+was made on the burn, not on the CPU a guest spends booting under TCG (HPA keeps a starting pod's
+CPU out of its decisions for the same reason). max_size 2 keeps the test short and shows the
+clamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from client import AsyncClient, NotFound
+from client.scaling import target_tracking
+from tests.e2e.conftest import PROJECT, QemuCluster
+from tests.integration.group_waits import describe, history, wait_group
+
+pytestmark = [pytest.mark.qemu, pytest.mark.integration, pytest.mark.timeout(300)]
+
+CONTROLLER_ARGS = ("--autoscaler-period", "1")  # read by the qemu_cluster fixture
+TARGET = 20.0
+
+
+async def burning(api: AsyncClient, member: str, within: float = 60) -> None:
+    """Until the member's console says it burns its CPU (it has booted)."""
+    deadline = time.monotonic() + within
+    text = ""
+    while "OVERCAST-BURN cpus=1" not in text:
+        assert time.monotonic() < deadline, f"{member} never started burning:\n{text[-800:]}"
+        await asyncio.sleep(0.5)
+        text = (await api.get_console_log(member, PROJECT)).text
+
+
+async def test_guests_burning_cpu_scale_their_group_out_idle_ones_do_not(
+    qemu_cluster: QemuCluster, qapi: AsyncClient
+) -> None:
+    env = qemu_cluster.env
+    await qapi.upload_image(
+        "tiny-burn",
+        env.root.path,
+        "qcow2",
+        kernel_image="images/tiny-kernel",
+        ramdisk_image="images/tiny-initrd",
+        kernel_args="overcast.burn=1 overcast.tick=2",
+    )
+    started = time.monotonic()
+    names = {}
+    for group_id, image in (("burners", "tiny-burn"), ("idlers", "tiny")):
+        g = await qapi.create_scaling_group(
+            group_id,
+            project=PROJECT,
+            flavor="m1.tiny",
+            image=image,
+            min_size=1,
+            max_size=2,
+            policies=[target_tracking("cpu", target=TARGET, scale_up_period=2)],
+        )
+        names[group_id] = g.name
+    burners, idlers = names["burners"], names["idlers"]
+    try:
+        g = await wait_group(
+            qapi,
+            burners,
+            lambda g: g.desired_size == 2 and g.status.active_size == 2,
+            "scaled out to 2 ACTIVE guests",
+            timeout=90,
+        )
+        print(f"2 burning guests ACTIVE {time.monotonic() - started:.1f}s after the group was created")
+        for member in g.members:
+            await burning(qapi, member)
+        await asyncio.sleep(3)  # samples of both booted guests (metrics every 0.2 s here)
+
+        # The burners: scaled out on measured CPU, and still above target once booted.
+        log = await history(qapi, burners)
+        decisions = [
+            a
+            async for a in qapi.list_scaling_activities(burners, PROJECT)
+            if a.kind == "scaling.decision" and a.desired_size == 2
+        ]
+        assert decisions and decisions[-1].rule == "target_tracking/cpu", log
+        g = await qapi.get_scaling_group(burners, PROJECT)
+        (cpu,) = g.status.metrics
+        assert cpu.reporting_members == 2 and cpu.value > TARGET * 1.1, f"{describe(g)}\n{log}"
+        assert g.desired_size == 2, describe(g)  # wants more, clamped at max_size
+
+        # The idlers: one guest, booted as long as the burners, never worth a second.
+        idle = await qapi.get_scaling_group(idlers, PROJECT)
+        idle_log = await history(qapi, idlers)
+        print(f"burners: {describe(g)}\nidlers: {describe(idle)}\n{idle_log}")
+        assert idle.desired_size == 1 and idle.status.current_size == 1, f"{describe(idle)}\n{idle_log}"
+        (idle_cpu,) = idle.status.metrics
+        assert idle_cpu.value < TARGET, f"{describe(idle)}\n{idle_log}"
+
+        # Measured by the hypervisor, member by member: every burner above the idle guest.
+        loads = [(await qapi.get_server(m, PROJECT)).load for m in [*g.members, *idle.members]]
+        assert not any(x.simulated for x in loads), loads
+        *burns, quiet = (x.cpu_util_ewma for x in loads)
+        assert min(burns) > max(quiet, TARGET / 100), (burns, quiet)
+    finally:
+        for name in names.values():
+            await qapi.delete_scaling_group(name, PROJECT)
+        deadline = time.monotonic() + 60
+        while [s for n in names.values() for s in await qapi.list_servers(PROJECT, scaling_group=n)]:
+            assert time.monotonic() < deadline, "members not deleted after 60 s"
+            await asyncio.sleep(0.5)
+    with pytest.raises(NotFound):
+        await qapi.get_scaling_group(burners, PROJECT)
