@@ -83,7 +83,7 @@ class FaultResult:
     active_s: float | None  # fault end → that new server ACTIVE
     burst_s: float
     settle_s: float
-    in_flight: int  # calls unanswered and servers with a task in flight when the fault struck
+    in_flight: int  # servers with a task in flight when it struck, calls it overlapped
     logs: dict[str, str] = field(default_factory=dict)  # process → log path
 
     def figures(self) -> dict[str, Any]:
@@ -204,11 +204,16 @@ class FaultRun:
                     nonlocal fault_s, recovered, in_flight, active_s
                     await asyncio.sleep(self._fault_delay())
                     busy = sum(s.task_state != IDLE for s in tracker.servers.values())
-                    in_flight = busy + sum(not c.codes for c in burst.calls)
-                    log(f"{fault_name}: fault starts, {in_flight} calls and tasks in flight")
+                    log(f"{fault_name}: fault starts, {busy} servers with a task in flight")
                     started = time.monotonic()
                     await fault(self.services)
                     ended = time.monotonic()
+                    # Work the fault met: tasks under way, calls sent before it ended and
+                    # answered (finally) after it began.
+                    overlapping = sum(
+                        c.sent_at <= ended and (c.answered_at or ended) >= started for c in burst.calls
+                    )
+                    in_flight = busy + overlapping
                     fault_s = ended - started
                     log(f"{fault_name}: fault over after {fault_s:.1f} s")
                     recovered, active_s = await self._recover(burst, tracker, ended)
@@ -311,6 +316,7 @@ class FaultRun:
                 row = dataclasses.asdict(c)
                 row["sent_at"] = round(c.sent_at - t0, 3)
                 row["acked_at"] = None if c.acked_at is None else round(c.acked_at - t0, 3)
+                row["answered_at"] = None if c.answered_at is None else round(c.answered_at - t0, 3)
                 f.write(json.dumps(row) + "\n")
         with (out / "events.jsonl").open("w") as f:
             f.writelines(json.dumps(e) + "\n" for e in seen.events)

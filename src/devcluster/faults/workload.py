@@ -55,6 +55,7 @@ class Call:
     codes: list[str] = field(default_factory=list)  # each attempt's answer: OK, UNAVAILABLE...
     messages: list[str] = field(default_factory=list)  # each attempt's error message ("" for OK)
     acked_at: float | None = None
+    answered_at: float | None = None  # the final answer, whatever it was
     version: int = -1  # the server's version in the acknowledging answer
     uids: list[str] = field(default_factory=list)  # create: the uid of every OK answer
 
@@ -270,10 +271,11 @@ class Burst:
                 if err.code_name in RETRIED and time.monotonic() < deadline:
                     await asyncio.sleep(retry_delay or err.retry_delay or 0.5)
                     continue
+                call.answered_at = time.monotonic()
                 return
             call.codes.append("OK")
             call.messages.append("")
-            call.acked_at = time.monotonic()
+            call.acked_at = call.answered_at = time.monotonic()
             call.version = _version(server)
             if call.op == "create":
                 call.uids.append(server.uid)
