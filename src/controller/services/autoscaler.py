@@ -227,7 +227,10 @@ class Autoscaler:
                 per_member.setdefault(member, {})[metric] = value
             else:
                 group_values[metric] = value
-        observed = [_member(m, down, loads, per_member.get(m.server_id, {})) for m in rows]
+        warmup = max(
+            (p.kind.warmup_s for p in group.policies if isinstance(p.kind, TargetTracking)), default=0.0
+        )
+        observed = [_member(m, down, loads, per_member.get(m.server_id, {}), now - warmup) for m in rows]
         unplaceable = tuple(row for row, m in zip(rows, observed, strict=True) if backoff.placement_failed(m))
         failed_ids = {m.server_id for m in unplaceable}
         obs = Observation(
@@ -382,7 +385,11 @@ def _pushed_by_group(pushed: Sequence[GroupMetric]) -> dict[GroupKey, dict[tuple
 
 
 def _member(
-    m: MemberRow, down: Mapping[str, float], loads: Mapping[UUID, Any], custom: Mapping[str, float]
+    m: MemberRow,
+    down: Mapping[str, float],
+    loads: Mapping[UUID, Any],
+    custom: Mapping[str, float],
+    warm_before: float,
 ) -> Member:
     view = loads.get(m.uid)
     return Member(
@@ -398,6 +405,7 @@ def _member(
         cpu=view.sample.cpu_util * 100.0 if view is not None and not view.stale else None,
         custom=dict(custom),
         fault=m.fault,
+        warming=m.created_at.timestamp() > warm_before,
     )
 
 

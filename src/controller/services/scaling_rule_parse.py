@@ -77,6 +77,7 @@ def _target_tracking(t: TargetTrackingSpec) -> TargetTracking:
         scale_up_members=_or(t.scale_up_members, m.DEFAULT_SCALE_UP_MEMBERS),
         scale_up_period_s=_or(t.scale_up_period_s, m.DEFAULT_SCALE_UP_PERIOD_S),
         disable_scale_in=t.disable_scale_in,
+        warmup_s=_or(t.warmup_s, m.DEFAULT_WARMUP_S),
     )
 
 

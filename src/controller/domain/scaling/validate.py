@@ -100,6 +100,7 @@ def _target_tracking(c: ViolationCollector, at: str, tt: TargetTracking) -> None
             "(0.1 = 10 %)",
         )
     _duration(c, f"{at}.scale_down_stabilization", tt.scale_down_stabilization_s, MAX_STABILIZATION_S)
+    _duration(c, f"{at}.warmup", tt.warmup_s, MAX_STABILIZATION_S)
     if not 0 < tt.scale_up_period_s <= MAX_SCALE_UP_PERIOD_S:  # also false for NaN
         c.add(
             f"{at}.scale_up_period",
