@@ -95,6 +95,12 @@ def cpu_policy() -> Any:
     )
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="runtime (2026-12-03): overshoots to 7-9 in about half the runs. A round woken by the"
+    " crossing counts a member ACTIVE for under a second as ready with its first sample, while the"
+    " older members' CPU EWMA (alpha 0.3 at 1 s) still shows their load from before it came",
+)
 async def test_cpu_group_grows_to_the_computed_size_stays_and_shrinks_after_the_window(
     scaling_cluster: Cluster, api: AsyncClient
 ) -> None:
@@ -169,6 +175,11 @@ async def test_a_custom_metric_sizes_the_group(api: AsyncClient) -> None:
         assert reading.value == pytest.approx(100), describe(g)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime (2026-12-03): SetDesiredSize writes desired_size itself, so the round sees no"
+    " change from previous_desired and records no scaling.decision (only members added, 'manual')",
+)
 async def test_a_size_set_by_hand_is_a_decision_in_the_history(api: AsyncClient) -> None:
     async with scaling_group(api, "manual", min_size=1, max_size=5) as name:
         await wait_group(api, name, settled_at(1), "at its min size, ACTIVE")
