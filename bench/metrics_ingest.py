@@ -51,12 +51,23 @@ def sample_message(seq: int, instances: list[str]) -> agent_pb2.AgentMessage:
 class Beats:
     """HostService's part in the metrics branch: an in-memory heartbeat mark."""
 
+    heartbeat_interval_s = 1.0
+
     def __init__(self) -> None:
         self.beats: set[str] = set()
         self.registered = 0
 
     def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:
         self.beats.add(host_id)
+
+    def on_interval_change(self, listener: Any) -> None:
+        pass
+
+    def connected(self, host_id: str) -> None:
+        pass
+
+    def disconnected(self, host_id: str) -> None:
+        pass
 
     async def register(self, inv: Any, domains: Any) -> None:
         self.registered += 1
@@ -68,7 +79,7 @@ def handler_rate(samples: int, hosts: int, per_host: int, listener: bool) -> flo
         heard: list[HostUpdate] = []
         fleet.add_listener(lambda u: heard.append(u) if len(heard) < 1000 else None)
     beats = Beats()
-    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, load_view=fleet)  # type: ignore[arg-type]
+    gateway = AgentGatewayApi(beats, None, "bench", _no_queue, load_view=fleet)  # type: ignore[arg-type]
     host_ids = [f"host-{h}" for h in range(hosts)]
     bodies = [
         sample_message(h, [str(uuid.uuid4()) for _ in range(per_host)]).SerializeToString()
@@ -95,7 +106,7 @@ async def stream_rate(samples: int, agents: int, per_host: int) -> tuple[float, 
     fleet = LoadView(stale_after_s=3.0)
     beats = Beats()
 
-    gateway = AgentGatewayApi(beats, None, "bench", 1.0, _no_queue, load_view=fleet)  # type: ignore[arg-type]
+    gateway = AgentGatewayApi(beats, None, "bench", _no_queue, load_view=fleet)  # type: ignore[arg-type]
     server = grpc.aio.server()
     agent_pb2_grpc.add_AgentGatewayServicer_to_server(gateway, server)
     port = server.add_insecure_port("127.0.0.1:0")

@@ -28,8 +28,10 @@ Phases, each printing progress on stderr:
    minus the time the agent took it), read with ListHosts snapshots every 2 s (what the
    scheduler reads), p99 over the hosts of all snapshots (`view_hosts_without_sample`: hosts
    a snapshot found with no sample at all). `controller_behind_max_s`: the most the controller
-   logged it was behind its agents in the window (it reads their messages that late: a sample
-   waits that long in the stream before it is absorbed). `watch_age_p99_s` and
+   logged it was behind its agents in the window: how much longer than the hosts' window it
+   gave them for its own lag (it reads their messages that late, a sample waiting that long in
+   the stream before it is absorbed; or it hears each host less often than it sends; or it
+   records heartbeats late). It logs it when behind by more than a heartbeat interval. `watch_age_p99_s` and
    `watch_updates_per_host_s`: the same seen on a WatchHostMetrics stream of `--watch-hosts`
    hosts spread over the fleet (a watch of every host would cost the controller as much as
    the agents do). `fleet_host_samples_sent_per_s`: what the fleet wrote to its streams
@@ -41,6 +43,12 @@ Phases, each printing progress on stderr:
 5. `controller_rss_mib` (VmRSS of the controller at the end; `controller_peak_rss_mib` VmHWM),
    and the same of its child processes: `scheduler_process_rss_mib`, `relay_process_rss_mib`
    (and `*_peak_rss_mib`). The controller's memory is the sum.
+6. Host health over the whole run, from the controller's log: `host_down_events`, the hosts it
+   marked DOWN (one host.down event each; no host fails here, so the goal is 0);
+   `zone_disrupted_warnings`, its warnings that it held most of a zone UP instead;
+   `heartbeat_interval_s`, the interval it last told its agents (it grows with the fleet,
+   --max-heartbeats-per-second), and `controller_behind_max_s_run`, the most it said it was
+   behind its agents at any time in the run.
 
 `--quality` adds the placement quality of the same mixed synthetic load (flavors m1.tiny to
 m1.xlarge; CPU load per server from metadata sim.cpu: mostly idle, some busy, a few hot) under
@@ -473,6 +481,35 @@ def ingest_lines(log_path: Path) -> list[Ingest]:
     return found
 
 
+def log_events(log_path: Path) -> list[dict[str, Any]]:
+    """The controller's log lines (JSON: --log-format json)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    found = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            e = json.loads(line)
+            if isinstance(e, dict):
+                found.append(e)
+    return found
+
+
+def host_health(log_path: Path, base_interval_s: float) -> dict[str, Any]:
+    """Host health over the whole run, from the controller's log (see the docstring, 6)."""
+    lines = log_events(log_path)
+    kinds = Counter(str(e.get("event")) for e in lines)
+    scaled = [float(e["interval_s"]) for e in lines if e.get("event") == "heartbeats.interval_scaled"]
+    behind = [float(e["seconds"]) for e in lines if e.get("event") == "host_monitor.controller_behind"]
+    return {
+        "host_down_events": kinds["host.down"],
+        "zone_disrupted_warnings": kinds["host_monitor.zone_disrupted"],
+        "heartbeat_interval_s": scaled[-1] if scaled else base_interval_s,
+        "controller_behind_max_s_run": max(behind, default=0.0),
+    }
+
+
 def behind_in(log_path: Path, t0: float, t1: float) -> float:
     """The most the controller said it was behind its agents (host_monitor.controller_behind:
     reading their messages late or flushing heartbeats late) between t0 and t1; 0 if it never
@@ -829,6 +866,9 @@ async def measure(run: Run, args: argparse.Namespace, w: Workload, *, main_run: 
         out[f"{role}_process_peak_rss_mib"] = proc_status(child, "VmHWM")
     out["fleet_rss_mib"] = stats.get("rss_mib")
     out["fleet_domains"] = stats.get("domains")
+    health = host_health(run.controller_log, args.heartbeat_interval)
+    log(f"{run.label}: host health {health}")
+    out.update(health)
     return out
 
 

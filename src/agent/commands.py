@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import aio_pika
 import structlog
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -31,6 +30,7 @@ from agent.hypervisor.base import DomainMissing, DomainSpec, Hypervisor, Hypervi
 from agent.images import ImageCache
 from agent.model import BootRequest, Command, CommandResult, Failure, ImageRequest, Op
 from agent.sequencer import KeyedSequencer
+from daemon import bus_topology
 from daemon.bus_topology import Topology, declare_commands_exchange, declare_host_queue
 from daemon.supervision import DEFAULT, Backoff, supervise
 from overcast import protojson
@@ -359,7 +359,7 @@ class CommandConsumer:
             return
         connection: AbstractRobustConnection | None = None
         try:
-            connection = await aio_pika.connect_robust(self._url)
+            connection = await bus_topology.connect(self._url)
             await self._consume(connection)
         except Exception as exc:
             if connection is not None:

@@ -314,7 +314,13 @@ class Uplink:
                 message = agent_pb2.AgentMessage(
                     seq=next(self._seq), heartbeat=agent_pb2.Heartbeat(sent_at=sent_at)
                 )
-            await call.write(message)
+            try:
+                await call.write(message)
+            except asyncio.InvalidStateError:
+                # The controller ended the stream while we wrote (its database or broker went
+                # away: UNAVAILABLE): grpc.aio says "RPC already finished", not the status.
+                # The stream's end, as the read loop would report it: reconnect.
+                raise SessionError(f"the controller ended the stream: {await _status(call)}") from None
 
     async def _read_loop(self, call: GatewayCall) -> None:
         while True:
@@ -348,6 +354,11 @@ class Uplink:
             )
         if self._outbox is not None:  # else the stream is gone: the controller's wait times out
             self._outbox.put_nowait(agent_pb2.AgentMessage(seq=next(self._seq), console_log=answer))
+
+
+async def _status(call: GatewayCall) -> str:
+    code = await call.code()
+    return f"{code.name}: {await call.details()}"
 
 
 async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:

@@ -24,8 +24,13 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENCY = 64
 DEFAULT_WAIT_TIMEOUT = 600.0
 
-# Reads are safe to retry when the controller was briefly unreachable (a replica restarting);
-# writes are not retried here: the caller owns that decision (and its request_id).
+# Reads are safe to retry when the controller was briefly unreachable (a replica restarting) or
+# answered UNAVAILABLE (its database or broker restarting); writes are not retried here: the
+# caller owns that decision (and its request_id: a create retried with the same one is never
+# carried out twice). gRPC waits between attempts as long as the controller's
+# `grpc-retry-pushback-ms` trailer says (the RetryInfo it sends: 1 s), else backs off from
+# 0.1 s; five attempts (gRPC's limit) ride out a restart of a few seconds, always within the
+# call's deadline.
 _RETRIED_READS = {
     "overcast.v1.ServerService": ("GetServer", "ListServers"),
     "overcast.v1.FlavorService": ("GetFlavor", "ListFlavors"),
@@ -44,7 +49,7 @@ _SERVICE_CONFIG = {
                 for method in methods
             ],
             "retryPolicy": {
-                "maxAttempts": 3,
+                "maxAttempts": 5,
                 "initialBackoff": "0.1s",
                 "maxBackoff": "1s",
                 "backoffMultiplier": 2,

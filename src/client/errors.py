@@ -23,7 +23,9 @@ class OvercastError(Exception):
     `code` is the `grpc.StatusCode`, `message` the status message, `field_violations` a list of
     `(field, description)` from a `google.rpc.BadRequest` detail, `reason`/`domain`/`metadata`
     come from a `google.rpc.ErrorInfo` detail when there is one, and `status` is the decoded
-    `google.rpc.Status` (None when the server sent no rich details).
+    `google.rpc.Status` (None when the server sent no rich details). `retry_delay` is the
+    wait in seconds the server asked for before trying again (`google.rpc.RetryInfo`: an
+    `Unavailable` from a controller whose database or broker is restarting), else None.
     """
 
     default_code: Any = grpc.StatusCode.UNKNOWN
@@ -38,6 +40,7 @@ class OvercastError(Exception):
         domain: str = "",
         metadata: dict[str, str] | None = None,
         status: status_pb2.Status | None = None,
+        retry_delay: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code: Any = code if code is not None else self.default_code
@@ -47,6 +50,7 @@ class OvercastError(Exception):
         self.domain = domain
         self.metadata: dict[str, str] = dict(metadata or {})
         self.status = status
+        self.retry_delay = retry_delay
 
     def __str__(self) -> str:
         if not self.field_violations:
@@ -192,6 +196,7 @@ def from_status(code: Any, message: str, status: status_pb2.Status | None) -> Ov
     violations: list[tuple[str, str]] = []
     reason = domain = ""
     metadata: dict[str, str] = {}
+    retry_delay: float | None = None
     if status is not None:
         if not message:
             message = status.message
@@ -208,6 +213,10 @@ def from_status(code: Any, message: str, status: status_pb2.Status | None) -> Ov
                 failure = error_details_pb2.PreconditionFailure()
                 detail.Unpack(failure)
                 violations.extend((v.subject or v.type, v.description) for v in failure.violations)
+            elif _holds(detail, error_details_pb2.RetryInfo):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_delay = retry.retry_delay.ToTimedelta().total_seconds()
     cls = error_class(code)
     return cls(
         message or getattr(code, "name", "error"),
@@ -217,6 +226,7 @@ def from_status(code: Any, message: str, status: status_pb2.Status | None) -> Ov
         domain=domain,
         metadata=metadata,
         status=status,
+        retry_delay=retry_delay,
     )
 
 

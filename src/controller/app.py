@@ -29,7 +29,7 @@ from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.processes import relay_process, scheduler_process
+from controller.processes import child_process, relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
 from controller.services.autoscaler import Autoscaler
@@ -58,7 +58,7 @@ from controller.storage.scaling_groups import PgScalingGroupStore
 from controller.storage.scaling_rounds import PgAutoscalerStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
-from daemon import logs
+from daemon import bus_topology, logs
 from daemon.bus_topology import declare_exchanges, declare_host_queue
 from daemon.supervision import exit_on_crash, supervise
 from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
@@ -129,7 +129,7 @@ async def _connect_services(
         ) from exc
     log.info("database.ready", migrations_applied=applied)
     try:
-        amqp = await aio_pika.connect_robust(s.bus.amqp_url, timeout=10)
+        amqp = await bus_topology.connect(s.bus.amqp_url, timeout=10)
     except (OSError, aio_pika.exceptions.AMQPError) as exc:
         await pool.close()
         raise StartupError(
@@ -212,6 +212,7 @@ async def _wire(
         AllocationRatios(
             placement.cpu_allocation_ratio, placement.ram_allocation_ratio, placement.disk_allocation_ratio
         ),
+        s.heartbeats.policy(),
     )
     feed = ServerChangeFeed(instances)
     # The live load view (agents' metrics, smoothed); the scheduler reads load_view.fresh_cpu_utils(hosts).
@@ -223,11 +224,6 @@ async def _wire(
     metrics = MetricsService(
         load_view, PgMetricsStore(pool), instances, persist_interval_s=s.metrics.persist_interval_s
     )
-    heartbeat_s, down_after_s = s.heartbeats.interval_s, s.heartbeats.host_down_after_s
-
-    def behind_s() -> float:
-        return hosts.behind_s(heartbeat_s)
-
     notified: dict[str, Callable[[str], None]] = {"overcast_instances": feed.notified}
     run_scheduler: Callable[[], Awaitable[None]]
     board: LoadBoard | None = None
@@ -237,7 +233,10 @@ async def _wire(
         run_scheduler = functools.partial(scheduler_process.run_child, s, board)
     else:
         workers = scheduler_process.scheduler_workers(
-            s, PgSchedulingStore(pool), lag_s=behind_s, load_of=load_view.fresh_cpu_utils
+            s,
+            PgSchedulingStore(pool),
+            heartbeat_window_s=hosts.heartbeat_window_s,
+            load_of=load_view.fresh_cpu_utils,
         )
         notified["overcast_pending"] = lambda _: workers.wake()
         run_scheduler = workers.run
@@ -273,7 +272,6 @@ async def _wire(
             hosts,
             servers,
             s.api.controller_id,
-            heartbeat_s,
             ensure_host_queue,
             console=console_relay,
             load_view=load_view,
@@ -294,7 +292,7 @@ async def _wire(
         "watch-feed": feed.run,
         "scheduler": run_scheduler,
         "outbox-relay": run_relay,
-        "heartbeats": lambda: hosts.flush_heartbeats(heartbeat_s),
+        "heartbeats": hosts.flush_heartbeats,
         "metrics-persist": metrics.persist_forever,
         "autoscaler": lambda: lead(
             s.database.url,
@@ -304,7 +302,7 @@ async def _wire(
         "host-monitor": lambda: lead(
             s.database.url,
             Role.HOST_MONITOR,
-            lambda _conn: hosts.monitor(heartbeat_s, down_after_s),
+            lambda _conn: hosts.monitor(),
         ),
     }
     if s.commands.expiry_s > 0:
@@ -313,7 +311,9 @@ async def _wire(
             s.database.url, Role.COMMAND_EXPIRY, lambda _conn: expiry.run()
         )
     if board is not None:
-        loops["scheduler-lag"] = functools.partial(board.post_lag, behind_s)
+        loops["scheduler-heartbeat-window"] = functools.partial(
+            board.post_heartbeat_window, hosts.heartbeat_window_s
+        )
     # Vacuuming may be left to autovacuum (0); request ids are forgotten in any case.
     vacuum_s = s.database.vacuum_interval_s
     loops["table-upkeep"] = lambda: lead(
@@ -340,7 +340,8 @@ async def run(s: ControllerSettings, services: Services) -> None:
     server = services.server
     try:
         async with asyncio.TaskGroup() as tg:
-            background = [tg.create_task(supervise(n, fn), name=n) for n, fn in services.loops.items()]
+            loops = services.loops.items()
+            background = [tg.create_task(supervise(n, fn, child_process.LOOPS), name=n) for n, fn in loops]
             await services.ready.wait()
             await server.start()
             gc.freeze()  # see controller.processes.runtime.GC_THRESHOLDS

@@ -25,8 +25,9 @@ What is transient (`TRANSIENT_IO`):
 - PostgreSQL (asyncpg): connection errors (SQLSTATE class 08), a server that is shutting down,
   crashed or still starting ("cannot connect now": 57P01, 57P02, 57P03), a cancelled statement
   (57014: a statement timeout), too many connections or other resources short (class 53),
-  a serialization failure or deadlock (class 40), and asyncpg's InterfaceError about a
-  connection that is closed;
+  a serialization failure or deadlock (class 40), asyncpg's InterfaceError about a
+  connection that is closed, and its InternalClientError for a pooled connection whose session
+  the server ended while it was idle;
 - RabbitMQ (aio-pika, aiormq): connection errors (OSErrors already), channel errors (a channel
   the broker closed, e.g. a queue declared with other arguments: an operator fixes that, the
   loop must then carry on), publishes the broker refused, and the RuntimeError aio-pika
@@ -102,7 +103,13 @@ def postgres_unavailable(exc: BaseException) -> bool:
         state = str(exc.sqlstate or "")
         return state[:2] in _POSTGRES_CLASSES or state in _POSTGRES_CODES
     # asyncpg's own "connection is closed" / "connection was closed in the middle of operation".
-    return type(exc) is asyncpg.InterfaceError and "closed" in str(exc)
+    if type(exc) is asyncpg.InterfaceError:
+        return "closed" in str(exc)
+    # A connection whose session the server ended (a restart: FATAL 57P01) while it sat idle in
+    # a pool: asyncpg's protocol took the FATAL as an error to consume (state 2) and refuses the
+    # next operation before it notices the socket closing (MagicStack/asyncpg#784, #1069). Seen
+    # in a PostgreSQL restart under load (tests/faults); the pool then replaces the connection.
+    return type(exc) is asyncpg.InternalClientError and "another operation (2) is in progress" in str(exc)
 
 
 def broker_unavailable(exc: BaseException) -> bool:

@@ -54,3 +54,54 @@ class EventTap:
                 self._changed.clear()
                 await self._changed.wait()
         return self.events
+
+
+class DurableTap:
+    """A durable quorum queue bound to every event of a run, as a consumer who must not miss
+    any would declare it: unlike `EventTap`'s exclusive queue it outlives the broker's restart,
+    so what was published before, during and after is all there to count (`drain`)."""
+
+    def __init__(self, amqp_url: str, prefix: str, name: str = "tap") -> None:
+        self._amqp_url = amqp_url
+        self._topology = Topology(prefix)
+        self.queue = f"{prefix}.{name}"
+
+    async def declare(self) -> None:
+        conn = await aio_pika.connect(self._amqp_url)
+        try:
+            ch = await conn.channel()
+            exchange = await declare_events_exchange(ch, self._topology)
+            queue = await ch.declare_queue(self.queue, durable=True, arguments={"x-queue-type": "quorum"})
+            await queue.bind(exchange, routing_key="#")
+        finally:
+            await conn.close()
+
+    async def drain(self, quiet_s: float = 1.0) -> list[dict[str, Any]]:
+        """Every event on the queue (taken off it), until none came for `quiet_s`."""
+        events: list[dict[str, Any]] = []
+        conn = await aio_pika.connect(self._amqp_url)
+        try:
+            ch = await conn.channel()
+            queue = await ch.get_queue(self.queue)
+            empty_since: float | None = None
+            while True:
+                msg = await queue.get(no_ack=True, fail=False)
+                if msg is not None:
+                    events.append(json.loads(msg.body))
+                    empty_since = None
+                    continue
+                now = asyncio.get_running_loop().time()
+                empty_since = empty_since or now
+                if now - empty_since >= quiet_s:
+                    return events
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+
+    async def delete(self) -> None:
+        conn = await aio_pika.connect(self._amqp_url)
+        try:
+            ch = await conn.channel()
+            await ch.queue_delete(self.queue)
+        finally:
+            await conn.close()

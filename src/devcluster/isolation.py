@@ -19,22 +19,22 @@ def new_run_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def database_url(name: str) -> str:
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
+def database_url(name: str, admin_url: str = PG_ADMIN_URL) -> str:
+    base, _, _ = admin_url.rpartition("/")
     return f"{base}/{name}"
 
 
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
+async def drop_database(name: str, admin_url: str = PG_ADMIN_URL) -> None:
+    conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
 
 
-async def delete_bus(prefix: str, host_ids: list[str]) -> None:
+async def delete_bus(prefix: str, host_ids: list[str], amqp_url: str = AMQP_URL) -> None:
     """Remove what a run declared: its two exchanges and its host queues."""
-    conn = await aio_pika.connect(AMQP_URL)
+    conn = await aio_pika.connect(amqp_url)
     try:
         ch = await conn.channel()
         topology = Topology(prefix)

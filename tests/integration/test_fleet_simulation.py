@@ -1,6 +1,9 @@
 """The fleet simulation against a real controller: 50 simulated hosts (python -m
 devcluster.simulation, one process, each host with its own stream and command queue) come UP,
-200 servers are placed and go ACTIVE on them, no host is over capacity, deletes work."""
+200 servers are placed and go ACTIVE on them, no host is over capacity, deletes work; a
+controller frozen for several times the hosts' window takes none of them DOWN when it resumes;
+and the whole fleet falling silent at once (its process stopped, as a cut network would look)
+is held UP with one warning per zone, not a host.down per host."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ PREFIX = "simtest"
 def fleet_cluster(clusters: ClusterFactory) -> Iterator[Cluster]:
     c = clusters("fleet")
     c.host_queue_type = "transient"  # thousands of host queues in real runs: no disk
-    c.start_controller()
+    c.start_controller("--large-zone-size", "20")  # the zones have 25 hosts each
     c.wait_controller()
     # Two kinds of host, two zones; spawns take a little time, as a hypervisor's would.
     c.start_fleet(
@@ -123,3 +126,54 @@ async def test_fleet_places_runs_and_deletes_servers(fleet_cluster: Cluster) -> 
         hosts = [h for h in await api.list_hosts() if h.name.startswith(f"hosts/{PREFIX}-")]
         assert sum(h.servers for h in hosts) == 0
         assert sum(h.vcpus_used for h in hosts) == 0
+
+
+def log_lines(c: Cluster, event: str) -> list[str]:
+    """The controller's log lines of one event (it logs for people: the event comes first)."""
+    text = c.controllers[0].log_path.read_text(errors="replace")
+    return [line for line in text.splitlines() if f" {event} " in line]
+
+
+async def fleet_hosts_up(c: Cluster) -> int:
+    async with AsyncClient(c.endpoint, timeout=30) as api:
+        hosts = [h for h in await api.list_hosts() if h.name.startswith(f"hosts/{PREFIX}-")]
+    assert len(hosts) == HOSTS
+    return sum(h.state == common_pb2.HOST_STATE_UP for h in hosts)
+
+
+async def test_a_controller_frozen_for_four_windows_takes_no_host_down(fleet_cluster: Cluster) -> None:
+    """SIGSTOP the controller for four times the hosts' window (3 heartbeat intervals): on the
+    wall clock every host has been silent that long when it resumes."""
+    c = fleet_cluster
+    window_s = 3 * c.heartbeat_interval
+    before = len(log_lines(c, "host.down"))
+    c.controllers[0].pause()
+    try:
+        await asyncio.sleep(4 * window_s)
+    finally:
+        c.controllers[0].resume()
+    await asyncio.sleep(4 * window_s)  # the backlog read, several sweeps of the monitor
+    assert await fleet_hosts_up(c) == HOSTS
+    assert len(log_lines(c, "host.down")) == before
+
+
+async def test_the_whole_fleet_falling_silent_is_held_with_a_warning_per_zone(fleet_cluster: Cluster) -> None:
+    """The fleet process stopped: every host silent at once. The controller hears none of its
+    streams, so its liveness clock crawls, and none of them is heard for a window on the wall
+    clock: both zones held, one warning each; resumed, nobody was DOWN, nothing to announce."""
+    c = fleet_cluster
+    downs, ups = len(log_lines(c, "host.down")), len(log_lines(c, "host.up"))
+    c.fleets[0].pause()
+    try:
+        deadline = time.monotonic() + 20
+        while len(log_lines(c, "host_monitor.zone_disrupted")) < 2:
+            assert time.monotonic() < deadline, c.controllers[0].log_tail()
+            await asyncio.sleep(0.5)
+        assert await fleet_hosts_up(c) == HOSTS
+    finally:
+        c.fleets[0].resume()
+    await asyncio.sleep(8 * c.heartbeat_interval)  # they beat again; the zones' grace passes
+    assert await fleet_hosts_up(c) == HOSTS
+    warned = log_lines(c, "host_monitor.zone_disrupted")
+    assert len(warned) == 2 and {"zone=az1" in w or "zone=az2" in w for w in warned} == {True}
+    assert len(log_lines(c, "host.down")) == downs and len(log_lines(c, "host.up")) == ups

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc_tools
 import pytest
 from google.protobuf import descriptor_pb2
 
@@ -75,8 +76,14 @@ def test_java_generates_one_class_per_message_in_dev_overcast(tmp_path: Path) ->
     if protoc is None:
         pytest.fail("protoc not found: apt-get install protobuf-compiler (CI installs it)")
     files = sorted(str(p.relative_to(PROTOS)) for p in (PROTOS / "overcast").rglob("*.proto"))
+    # The well-known types (google/protobuf/*.proto) come with grpcio-tools: Debian ships them
+    # in libprotobuf-dev, which protobuf-compiler does not pull in.
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
     proc = subprocess.run(
-        [protoc, f"-I{PROTOS}", f"--java_out={tmp_path}", *files], capture_output=True, text=True, timeout=120
+        [protoc, f"-I{PROTOS}", f"-I{well_known}", f"--java_out={tmp_path}", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     public, agent = tmp_path / "dev" / "overcast" / "v1", tmp_path / "dev" / "overcast" / "agent" / "v1"

@@ -59,7 +59,10 @@ def error(message: str) -> None:
 
 def report(err: OvercastError, state: State) -> int:
     """Print `err` for a person; return the exit code."""
-    if isinstance(err, Unavailable):
+    if isinstance(err, Unavailable) and err.retry_delay is not None:
+        # The controller answered: what it needs (its database, its broker) is away.
+        error(f"the controller at {state.endpoint} is unavailable: {err.message}")
+    elif isinstance(err, Unavailable):
         error(
             f"cannot reach the controller at {state.endpoint}: {err.message} "
             "(is it running? set --endpoint or OVERCAST_ENDPOINT)"

@@ -1,23 +1,44 @@
-"""Domain errors → gRPC status with rich details (google.rpc.BadRequest, ErrorInfo)."""
+"""Failures of an RPC → gRPC status with rich details (google.rpc BadRequest, ErrorInfo,
+RetryInfo). The one mapping every handler goes through (`unary`, `streaming`, the agent
+gateway's stream):
+
+- a domain error → its code (`_CODES`), with BadRequest field violations for bad input;
+- an outage of PostgreSQL, RabbitMQ or an agent (`controller.api.outages`) → UNAVAILABLE, with
+  a message naming what is unreachable, `RetryInfo` and the `grpc-retry-pushback-ms` trailer
+  (gRPC's own retry policy waits that long before its next attempt), logged as
+  `api.unavailable` at most once per dependency every few seconds (an outage fails every
+  call; its log need not say so every time);
+- anything else is a bug → INTERNAL, logged once with its traceback as `api.bug` and an
+  `error_id` the status carries, so a report can be matched with the log.
+An exception group (a TaskGroup's) is judged by its members: a bug among them is a bug, else
+an outage among them is an outage, else its first domain error decides.
+"""
 
 from __future__ import annotations
 
+import collections
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from controller.api import outages
 from controller.domain import errors
+from daemon.supervision import describe
 
 log = structlog.get_logger(__name__)
 
 DOMAIN = "overcast.dev"
+PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC's retry design (A6): server pushback
+RETRY_AFTER_S = 1.0  # UNAVAILABLE from a domain error (a disconnected agent...)
 
 # The context of a unary or server-streaming handler: the request is its argument and responses
 # are returned or yielded, never read or written through the context, so their types don't matter.
@@ -34,7 +55,35 @@ _CODES: dict[type[errors.DomainError], tuple[grpc.StatusCode, int]] = {
 }
 
 
-def to_status(exc: errors.DomainError) -> Any:
+class Status(
+    collections.namedtuple("Status", ("code", "details", "trailing_metadata")),
+    grpc.Status,  # what ServicerContext.abort_with_status takes
+):
+    pass
+
+
+def _status(
+    code: int, message: str, details: Sequence[Message], *, retry_after_s: float | None = None
+) -> Status:
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)
+        packed.append(a)
+    if retry_after_s is not None:
+        a = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(round(retry_after_s * 1000))
+        a.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        packed.append(a)
+    base = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=packed))
+    trailing = tuple(base.trailing_metadata)
+    if retry_after_s is not None:
+        trailing += ((PUSHBACK_KEY, str(round(retry_after_s * 1000))),)
+    return Status(base.code, base.details, trailing)
+
+
+def to_status(exc: errors.DomainError) -> Status:
     code = next(
         (c for cls, c in _CODES.items() if isinstance(exc, cls)),
         (grpc.StatusCode.INTERNAL, code_pb2.INTERNAL),
@@ -49,29 +98,96 @@ def to_status(exc: errors.DomainError) -> Any:
         )
         details.append(bad)
     details.append(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=dict(exc.metadata)))
-    packed = []
-    for d in details:
-        a = any_pb2.Any()
-        a.Pack(d)
-        packed.append(a)
-    return rpc_status.to_status(status_pb2.Status(code=code, message=exc.message, details=packed))
+    retry = RETRY_AFTER_S if code == code_pb2.UNAVAILABLE else None
+    return _status(code, exc.message, details, retry_after_s=retry)
+
+
+def unavailable_status(dependency: outages.Dependency, exc: BaseException) -> Status:
+    message = (
+        f"the controller could not complete the call: {dependency.name} is unreachable or "
+        f"failing ({describe(exc)}). Retry in {dependency.retry_after_s:g} s; a create retried "
+        "with the same request_id is never carried out twice"
+    )
+    info = error_details_pb2.ErrorInfo(reason=dependency.reason, domain=DOMAIN)
+    return _status(code_pb2.UNAVAILABLE, message, [info], retry_after_s=dependency.retry_after_s)
+
+
+def internal_status(method: str, error_id: str) -> Status:
+    message = (
+        f"internal error in {method}: a bug in the controller, logged as api.bug with "
+        f"error_id={error_id} (please report it)"
+    )
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN, metadata={"error_id": error_id})
+    return _status(code_pb2.INTERNAL, message, [info])
+
+
+class OutageLog:
+    """`api.unavailable` at most once per dependency every `every_s` seconds, with the number
+    of calls it failed since the last line."""
+
+    def __init__(self, every_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every_s = every_s
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._failed: collections.Counter[str] = collections.Counter()
+
+    def note(self, dependency: outages.Dependency, method: str, exc: BaseException) -> bool:
+        """Count a call failed by an outage; True when a line was logged for it."""
+        self._failed[dependency.reason] += 1
+        now = self._clock()
+        last = self._last.get(dependency.reason)
+        if last is not None and now - last < self._every_s:
+            return False
+        self._last[dependency.reason] = now
+        calls = self._failed.pop(dependency.reason)
+        log.warning(
+            "api.unavailable", dependency=dependency.name, method=method, calls=calls, error=describe(exc)
+        )
+        return True
+
+
+OUTAGES = OutageLog()
+
+
+def failure_status(exc: BaseException, method: str, **context: str) -> Status:
+    """The status a call that failed with `exc` ends with (see the module docstring); logs
+    what needs logging. `context` goes into the log lines (an agent stream's host...)."""
+    found = list(outages.leaves(exc))
+    bugs = [e for e in found if not isinstance(e, errors.DomainError) and outages.outage_of(e) is None]
+    if bugs:
+        error_id = uuid.uuid4().hex[:12]
+        log.error(
+            "api.bug", method=method, error_id=error_id, error=describe(bugs[0]), exc_info=exc, **context
+        )
+        return internal_status(method, error_id)
+    for e in found:
+        dependency = outages.outage_of(e)
+        if dependency is not None:
+            OUTAGES.note(dependency, method, e)
+            return unavailable_status(dependency, e)
+    return to_status(next(e for e in found if isinstance(e, errors.DomainError)))
+
+
+def _passes_through(exc: BaseException) -> bool:
+    # The handler's own ctx.abort(...): the status is set already.
+    return isinstance(exc, grpc.aio.AbortError)
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 
 
 def unary(fn: Handler) -> Handler:
-    """Turn domain errors into statuses; anything else is a bug, logged and INTERNAL."""
+    """End the call with `failure_status` of whatever it raised (cancellation passes)."""
+    method = fn.__name__
 
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: Ctx) -> Any:
         try:
             return await fn(self, request, context)
-        except errors.DomainError as exc:
-            await context.abort_with_status(to_status(exc))
-        except Exception:
-            log.exception("api.bug", method=fn.__name__)
-            raise
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            await context.abort_with_status(failure_status(exc, method))
 
     return wrapper  # type: ignore[return-value]
 
@@ -80,12 +196,18 @@ StreamHandler = TypeVar("StreamHandler", bound=Callable[..., AsyncIterator[Any]]
 
 
 def streaming(fn: StreamHandler) -> StreamHandler:
+    """As `unary`, for a server-streaming handler: a failure after some messages ends the
+    stream with its status."""
+    method = fn.__name__
+
     @functools.wraps(fn)
     async def wrapper(self: Any, request: Any, context: Ctx) -> Any:
         try:
             async for item in fn(self, request, context):
                 yield item
-        except errors.DomainError as exc:
-            await context.abort_with_status(to_status(exc))
+        except Exception as exc:
+            if _passes_through(exc):
+                raise
+            await context.abort_with_status(failure_status(exc, method))
 
     return wrapper  # type: ignore[return-value]

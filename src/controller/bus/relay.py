@@ -50,6 +50,10 @@ class OutboxRelay:
 
     async def _relay(self, conn: asyncpg.Connection) -> None:
         await conn.add_listener(outbox.CHANNEL, lambda *_: self._wake.set())
+        # While the broker is away, wait for the robust connection to come back rather than
+        # fail: failing, the loop's backoff grows (0.5, 1, 2, 4, 8 s...) and the relay resumed
+        # up to 6 s after the broker did (tests/faults, a RabbitMQ stop and start).
+        await self._amqp.connected.wait()
         channel = await self._amqp.channel(publisher_confirms=True)
         try:
             commands, events = await declare_exchanges(channel, self._topo)

@@ -18,13 +18,20 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import structlog
 
 from controller.settings import ControllerSettings
-from daemon.supervision import Backoff, FailurePolicy, TransientError, supervise
+from daemon.supervision import DEFAULT, Backoff, FailurePolicy, TransientError, supervise
 
 log = structlog.get_logger(__name__)
 
 # A child that keeps failing at once (say while a service it needs is down) is restarted ever
 # less often, from every second up to every 10 s; one that ran 10 s starts over at 1 s.
 RESTART = FailurePolicy(Backoff(initial=1.0, maximum=10.0, reset_after=10.0))
+
+# The controller's own loops (relay, listener, host monitor, heartbeats...): a handful per
+# process, each retrying with one connection, so a short cap costs PostgreSQL and RabbitMQ
+# nothing, and it bounds how long after they return the controller resumes. With the daemons'
+# default cap of 10 s the relay resumed 3 s after a 10 s PostgreSQL outage (tests/faults), up to
+# 10 s after a longer one; a new server waited for it.
+LOOPS = DEFAULT.with_backoff(Backoff(initial=0.5, maximum=2.0))
 
 
 class ChildExited(TransientError):
@@ -90,7 +97,7 @@ async def serve(loops: Mapping[str, Callable[[], Awaitable[None]]], on_line: Cal
         loop.add_signal_handler(sig, stop.set)
     watch_parent(stop, on_line)
     async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(supervise(name, run), name=name) for name, run in loops.items()]
+        tasks = [tg.create_task(supervise(name, run, LOOPS), name=name) for name, run in loops.items()]
         await stop.wait()
         for t in tasks:
             t.cancel()

@@ -6,8 +6,9 @@ is still fresh, once per fleet read. The board is an anonymous shared memory fil
 that the controller writes and the scheduler maps read-only: a write is two stores, a read
 needs no message at all, and nothing is left behind when both processes are gone.
 
-Layout, float64 words: [0] how far behind its agents the controller is (seconds, for the
-scheduler's heartbeat rule), [1] when that was written (wall clock), [2..3] unused, then two
+Layout, float64 words: [0] the heartbeat window (seconds: how recent a host's last heartbeat
+must be for the scheduler to use it, HostService.heartbeat_window_s), [1] when that was written
+(wall clock), [2..3] unused, then two
 words per host slot: the smoothed CPU utilisation and the wall-clock time until which it is
 fresh. Slots are given out by the controller in order of first sample; the scheduler learns
 them as lines on its stdin (`[slot, "host id"]`, JSON), all of them again when it restarts.
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 HEADER_WORDS = 4
 WORDS_PER_HOST = 2
 DEFAULT_CAPACITY = 100_000  # hosts; 1.6 MB of address space, pages touched only as used
-LAG_REFRESH_S = 0.25  # how often the controller writes how far behind it is
+WINDOW_REFRESH_S = 0.25  # how often the controller writes the heartbeat window
 
 
 class LineSink(Protocol):
@@ -92,16 +93,16 @@ class LoadBoard:
         self._reader = reader_stdin
         reader_stdin.write(b"".join(self._lines))
 
-    def set_lag(self, behind_s: float) -> None:
-        self._words[0] = behind_s
+    def set_heartbeat_window(self, window_s: float) -> None:
+        self._words[0] = window_s
         self._words[1] = self._clock()
 
-    async def post_lag(self, behind_s: Callable[[], float]) -> None:
-        """Keep the controller's lag on the board (a reader treats a lag not refreshed as the
-        controller falling behind by that much more)."""
+    async def post_heartbeat_window(self, window_s: Callable[[], float]) -> None:
+        """Keep the heartbeat window on the board (a reader treats a window not refreshed as
+        the controller falling behind by that much more)."""
         while True:
-            self.set_lag(behind_s())
-            await asyncio.sleep(LAG_REFRESH_S)
+            self.set_heartbeat_window(window_s())
+            await asyncio.sleep(WINDOW_REFRESH_S)
 
     def close(self) -> None:
         self._words.release()
@@ -110,7 +111,7 @@ class LoadBoard:
 
 
 class LoadBoardReader:
-    """The scheduler's side: what `LoadView.fresh_cpu_utils` and `HostService.behind_s` say
+    """The scheduler's side: what `LoadView.fresh_cpu_utils` and `HostService.heartbeat_window_s` say
     in the controller, read from the board."""
 
     def __init__(self, fd: int, clock: Callable[[], float] = time.time) -> None:
@@ -147,12 +148,13 @@ class LoadBoardReader:
             out.append(words[i] if now <= words[i + 1] else math.nan)
         return out
 
-    def lag_s(self) -> float:
-        """How far behind its agents the controller is, plus how long it has not said so."""
+    def heartbeat_window_s(self, default_s: float) -> float:
+        """The controller's heartbeat window, plus how long it has not said so; `default_s`
+        until it has."""
         written = self._words[1]
         if written == 0.0:
-            return 0.0  # nothing written yet: the controller has just started
-        return self._words[0] + max(0.0, self._clock() - written - LAG_REFRESH_S)
+            return default_s  # nothing written yet: the controller has just started
+        return self._words[0] + max(0.0, self._clock() - written - WINDOW_REFRESH_S)
 
     def close(self) -> None:
         self._words.release()

@@ -27,7 +27,7 @@ from controller.bus.relay import OutboxRelay
 from controller.processes import child_process
 from controller.processes.runtime import tune_gc
 from controller.settings import ControllerSettings
-from daemon import logs
+from daemon import bus_topology, logs
 from daemon.bus_topology import Topology
 from daemon.supervision import exit_on_crash
 
@@ -56,7 +56,7 @@ async def run_child(s: ControllerSettings) -> None:
 
 async def _relay(s: ControllerSettings) -> None:
     """The child's side: relay until the controller goes away (stdin EOF) or stops us."""
-    amqp = await aio_pika.connect_robust(s.bus.amqp_url, timeout=10)
+    amqp = await bus_topology.connect(s.bus.amqp_url, timeout=10)
     relay = OutboxRelay(s.database.url, amqp, topology(s), publisher(s))
     try:
         await child_process.serve({"outbox-relay": relay.run}, on_line=lambda _line: None)

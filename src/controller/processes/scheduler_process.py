@@ -44,7 +44,7 @@ log = structlog.get_logger(__name__)
 
 
 def scheduler_workers(
-    s: ControllerSettings, store: SchedulingStore, *, lag_s: Callable[[], float], load_of: LoadOf
+    s: ControllerSettings, store: SchedulingStore, *, heartbeat_window_s: Callable[[], float], load_of: LoadOf
 ) -> SchedulerWorkers:
     """The scheduler workers the settings describe (in the child, or inline)."""
     return SchedulerWorkers(
@@ -53,8 +53,7 @@ def scheduler_workers(
         workers=s.scheduler.workers,
         batch_size=s.scheduler.batch,
         fleet_refresh_s=s.scheduler.fleet_refresh_s,
-        stale_after_s=s.heartbeats.host_down_after_s,
-        lag_s=lag_s,
+        heartbeat_window_s=heartbeat_window_s,
         load_of=load_of,
     )
 
@@ -75,7 +74,13 @@ async def _schedule(s: ControllerSettings, board_fd: int) -> None:
     """The child's side: place pending servers until the controller goes away or stops us."""
     board = LoadBoardReader(board_fd)
     pool = await database.open_pool(s.database.url, min_size=1, max_size=s.scheduler.workers + 1)
-    workers = scheduler_workers(s, PgSchedulingStore(pool), lag_s=board.lag_s, load_of=board.fresh_cpu_utils)
+    default_window_s = s.heartbeats.host_down_after_s
+    workers = scheduler_workers(
+        s,
+        PgSchedulingStore(pool),
+        heartbeat_window_s=lambda: board.heartbeat_window_s(default_window_s),
+        load_of=board.fresh_cpu_utils,
+    )
     listener = Listener(s.database.url, {"overcast_pending": lambda _: workers.wake()})
     log.info(
         "scheduler_process.serving",

@@ -236,6 +236,7 @@ class Autoscaler:
                 state,
                 placement_failures=record.state.placement_failures,
                 placement_retry_at=record.state.placement_retry_at,
+                desired=decision.desired,
             ),
             now,
             [m for m in observed if m.server_id in failed_ids],
@@ -254,8 +255,12 @@ class Autoscaler:
         )
         status = GroupStatus(metrics=decision.metrics, last_decision=_explain(decision), fault=fault)
         r = Round(record, decision, unplaceable)
+        # The size the group had before this decision: a size set by hand (SetDesiredSize writes
+        # it at once, for Get to show) is a decision from the size the last round left.
+        before = record.state.desired if record.state.desired is not None else group.desired_size
         sizes_changed = (
-            decision.desired != group.desired_size
+            decision.desired != before
+            or record.manual_desired is not None
             or decision.min_size is not None
             or decision.max_size is not None
         )
@@ -279,7 +284,9 @@ class Autoscaler:
             state=state,
             status=status,
             scaled=bool(decision.add or decision.remove or decision.replace),
-            activities=(decision_activity(decision),) if sizes_changed else (),
+            activities=(decision_activity(replace(decision, previous_desired=before)),)
+            if sizes_changed
+            else (),
         )
         return r, outcome
 

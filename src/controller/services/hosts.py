@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import statistics
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 import structlog
 
 from controller.domain import limits, names, paging
 from controller.domain.errors import ViolationCollector
+from controller.domain.host_health import HealthPolicy, LivenessClock, ZoneGuard, ZoneVerdict, scaled_interval
 from controller.domain.messages import host_event
 from controller.domain.model import Host, HostInventory, PowerState
 from controller.services.ports import HostStore
@@ -24,6 +26,7 @@ from controller.services.servers import ServerService
 log = structlog.get_logger(__name__)
 
 _LAG_SAMPLE = 512
+ZONE_REMINDER_S = 60.0  # while a zone is held, its warning is repeated this often
 
 
 @dataclass(frozen=True)
@@ -33,27 +36,70 @@ class AllocationRatios:
     disk: float = 1.0
 
 
+def _at(wall: float) -> datetime:
+    return datetime.fromtimestamp(wall, UTC)
+
+
 class HostService:
     def __init__(
         self,
         store: HostStore,
         servers: ServerService,
         ratios: AllocationRatios,
+        health: HealthPolicy | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._servers = servers
         self._ratios = ratios
+        self._health = health or HealthPolicy()
+        self._clock = clock
+        self._interval = self._health.interval_s  # scaled with the fleet (scaled_interval)
+        self._interval_listeners: list[Callable[[float], None]] = []
+        self._previous_window = (0.0, 0.0)  # a window kept after the interval shrank, and until when
         self._beats: set[str] = set()
-        # How far behind its agents this controller is. Overloaded, it reads their messages
-        # late (the median delay between an agent's send time and our read, per interval: a
-        # few streams read on time do not hide that most are late, and a few agents with
-        # wrong clocks do not make it look late); or its database is busy and the heartbeat
-        # flush runs late. Either way its agents are not dead: the monitor gives them that
-        # much longer before marking them DOWN.
+        self._streams: Counter[str] = Counter()  # hosts streaming to this controller (streams each)
+        self._liveness = LivenessClock(self._health.large_zone_size)
+        self._zones = ZoneGuard(self._health)
+        self._zone_warned: dict[str, float] = {}  # held zone -> wall time of its last warning
+        # How late this controller reads its agents' messages: the median delay between an
+        # agent's send time and our read, per interval (a few streams read on time do not hide
+        # that most are late, and a few agents with wrong clocks do not make it look late).
+        # The liveness clock covers the rest of its lag: hearing each host less often than it
+        # sends, recording heartbeats late, or not running at all.
         self._lags: list[float] = []  # this interval's, a uniform sample of at most _LAG_SAMPLE
         self._lags_seen = 0
         self._read_lags: deque[float] = deque(maxlen=8)
-        self._flushed_at: float | None = None  # loop time the last flush finished
+
+    # -- agents' streams and heartbeats -------------------------------------------------------
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        """The interval agents are told to beat at: the configured one, grown with the fleet."""
+        return self._interval
+
+    @property
+    def down_after_s(self) -> float:
+        """The window of silence after which a host is DOWN, at the current interval (on the
+        liveness clock: this controller's own lag does not count). After the interval shrank,
+        the old window holds for as long again: an agent takes a new interval after the beat
+        it is waiting for, at the old one."""
+        window = self._health.down_after(self._interval)
+        kept, until = self._previous_window
+        return max(window, kept) if self._clock() < until else window
+
+    def on_interval_change(self, listener: Callable[[float], None]) -> None:
+        """Call `listener(interval_s)` whenever the heartbeat interval changes."""
+        self._interval_listeners.append(listener)
+
+    def connected(self, host_id: str) -> None:
+        """An agent's stream to this controller is open (after its registration)."""
+        self._streams[host_id] += 1
+
+    def disconnected(self, host_id: str) -> None:
+        self._streams[host_id] -= 1
+        if self._streams[host_id] <= 0:
+            del self._streams[host_id]
 
     async def register(self, inv: HostInventory, domains: Sequence[tuple[UUID, PowerState]]) -> Host:
         names.check_host_id(inv.host_id, "register.inventory.host_id")
@@ -71,7 +117,7 @@ class HostService:
         `sent_at`: when the agent sent it (seconds since the epoch; 0 = unknown)."""
         self._beats.add(host_id)
         if sent_at > 0:
-            lag = time.time() - sent_at
+            lag = self._clock() - sent_at
             self._lags_seen += 1
             if len(self._lags) < _LAG_SAMPLE:
                 self._lags.append(lag)
@@ -80,51 +126,117 @@ class HostService:
                 if k < _LAG_SAMPLE:
                     self._lags[k] = lag
 
-    async def flush_heartbeats(self, interval_s: float) -> None:
-        """Flush on a fixed beat: a slow flush does not push the next one back."""
+    async def flush_heartbeats(self) -> None:
+        """Flush on a fixed beat: a slow flush does not push the next one back. Each flush
+        stamps the heartbeats it records with the time it took them (so a flush that is late
+        to commit makes them no older) and, once committed, ticks the liveness clock."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
-            next_at += interval_s
+            next_at += self._interval
             delay = next_at - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             else:
                 next_at = loop.time()  # behind: flush now, and do not try to catch up
+            taken = self._clock()
             beats, self._beats = self._beats, set()
             lags, self._lags, self._lags_seen = self._lags, [], 0
             self._read_lags.append(max(0.0, statistics.median(lags)) if lags else 0.0)
             started = loop.time()
             if beats:
-                for h in await self._store.heartbeat(sorted(beats), lambda h: host_event(h, "host.up")):
+                for h in await self._store.heartbeat(
+                    sorted(beats), _at(taken), lambda h: host_event(h, "host.up")
+                ):
                     log.info("host.up", host=h.id)
-            self._flushed_at = loop.time()
-            if self._flushed_at - started > interval_s / 2:
-                log.warning(
-                    "heartbeats.flush_slow", hosts=len(beats), took_s=round(self._flushed_at - started, 2)
-                )
+            self._liveness.tick(taken, beats, self._streams.keys(), self._interval, self.down_after_s)
+            took = loop.time() - started
+            if took > self._interval / 2:
+                log.warning("heartbeats.flush_slow", hosts=len(beats), took_s=round(took, 2))
+            self._scale(await self._store.count_up())
 
-    def behind_s(self, interval_s: float) -> float:
-        """Seconds by which this controller is behind on its agents' heartbeats: reading
-        their messages late, or flushing them late."""
-        overdue = 0.0
-        if self._flushed_at is not None:
-            overdue = max(0.0, asyncio.get_running_loop().time() - self._flushed_at - interval_s)
-        return overdue + max(self._read_lags, default=0.0)
+    def _scale(self, hosts_up: int) -> None:
+        interval = scaled_interval(self._health, hosts_up, self._interval)
+        if interval == self._interval:
+            return
+        log.info(
+            "heartbeats.interval_scaled",
+            hosts=hosts_up,
+            interval_s=interval,
+            was_s=self._interval,
+            down_after_s=self._health.down_after(interval),
+        )
+        if interval < self._interval:
+            kept = self.down_after_s
+            self._previous_window = (kept, self._clock() + kept)
+        self._interval = interval
+        for listener in self._interval_listeners:
+            listener(interval)
 
-    async def monitor(self, interval_s: float, down_after_s: float) -> None:
-        """Mark hosts DOWN whose heartbeats stopped (run by the leader only), allowing for
-        how far behind this controller itself is (see `behind_s`)."""
+    def heartbeat_window_s(self) -> float:
+        """How recent a host's last recorded heartbeat must be for it to count as alive now
+        (the monitor and the scheduler both go by it): the down-after window on the liveness
+        clock, plus how late this controller reads its agents' messages."""
+        window = self.down_after_s
+        cutoff = self._liveness.cutoff(window)  # -inf before the first flush
+        since = self._clock() - cutoff if math.isfinite(cutoff) else window
+        return max(window, since) + max(self._read_lags, default=0.0)
+
+    def behind_s(self) -> float:
+        """Seconds by which this controller is behind on its agents' heartbeats: how much
+        longer than the down-after window it gives them for its own lag."""
+        return max(0.0, self.heartbeat_window_s() - self.down_after_s)
+
+    # -- the host monitor ---------------------------------------------------------------------
+
+    async def monitor(self) -> None:
+        """Mark hosts DOWN whose heartbeats stopped (run by the leader only): those silent for
+        the window on the liveness clock, in zones the zone guard does not hold."""
         while True:
-            behind = self.behind_s(interval_s)
-            if behind > interval_s:
-                log.warning("host_monitor.controller_behind", seconds=round(behind, 2))
-            cutoff = datetime.now(UTC) - timedelta(seconds=down_after_s + behind)
-            for h in await self._store.mark_down_stale(
-                cutoff, lambda h: host_event(h, "host.down", "missed heartbeats")
+            await self.sweep()
+            await asyncio.sleep(self._interval)
+
+    async def sweep(self) -> None:
+        window = self.down_after_s
+        if not self._liveness.covers(window):
+            return  # started less than a window ago: agents are still (re)connecting
+        behind = self.behind_s()
+        if behind > self._interval:
+            log.warning(
+                "host_monitor.controller_behind", seconds=round(behind, 2), pace=round(self._liveness.pace, 2)
+            )
+        now = self._clock()
+        silent_since = _at(now - self.heartbeat_window_s())
+        zones = await self._store.zone_health(silent_since, _at(now - window))
+        verdict = self._zones.judge(zones, self._liveness.now, window)
+        self._warn(verdict)
+        if verdict.mark:
+            for h in await self._store.mark_down_silent(
+                silent_since, verdict.mark, lambda h: host_event(h, "host.down", "missed heartbeats")
             ):
                 log.warning("host.down", host=h.id, last_heartbeat=str(h.last_heartbeat))
-            await asyncio.sleep(interval_s)
+
+    def _warn(self, verdict: ZoneVerdict) -> None:
+        """One warning per held zone (again every ZONE_REMINDER_S), instead of an event per host."""
+        now = self._clock()
+        for z in verdict.held:
+            last = self._zone_warned.get(z.zone)
+            if last is None or now - last >= ZONE_REMINDER_S:
+                self._zone_warned[z.zone] = now
+                log.warning(
+                    "host_monitor.zone_disrupted",
+                    zone=z.zone,
+                    hosts=z.hosts,
+                    down=z.down,
+                    unheard=z.unheard,
+                    silent=z.silent,
+                    unhealthy=round(z.unhealthy, 3),
+                    threshold=self._health.unhealthy_zone_threshold,
+                    note="silent hosts held UP: more likely the network or this control plane than the hosts",
+                )
+        for zone in verdict.left:
+            self._zone_warned.pop(zone, None)
+            log.info("host_monitor.zone_recovered", zone=zone)
 
     async def get(self, name: str) -> Host:
         return await self._store.get(names.parse_host(name))

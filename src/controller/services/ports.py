@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from controller.domain.host_health import ZoneCount
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
 from controller.domain.placements import Failure, PendingServer, Placement
@@ -138,11 +139,15 @@ class HostStore(Protocol):
         on_up: Callable[[Host], OutboxMessage],
     ) -> Host: ...
     async def heartbeat(
-        self, host_ids: Sequence[str], on_up: Callable[[Host], OutboxMessage]
+        self, host_ids: Sequence[str], at: datetime, on_up: Callable[[Host], OutboxMessage]
     ) -> list[Host]: ...
-    async def mark_down_stale(
-        self, older_than: datetime, on_down: Callable[[Host], OutboxMessage]
-    ) -> list[Host]: ...
+    async def count_up(self) -> int: ...
+    async def zone_health(
+        self, silent_since: datetime, unheard_since: datetime
+    ) -> builtins.list[ZoneCount]: ...
+    async def mark_down_silent(
+        self, silent_since: datetime, zones: Sequence[str], on_down: Callable[[Host], OutboxMessage]
+    ) -> builtins.list[Host]: ...
     async def get(self, host_id: str) -> Host: ...
     async def list(self, *, after: str | None, limit: int) -> list[Host]: ...
     async def set_enabled(

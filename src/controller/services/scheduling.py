@@ -39,8 +39,8 @@ log = structlog.get_logger(__name__)
 LoadOf = Callable[[Sequence[str]], Sequence[float]]
 
 
-def _no_lag() -> float:
-    return 0.0
+def _three_seconds() -> float:
+    return 3.0
 
 
 def no_live_load(host_ids: Sequence[str]) -> list[float]:
@@ -112,10 +112,10 @@ class SchedulerWorkers:
     scheduler: Scheduler
     workers: int = 2
     batch_size: int = 100
-    stale_after_s: float = 3.0  # a host whose last heartbeat is older is not used ...
-    # ... allowing for how far behind its agents this controller is (HostService.behind_s:
-    # an overloaded controller reads and records heartbeats late; its hosts are not dead).
-    lag_s: Callable[[], float] = _no_lag
+    # How recent a host's last heartbeat must be for it to be used: the host monitor's window
+    # (HostService.heartbeat_window_s: the down-after time, stretched by this controller's own
+    # lag: an overloaded controller hears and records heartbeats late; its hosts are not dead).
+    heartbeat_window_s: Callable[[], float] = _three_seconds
     idle_poll_s: float = 1.0
     load_of: LoadOf = no_live_load
     fleet_refresh_s: float = 1.0  # how old the shared host snapshot may get (snapshot_cache)
@@ -149,7 +149,7 @@ class SchedulerWorkers:
 
     def up_within_s(self) -> float:
         """How recent a host's last heartbeat must be for it to take placements."""
-        return self.stale_after_s + self.lag_s()
+        return self.heartbeat_window_s()
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -355,5 +355,3 @@ def _expected(snap: HostSnapshot, i: int, inflight: tuple[int, int, int]) -> tup
         snap.used_m.item(i) - inflight[1],
         snap.used_d.item(i) - inflight[2],
     )
-
-

@@ -12,6 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from controller.domain.errors import EtagMismatch, NotFound
+from controller.domain.host_health import ZoneCount
 from controller.domain.messages import OutboxMessage
 from controller.domain.model import Host, HostInventory
 from controller.storage import rows
@@ -71,34 +72,64 @@ class PgHostStore:
                 await rows.insert_outbox(conn, [on_up(host)])
             return host
 
-    async def heartbeat(self, host_ids: Sequence[str], on_up: HostEvent) -> list[Host]:
-        """Record heartbeats; returns the hosts that were DOWN and are UP again."""
+    async def heartbeat(self, host_ids: Sequence[str], at: datetime, on_up: HostEvent) -> list[Host]:
+        """Record heartbeats heard by `at` (a late flush never moves one back); returns the
+        hosts that were DOWN and are UP again."""
         if not host_ids:
             return []
         async with self._pool.acquire() as conn, conn.transaction():
             came_up = await conn.fetch(
-                """UPDATE host_status s SET last_heartbeat = now(), state = 'UP'
+                """UPDATE host_status s SET last_heartbeat = GREATEST(s.last_heartbeat, $2), state = 'UP'
                 FROM (SELECT id, state FROM host_status WHERE id = ANY($1::text[])
                       ORDER BY id FOR UPDATE) old
                 WHERE s.id = old.id RETURNING s.id, old.state AS old_state""",
                 list(host_ids),
+                at,
             )
             up = await _read(conn, [r["id"] for r in came_up if r["old_state"] != "UP"])
             await rows.insert_outbox(conn, [on_up(h) for h in up])
             return up
 
-    async def mark_down_stale(self, older_than: datetime, on_down: HostEvent) -> list[Host]:
+    async def count_up(self) -> int:
+        count: int = await self._pool.fetchval("SELECT count(*) FROM host_status WHERE state = 'UP'")
+        return count
+
+    async def zone_health(self, silent_since: datetime, unheard_since: datetime) -> list[ZoneCount]:
+        """Each zone's hosts, those DOWN, and those UP whose last heartbeat is at or before
+        `silent_since` (silent), or before `unheard_since` (unheard)."""
+        found = await self._pool.fetch(
+            """SELECT h.availability_zone AS zone, count(*) AS hosts,
+                count(*) FILTER (WHERE s.state <> 'UP') AS down,
+                count(*) FILTER (WHERE s.state = 'UP'
+                    AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)) AS silent,
+                count(*) FILTER (WHERE s.state = 'UP'
+                    AND (s.last_heartbeat IS NULL OR s.last_heartbeat < $2)) AS unheard
+            FROM hosts h JOIN host_status s USING (id)
+            GROUP BY h.availability_zone ORDER BY h.availability_zone""",
+            silent_since,
+            unheard_since,
+        )
+        return [ZoneCount(r["zone"], r["hosts"], r["down"], r["silent"], r["unheard"]) for r in found]
+
+    async def mark_down_silent(
+        self, silent_since: datetime, zones: Sequence[str], on_down: HostEvent
+    ) -> list[Host]:
+        """Mark DOWN the hosts of `zones` that are UP and whose last heartbeat is at or before
+        `silent_since`."""
         async with self._pool.acquire() as conn, conn.transaction():
             # Rows locked in id order, as the heartbeat flush locks them: in any other order
             # the two deadlock once thousands of hosts beat (the condition is checked again
-            # on each row once locked, so a host that just beat stays UP).
+            # on each row once locked, so a host that just beat stays UP). Only host_status
+            # rows: claims lock the hosts rows.
             ids = await conn.fetch(
                 """UPDATE host_status s SET state = 'DOWN'
-                FROM (SELECT id FROM host_status
-                      WHERE state = 'UP' AND (last_heartbeat IS NULL OR last_heartbeat < $1)
-                      ORDER BY id FOR UPDATE) stale
-                WHERE s.id = stale.id RETURNING s.id""",
-                older_than,
+                FROM (SELECT s.id FROM host_status s JOIN hosts h USING (id)
+                      WHERE s.state = 'UP' AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)
+                        AND h.availability_zone = ANY($2::text[])
+                      ORDER BY s.id FOR UPDATE OF s) silent
+                WHERE s.id = silent.id RETURNING s.id""",
+                silent_since,
+                list(zones),
             )
             down = await _read(conn, [r["id"] for r in ids])
             await rows.insert_outbox(conn, [on_down(h) for h in down])

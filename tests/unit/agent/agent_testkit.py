@@ -28,13 +28,20 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
     """A controller stand-in: answers Register, records everything, accepts reports on demand."""
 
     def __init__(
-        self, *, accepting: bool = True, heartbeat_interval_ms: int = 0, command_expiry_ms: int = 0
+        self,
+        *,
+        accepting: bool = True,
+        heartbeat_interval_ms: int = 0,
+        command_expiry_ms: int = 0,
+        end_after: int | None = None,
     ) -> None:
         self.accepting = accepting
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.command_expiry_ms = command_expiry_ms
+        self.end_after = end_after  # messages after Register, then UNAVAILABLE (its database away)
         self.messages: list[agent_pb2.AgentMessage] = []
         self.streams = 0
+        self._open: list[grpc.aio.ServicerContext] = []  # streams, to announce an interval on
         self._server: grpc.aio.Server | None = None
         self.port = 0
 
@@ -56,15 +63,31 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
                 )
             )
         )
+        received = 0
+        self._open.append(context)
         while True:
             message = await context.read()
             if message is grpc.aio.EOF:
+                self._open.remove(context)
                 return
             self.messages.append(message)
+            received += 1
+            if self.end_after is not None and received >= self.end_after:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the database (PostgreSQL) is unreachable")
             if message.WhichOneof("kind") == "report" and self.accepting:
                 await context.write(
                     agent_pb2.ControllerMessage(accepted=agent_pb2.ReportAccepted(seq=message.seq))
                 )
+
+    async def announce_interval(self, heartbeat_interval_ms: int) -> None:
+        """A new heartbeat interval on every open stream, as the controller sends one when its
+        fleet grows."""
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        message = agent_pb2.ControllerMessage(
+            registered=agent_pb2.Registered(controller_id="fake", heartbeat_interval_ms=heartbeat_interval_ms)
+        )
+        for context in list(self._open):
+            await context.write(message)
 
     async def start(self, port: int = 0) -> int:
         self._server = grpc.aio.server()

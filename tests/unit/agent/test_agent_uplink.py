@@ -104,6 +104,23 @@ async def test_the_controller_says_how_long_commands_may_wait(
         await fake.stop()
 
 
+async def test_a_new_interval_announced_on_an_open_stream_is_taken(
+    hypervisor: LibvirtHypervisor, uplink_for: Callable[..., Uplink]
+) -> None:
+    fake = FakeGateway(heartbeat_interval_ms=1000)
+    port = await fake.start()
+    try:
+        uplink = uplink_for(port, heartbeat_interval=0.02)
+        await asyncio.wait_for(uplink.registered.wait(), 5)
+        await asyncio.sleep(0.5)
+        assert fake.of_kind("heartbeat") == []  # a second apart, as the controller said
+        await fake.announce_interval(20)  # taken after the beat under way
+        await wait_for(lambda: len(fake.of_kind("heartbeat")) >= 10, within=3)
+        assert fake.streams == 1  # on the same stream
+    finally:
+        await fake.stop()
+
+
 async def test_deliver_returns_when_accepted(
     gateway: FakeGateway, uplink_for: Callable[[int], Uplink]
 ) -> None:
@@ -218,3 +235,19 @@ async def test_fails_over_between_controller_replicas(
     finally:
         await uplink.close()
     assert task.done()
+
+
+async def test_a_stream_the_controller_ends_unavailable_while_the_agent_writes_is_reconnected(
+    uplink_for: Callable[..., Uplink],
+) -> None:
+    """The controller ends the stream (its database went away) while heartbeats are being
+    written: a write then fails with "RPC already finished" rather than the status, and the
+    agent must take it as the stream's end and reconnect, not exit (issue 14)."""
+    fake = FakeGateway(heartbeat_interval_ms=1, end_after=2)
+    port = await fake.start()
+    try:
+        uplink = uplink_for(port, heartbeat_interval=0.001)
+        await wait_for(lambda: fake.streams >= 30, within=20)
+        assert uplink.sessions >= 30
+    finally:
+        await fake.stop()

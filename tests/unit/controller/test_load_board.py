@@ -1,6 +1,6 @@
 """The load board: what the controller's load view posts is what a scheduler process reads,
-fresh or NaN by the same rule, whenever that process (re)started; and the controller's lag,
-growing when the controller stops saying it."""
+fresh or NaN by the same rule, whenever that process (re)started; and the controller's
+heartbeat window, growing when the controller stops saying it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.processes.load_board import LAG_REFRESH_S, LoadBoard, LoadBoardReader
+from controller.processes.load_board import WINDOW_REFRESH_S, LoadBoard, LoadBoardReader
 from controller.services.load_view import HostSample, LoadView
 
 
@@ -118,13 +118,13 @@ def test_bad_lines_are_ignored(board: LoadBoard) -> None:
     assert reader.fresh_cpu_utils(["h0"]) == [0.5]
 
 
-def test_the_lag_grows_when_the_controller_stops_posting_it() -> None:
+def test_the_heartbeat_window_grows_when_the_controller_stops_posting_it() -> None:
     clock = Clock()
     board = LoadBoard(capacity=3, clock=clock)
     reader = LoadBoardReader(os.dup(board.fd), clock)
-    assert reader.lag_s() == 0.0  # nothing posted yet
-    board.set_lag(0.5)
-    assert reader.lag_s() == 0.5
+    assert reader.heartbeat_window_s(3.0) == 3.0  # nothing posted yet: the configured window
+    board.set_heartbeat_window(4.5)
+    assert reader.heartbeat_window_s(3.0) == 4.5
     clock.now += 10.0  # a controller stalled for 10 s is 10 s (less the refresh) further behind
-    assert reader.lag_s() == pytest.approx(0.5 + 10.0 - LAG_REFRESH_S)
+    assert reader.heartbeat_window_s(3.0) == pytest.approx(4.5 + 10.0 - WINDOW_REFRESH_S)
     board.close()

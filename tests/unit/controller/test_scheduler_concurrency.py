@@ -85,7 +85,7 @@ async def place_all(pools: list[asyncpg.Pool], seed: int) -> list[SchedulerWorke
             ),
             workers=2,
             batch_size=rng.choice([3, 7, 16]),
-            stale_after_s=3600.0,
+            heartbeat_window_s=lambda: 3600.0,
             idle_poll_s=0.02,
             # Always read, sometimes, or only when a batch finds no room: the in-memory snapshot
             # with other workers' and replicas' claims behind its back.

@@ -227,17 +227,17 @@ async def test_a_host_changed_behind_the_snapshot_is_taken_as_read_when_locked()
 
 
 async def test_hosts_are_not_taken_for_dead_while_this_controller_is_behind_on_heartbeats() -> None:
-    late = datetime.fromtimestamp(time.time() - 5.0, UTC)  # recorded 5 s ago: 3 s is the limit
+    late = datetime.fromtimestamp(time.time() - 5.0, UTC)  # recorded 5 s ago: 3 s is the window
     store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(0)])
-    behind = [0.0]
-    w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
+    window = [3.0]
+    w = SchedulerWorkers(store, build_scheduler(), heartbeat_window_s=lambda: window[0])
     assert await w.place_batch() == 1
     faults = [f.reason for f in store.failed]
     assert faults == ["No valid host: 1 host: 1 removed by down or disabled"]
-    # The same host and age, but the controller reads its agents' heartbeats 4 s late.
+    # The same host and age, but the controller hears its agents slowly: the window is 7 s.
     store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(1)])
-    w = SchedulerWorkers(store, build_scheduler(), stale_after_s=3.0, lag_s=lambda: behind[0])
-    behind[0] = 4.0
+    w = SchedulerWorkers(store, build_scheduler(), heartbeat_window_s=lambda: window[0])
+    window[0] = 7.0
     assert await w.place_batch() == 1 and store.failed == [] and store.rows["h1"].vcpus_used == 2
 
 

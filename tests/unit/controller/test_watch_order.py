@@ -41,6 +41,17 @@ class Feed:
         return self.changes.pop(0)
 
 
+class Ended(Exception):
+    pass
+
+
+class Context:
+    """The call's context: the stream ends (with a status) when the stand-in feed runs out."""
+
+    async def abort_with_status(self, status: Any) -> None:
+        raise Ended(status)
+
+
 async def test_changes_older_than_the_snapshot_are_not_sent() -> None:
     active = pending(1, vm_state=VmState.ACTIVE, task_state=None, version=3)
     deleting = dataclasses.replace(active, task_state=TaskState.DELETING, version=4)
@@ -48,9 +59,11 @@ async def test_changes_older_than_the_snapshot_are_not_sent() -> None:
     api = ServerApi(Listing(deleting), Feed(active, deleting, gone), console=None)  # type: ignore[arg-type]
     seen = []
     try:
-        async for change in api.WatchServers(server_pb2.WatchServersRequest(parent="projects/demo"), None):
+        async for change in api.WatchServers(
+            server_pb2.WatchServersRequest(parent="projects/demo"), Context()
+        ):
             seen.append((change.kind, change.server.etag))
-    except (StopAsyncIteration, RuntimeError):  # the stand-in feed ran out
+    except Ended:  # the stand-in feed ran out
         pass
     C = server_pb2.ServerChange
     assert seen == [(C.KIND_INITIAL, "4"), (C.KIND_SYNCED, ""), (C.KIND_CHANGED, "5")]

@@ -125,6 +125,8 @@ class GroupState:
     # (controller.domain.scaling.backoff)
     placement_failures: int = 0
     placement_retry_at: float = 0.0
+    # the desired size the last evaluation left (a size set by hand since is a decision from it)
+    desired: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,7 @@ class GroupState:
             "evaluated_at": self.evaluated_at,
             "placement_failures": self.placement_failures,
             "placement_retry_at": self.placement_retry_at,
+            "desired": self.desired,
         }
 
     @classmethod
@@ -149,4 +152,5 @@ class GroupState:
             evaluated_at=data.get("evaluated_at"),
             placement_failures=int(data.get("placement_failures", 0)),
             placement_retry_at=float(data.get("placement_retry_at", 0.0)),
+            desired=None if data.get("desired") is None else int(data["desired"]),
         )
