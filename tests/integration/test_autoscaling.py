@@ -175,11 +175,6 @@ async def test_a_custom_metric_sizes_the_group(api: AsyncClient) -> None:
         assert reading.value == pytest.approx(100), describe(g)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime (2026-12-03): SetDesiredSize writes desired_size itself, so the round sees no"
-    " change from previous_desired and records no scaling.decision (only members added, 'manual')",
-)
 async def test_a_size_set_by_hand_is_a_decision_in_the_history(api: AsyncClient) -> None:
     async with scaling_group(api, "manual", min_size=1, max_size=5) as name:
         await wait_group(api, name, settled_at(1), "at its min size, ACTIVE")
