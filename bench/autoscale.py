@@ -68,6 +68,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -423,15 +424,15 @@ async def scale_out(b: Bench, start: int, to: int) -> dict[str, Any]:
         await wait_for(f"{to} ACTIVE", all_active, 600, poll_s=0.2)
         elapsed = time.monotonic() - t0
         done_wall = time.time()
-        decisions, added_at = 0, set()
+        decisions, added_at = 0, Counter[float]()
         async for a in api.list_scaling_activities(name):
             at = a.time.ToDatetime(tzinfo=UTC).timestamp()
-            if at < asked_wall - 1:
+            if at < asked_wall:
                 continue
             if a.kind == "scaling.decision":
                 decisions += 1
             elif a.kind == "scaling.member.added":
-                added_at.add(at)
+                added_at[at] += 1
     # The round that carried it out: the first to start after the call (it logs when it ends).
     starts = [
         wall_time(r["timestamp"]) - float(r["round_ms"]) / 1000
@@ -442,6 +443,7 @@ async def scale_out(b: Bench, start: int, to: int) -> dict[str, Any]:
         "scale_out_1000_s": round(elapsed, 2),
         "scale_out_decisions": decisions,  # scaling.decision entries in the history
         "scale_out_rounds": len(added_at),  # rounds that added members (their activity times)
+        "scale_out_added_per_round": [n for _, n in sorted(added_at.items())],
         "scale_out_to": to,
     }
     if started is not None:
