@@ -96,7 +96,9 @@ def cpu_policy() -> Any:
         scale_down_stabilization=WINDOW_S,
         scale_up_members=10,
         scale_up_period=2,
-        warmup=1,  # simulated members have no boot: their first sample is their share
+        # Long enough for the simulated load balancer to move the old members' share (UpdateServer,
+        # then their next sample): a real balancer does it at once, this one through the API.
+        warmup=3,
     )
 
 
