@@ -2,8 +2,8 @@
 
 The tiny guest burns one CPU when its kernel command line says `overcast.burn=1` (guest/init),
 so a member of one vcpu reads high from libvirt's cpu.time deltas, however busy this machine is
-(two cores shared with other work: a burning guest gets a third of a core or more); an idle one
-reads a few percent. Two groups side by side, CPU target 20%, min 1, max 2: the burning one
+(two cores shared with other work: at a load average of 22 a burning guest still got 15% of a
+core); an idle one reads 2-3%. Two groups side by side, CPU target 10%, min 1, max 2: the burning one
 scales out, the idle one stays at one member. That the idle one stays is what shows the decision
 was made on the burn, not on the CPU a guest spends booting under TCG (HPA keeps a starting pod's
 CPU out of its decisions for the same reason). max_size 2 keeps the test short and shows the
@@ -25,7 +25,7 @@ from tests.integration.group_waits import describe, history, wait_group
 pytestmark = [pytest.mark.qemu, pytest.mark.integration, pytest.mark.timeout(300)]
 
 CONTROLLER_ARGS = ("--autoscaler-period", "1")  # read by the qemu_cluster fixture
-TARGET = 20.0
+TARGET = 10.0  # an idle tiny guest reads ~2.5%; one burning its CPU 15% and more, even here
 
 
 async def burning(api: AsyncClient, member: str, within: float = 60) -> None:
@@ -41,8 +41,8 @@ async def burning(api: AsyncClient, member: str, within: float = 60) -> None:
 @pytest.mark.xfail(
     strict=False,
     reason="runtime (2026-12-03): a booting guest counts as ready (ACTIVE, running) and its boot"
-    " CPU under TCG (25% at 6 s; 2.4% once booted) scales the idle group out; HPA keeps a starting"
-    " pod's CPU out for its cpu-initialization-period",
+    " CPU under TCG (15-25% in its first seconds; 2.2-2.4% once booted) scales the idle group out;"
+    " HPA keeps a starting pod's CPU out for its cpu-initialization-period",
 )
 async def test_guests_burning_cpu_scale_their_group_out_idle_ones_do_not(
     qemu_cluster: QemuCluster, qapi: AsyncClient
@@ -93,7 +93,7 @@ async def test_guests_burning_cpu_scale_their_group_out_idle_ones_do_not(
         assert decisions and decisions[-1].rule == "target_tracking/cpu", log
         g = await qapi.get_scaling_group(burners, PROJECT)
         (cpu,) = g.status.metrics
-        assert cpu.reporting_members == 2 and cpu.value > TARGET * 1.1, f"{describe(g)}\n{log}"
+        assert cpu.reporting_members == 2 and cpu.value > TARGET, f"{describe(g)}\n{log}"
         assert g.desired_size == 2, describe(g)  # wants more, clamped at max_size
 
         # The idlers: one guest, booted as long as the burners, never worth a second.
