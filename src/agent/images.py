@@ -83,6 +83,7 @@ class ImageCache:
 
     async def prepare(self, boot: BootRequest) -> BootFiles:
         """Fetch what a spawn boots and hold it until release()."""
+
         async def fetch(ref: ImageRequest | None) -> ImageFile | None:
             return None if ref is None else await self.fetch(ref)
 

@@ -142,10 +142,11 @@ def target_tracking(
     scale_up_members: int | None = None,
     scale_up_period: float | None = None,
     disable_scale_in: bool = False,
+    warmup: float | None = None,
 ) -> pb.ScalingPolicy:
     """Hold `metric` at `target` per member (percent for cpu), as Kubernetes' HPA does.
     Unset knobs take the controller's defaults (tolerance 0.1, 300 s scale-down window,
-    scale up at most max(100 %, 4 members) per 15 s)."""
+    scale up at most max(100 %, 4 members) per 15 s, members warming up for 60 s)."""
     policy = pb.TargetTrackingPolicy(
         metric=metric_name(metric),
         target=float(target),
@@ -155,6 +156,7 @@ def target_tracking(
         scale_up_members=scale_up_members,
         scale_up_period=seconds(scale_up_period),
         disable_scale_in=disable_scale_in,
+        warmup=seconds(warmup),
     )
     return pb.ScalingPolicy(name=name or default_policy_name(metric), target_tracking=policy)
 

@@ -174,9 +174,13 @@ async def test_duplicate_names(api: AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("fields", "field", "says"),
     [
-        ({"min_size": 5, "max_size": 3}, "scaling_group.min_size", "must not exceed max_size (3)"),
-        ({"max_size": 0}, "scaling_group.max_size", "required: at least 1"),
-        ({"min_size": 1, "max_size": 3, "desired_size": 7}, "scaling_group.desired_size", "within min_size"),
+        ({"min_size": 5, "max_size": 3}, "scaling_group.min_size", "min_size 5 > max_size 3"),
+        ({"max_size": 0}, "scaling_group.max_size", "0 is out of range 1-10000 (required"),
+        (
+            {"min_size": 1, "max_size": 3, "desired_size": 7},
+            "scaling_group.desired_size",
+            "7 is outside [min_size 1, max_size 3]",
+        ),
         ({"policies": [cpu_policy(0)]}, "scaling_group.policies[0].target_tracking.target", "above 0"),
         ({"policies": [cpu_policy(120)]}, "scaling_group.policies[0].target_tracking.target", "at most 100"),
         (

@@ -83,6 +83,7 @@ def _policy_spec(p: pb.ScalingPolicy) -> PolicySpec:
                 scale_up_members=t.scale_up_members if t.HasField("scale_up_members") else None,
                 scale_up_period_s=_seconds(t.scale_up_period) if t.HasField("scale_up_period") else None,
                 disable_scale_in=t.disable_scale_in,
+                warmup_s=_seconds(t.warmup) if t.HasField("warmup") else None,
             ),
         )
     if kind == "step":
@@ -199,6 +200,7 @@ def _policy(p: Policy) -> pb.ScalingPolicy:
                 scale_up_members=k.scale_up_members,
                 scale_up_period=_duration(k.scale_up_period_s),
                 disable_scale_in=k.disable_scale_in,
+                warmup=_duration(k.warmup_s),
             ),
         )
     if isinstance(k, StepScaling):

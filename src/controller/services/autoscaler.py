@@ -18,6 +18,13 @@ SetDesiredSize) keeps the user's sizes and is left for the next round.
 
 Rounds run every `period_s`, and at once when a group's CPU crosses its target: the autoscaler
 listens to the load view, so a change is acted on within a metrics interval.
+
+A member's CPU is its latest sample (the utilisation over the last metrics interval, as HPA
+reads metrics-server's rate over its last window), not the load view's EWMA: after a scale-out
+the old members' share drops at once, and their EWMA would still show the old load for several
+intervals, so the next round would add members for load that has already moved (measured in
+tests/integration/test_autoscaling.py: 2 -> 4 -> 6 -> 8 for a demand needing 6). Noise is the
+tolerance band's and the scale-down window's to absorb.
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ class MemberServers(Protocol):
 
 
 class MemberLoads(Protocol):
-    """Servers' loads (MetricsService.instance_loads): each with `cpu_util_ewma` and `stale`."""
+    """Servers' loads (MetricsService.instance_loads): each with `sample.cpu_util` and `stale`."""
 
     async def instance_loads(self, instances: Sequence[Any]) -> Mapping[UUID, Any]: ...
 
@@ -150,7 +157,7 @@ class Autoscaler:
         for inst in update.instances:
             key = self._group_of.get(inst.sample.uid)
             if key is not None:
-                self._cpu[key][inst.sample.uid] = inst.cpu_util_ewma * 100.0
+                self._cpu[key][inst.sample.uid] = inst.sample.cpu_util * 100.0
                 touched.add(key)
         for key in touched:
             target, tolerance, desired = self._cpu_targets[key]
@@ -220,7 +227,10 @@ class Autoscaler:
                 per_member.setdefault(member, {})[metric] = value
             else:
                 group_values[metric] = value
-        observed = [_member(m, down, loads, per_member.get(m.server_id, {})) for m in rows]
+        warmup = max(
+            (p.kind.warmup_s for p in group.policies if isinstance(p.kind, TargetTracking)), default=0.0
+        )
+        observed = [_member(m, down, loads, per_member.get(m.server_id, {}), now - warmup) for m in rows]
         unplaceable = tuple(row for row, m in zip(rows, observed, strict=True) if backoff.placement_failed(m))
         failed_ids = {m.server_id for m in unplaceable}
         obs = Observation(
@@ -315,7 +325,7 @@ class Autoscaler:
                 group_of[uid] = key
                 view = loads.get(m.uid)
                 if view is not None and not view.stale:
-                    cpu[key][uid] = view.cpu_util_ewma * 100.0
+                    cpu[key][uid] = view.sample.cpu_util * 100.0
         self._group_of, self._cpu_targets, self._cpu = group_of, targets, cpu
 
     async def _act(self, rounds: Sequence[Round], members: Mapping[GroupKey, Sequence[MemberRow]]) -> None:
@@ -375,7 +385,11 @@ def _pushed_by_group(pushed: Sequence[GroupMetric]) -> dict[GroupKey, dict[tuple
 
 
 def _member(
-    m: MemberRow, down: Mapping[str, float], loads: Mapping[UUID, Any], custom: Mapping[str, float]
+    m: MemberRow,
+    down: Mapping[str, float],
+    loads: Mapping[UUID, Any],
+    custom: Mapping[str, float],
+    warm_before: float,
 ) -> Member:
     view = loads.get(m.uid)
     return Member(
@@ -388,9 +402,10 @@ def _member(
         host_id=m.host_id,
         host_down_since=down.get(m.host_id) if m.host_id else None,
         lost=m.vm_state is VmState.ERROR and m.fault.startswith("domain missing"),
-        cpu=view.cpu_util_ewma * 100.0 if view is not None and not view.stale else None,
+        cpu=view.sample.cpu_util * 100.0 if view is not None and not view.stale else None,
         custom=dict(custom),
         fault=m.fault,
+        warming=m.created_at.timestamp() > warm_before,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import math
 from collections.abc import Sequence
 
 import structlog
@@ -20,12 +21,12 @@ from controller.domain.errors import (
     ViolationCollector,
 )
 from controller.domain.model import CommandOp
+from controller.domain.scaling import validate
 from controller.domain.scaling.model import ServerTemplate
 from controller.domain.scaling.records import Activity, GroupRecord
 from controller.services.boot import bootable, resolve_boot
 from controller.services.ports import CatalogStore, ScalingGroupStore
 from controller.services.scaling_checks import check_group
-from controller.services.scaling_rule_checks import MAX_GROUP_SIZE, check_metric, check_value
 from controller.services.scaling_spec import GroupSpec, check_update_mask
 from controller.services.servers import ServerService
 
@@ -136,8 +137,7 @@ class ScalingGroupService:
             project, group_id = names.parse_scaling_group(name)
         except InvalidArgument as exc:
             v.violations.extend(exc.violations)
-        if not 0 <= desired <= MAX_GROUP_SIZE:
-            v.add("desired_size", f"must be between 0 and {MAX_GROUP_SIZE}, got {desired}")
+        validate.check_size(v, "desired_size", desired)
         v.raise_if_any()
         return await self._store.set_desired(project, group_id, desired)
 
@@ -148,8 +148,10 @@ class ScalingGroupService:
             project, group_id = names.parse_scaling_group(name)
         except InvalidArgument as exc:
             v.violations.extend(exc.violations)
-        check_metric(v, "metric", metric, custom_only=True)
-        check_value(v, "value", value)
+        if (problem := validate.check_metric(metric, custom_only=True)) is not None:
+            v.add("metric", problem)
+        if not math.isfinite(value):
+            v.add("value", f"must be a finite number, got {value}")
         if member:
             try:
                 member_project, member_id = names.parse_server(member, "member")

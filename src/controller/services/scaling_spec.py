@@ -41,6 +41,7 @@ class TargetTrackingSpec:
     scale_up_members: int | None = None
     scale_up_period_s: float | None = None
     disable_scale_in: bool = False
+    warmup_s: float | None = None
 
 
 @dataclass(frozen=True)

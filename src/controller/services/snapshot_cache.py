@@ -95,4 +95,5 @@ class SnapshotCache:
         u = self._inflight.get(host_id)
         return (0, 0, 0) if u is None else (u[0], u[1], u[2])
 
+
 _MAX_RECENT = 100_000

@@ -102,4 +102,3 @@ async def mutate_many(conn: rows.Conn, changes: Sequence[tuple[UUID, MutateFn]])
         )
     await rows.insert_outbox(conn, messages)
     return out
-

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controller.domain.scaling.model import (
+    DEFAULT_WARMUP_S,
     AdjustmentType,
     Comparison,
     Policy,
@@ -60,6 +61,7 @@ def _policy_json(p: Policy) -> dict[str, Any]:
                 "scale_up_members": k.scale_up_members,
                 "scale_up_period_s": k.scale_up_period_s,
                 "disable_scale_in": k.disable_scale_in,
+                "warmup_s": k.warmup_s,
             },
         }
     if isinstance(k, StepScaling):
@@ -105,6 +107,7 @@ def _policy(d: Mapping[str, Any]) -> Policy:
                 scale_up_members=int(t["scale_up_members"]),
                 scale_up_period_s=float(t["scale_up_period_s"]),
                 disable_scale_in=bool(t["disable_scale_in"]),
+                warmup_s=float(t.get("warmup_s", DEFAULT_WARMUP_S)),
             ),
         )
     if "step" in d:

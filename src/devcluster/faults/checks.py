@@ -13,6 +13,8 @@ it made (`workload.Call`): pure, so the judgement itself is unit-tested.
 - each host's usage is the sum of the servers placed on it (`capacity_mismatches`);
 - every state change of an acknowledged call has its event on the bound queue (duplicates
   allowed, losses not: `events_missing`);
+- a watcher (WatchServers, re-opened whenever it breaks) ends up seeing every server's last
+  change (`watch_stale`);
 - every host is UP, every process runs, and no call was answered UNKNOWN or INTERNAL.
 """
 
@@ -43,6 +45,8 @@ class Observed:
     domains: dict[str, dict[str, str]]  # host id → domain uuid → power state (RUNNING, SHUTOFF…)
     events: list[dict[str, Any]]  # everything the bound queue received
     processes: dict[str, bool]  # process name → still running
+    # What WatchServers showed in the end (server id → version), once it had time to catch up.
+    watched: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Verdict:
     events_missing: int = 0
     hosts_down: int = 0
     processes_down: int = 0
+    watch_stale: int = 0  # servers whose last change WatchServers never delivered
     codes: dict[str, int] = field(default_factory=dict)
     acknowledged_by_op: dict[str, int] = field(default_factory=dict)
     findings: list[str] = field(default_factory=list)  # one line each, for a person
@@ -85,6 +90,7 @@ class Verdict:
             "events_missing": self.events_missing,
             "hosts_down": self.hosts_down,
             "processes_down": self.processes_down,
+            "watch_stale": self.watch_stale,
             "codes": dict(sorted(self.codes.items())),
             "acknowledged_by_op": dict(sorted(self.acknowledged_by_op.items())),
         }
@@ -113,11 +119,15 @@ def judge(calls: list[Call], seen: Observed) -> Verdict:
 
     for sid, ops in sorted(by_server.items()):
         final = seen.servers.get(sid)
-        acked = sorted((c for c in ops if c.acknowledged), key=lambda c: c.acked_at or 0.0)
+        # In the order the server saw them (its version in each answer): answers of calls in
+        # flight together may come back in another order (a delete of a server whose create
+        # answer was still on its way).
+        acked = sorted((c for c in ops if c.acknowledged), key=lambda c: (c.version, c.acked_at or 0.0))
         for i, c in enumerate(acked):
             v.acknowledged += 1
             later = acked[i + 1 :]
-            deleted_later = any(x.op == "delete" for x in later)
+            # A delete ends the server's life whichever answer came first.
+            deleted_later = c.op != "delete" and any(x.op == "delete" for x in acked)
             outcome = _carried_out(c, final, deleted_later, later)
             if outcome == "completed":
                 v.completed += 1
@@ -143,6 +153,14 @@ def judge(calls: list[Call], seen: Observed) -> Verdict:
     _compare_hypervisors(v, seen)
     _compare_capacity(v, seen)
     _compare_events(v, seen, expected)
+    for sid, s in sorted(seen.servers.items()):
+        shown = seen.watched.get(sid)
+        if shown is None or shown < _version(s):
+            v.watch_stale += 1
+            shows = "nothing" if shown is None else f"version {shown}"
+            v.findings.append(
+                f"watch: WatchServers shows {sid} at {shows}, the server is at version {_version(s)}"
+            )
     for h in seen.hosts:
         if h.state != common_pb2.HOST_STATE_UP:
             v.hosts_down += 1

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +24,7 @@ from devcluster import isolation
 from devcluster.events import DurableTap
 from devcluster.processes import Cluster
 from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
-from overcast.v1 import common_pb2
+from overcast.v1 import common_pb2, server_pb2
 
 from .checks import Observed, Verdict, judge
 from .services import PrivateServices
@@ -65,6 +67,8 @@ class RunSpec:
     host_cpus: int = 64
     host_memory_gib: int = 128
     warmup: int = 30  # servers ACTIVE before the burst: the first targets of power actions
+    flavor: str = "m1.tiny"
+    flavor_shape: tuple[int, int, int] | None = None  # (vcpus, MiB, GiB): create `flavor` so
     mix: Mix = field(default_factory=Mix)
     settle_timeout_s: float = 120.0
     seed: int = 14
@@ -79,7 +83,7 @@ class FaultResult:
     active_s: float | None  # fault end → that new server ACTIVE
     burst_s: float
     settle_s: float
-    in_flight: int  # calls unanswered and servers with a task in flight when the fault struck
+    in_flight: int  # servers with a task in flight when it struck, calls it overlapped
     logs: dict[str, str] = field(default_factory=dict)  # process → log path
 
     def figures(self) -> dict[str, Any]:
@@ -171,11 +175,21 @@ class FaultRun:
         async with AsyncClient(self.cluster.endpoint, timeout=10) as api:
             if not await api.list_images():
                 await api.create_image("cirros", "qcow2")
+            if spec.flavor_shape is not None:
+                await api.create_flavor(spec.flavor, *spec.flavor_shape)
             tracker = Tracker(api)
             watching = asyncio.ensure_future(tracker.run())
             try:
                 await asyncio.wait_for(tracker.synced.wait(), 30)
-                burst = Burst(api, tracker, count=spec.ops, rate=spec.rate, mix=spec.mix, seed=spec.seed)
+                burst = Burst(
+                    api,
+                    tracker,
+                    count=spec.ops,
+                    rate=spec.rate,
+                    mix=spec.mix,
+                    seed=spec.seed,
+                    flavor=spec.flavor,
+                )
                 warm = [f"w{i:04d}" for i in range(spec.warmup)]
                 await asyncio.gather(*(burst.create(w) for w in warm))
                 await tracker.wait(lambda: all(_active(tracker, w) for w in warm), 60)
@@ -190,11 +204,16 @@ class FaultRun:
                     nonlocal fault_s, recovered, in_flight, active_s
                     await asyncio.sleep(self._fault_delay())
                     busy = sum(s.task_state != IDLE for s in tracker.servers.values())
-                    in_flight = busy + sum(not c.codes for c in burst.calls)
-                    log(f"{fault_name}: fault starts, {in_flight} calls and tasks in flight")
+                    log(f"{fault_name}: fault starts, {busy} servers with a task in flight")
                     started = time.monotonic()
                     await fault(self.services)
                     ended = time.monotonic()
+                    # Work the fault met: tasks under way, calls sent before it ended and
+                    # answered (finally) after it began.
+                    overlapping = sum(
+                        c.sent_at <= ended and (c.answered_at or ended) >= started for c in burst.calls
+                    )
+                    in_flight = busy + overlapping
                     fault_s = ended - started
                     log(f"{fault_name}: fault over after {fault_s:.1f} s")
                     recovered, active_s = await self._recover(burst, tracker, ended)
@@ -207,11 +226,15 @@ class FaultRun:
                 await self._settle(tracker)
                 settle_s = time.monotonic() - settled
                 observed = await self._observe(api)
+                final = {sid: _version_of(srv) for sid, srv in observed.servers.items()}
+                await tracker.wait(lambda: _watched(tracker) == final, 5.0)
+                observed.watched = _watched(tracker)
             finally:
                 watching.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watching
         verdict = judge(burst.calls, observed)
+        self._save_evidence(burst, tracker, observed, burst_started)
         self._add_log_findings(verdict)
         logs = {p.name: str(p.log_path) for p in [*self.cluster.controllers, *self.cluster.agents.values()]}
         return FaultResult(
@@ -284,6 +307,24 @@ class FaultRun:
                     )
         return Observed(api.project, servers, hosts, domains, events, processes)
 
+    def _save_evidence(self, burst: Burst, tracker: Tracker, seen: Observed, t0: float) -> None:
+        """What the run saw, beside the processes' logs: every call with every answer, the
+        events, the watch's breaks (times in seconds from the burst's start)."""
+        out = self.cluster.workdir
+        with (out / "calls.jsonl").open("w") as f:
+            for c in burst.calls:
+                row = dataclasses.asdict(c)
+                row["sent_at"] = round(c.sent_at - t0, 3)
+                row["acked_at"] = None if c.acked_at is None else round(c.acked_at - t0, 3)
+                row["answered_at"] = None if c.answered_at is None else round(c.answered_at - t0, 3)
+                f.write(json.dumps(row) + "\n")
+        with (out / "events.jsonl").open("w") as f:
+            f.writelines(json.dumps(e) + "\n" for e in seen.events)
+        breaks = [{"at": round(at - t0, 3), "why": why} for at, why in tracker.breaks]
+        unsettled = [f"{c.op} {c.server} v{c.version}" for c in burst.unsettled]
+        watch = {"changes": tracker.changes, "breaks": breaks, "unsettled": unsettled}
+        (out / "watch.json").write_text(json.dumps(watch, indent=1))
+
     def _add_log_findings(self, verdict: Verdict) -> None:
         for proc in [*self.cluster.controllers, *self.cluster.agents.values()]:
             if not proc.log_path.exists():
@@ -300,6 +341,14 @@ class FaultRun:
 
 
 IDLE = common_pb2.TASK_STATE_UNSPECIFIED
+
+
+def _version_of(server: server_pb2.Server) -> int:
+    return int(server.etag) if server.etag.isdigit() else -1
+
+
+def _watched(tracker: Tracker) -> dict[str, int]:
+    return {sid: _version_of(s) for sid, s in tracker.servers.items()}
 
 
 def _active(tracker: Tracker, sid: str) -> bool:

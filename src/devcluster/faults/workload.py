@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 import uuid
@@ -54,6 +55,7 @@ class Call:
     codes: list[str] = field(default_factory=list)  # each attempt's answer: OK, UNAVAILABLE...
     messages: list[str] = field(default_factory=list)  # each attempt's error message ("" for OK)
     acked_at: float | None = None
+    answered_at: float | None = None  # the final answer, whatever it was
     version: int = -1  # the server's version in the acknowledging answer
     uids: list[str] = field(default_factory=list)  # create: the uid of every OK answer
 
@@ -77,7 +79,8 @@ class Tracker:
     def __init__(self, api: AsyncClient) -> None:
         self._api = api
         self.servers: dict[str, server_pb2.Server] = {}  # by server id
-        self.breaks = 0
+        self.breaks: list[tuple[float, str]] = []  # when the watch broke, and why
+        self.changes = 0
         self.synced = asyncio.Event()
         self._changed = asyncio.Event()
 
@@ -94,14 +97,16 @@ class Tracker:
                             continue
                         sid = change.server.name.rsplit("/", 1)[-1]
                         seen.add(sid)
+                        self.changes += 1
                         if change.server.vm_state == common_pb2.VM_STATE_DELETED:
                             self.servers.pop(sid, None)
                         else:
                             self.servers[sid] = change.server
                         self._changed.set()
-            except OvercastError:
-                pass
-            self.breaks += 1
+                why = "the controller ended the watch"
+            except OvercastError as err:
+                why = f"{err.code_name}: {err.message}"
+            self.breaks.append((time.monotonic(), why))
             await asyncio.sleep(0.2)
 
     def idle(self, sid: str) -> server_pb2.Server | None:
@@ -163,6 +168,7 @@ class Burst:
         self._random = random.Random(seed)
         self.calls: list[Call] = []
         self._busy: set[str] = set()  # servers an operation of ours is acting on
+        self.unsettled: list[Call] = []  # acknowledged, never seen to end through the watch
         self._created = 0
 
     @property
@@ -178,6 +184,8 @@ class Burst:
         call = Call("create", server_id, request_id=str(uuid.uuid4()))
         self.calls.append(call)
         client = api or self._api
+        if api is not None:
+            self._busy.add(server_id)  # a probe: not for the burst to act on
         await self._send(
             call,
             lambda: client.create_server(
@@ -236,9 +244,10 @@ class Burst:
             "reboot": self._api.reboot_server,
         }
         await self._send(call, lambda: act[op](sid))
-        if call.acknowledged and op != "delete":
-            # Idle again once the watch shows a newer version with no task in flight.
-            await self._tracker.wait(lambda: self._settled(sid, call.version), self._patience_s)
+        # Idle again once the watch shows a newer version with no task in flight.
+        settled = functools.partial(self._settled, sid, call.version)
+        if call.acknowledged and op != "delete" and not await self._tracker.wait(settled, self._patience_s):
+            self.unsettled.append(call)
         self._busy.discard(sid)
 
     def _settled(self, sid: str, version: int) -> bool:
@@ -262,10 +271,11 @@ class Burst:
                 if err.code_name in RETRIED and time.monotonic() < deadline:
                     await asyncio.sleep(retry_delay or err.retry_delay or 0.5)
                     continue
+                call.answered_at = time.monotonic()
                 return
             call.codes.append("OK")
             call.messages.append("")
-            call.acked_at = time.monotonic()
+            call.acked_at = call.answered_at = time.monotonic()
             call.version = _version(server)
             if call.op == "create":
                 call.uids.append(server.uid)

@@ -69,7 +69,7 @@ class ServerTemplate(_message.Message):
     def __init__(self, flavor: _Optional[str] = ..., image: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., availability_zone: _Optional[str] = ..., placement_policy: _Optional[_Union[_server_group_pb2.ServerGroupPolicy, str]] = ...) -> None: ...
 
 class TargetTrackingPolicy(_message.Message):
-    __slots__ = ("metric", "target", "tolerance", "scale_down_stabilization", "scale_up_percent", "scale_up_members", "scale_up_period", "disable_scale_in")
+    __slots__ = ("metric", "target", "tolerance", "scale_down_stabilization", "scale_up_percent", "scale_up_members", "scale_up_period", "disable_scale_in", "warmup")
     METRIC_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     TOLERANCE_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class TargetTrackingPolicy(_message.Message):
     SCALE_UP_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     SCALE_UP_PERIOD_FIELD_NUMBER: _ClassVar[int]
     DISABLE_SCALE_IN_FIELD_NUMBER: _ClassVar[int]
+    WARMUP_FIELD_NUMBER: _ClassVar[int]
     metric: str
     target: float
     tolerance: float
@@ -86,7 +87,8 @@ class TargetTrackingPolicy(_message.Message):
     scale_up_members: int
     scale_up_period: _duration_pb2.Duration
     disable_scale_in: bool
-    def __init__(self, metric: _Optional[str] = ..., target: _Optional[float] = ..., tolerance: _Optional[float] = ..., scale_down_stabilization: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., scale_up_percent: _Optional[int] = ..., scale_up_members: _Optional[int] = ..., scale_up_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., disable_scale_in: _Optional[bool] = ...) -> None: ...
+    warmup: _duration_pb2.Duration
+    def __init__(self, metric: _Optional[str] = ..., target: _Optional[float] = ..., tolerance: _Optional[float] = ..., scale_down_stabilization: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., scale_up_percent: _Optional[int] = ..., scale_up_members: _Optional[int] = ..., scale_up_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., disable_scale_in: _Optional[bool] = ..., warmup: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class ScalingStep(_message.Message):
     __slots__ = ("lower_bound", "upper_bound", "adjustment")

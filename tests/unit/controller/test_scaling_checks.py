@@ -1,6 +1,6 @@
 """A scaling group request that cannot work is refused with a violation naming the field and what
-to fix (services.scaling_checks.check_group), every violation at once; an update replaces only
-the fields its mask names."""
+to fix (services.scaling_checks.check_group; the value rules are domain.scaling.validate's),
+every violation at once; an update replaces only the fields its mask names."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from controller.domain.errors import InvalidArgument
 from controller.domain.scaling.model import ScalingGroup, TargetTracking
+from controller.domain.scaling.schedule import check_schedule
 from controller.domain.server_groups import GroupPolicy
 from controller.services.scaling_checks import check_group
-from controller.services.scaling_rule_checks import check_cron
 from controller.services.scaling_spec import (
     GroupSpec,
     PolicySpec,
@@ -47,11 +47,11 @@ def violations(s: GroupSpec, group_id: str = "web", **kw: Any) -> dict[str, str]
 @pytest.mark.parametrize(
     ("request_spec", "field", "says"),
     [
-        (spec(min_size=5, max_size=3), "scaling_group.min_size", "must not exceed max_size (3)"),
-        (spec(min_size=-1), "scaling_group.min_size", "must not be negative"),
-        (spec(max_size=0), "scaling_group.max_size", "required: at least 1"),
-        (spec(max_size=100_000), "scaling_group.max_size", "at most 10000"),
-        (spec(desired_size=9), "scaling_group.desired_size", "within min_size and max_size [1, 4], got 9"),
+        (spec(min_size=5, max_size=3), "scaling_group.min_size", "min_size 5 > max_size 3"),
+        (spec(min_size=-1), "scaling_group.min_size", "-1 is out of range 0-10000"),
+        (spec(max_size=0), "scaling_group.max_size", "0 is out of range 1-10000 (required"),
+        (spec(max_size=100_000), "scaling_group.max_size", "100000 is out of range 1-10000"),
+        (spec(desired_size=9), "scaling_group.desired_size", "9 is outside [min_size 1, max_size 4]"),
         (spec(template=None), "scaling_group.template", "required"),
         (
             spec(template=TemplateSpec("", "images/cirros")),
@@ -108,7 +108,7 @@ def violations(s: GroupSpec, group_id: str = "web", **kw: Any) -> dict[str, str]
         (
             spec(policies=(cpu(50, scale_down_stabilization_s=-1),)),
             "scaling_group.policies[0].target_tracking.scale_down_stabilization",
-            "between 0 and 3600",
+            "-1 s is out of range 0-3600 s",
         ),
         (
             spec(policies=(PolicySpec("nothing", None),)),
@@ -160,7 +160,7 @@ def violations(s: GroupSpec, group_id: str = "web", **kw: Any) -> dict[str, str]
                 )
             ),
             "scaling_group.policies[0].simple.adjustment",
-            "between 0 and 10000",
+            "-1 is out of range 0-10000",
         ),
         (
             spec(
@@ -172,7 +172,7 @@ def violations(s: GroupSpec, group_id: str = "web", **kw: Any) -> dict[str, str]
         (
             spec(scheduled_actions=(ScheduledActionSpec("n", "0 25 * * *", desired_size=1),)),
             "scaling_group.scheduled_actions[0].schedule",
-            "hour '25': values from 0 to 23",
+            "hour 25 out of range 0-23",
         ),
         (
             spec(scheduled_actions=(ScheduledActionSpec("n", "every day", desired_size=1),)),
@@ -192,10 +192,10 @@ def violations(s: GroupSpec, group_id: str = "web", **kw: Any) -> dict[str, str]
         (
             spec(scheduled_actions=(ScheduledActionSpec("n", "0 8 * * *", min_size=5, max_size=2),)),
             "scaling_group.scheduled_actions[0].min_size",
-            "must not exceed max_size (2)",
+            "min_size 5 > max_size 2",
         ),
         (spec(scale_in_rule="RANDOM"), "scaling_group.scale_in_rule", "'RANDOM' is not one of NEWEST_FIRST"),
-        (spec(health_grace_s=-5), "scaling_group.health_grace", "between 0 and 86400"),
+        (spec(health_grace_s=-5), "scaling_group.health_grace", "-5 s is out of range 0-86400 s"),
         (
             spec(protected_members=("projects/other/servers/web-1",)),
             "scaling_group.protected_members[0]",
@@ -241,14 +241,14 @@ def test_every_violation_is_reported_at_once() -> None:
     "schedule", ["* * * * *", "0 8 * * 1-5", "*/15 0-6,22-23 1 1,6,12 0", "5 4 31 12 7", "0-59/5 * * * *"]
 )
 def test_cron_schedules_a_user_would_write_are_accepted(schedule: str) -> None:
-    assert check_cron(schedule) == ""
+    assert check_schedule(schedule) is None
 
 
 @pytest.mark.parametrize(
     "schedule", ["* * * *", "60 * * * *", "* * 0 * *", "5-1 * * * *", "*/0 * * * *", "@daily"]
 )
 def test_cron_schedules_that_never_or_always_fail_are_refused(schedule: str) -> None:
-    assert check_cron(schedule) != ""
+    assert check_schedule(schedule) is not None
 
 
 # ---- updates ---------------------------------------------------------------------------------
@@ -298,9 +298,9 @@ def test_new_bounds_bring_the_desired_size_along_unless_it_is_set() -> None:
     found = violations(
         GroupSpec(template=None, max_size=0, desired_size=9), base=base, paths={"desired_size"}
     )
-    assert "within min_size and max_size [2, 6], got 9" in found["scaling_group.desired_size"]
+    assert "9 is outside [min_size 2, max_size 6]" in found["scaling_group.desired_size"]
     found = violations(GroupSpec(template=None, max_size=1, min_size=0), base=base, paths={"max_size"})
-    assert "must not exceed max_size (1)" in found["scaling_group.min_size"]
+    assert "min_size 2 > max_size 1" in found["scaling_group.min_size"]
 
 
 def test_the_placement_policy_cannot_change() -> None:
@@ -331,3 +331,56 @@ def test_an_update_mask_names_updatable_fields(paths: list[str], says: str) -> N
 def test_a_star_mask_replaces_every_updatable_field() -> None:
     chosen, bad = check_update_mask(["*"])
     assert not bad and "template" in chosen and "protected_members" in chosen
+
+
+# ---- one owner per rule: the request parsed here, its values judged by the domain -------------
+
+
+def step(comparison: str, *steps: StepSpec) -> StepPolicySpec:
+    return StepPolicySpec("cpu_utilization", comparison, 80, steps)
+
+
+def test_the_domain_rules_apply_to_requests_at_the_request_indexes() -> None:
+    found = violations(
+        spec(
+            policies=(
+                PolicySpec("Bad Name", step("SIDEWAYS", StepSpec(0, 10, 1))),
+                PolicySpec("out", step("GREATER_OR_EQUAL", StepSpec(0, 20, 1), StepSpec(10, None, 2))),
+                cpu(150),
+            )
+        )
+    )
+    comparison = "'SIDEWAYS' is not one of GREATER_OR_EQUAL, LESS_OR_EQUAL"
+    assert found == {
+        "scaling_group.policies[0].name": found.get("scaling_group.policies[0].name", "missing"),
+        "scaling_group.policies[0].step.comparison": comparison,
+        "scaling_group.policies[1].step.steps[1]": "overlaps steps[0]: a breach must fall in one step only",
+        "scaling_group.policies[2].target_tracking.target": (
+            "150 is out of range: a CPU target is a percentage, above 0 and at most 100"
+        ),
+    }
+    assert found["scaling_group.policies[0].name"].startswith("'Bad Name' is not a valid id")
+
+
+def test_a_field_the_request_could_not_parse_is_reported_once() -> None:
+    def listed(s: GroupSpec) -> list[str]:
+        with pytest.raises(InvalidArgument) as info:
+            check_group(s, "demo", "web")
+        return [v.field for v in info.value.violations]
+
+    assert listed(spec(template=None)) == ["scaling_group.template"]
+    assert listed(spec(template=TemplateSpec("", "images/cirros"))) == ["scaling_group.template.flavor"]
+    assert listed(spec(template=TemplateSpec("m1.tiny", "images/cirros"))) == [
+        "scaling_group.template.flavor"
+    ]
+
+
+def test_unset_tunings_take_the_documented_defaults() -> None:
+    group = check_group(
+        spec(policies=(cpu(60),), scheduled_actions=(ScheduledActionSpec("n", "0 8 * * *", max_size=2),)),
+        "demo",
+        "web",
+    )
+    assert group.policies[0].kind == TargetTracking("cpu_utilization", 60.0)
+    assert group.scheduled_actions[0].time_zone == "UTC" and group.health_grace_s == 60.0
+    assert group.desired_size == group.min_size == 1

@@ -29,6 +29,7 @@ class Member:
     cpu: float | None  # percent of its vcpus (load view EWMA); None = no fresh metrics
     custom: Mapping[str, float] = field(default_factory=dict)  # "custom/x" -> fresh value
     fault: str = ""  # the server's fault message when ERROR (for the replacement's reason)
+    warming: bool = False  # younger than its group's warm-up: its CPU is its boot, not its load
 
     @property
     def ready(self) -> bool:
@@ -37,6 +38,7 @@ class Member:
             self.vm_state is VmState.ACTIVE
             and self.power_state is PowerState.RUNNING
             and self.task_state is None
+            and not self.warming
         )
 
     @property

@@ -25,6 +25,7 @@ DEFAULT_SCALE_UP_PERCENT = 100
 DEFAULT_SCALE_UP_MEMBERS = 4
 DEFAULT_SCALE_UP_PERIOD_S = 15.0
 DEFAULT_COOLDOWN_S = 300.0
+DEFAULT_WARMUP_S = 60.0
 DEFAULT_HEALTH_GRACE_S = 60.0
 
 # A member's server id is "{group}-{5 characters}", and the server group a scaling group owns
@@ -70,6 +71,7 @@ class TargetTracking:
     scale_up_members: int = DEFAULT_SCALE_UP_MEMBERS
     scale_up_period_s: float = DEFAULT_SCALE_UP_PERIOD_S
     disable_scale_in: bool = False
+    warmup_s: float = DEFAULT_WARMUP_S  # members younger count as not ready
 
 
 @dataclass(frozen=True)

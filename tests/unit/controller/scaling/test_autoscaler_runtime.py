@@ -52,8 +52,8 @@ class Clock:
 class Load:
     """A member's CPU as the load view would have it (percent / 100)."""
 
-    def __init__(self, ewma: float, stale: bool = False) -> None:
-        self.cpu_util_ewma = ewma
+    def __init__(self, cpu: float, stale: bool = False) -> None:
+        self.sample = InstanceSample("", cpu, 100, 0, 0, 0, 0, True)
         self.stale = stale
 
 

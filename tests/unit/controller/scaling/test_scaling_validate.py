@@ -67,9 +67,18 @@ def test_every_violation_is_reported_at_once() -> None:
 @pytest.mark.parametrize(
     ("kw", "expected"),
     [
-        (dict(min_size=6, max_size=5, desired=5), ("scaling_group.min_size", "min_size 6 > max_size 5")),
+        (
+            dict(min_size=6, max_size=5, desired=5),
+            ("scaling_group.min_size", "min_size 6 > max_size 5: lower min_size or raise max_size"),
+        ),
         (dict(min_size=-1, desired=0), ("scaling_group.min_size", "-1 is out of range 0-10000")),
-        (dict(max_size=0, min_size=0, desired=0), ("scaling_group.max_size", "0 is out of range 1-10000")),
+        (
+            dict(max_size=0, min_size=0, desired=0),
+            (
+                "scaling_group.max_size",
+                "0 is out of range 1-10000 (required: the most members the group may have)",
+            ),
+        ),
         (dict(max_size=10_001), ("scaling_group.max_size", "10001 is out of range 1-10000")),
         (dict(desired=0), ("scaling_group.desired_size", "0 is outside [min_size 1, max_size 10]")),
     ],
@@ -82,7 +91,11 @@ def test_group_id_and_template() -> None:
     long_id = "a" * 56
     g = replace(group(), id=long_id, template=ServerTemplate(flavor_id="M1 small", image_id=""))
     got = violations(g)
-    assert got[0] == ("scaling_group_id", "56 characters: a scaling group id has at most 55")
+    assert got[0] == (
+        "scaling_group_id",
+        "56 characters: a scaling group id has at most 55 characters "
+        "(members are named aaaaaaaa…-xxxxx and its server group aaaaaaaa…-members)",
+    )
     assert [f for f, _ in got[1:]] == ["scaling_group.template.flavor", "scaling_group.template.image"]
     assert violations(replace(group(), id="Web"))[0][0] == "scaling_group_id"
 
@@ -93,32 +106,32 @@ def test_group_id_and_template() -> None:
         (
             TargetTracking("cpu_utilization", 0.0),
             "target",
-            "0 is out of range: a CPU target is a percentage, 0 < target <= 100",
+            "0 is out of range: a CPU target is a percentage, above 0 and at most 100",
         ),
         (
             TargetTracking("cpu_utilization", 120.0),
             "target",
-            "120 is out of range: a CPU target is a percentage, 0 < target <= 100",
+            "120 is out of range: a CPU target is a percentage, above 0 and at most 100",
         ),
         (
             TargetTracking("custom/q", -5.0),
             "target",
-            "-5 is not a target: the value per member to hold is > 0",
+            "-5 is not a target: the value per member to hold, above 0",
         ),
         (
             TargetTracking("custom/q", float("nan")),
             "target",
-            "nan is not a target: the value per member to hold is > 0",
+            "nan is not a target: the value per member to hold, above 0",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, tolerance=1.0),
             "tolerance",
-            "1 is out of range: 0 <= tolerance < 1 (0.1 = 10 %)",
+            "1 is out of range: a fraction of the target, at least 0 and below 1 (0.1 = 10 %)",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, tolerance=-0.1),
             "tolerance",
-            "-0.1 is out of range: 0 <= tolerance < 1 (0.1 = 10 %)",
+            "-0.1 is out of range: a fraction of the target, at least 0 and below 1 (0.1 = 10 %)",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, scale_down_stabilization_s=3601),
@@ -128,34 +141,34 @@ def test_group_id_and_template() -> None:
         (
             TargetTracking("cpu_utilization", 50.0, scale_up_period_s=-1),
             "scale_up_period",
-            "-1 s is out of range 0-1800 s",
+            "-1 s is out of range: above 0 s and at most 1800 s",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, scale_up_percent=-1),
             "scale_up_percent",
-            "-1 is negative: 0 or more",
+            "-1 is out of range 0-1000",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, scale_up_members=-2),
             "scale_up_members",
-            "-2 is negative: 0 or more",
+            "-2 is out of range 0-10000",
         ),
         (
             TargetTracking("cpu_utilization", 50.0, scale_up_members=0, scale_up_percent=0),
             "scale_up_members",
-            "scale_up_percent and scale_up_members are both 0: the group could never grow",
+            "scale_up_percent and scale_up_members are both 0: the group could never grow; set one above 0",
         ),
-        (TargetTracking("memory", 50.0), "metric", f"unknown metric 'memory': {validate.METRIC_RULE}"),
-        (TargetTracking("custom/", 50.0), "metric", f"unknown metric 'custom/': {validate.METRIC_RULE}"),
+        (TargetTracking("memory", 50.0), "metric", f"'memory' is not a metric: use {validate.METRIC_RULE}"),
+        (TargetTracking("custom/", 50.0), "metric", f"'custom/' is not a metric: use {validate.METRIC_RULE}"),
         (
             TargetTracking("custom/Queue", 50.0),
             "metric",
-            f"unknown metric 'custom/Queue': {validate.METRIC_RULE}",
+            f"'custom/Queue' is not a metric: use {validate.METRIC_RULE}",
         ),
         (
             TargetTracking("custom/" + "q" * 64, 50.0),
             "metric",
-            f"unknown metric 'custom/{'q' * 64}': {validate.METRIC_RULE}",
+            f"'custom/{'q' * 64}' is not a metric: use {validate.METRIC_RULE}",
         ),
     ],
 )
@@ -204,7 +217,7 @@ def test_steps_must_not_overlap_nor_be_empty() -> None:
         group(policies=(step_policy(Step(0.0, 20.0, 1), Step(10.0, None, 3), Step(5.0, 5.0, 1)),))
     )
     assert got == [
-        (f"{P}.step.steps[2].upper_bound", "the step is empty: upper_bound 5 <= lower_bound 5"),
+        (f"{P}.step.steps[2].upper_bound", "the step is empty: upper_bound 5 is not above lower_bound 5"),
         (f"{P}.step.steps[2]", "overlaps steps[0]: a breach must fall in one step only"),
         (f"{P}.step.steps[1]", "overlaps steps[0]: a breach must fall in one step only"),
     ]
@@ -247,22 +260,25 @@ def test_alarms_need_a_comparison_a_finite_threshold_and_a_sane_cooldown() -> No
     ]
 
 
+ZERO = "an adjustment of 0 changes nothing: give how much to add (or, negative, remove), not 0"
+
+
 def test_adjustments() -> None:
     def simple(adjustment: int, kind: AdjustmentType = AdjustmentType.CHANGE_IN_CAPACITY) -> ScalingGroup:
         return group(policies=(Policy("s", SimpleScaling("cpu_utilization", GE, 80.0, adjustment, kind)),))
 
-    assert violations(simple(0)) == [(f"{P}.simple.adjustment", "an adjustment of 0 changes nothing")]
-    assert violations(simple(0, AdjustmentType.PERCENT_CHANGE)) == [
-        (f"{P}.simple.adjustment", "an adjustment of 0 changes nothing")
-    ]
+    assert violations(simple(0)) == [(f"{P}.simple.adjustment", ZERO)]
+    assert violations(simple(0, AdjustmentType.PERCENT_CHANGE)) == [(f"{P}.simple.adjustment", ZERO)]
     validate.validate(simple(0, AdjustmentType.EXACT_CAPACITY))  # "set the size to 0" means something
     assert violations(simple(-1, AdjustmentType.EXACT_CAPACITY)) == [
         (f"{P}.simple.adjustment", "-1 is out of range 0-10000")
     ]
-    assert violations(simple(10_001)) == [(f"{P}.simple.adjustment", "10001 is too large a change")]
+    assert violations(simple(10_001)) == [
+        (f"{P}.simple.adjustment", "10001 is too large a change: at most 10000 members either way")
+    ]
     validate.validate(simple(5000, AdjustmentType.PERCENT_CHANGE))
     assert violations(simple(1_000_001, AdjustmentType.PERCENT_CHANGE)) == [
-        (f"{P}.simple.adjustment", "1000001 is too large a change")
+        (f"{P}.simple.adjustment", "1000001 % is out of range: -100 % (every member) to 100000 %")
     ]
 
 
@@ -339,3 +355,46 @@ def test_set_desired_size_must_be_within_the_bounds() -> None:
     ]
     with pytest.raises(InvalidArgument):
         validate.check_desired_size(group(), 0)
+
+
+def test_step_bounds_are_numbers() -> None:
+    got = violations(group(policies=(step_policy(Step(float("nan"), 10.0, 1), Step(0.0, float("inf"), 2)),)))
+    assert got == [
+        (f"{P}.step.steps[0].lower_bound", "nan is not a bound: a finite number, or unset for an open end"),
+        (f"{P}.step.steps[1].upper_bound", "inf is not a bound: a finite number, or unset for an open end"),
+    ]
+
+
+def test_scale_up_limits_and_percent_changes_have_ranges() -> None:
+    def tt(**kw: object) -> ScalingGroup:
+        return group(policies=(Policy("cpu", TargetTracking("cpu_utilization", 50.0, **kw)),))  # type: ignore[arg-type]
+
+    assert violations(tt(scale_up_period_s=0.0)) == [
+        (f"{P}.target_tracking.scale_up_period", "0 s is out of range: above 0 s and at most 1800 s")
+    ]
+    assert violations(tt(scale_up_percent=1001)) == [
+        (f"{P}.target_tracking.scale_up_percent", "1001 is out of range 0-1000")
+    ]
+    validate.validate(tt(scale_up_percent=1000, scale_up_members=10_000, scale_up_period_s=1800.0))
+    minus = SimpleScaling("cpu_utilization", GE, 80.0, -101, AdjustmentType.PERCENT_CHANGE)
+    assert violations(group(policies=(Policy("s", minus),))) == [
+        (f"{P}.simple.adjustment", "-101 % is out of range: -100 % (every member) to 100000 %")
+    ]
+
+
+def test_an_action_whose_own_bounds_conflict_names_its_min_size() -> None:
+    action = ScheduledAction("a", "0 8 * * *", min_size=5, max_size=2)
+    assert violations(group(actions=(action,))) == [
+        (f"{A}.min_size", "min_size 5 > max_size 2: lower min_size or raise max_size")
+    ]
+
+
+def test_recorded_metrics_are_custom_ones() -> None:
+    assert validate.check_metric("custom/rps", custom_only=True) is None
+    assert validate.check_metric("cpu_utilization", custom_only=True) == (
+        "'cpu_utilization' is measured by the agents: only custom/{name} metrics are recorded"
+    )
+    assert (
+        validate.check_metric("rps", custom_only=True) == f"'rps' is not a metric: use {validate.CUSTOM_RULE}"
+    )
+    assert validate.check_metric("") == f"'' is not a metric: required: use {validate.METRIC_RULE}"
