@@ -11,14 +11,15 @@ A. Small: `--small-hosts` hosts of 16 vcpus.
    - `reaction_s`: a group (m1.tiny members, CPU target 50%, min 2) at 2 members under a demand
      of 0.8 vcpus (40% each) sees its demand raised to 1.6 (80% each: the metric crosses its
      target and its tolerance band, 55%); the group wants ceil(2 x 80 / 50) = 4 (or 3, when it
-     decides while the members' smoothed CPU is still rising: 3 members at 53% are within the
-     band). From the raise to the members of that first scale-out serving (ACTIVE and running,
-     none still building, seen on WatchServers), median and max over `--trials` trials (the
-     demand is dropped back and the group shrinks between them). Beside it, the same from the
-     moment the crossing is visible in the controller's own metric (`reaction_from_crossing_s`:
-     the members' smoothed CPU on WatchHostMetrics above 55%), and the parts: `crossing_s`
-     (raise to crossing: load balancer, agent sample, smoothing), `decision_after_crossing_s`
-     (the scaling.decision event's occurred_at) and `active_after_decision_s` (the create path).
+     decides on one member's new sample while the other's still shows 40%: 3 members at 53% are
+     within the band). From the raise to the members of that first scale-out serving (ACTIVE and
+     running, none still building, seen on WatchServers), median and max over `--trials` trials
+     (the demand is dropped back and the group shrinks between them). Beside it, the same from
+     the moment the crossing is visible in the controller's own metric
+     (`reaction_from_crossing_s`: the average of the members' latest CPU samples on
+     WatchHostMetrics, which the autoscaler decides on, above 55%), and the parts: `crossing_s`
+     (raise to crossing: load balancer, agent sample), `decision_after_crossing_s` (the
+     scaling.decision event's occurred_at) and `active_after_decision_s` (the create path).
    - `direction_changes`: two groups side by side under the same noisy demand, a damped sine
      plus gaussian noise generated here with a fixed seed (`--seed`), written to both load
      balancers every second for `--trace-s` seconds: one group with a scale-down
@@ -199,14 +200,15 @@ def cpu_policy(window_s: float) -> Any:
 
 
 class CrossingWatch:
-    """The members' smoothed CPU as the controller holds it (WatchHostMetrics with instances):
-    the first time, after `arm()`, their average is beyond the target's tolerance band."""
+    """The members' CPU as the autoscaler reads it, each one's latest sample (WatchHostMetrics
+    with instances): the first time, after `arm()`, their average is beyond the target's
+    tolerance band."""
 
     def __init__(self, api: AsyncClient, servers: set[str], threshold: float) -> None:
         self.api = api
         self.servers = servers
         self.threshold = threshold
-        self.ewma: dict[str, float] = {}
+        self.latest: dict[str, float] = {}
         self.crossed_at: float | None = None
         self._armed = False
 
@@ -218,9 +220,9 @@ class CrossingWatch:
         async for update in self.api.watch_host_metrics(hosts, include_instances=True):
             for i in update.instances:
                 if i.server in self.servers:
-                    self.ewma[i.server] = i.load.cpu_util_ewma
-            ready = self._armed and len(self.ewma) == len(self.servers)
-            if ready and statistics.fmean(self.ewma.values()) > self.threshold:
+                    self.latest[i.server] = i.load.cpu_util
+            ready = self._armed and len(self.latest) == len(self.servers)
+            if ready and statistics.fmean(self.latest.values()) > self.threshold:
                 self.crossed_at = time.monotonic()
                 self._armed = False
 
@@ -278,7 +280,7 @@ async def reaction(b: Bench, trials: int) -> dict[str, Any]:
             for trial in range(1, trials + 1):
                 await settled(api, name, 2)
                 await lb.settled()
-                await asyncio.sleep(4)  # the members' smoothed CPU settles at 40%
+                await asyncio.sleep(4)  # the members' CPU settles at 40%
                 members = {m.name for m in lb.serving()}
                 hosts = sorted({m.host for m in lb.serving()})
                 watch = CrossingWatch(api, members, TARGET / 100 * (1 + TOLERANCE))
