@@ -43,7 +43,9 @@ B. Large: `--hosts` simulated hosts (8 vcpus each).
      `autoscaler.round` line), averaged over the rounds in the window. `round_ms_p50` and
      `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads), and
      `autoscaler_core_share` their mean over the period (wall time, not CPU: it includes
-     waiting on PostgreSQL); `groups_saved_per_round`. Beside it the controller process's CPU
+     waiting on PostgreSQL); `groups_saved_per_round`; `rounds_per_period` (1 when no round is
+     woken early); `members_in_window` (the members of all groups at the window's first and
+     last round: an idle group gains none). Beside it the controller process's CPU
      (/proc) in the same window and in one of equal length before, with the same number of
      ACTIVE servers in a single group (`controller_cores_one_group`,
      `controller_cores_n_groups`): their difference per group and round is
@@ -512,10 +514,10 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
         )
 
         async def all_active() -> bool:
-            active = sum(g.status.active_size for g in await api.list_scaling_groups(page_size=1000))
-            return active == groups
+            listed = await api.list_scaling_groups(page_size=1000)
+            return len(listed) == groups and all(g.status.active_size >= 1 for g in listed)
 
-        await wait_for(f"{groups} groups with their member ACTIVE", all_active, 600, poll_s=2.0)
+        await wait_for(f"{groups} groups with a member ACTIVE", all_active, 600, poll_s=2.0)
         await asyncio.sleep(2 * period)
         log(f"  {groups} idle groups: {window_s:g}s window")
         w0, w1, n_groups = await controller_window(b, window_s)
@@ -536,6 +538,8 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
         round_ms = [float(r["round_ms"]) for r in rounds]
         figures |= {
             "groups_saved_per_round": round(statistics.fmean(int(r.get("saved", -1)) for r in rounds), 1),
+            "rounds_per_period": round(len(rounds) * period / window_s, 2),
+            "members_in_window": [int(rounds[0]["members"]), int(rounds[-1]["members"])],
             "decision_cpu_ms_per_group": round(statistics.fmean(per_group), 4),
             "round_ms_p50": median(round_ms),
             "round_ms_max": round(max(round_ms), 1),
