@@ -37,20 +37,20 @@ B. Large: `--hosts` simulated hosts (8 vcpus each).
      `scale_out_active_after_round_start_s`. From the group's history:
      `scale_out_rounds` (rounds that added members: distinct times of scaling.member.added)
      and `scale_out_decisions` (scaling.decision entries).
-   - `decision_cpu_ms_per_group`: `--groups` groups of one member each, idle (members at 50%
-     of a 50% target: nothing to do), evaluated for `--cpu-window` seconds: the process CPU the
+   - `decision_cpu_ms_per_group`: `--groups` groups of one member each, idle (members at 50% of
+     a 50% target: nothing to do), evaluated for `--cpu-window` seconds: the process CPU the
      rounds spent in the pure decision code per group (decision_ms / groups of each
      `autoscaler.round` line), averaged over the rounds in the window. `round_ms_p50` and
-     `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads), and
-     `autoscaler_core_share` their mean over the period (wall time, not CPU: it includes
-     waiting on PostgreSQL); `groups_saved_per_round`; `rounds_per_period` (1 when no round is
-     woken early); `members_in_window` (the members of all groups at the window's first and
-     last round: an idle group gains none). Beside it the controller process's CPU
-     (/proc) in the same window and in one of equal length before, with the same number of
-     ACTIVE servers in a single group (`controller_cores_one_group`,
-     `controller_cores_n_groups`): their difference per group and round is
-     `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a group,
-     PostgreSQL's own work not included).
+     `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads);
+     `autoscaler_busy_share`: the rounds' wall time over the window (not CPU: it includes
+     waiting on PostgreSQL); `decision_core_share`: the decision code's CPU over the window;
+     `groups_saved_per_round`; `rounds_per_period` (1 when no round is woken early);
+     `members_in_window` (the members of all groups at the window's first and last round: an
+     idle group gains none). Beside it the controller process's CPU (/proc) in the same window
+     and in one of equal length before, with the same number of ACTIVE servers in a single group
+     (`controller_cores_one_group`, `controller_cores_n_groups`): their difference per group and
+     round is `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a
+     group, PostgreSQL's own work not included).
 
 Progress on stderr; one JSON object of every figure, with `cores`, as the last line of stdout.
 `--phases` picks a subset (reaction, flapping, scale_out, cpu).
@@ -543,7 +543,9 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
             "decision_cpu_ms_per_group": round(statistics.fmean(per_group), 4),
             "round_ms_p50": median(round_ms),
             "round_ms_max": round(max(round_ms), 1),
-            "autoscaler_core_share": round(statistics.fmean(round_ms) / (period * 1000), 4),
+            # Shares of the window: rounds' wall time, and the decision code's CPU.
+            "autoscaler_busy_share": round(sum(round_ms) / (window_s * 1000), 4),
+            "decision_core_share": round(sum(float(r["decision_ms"]) for r in rounds) / (window_s * 1000), 4),
         }
     else:
         log("  no autoscaler.round lines in the window: only the /proc difference is measured")
