@@ -49,7 +49,7 @@ B. Large: `--hosts` simulated hosts (8 vcpus each).
      idle group gains none). Beside it the controller process's CPU (/proc) in the same window
      and in one of equal length before, with the same number of ACTIVE servers in a single group
      (`controller_cores_one_group`, `controller_cores_n_groups`): their difference per group and
-     round is `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a
+     period is `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a
      group, PostgreSQL's own work not included).
 
 Progress on stderr; one JSON object of every figure, with `cores`, as the last line of stdout.
