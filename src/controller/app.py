@@ -255,6 +255,7 @@ async def _wire(
         period_s=s.autoscaler.period_s,
         metric_max_age_s=s.autoscaler.metric_max_age_s,
     )
+    notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
     server = grpc.aio.server(options=SERVER_OPTIONS)
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)

@@ -130,6 +130,10 @@ class Autoscaler:
 
     # -- running ------------------------------------------------------------------------------
 
+    def wake(self) -> None:
+        """Evaluate now: a group was created or sized by hand (NOTIFY overcast_scaling)."""
+        self._wake.set()
+
     async def run(self) -> None:
         """Rounds until cancelled (run it under leadership)."""
         if self._load_view is not None:

@@ -247,7 +247,6 @@ async def test_a_stream_the_controller_ends_unavailable_while_the_agent_writes_i
     port = await fake.start()
     try:
         uplink = uplink_for(port, heartbeat_interval=0.001)
-        await wait_for(lambda: fake.streams >= 30, within=20)
-        assert uplink.sessions >= 30
+        await wait_for(lambda: uplink.sessions >= 30, within=20)  # a crashed uplink stops at 1
     finally:
         await fake.stop()

@@ -5,6 +5,7 @@ and events together)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
@@ -332,3 +333,26 @@ async def test_a_delete_keeping_members_makes_them_ordinary_servers(pool: asyncp
         await PgServerGroupStore(pool).delete("demo", "web-members", "")
     with pytest.raises(NotFound):
         await store.get("demo", "web")
+
+
+async def test_a_new_group_and_a_size_set_by_hand_wake_the_autoscaler_but_its_rounds_do_not(
+    pool: asyncpg.Pool,
+) -> None:
+    """NOTIFY overcast_scaling (every replica's listener wakes its autoscaler): a group created
+    or sized by hand is acted on at once, not at the next period."""
+    heard: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.add_listener("overcast_scaling", lambda _c, _p, _ch, payload: heard.append(payload))
+        store = PgScalingGroupStore(pool)
+        await store.create(group("web", max_size=5), None)
+        await store.set_desired("demo", "web", 3)
+        record = await store.get("demo", "web")
+        await Rounds(pool).save_decisions(
+            [GroupOutcome("demo", "web", record.group.version, 3, record.group.min_size, 5, GroupState())]
+        )
+        for _ in range(50):
+            if len(heard) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # a notification from the round would have come by now
+        assert heard == ["demo/web", "demo/web"]
