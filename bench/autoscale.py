@@ -11,14 +11,15 @@ A. Small: `--small-hosts` hosts of 16 vcpus.
    - `reaction_s`: a group (m1.tiny members, CPU target 50%, min 2) at 2 members under a demand
      of 0.8 vcpus (40% each) sees its demand raised to 1.6 (80% each: the metric crosses its
      target and its tolerance band, 55%); the group wants ceil(2 x 80 / 50) = 4 (or 3, when it
-     decides while the members' smoothed CPU is still rising: 3 members at 53% are within the
-     band). From the raise to the members of that first scale-out serving (ACTIVE and running,
-     none still building, seen on WatchServers), median and max over `--trials` trials (the
-     demand is dropped back and the group shrinks between them). Beside it, the same from the
-     moment the crossing is visible in the controller's own metric (`reaction_from_crossing_s`:
-     the members' smoothed CPU on WatchHostMetrics above 55%), and the parts: `crossing_s`
-     (raise to crossing: load balancer, agent sample, smoothing), `decision_after_crossing_s`
-     (the scaling.decision event's occurred_at) and `active_after_decision_s` (the create path).
+     decides on one member's new sample while the other's still shows 40%: 3 members at 53% are
+     within the band). From the raise to the members of that first scale-out serving (ACTIVE and
+     running, none still building, seen on WatchServers), median and max over `--trials` trials
+     (the demand is dropped back and the group shrinks between them). Beside it, the same from
+     the moment the crossing is visible in the controller's own metric
+     (`reaction_from_crossing_s`: the average of the members' latest CPU samples on
+     WatchHostMetrics, which the autoscaler decides on, above 55%), and the parts: `crossing_s`
+     (raise to crossing: load balancer, agent sample), `decision_after_crossing_s` (the
+     scaling.decision event's occurred_at) and `active_after_decision_s` (the create path).
    - `direction_changes`: two groups side by side under the same noisy demand, a damped sine
      plus gaussian noise generated here with a fixed seed (`--seed`), written to both load
      balancers every second for `--trace-s` seconds: one group with a scale-down
@@ -36,18 +37,20 @@ B. Large: `--hosts` simulated hosts (8 vcpus each).
      `scale_out_active_after_round_start_s`. From the group's history:
      `scale_out_rounds` (rounds that added members: distinct times of scaling.member.added)
      and `scale_out_decisions` (scaling.decision entries).
-   - `decision_cpu_ms_per_group`: `--groups` groups of one member each, idle (members at 50%
-     of a 50% target: nothing to do), evaluated for `--cpu-window` seconds: the process CPU the
+   - `decision_cpu_ms_per_group`: `--groups` groups of one member each, idle (members at 50% of
+     a 50% target: nothing to do), evaluated for `--cpu-window` seconds: the process CPU the
      rounds spent in the pure decision code per group (decision_ms / groups of each
      `autoscaler.round` line), averaged over the rounds in the window. `round_ms_p50` and
-     `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads), and
-     `autoscaler_core_share` their mean over the period (wall time, not CPU: it includes
-     waiting on PostgreSQL); `groups_saved_per_round`. Beside it the controller process's CPU
-     (/proc) in the same window and in one of equal length before, with the same number of
-     ACTIVE servers in a single group (`controller_cores_one_group`,
-     `controller_cores_n_groups`): their difference per group and round is
-     `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a group,
-     PostgreSQL's own work not included).
+     `round_ms_max`: each round's wall time (reads, decisions, the save, members' loads);
+     `autoscaler_busy_share`: the rounds' wall time over the window (not CPU: it includes
+     waiting on PostgreSQL); `decision_core_share`: the decision code's CPU over the window;
+     `groups_saved_per_round`; `rounds_per_period` (1 when no round is woken early);
+     `members_in_window` (the members of all groups at the window's first and last round: an
+     idle group gains none). Beside it the controller process's CPU (/proc) in the same window
+     and in one of equal length before, with the same number of ACTIVE servers in a single group
+     (`controller_cores_one_group`, `controller_cores_n_groups`): their difference per group and
+     period is `decision_cpu_ms_per_group_by_difference` (everything the controller spends on a
+     group, PostgreSQL's own work not included).
 
 Progress on stderr; one JSON object of every figure, with `cores`, as the last line of stdout.
 `--phases` picks a subset (reaction, flapping, scale_out, cpu).
@@ -190,21 +193,24 @@ async def settled(api: AsyncClient, name: str, size: int, limit_s: float = 120.0
 
 
 def cpu_policy(window_s: float) -> Any:
-    return target_tracking("cpu", target=TARGET, scale_down_stabilization=window_s)
+    # Simulated members have no boot: their first sample is their share (the default warm-up,
+    # 60 s, is for guests whose boot burns CPU).
+    return target_tracking("cpu", target=TARGET, scale_down_stabilization=window_s, warmup=1)
 
 
 # -- A1: reaction ---------------------------------------------------------------------------------
 
 
 class CrossingWatch:
-    """The members' smoothed CPU as the controller holds it (WatchHostMetrics with instances):
-    the first time, after `arm()`, their average is beyond the target's tolerance band."""
+    """The members' CPU as the autoscaler reads it, each one's latest sample (WatchHostMetrics
+    with instances): the first time, after `arm()`, their average is beyond the target's
+    tolerance band."""
 
     def __init__(self, api: AsyncClient, servers: set[str], threshold: float) -> None:
         self.api = api
         self.servers = servers
         self.threshold = threshold
-        self.ewma: dict[str, float] = {}
+        self.latest: dict[str, float] = {}
         self.crossed_at: float | None = None
         self._armed = False
 
@@ -216,9 +222,9 @@ class CrossingWatch:
         async for update in self.api.watch_host_metrics(hosts, include_instances=True):
             for i in update.instances:
                 if i.server in self.servers:
-                    self.ewma[i.server] = i.load.cpu_util_ewma
-            ready = self._armed and len(self.ewma) == len(self.servers)
-            if ready and statistics.fmean(self.ewma.values()) > self.threshold:
+                    self.latest[i.server] = i.load.cpu_util
+            ready = self._armed and len(self.latest) == len(self.servers)
+            if ready and statistics.fmean(self.latest.values()) > self.threshold:
                 self.crossed_at = time.monotonic()
                 self._armed = False
 
@@ -276,7 +282,7 @@ async def reaction(b: Bench, trials: int) -> dict[str, Any]:
             for trial in range(1, trials + 1):
                 await settled(api, name, 2)
                 await lb.settled()
-                await asyncio.sleep(4)  # the members' smoothed CPU settles at 40%
+                await asyncio.sleep(4)  # the members' CPU settles at 40%
                 members = {m.name for m in lb.serving()}
                 hosts = sorted({m.host for m in lb.serving()})
                 watch = CrossingWatch(api, members, TARGET / 100 * (1 + TOLERANCE))
@@ -508,10 +514,10 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
         )
 
         async def all_active() -> bool:
-            active = sum(g.status.active_size for g in await api.list_scaling_groups(page_size=1000))
-            return active == groups
+            listed = await api.list_scaling_groups(page_size=1000)
+            return len(listed) == groups and all(g.status.active_size >= 1 for g in listed)
 
-        await wait_for(f"{groups} groups with their member ACTIVE", all_active, 600, poll_s=2.0)
+        await wait_for(f"{groups} groups with a member ACTIVE", all_active, 600, poll_s=2.0)
         await asyncio.sleep(2 * period)
         log(f"  {groups} idle groups: {window_s:g}s window")
         w0, w1, n_groups = await controller_window(b, window_s)
@@ -532,10 +538,14 @@ async def decision_cpu(b: Bench, groups: int, window_s: float) -> dict[str, Any]
         round_ms = [float(r["round_ms"]) for r in rounds]
         figures |= {
             "groups_saved_per_round": round(statistics.fmean(int(r.get("saved", -1)) for r in rounds), 1),
+            "rounds_per_period": round(len(rounds) * period / window_s, 2),
+            "members_in_window": [int(rounds[0]["members"]), int(rounds[-1]["members"])],
             "decision_cpu_ms_per_group": round(statistics.fmean(per_group), 4),
             "round_ms_p50": median(round_ms),
             "round_ms_max": round(max(round_ms), 1),
-            "autoscaler_core_share": round(statistics.fmean(round_ms) / (period * 1000), 4),
+            # Shares of the window: rounds' wall time, and the decision code's CPU.
+            "autoscaler_busy_share": round(sum(round_ms) / (window_s * 1000), 4),
+            "decision_core_share": round(sum(float(r["decision_ms"]) for r in rounds) / (window_s * 1000), 4),
         }
     else:
         log("  no autoscaler.round lines in the window: only the /proc difference is measured")

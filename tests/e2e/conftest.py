@@ -70,8 +70,10 @@ def qemu_cluster(
     cluster = clusters(label)
     host_id = f"qemu-{run_id}"
     state_dir = traversable_tmpdir(f"overcast-e2e-{run_id}-")
+    # A module may start its controller with flags of its own (CONTROLLER_ARGS) and choose the
+    # metrics interval of controller and agent (METRICS_INTERVAL, seconds).
+    cluster.metrics_interval = getattr(request.module, "METRICS_INTERVAL", cluster.metrics_interval)
     try:
-        # A module may start its controller with flags of its own (CONTROLLER_ARGS).
         cluster.start_controller(*getattr(request.module, "CONTROLLER_ARGS", ()))
         cluster.wait_controller()
         cluster.start_agent(host_id, qemu_state_dir=state_dir)

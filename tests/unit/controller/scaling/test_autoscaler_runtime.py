@@ -54,6 +54,7 @@ class Load:
 
     def __init__(self, cpu: float, stale: bool = False) -> None:
         self.sample = InstanceSample("", cpu, 100, 0, 0, 0, 0, True)
+        self.cpu_util_ewma = cpu
         self.stale = stale
 
 
