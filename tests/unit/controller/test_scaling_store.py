@@ -341,8 +341,12 @@ async def test_a_new_group_and_a_size_set_by_hand_wake_the_autoscaler_but_its_ro
     """NOTIFY overcast_scaling (every replica's listener wakes its autoscaler): a group created
     or sized by hand is acted on at once, not at the next period."""
     heard: list[str] = []
+
+    def hear(_c: object, _p: object, _ch: object, payload: str) -> None:
+        heard.append(payload)
+
     async with pool.acquire() as conn:
-        await conn.add_listener("overcast_scaling", lambda _c, _p, _ch, payload: heard.append(payload))
+        await conn.add_listener("overcast_scaling", hear)
         store = PgScalingGroupStore(pool)
         await store.create(group("web", max_size=5), None)
         await store.set_desired("demo", "web", 3)
@@ -355,4 +359,5 @@ async def test_a_new_group_and_a_size_set_by_hand_wake_the_autoscaler_but_its_ro
                 break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)  # a notification from the round would have come by now
+        await conn.remove_listener("overcast_scaling", hear)
         assert heard == ["demo/web", "demo/web"]
