@@ -123,6 +123,14 @@ def needs_agent_for_delete(inst: Instance) -> bool:
 NEEDS_DOMAIN: Final = frozenset({TaskState.POWERING_ON, TaskState.POWERING_OFF, TaskState.REBOOTING})
 
 
+LOST_FAULT = "domain missing"  # how a lost server's fault begins (mark_lost)
+
+
+def is_lost(vm_state: VmState, fault: str) -> bool:
+    """Whether a server is in ERROR because its domain vanished (mark_lost)."""
+    return vm_state is VmState.ERROR and fault.startswith(LOST_FAULT)
+
+
 def mark_lost(inst: Instance, seen_by: str = "its agent registered") -> Instance:
     """A server whose domain vanished is not silently re-created: it goes to ERROR with a
     fault that says what happened, and keeps its claim until it is deleted. A task in flight
@@ -133,7 +141,7 @@ def mark_lost(inst: Instance, seen_by: str = "its agent registered") -> Instance
         task_state=None,
         task_command=None,
         power_state=PowerState.UNKNOWN,
-        fault=f"domain missing on {inst.host_id}: libvirt no longer has it (seen when {seen_by});"
+        fault=f"{LOST_FAULT} on {inst.host_id}: libvirt no longer has it (seen when {seen_by});"
         " delete the server",
     )
 

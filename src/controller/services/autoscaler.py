@@ -45,7 +45,8 @@ from uuid import UUID
 import structlog
 
 from controller.domain.errors import DomainError
-from controller.domain.model import Instance, VmState
+from controller.domain.lifecycle import is_lost
+from controller.domain.model import Instance
 from controller.domain.scaling import backoff
 from controller.domain.scaling.decide import decide
 from controller.domain.scaling.evaluation import Decision, GroupState, Member, Observation
@@ -414,7 +415,7 @@ def _member(
         power_state=m.power_state,
         host_id=m.host_id,
         host_down_since=down.get(m.host_id) if m.host_id else None,
-        lost=m.vm_state is VmState.ERROR and m.fault.startswith("domain missing"),
+        lost=is_lost(m.vm_state, m.fault),
         cpu=member_cpu(view) if view is not None and not view.stale else None,
         custom=dict(custom),
         fault=m.fault,

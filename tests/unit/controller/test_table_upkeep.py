@@ -60,7 +60,10 @@ async def test_metrics_snapshots_are_rewritten_in_place(one_conn_pool: asyncpg.P
         assert stats["n_tup_upd"] == 20 * rows
         # Updates that stay on their page add no index entries and need no VACUUM; an index on
         # a column every snapshot changes (or full pages) would make them all new row versions.
-        assert stats["n_tup_hot_upd"] >= 0.9 * stats["n_tup_upd"], (table, dict(stats))
+        # Pages are pruned opportunistically, so a busy machine leaves some updates without room
+        # on their page (89.6 % HOT seen at load average 11, 100 % when quiet): the bound tells
+        # "almost all" from the "none" that a wrong index gives.
+        assert stats["n_tup_hot_upd"] >= 0.75 * stats["n_tup_upd"], (table, dict(stats))
 
 
 async def test_vacuum_round_clears_a_table_full_of_dead_rows_and_leaves_the_rest(

@@ -200,7 +200,7 @@ async def test_a_busy_group_grows_to_the_computed_size_and_saves_before_it_acts(
     assert decision.metrics[0].value == pytest.approx(90.0)
 
 
-async def test_a_group_at_its_target_changes_nothing_and_writes_nothing() -> None:
+async def test_a_group_at_its_target_changes_nothing_and_decides_nothing() -> None:
     world, scaler, _ = _world(_group(_cpu_policy(50.0)), members=2, cpu=0.5)
     await scaler.evaluate()
     await scaler.evaluate()
