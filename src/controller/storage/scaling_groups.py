@@ -242,7 +242,7 @@ class PgScalingGroupStore:
             if owned:
                 await conn.execute(
                     "DELETE FROM server_groups WHERE project = $1 AND id = $2 AND NOT EXISTS ("
-                    " SELECT 1 FROM instances WHERE project = $1 AND server_group = $2"
+                    " SELECT 1 FROM instances WHERE project = $1 AND server_group = $2 AND server_group <> ''"
                     " AND deleted_at IS NULL AND task_state IS DISTINCT FROM 'DELETING')",
                     project,
                     owned,
@@ -272,7 +272,7 @@ class PgScalingGroupStore:
             if owned:
                 await conn.execute(
                     "DELETE FROM server_groups WHERE project = $1 AND id = $2 AND NOT EXISTS ("
-                    " SELECT 1 FROM instances WHERE project = $1 AND server_group = $2"
+                    " SELECT 1 FROM instances WHERE project = $1 AND server_group = $2 AND server_group <> ''"
                     " AND deleted_at IS NULL)",
                     project,
                     owned,

@@ -19,7 +19,8 @@ from controller.storage import request_ids
 SELECT = """
 SELECT g.project, g.id, g.policy, g.version, g.created_at, g.request_id,
     coalesce((SELECT array_agg(i.server_id ORDER BY i.server_id) FROM instances i
-              WHERE i.project = g.project AND i.server_group = g.id AND i.deleted_at IS NULL),
+              WHERE i.project = g.project AND i.server_group = g.id AND i.server_group <> ''
+                AND i.deleted_at IS NULL),
              '{}') AS members
 FROM server_groups g
 """
@@ -102,7 +103,7 @@ class PgServerGroupStore:
                 )
             members = await conn.fetchval(
                 "SELECT count(*) FROM instances"
-                " WHERE project = $1 AND server_group = $2 AND deleted_at IS NULL",
+                " WHERE project = $1 AND server_group = $2 AND server_group <> '' AND deleted_at IS NULL",
                 project,
                 group_id,
             )
