@@ -12,7 +12,7 @@ from overcast.v1 import scaling_group_pb2 as pb
 
 from .build import Listing, Unary
 from .names import DEFAULT_PROJECT, project_name, project_of, scaling_group_name, server_name
-from .scaling import scale_in_rule_value, seconds, server_template
+from .scaling import metric_name, scale_in_rule_value, seconds, server_template
 
 _Group = pb.ScalingGroup
 _STUB = "scaling_groups"
@@ -145,7 +145,7 @@ def record_group_metric(
     group = scaling_group_name(name, project)
     request = pb.RecordGroupMetricRequest(
         name=group,
-        metric=metric,
+        metric=metric_name(metric),
         value=float(value),
         member=server_name(member, project_of(group) or project) if member else "",
     )

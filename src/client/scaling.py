@@ -58,11 +58,15 @@ def _invalid(field: str, fix: str) -> InvalidArgument:
 
 
 def metric_name(metric: str) -> str:
-    """ "cpu" → "cpu_utilization"; anything else as given ("custom/queue")."""
+    """ "cpu" → "cpu_utilization"; a custom metric in lower case, as the controller names them
+    ("custom/Queue_Depth" → "custom/queue_depth"), so a policy and the values pushed for it
+    agree however they were typed; anything else as given, for the controller to judge."""
     name = metric.strip()
     if not name:
         raise _invalid("metric", "give a metric: cpu or custom/NAME")
-    return CPU if name.lower() in ("cpu", CPU) else name
+    if name.lower() in ("cpu", CPU):
+        return CPU
+    return name.lower() if name.lower().startswith(CUSTOM_PREFIX) else name
 
 
 def default_policy_name(metric: str) -> str:

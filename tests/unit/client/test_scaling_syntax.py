@@ -49,7 +49,8 @@ def test_target_tracking_knobs_and_custom_metric() -> None:
         "custom/Queue_Depth", 5, tolerance=0.2, scale_down_stabilization=60, disable_scale_in=True
     )
     tt = policy.target_tracking
-    assert policy.name == "queue-depth" and tt.metric == "custom/Queue_Depth"
+    # Custom names are lower case on the controller: the client says so rather than be refused.
+    assert policy.name == "queue-depth" and tt.metric == "custom/queue_depth"
     assert tt.tolerance == pytest.approx(0.2) and tt.scale_down_stabilization.seconds == 60
     assert tt.disable_scale_in
 
@@ -284,3 +285,8 @@ def test_create_request_defaults_to_the_controllers() -> None:
     assert (group.min_size, group.max_size, group.desired_size) == (0, 4, 0)
     assert group.scale_in_rule == pb.SCALE_IN_RULE_UNSPECIFIED and not group.HasField("health_grace")
     assert group.template.placement_policy == server_group_pb2.SERVER_GROUP_POLICY_UNSPECIFIED
+
+
+def test_a_value_pushed_names_its_metric_as_the_policy_does() -> None:
+    call = build.record_group_metric("web", "custom/Queue_Depth", 7, project="demo")
+    assert call.request.metric == "custom/queue_depth" and call.request.value == 7.0
