@@ -254,6 +254,7 @@ async def _wire(
         load_view,
         period_s=s.autoscaler.period_s,
         metric_max_age_s=s.autoscaler.metric_max_age_s,
+        activity_retention_s=s.autoscaler.activity_retention_s,
     )
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
     server = grpc.aio.server(options=SERVER_OPTIONS)

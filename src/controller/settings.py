@@ -289,6 +289,13 @@ class AutoscalerSettings(Group):
         name="autoscaler-metric-max-age",
         help="how long a value pushed with RecordGroupMetric counts; older ones are missing metrics",
     )
+    activity_retention_s: float = setting(
+        42 * 86400.0,
+        gt=0,
+        name="scaling-activity-retention",
+        help="how long a scaling group's history (ListScalingActivities) keeps an activity; older"
+        " ones are forgotten (six weeks, as AWS Auto Scaling keeps them)",
+    )
 
 
 class ControllerSettings(DaemonSettings):

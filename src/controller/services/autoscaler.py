@@ -112,6 +112,7 @@ class Autoscaler:
         *,
         period_s: float = 5.0,
         metric_max_age_s: float = 60.0,
+        activity_retention_s: float = 42 * 86400.0,
         clock: Callable[[], float] = time.time,
         randbelow: Callable[[int], int] = secrets.randbelow,
     ) -> None:
@@ -121,6 +122,7 @@ class Autoscaler:
         self._load_view = load_view
         self.period_s = period_s
         self.metric_max_age_s = metric_max_age_s
+        self.activity_retention_s = activity_retention_s
         self._clock = clock
         self._randbelow = randbelow
         self._wake = asyncio.Event()
@@ -205,6 +207,7 @@ class Autoscaler:
         unsaved = set(await self._store.save_decisions(outcomes)) if outcomes else set()
         if self.rounds % PRUNE_EVERY_ROUNDS == 0:  # values pushed for members long gone
             await self._store.prune_metrics(PRUNE_AFTER_MAX_AGES * self.metric_max_age_s)
+            await self._store.prune_activities(self.activity_retention_s)
         # A group changed meanwhile keeps its new sizes: the next round decides on them.
         todo = [r for r in rounds if r.record.group.name not in unsaved]
         await self._act(todo, members)

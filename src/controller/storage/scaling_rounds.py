@@ -28,6 +28,15 @@ MEMBER_COLUMNS = (
     "project, scaling_group, uid, server_id, created_at, vm_state, task_state, power_state, host_id, fault"
 )
 
+# Those of the `$2` oldest activities (the first ids: ids grow with occurred_at, both set at
+# insert) that are due.
+PRUNE_BATCH = 1000
+PRUNE_ACTIVITIES = """
+DELETE FROM scaling_activities WHERE id IN (
+    SELECT id FROM scaling_activities ORDER BY id LIMIT $2
+) AND occurred_at < now() - make_interval(secs => $1)
+"""
+
 # The sizes only where the group is as the round loaded it (`fresh`); state, status and
 # last_scale_at always. The version moves when a size does (it is the etag).
 SAVE = """
@@ -120,6 +129,18 @@ class PgAutoscalerStore:
             "DELETE FROM group_metrics WHERE recorded_at < now() - make_interval(secs => $1)", max_age_s
         )
         return int(status.split()[-1])
+
+    async def prune_activities(self, max_age_s: float, batch: int = PRUNE_BATCH) -> int:
+        """Forget activities older than `max_age_s`, oldest first, `batch` rows a statement.
+        Ids grow with time, so the oldest rows are the first of the primary key: each batch is
+        an index range, and a history with nothing due costs one index probe."""
+        pruned = 0
+        while True:
+            status = await self._pool.execute(PRUNE_ACTIVITIES, max_age_s, batch)
+            done = int(status.split()[-1])
+            pruned += done
+            if done < batch:
+                return pruned
 
     async def save_decisions(self, outcomes: Sequence[GroupOutcome]) -> builtins.list[str]:
         """One round's outcomes in one transaction: sizes, state, status, last_scale_at, the

@@ -361,3 +361,18 @@ async def test_a_new_group_and_a_size_set_by_hand_wake_the_autoscaler_but_its_ro
         await asyncio.sleep(0.2)  # a notification from the round would have come by now
         await conn.remove_listener("overcast_scaling", hear)
         assert heard == ["demo/web", "demo/web"]
+
+
+async def test_history_older_than_its_retention_is_forgotten_oldest_first(pool: asyncpg.Pool) -> None:
+    await PgScalingGroupStore(pool).create(group(), None)
+    await pool.execute(
+        "INSERT INTO scaling_activities (project, group_id, kind, occurred_at, payload)"
+        " SELECT 'demo', 'web', 'decision', now() - make_interval(days => 50 - n), '{}'"
+        " FROM generate_series(1, 25) AS n"
+    )  # one a day from 49 days ago to 25 days ago: 49-42 are due (42 since a moment ago)
+    assert await Rounds(pool).prune_activities(42 * 86400, batch=4) == 8
+    left = await pool.fetch(
+        "SELECT extract(day FROM now() - occurred_at)::int AS age FROM scaling_activities ORDER BY id"
+    )
+    assert [r["age"] for r in left] == list(range(41, 24, -1))
+    assert await Rounds(pool).prune_activities(42 * 86400) == 0

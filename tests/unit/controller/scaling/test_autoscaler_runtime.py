@@ -91,6 +91,9 @@ class World:
     async def prune_metrics(self, max_age_s: float) -> int:
         return 0
 
+    async def prune_activities(self, max_age_s: float) -> int:
+        return 0
+
     async def hosts_down_since(self) -> dict[str, float]:
         return dict(self.down)
 
