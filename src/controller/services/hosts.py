@@ -230,7 +230,11 @@ class HostService:
             )
         now = self._clock()
         silent_since = _at(now - self.heartbeat_window_s())
-        zones = await self._store.zone_health(silent_since, _at(now - window), self.heard_unrecorded())
+        unheard_since = _at(now - window)
+        zones = await self._store.zone_health(silent_since, unheard_since)
+        if any(z.silent or z.unheard for z in zones):  # counted again without the hosts heard since
+            # (only then: with 10,000 hosts heard, the count takes ~100 ms instead of ~15)
+            zones = await self._store.zone_health(silent_since, unheard_since, self.heard_unrecorded())
         verdict = self._zones.judge(zones, self._liveness.now, window)
         self._warn(verdict)
         if verdict.mark:
