@@ -41,7 +41,13 @@ _CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 5000),
 ]
-_REGISTER_TIMEOUT_S = 10.0
+# How long a Registered is awaited, after 0, 1, 2, 3+ such waits in a row ran out. A controller
+# that is slow to answer (a fleet of thousands registering on a busy machine) has usually done
+# the registration by the time it answers: an agent that gives up and registers again adds a
+# registration to its queue, and its host, marked UP with no stream, goes DOWN later
+# (bench/scheduler.py at 10,000 hosts, load 10-15 on 2 cores: controllers answered in 2-8 s,
+# hundreds of agents still gave up at 10 s). A controller gone ends the stream at once instead.
+_REGISTER_TIMEOUTS_S = (10.0, 20.0, 40.0, 60.0)
 # Placeholders in a stream's outbox, made into messages only when the write loop reaches them
 # (identity matters, not content): the newest metrics sample, a heartbeat stamped as it goes.
 _LATEST_METRICS = agent_pb2.AgentMessage()
@@ -113,6 +119,7 @@ class Uplink:
         self._shared_channel = channel
         self._console_tasks: set[asyncio.Task[None]] = set()
         self.registered = asyncio.Event()  # set after the first successful registration
+        self._register_timeouts = 0  # waits for a Registered in a row that ran out
         # How long a command may wait before it is not carried out (Registered; 0: no limit).
         self.command_expiry_s = 0.0
         self.controller_id = ""
@@ -238,9 +245,12 @@ class Uplink:
         try:
             await call.write(register)
             try:
-                reply = await asyncio.wait_for(call.read(), timeout=_REGISTER_TIMEOUT_S)
+                timeout = _REGISTER_TIMEOUTS_S[min(self._register_timeouts, len(_REGISTER_TIMEOUTS_S) - 1)]
+                reply = await asyncio.wait_for(call.read(), timeout=timeout)
             except TimeoutError:
-                raise SessionError("no Registered from the controller in time") from None
+                self._register_timeouts += 1
+                raise SessionError(f"no Registered from the controller in {timeout:g} s") from None
+            self._register_timeouts = 0
             if reply is grpc.aio.EOF:
                 raise SessionError("controller closed the stream before Registered")
             if reply.WhichOneof("kind") != "registered":

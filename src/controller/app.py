@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import itertools
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -78,6 +79,8 @@ from overcast.v1 import (
 )
 
 log = structlog.get_logger("controller")
+
+HOST_QUEUE_CHANNELS = 16  # AMQP channels declaring host queues as agents register (see _wire)
 
 # Inbound data an agent stream may have waiting in the controller before the agent's writes
 # wait (HTTP/2 flow control): the controller holds thousands of agent streams, and when it
@@ -186,11 +189,18 @@ async def _wire(
     topo = relay_process.topology(s)
     admin_channel = await amqp.channel()
     await declare_exchanges(admin_channel, topo)
+    # A registration waits for its host's queue (declare, then bind). A channel answers its
+    # methods one at a time, so on one channel a fleet coming up queued for it: at 10,000 hosts
+    # on a busy 2-core VM (load 10), 3-8 s a registration, ~45 a second, until registrations
+    # outlasted the agents' 10 s and none got through. Several channels declare side by side.
+    declare_channels = [admin_channel, *[await amqp.channel() for _ in range(HOST_QUEUE_CHANNELS - 1)]]
+    turn = itertools.count()
 
     async def ensure_host_queue(host_id: str) -> None:
         # The agent re-declares its own queue after a reconnect (and durable queues outlive a
         # broker restart): the controller does not keep thousands of them to re-declare.
-        await declare_host_queue(admin_channel, topo, host_id, restore=False)
+        channel = declare_channels[next(turn) % len(declare_channels)]
+        await declare_host_queue(channel, topo, host_id, restore=False)
 
     instances = PgInstanceStore(pool)
     catalog_store = PgCatalogStore(pool)

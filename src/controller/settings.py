@@ -27,12 +27,16 @@ Where = Literal["process", "inline"]
 # Derived defaults: this many intervals without a heartbeat (a sample) before a host is DOWN
 # (its load unknown).
 MISSED_INTERVALS = 3
-# Heartbeats recorded a second before the interval grows. A flush writes every host heard in an
-# interval in one statement; on the 2-core VM, 10,000 rows took 47-51 ms on a quiet machine and
-# 0.5-1.8 s while 100,000 servers were placed and spawned (bench/scheduler.py). At 2,000 a second
-# 10,000 hosts beat every 5 s (DOWN after 15 s: Nomad gives 10,000 nodes 200 s); up to 2,000
-# hosts, the configured interval.
-DEFAULT_MAX_HEARTBEATS_PER_S = 2000.0
+# Heartbeats recorded a second before the interval grows (decision 0011). A flush writes every
+# host heard in an interval in one statement, and competes for the database with placements:
+# on the 2-core VM, 10,000 rows took 47-51 ms on a quiet machine, 0.36 s (p50) and 1.4 s (p90)
+# at load 12 (bench/heartbeat_flush.py), and 0.5-1.8 s while 100,000 servers were placed
+# (bench/scheduler.py): 5,500-7,000 rows a second when the machine is busiest. At 1,000 a
+# second the flush takes at most a fifth of its interval then, and writes a third as many
+# rows as placement does (~2,800 a second) instead of two thirds. 10,000 hosts beat every
+# 10 s, DOWN after 30 s (Kubernetes: 40 s; Nomad's 50 a second gives them 200 s); up to
+# 1,000 hosts, the configured interval.
+DEFAULT_MAX_HEARTBEATS_PER_S = 1000.0
 
 
 def _default_controller_id() -> str:

@@ -195,11 +195,16 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 log.info("agent.disconnected", host=session.host_id, status=session.ended)
 
     async def _serve(self, ctx: Ctx, session: _Session) -> None:
+        clock = asyncio.get_running_loop().time
+        began = clock()
         try:
             first = await asyncio.wait_for(ctx.read(), REGISTER_TIMEOUT_S)
         except TimeoutError:
             await ctx.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "send Register within 10 s")
-        if first is grpc.aio.EOF or not first.HasField("register"):
+        if first is grpc.aio.EOF:  # the agent gave up waiting (or left): no one to answer
+            session.ended = "closed before Register"
+            return
+        if not first.HasField("register"):
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Register")
         reg = first.register
         inv = _inventory(reg.inventory)
@@ -209,14 +214,24 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 "register.inventory: vcpus and memory_mib must be positive",
             )
         session.host_id = inv.host_id
+        read = clock()
         try:
             await self._host_queue(inv.host_id)
+            queued = clock()
             domains = [(uuid.UUID(d.instance_uid), _power(d.power_state)) for d in reg.domains]
             await self._hosts.register(inv, domains)
         except (DomainError, ValueError) as exc:
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"register: {exc}")
         host_id = inv.host_id
-        log.info("agent.registered", host=host_id, domains=len(reg.domains))
+        # How long each step took (a fleet coming up on a busy controller: which one is slow).
+        log.info(
+            "agent.registered",
+            host=host_id,
+            domains=len(reg.domains),
+            read_s=round(read - began, 3),
+            queue_s=round(queued - read, 3),
+            register_s=round(clock() - queued, 3),
+        )
         self.connected.add(host_id)
         self._hosts.connected(host_id)
         console_token = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,11 +143,21 @@ class HostStore(Protocol):
     ) -> list[Host]: ...
     async def count_up(self) -> int: ...
     async def zone_health(
-        self, silent_since: datetime, unheard_since: datetime
-    ) -> builtins.list[ZoneCount]: ...
+        self, silent_since: datetime, unheard_since: datetime, heard: Collection[str] = ()
+    ) -> builtins.list[ZoneCount]:
+        """`heard`: hosts heard but not recorded yet, counted neither silent nor unheard."""
+        ...
+
     async def mark_down_silent(
-        self, silent_since: datetime, zones: Sequence[str], on_down: Callable[[Host], OutboxMessage]
-    ) -> builtins.list[Host]: ...
+        self,
+        silent_since: datetime,
+        zones: Sequence[str],
+        on_down: Callable[[Host], OutboxMessage],
+        heard: Collection[str] = (),
+    ) -> builtins.list[Host]:
+        """`heard`: hosts heard but not recorded yet, never marked."""
+        ...
+
     async def get(self, host_id: str) -> Host: ...
     async def list(self, *, after: str | None, limit: int) -> list[Host]: ...
     async def set_enabled(

@@ -6,7 +6,7 @@ heartbeats never wait on claims. Reads go through the `hosts_view` join of the t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -94,28 +94,39 @@ class PgHostStore:
         count: int = await self._pool.fetchval("SELECT count(*) FROM host_status WHERE state = 'UP'")
         return count
 
-    async def zone_health(self, silent_since: datetime, unheard_since: datetime) -> list[ZoneCount]:
+    async def zone_health(
+        self, silent_since: datetime, unheard_since: datetime, heard: Collection[str] = ()
+    ) -> list[ZoneCount]:
         """Each zone's hosts, those DOWN, and those UP whose last heartbeat is at or before
-        `silent_since` (silent), or before `unheard_since` (unheard)."""
+        `silent_since` (silent), or before `unheard_since` (unheard); neither for the hosts
+        `heard` (heard, not recorded yet)."""
+        # An anti-join on the unnested array (hashed): `<> ALL($3)` would compare each row
+        # with every element once the plan is generic.
         found = await self._pool.fetch(
             """SELECT h.availability_zone AS zone, count(*) AS hosts,
                 count(*) FILTER (WHERE s.state <> 'UP') AS down,
-                count(*) FILTER (WHERE s.state = 'UP'
+                count(*) FILTER (WHERE s.state = 'UP' AND heard.id IS NULL
                     AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)) AS silent,
-                count(*) FILTER (WHERE s.state = 'UP'
+                count(*) FILTER (WHERE s.state = 'UP' AND heard.id IS NULL
                     AND (s.last_heartbeat IS NULL OR s.last_heartbeat < $2)) AS unheard
             FROM hosts h JOIN host_status s USING (id)
+                LEFT JOIN (SELECT DISTINCT unnest($3::text[]) AS id) heard ON heard.id = s.id
             GROUP BY h.availability_zone ORDER BY h.availability_zone""",
             silent_since,
             unheard_since,
+            list(heard),
         )
         return [ZoneCount(r["zone"], r["hosts"], r["down"], r["silent"], r["unheard"]) for r in found]
 
     async def mark_down_silent(
-        self, silent_since: datetime, zones: Sequence[str], on_down: HostEvent
+        self,
+        silent_since: datetime,
+        zones: Sequence[str],
+        on_down: HostEvent,
+        heard: Collection[str] = (),
     ) -> list[Host]:
         """Mark DOWN the hosts of `zones` that are UP and whose last heartbeat is at or before
-        `silent_since`."""
+        `silent_since`, except the hosts `heard` (heard, not recorded yet)."""
         async with self._pool.acquire() as conn, conn.transaction():
             # Rows locked in id order, as the heartbeat flush locks them: in any other order
             # the two deadlock once thousands of hosts beat (the condition is checked again
@@ -126,10 +137,12 @@ class PgHostStore:
                 FROM (SELECT s.id FROM host_status s JOIN hosts h USING (id)
                       WHERE s.state = 'UP' AND (s.last_heartbeat IS NULL OR s.last_heartbeat <= $1)
                         AND h.availability_zone = ANY($2::text[])
+                        AND NOT EXISTS (SELECT FROM unnest($3::text[]) heard(id) WHERE heard.id = s.id)
                       ORDER BY s.id FOR UPDATE OF s) silent
                 WHERE s.id = silent.id RETURNING s.id""",
                 silent_since,
                 list(zones),
+                list(heard),
             )
             down = await _read(conn, [r["id"] for r in ids])
             await rows.insert_outbox(conn, [on_down(h) for h in down])

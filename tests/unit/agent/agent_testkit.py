@@ -34,8 +34,10 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
         heartbeat_interval_ms: int = 0,
         command_expiry_ms: int = 0,
         end_after: int | None = None,
+        register_delay_s: float = 0.0,
     ) -> None:
         self.accepting = accepting
+        self.register_delay_s = register_delay_s  # before Registered is written (a busy controller)
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.command_expiry_ms = command_expiry_ms
         self.end_after = end_after  # messages after Register, then UNAVAILABLE (its database away)
@@ -54,6 +56,7 @@ class FakeGateway(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "Register first")
         self.messages.append(first)
         self.streams += 1
+        await asyncio.sleep(self.register_delay_s)
         await context.write(
             agent_pb2.ControllerMessage(
                 registered=agent_pb2.Registered(

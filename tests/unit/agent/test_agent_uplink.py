@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from agent_testkit import FakeGateway, wait_for
+from structlog.testing import capture_logs
 
+from agent import uplink as uplink_module
 from agent.hypervisor.base import DomainChange, DomainSpec, PowerState
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.model import CommandResult, Op
@@ -248,5 +250,27 @@ async def test_a_stream_the_controller_ends_unavailable_while_the_agent_writes_i
     try:
         uplink = uplink_for(port, heartbeat_interval=0.001)
         await wait_for(lambda: uplink.sessions >= 30, within=20)  # a crashed uplink stops at 1
+    finally:
+        await fake.stop()
+
+
+async def test_an_agent_waits_longer_for_a_controller_slow_to_answer_its_registration(
+    hypervisor: LibvirtHypervisor, uplink_for: Callable[..., Uplink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each wait for Registered that runs out makes the next one longer, so that an agent does
+    not register again and again with a controller that is busy doing its registration."""
+    monkeypatch.setattr(uplink_module, "_REGISTER_TIMEOUTS_S", (0.3, 0.6, 5.0))
+    fake = FakeGateway(register_delay_s=1.0)
+    port = await fake.start()
+    try:
+        with capture_logs() as logs:
+            uplink = uplink_for(port)
+            await asyncio.wait_for(uplink.registered.wait(), 10)
+        assert fake.streams == 3
+        errors = [e["error"] for e in logs if e["event"] == "loop.retrying"]
+        assert [e.split(" (")[0] for e in errors] == [
+            "SessionError: no Registered from the controller in 0.3 s",
+            "SessionError: no Registered from the controller in 0.6 s",
+        ]
     finally:
         await fake.stop()

@@ -178,3 +178,20 @@ async def test_a_database_restart_shorter_than_the_retries_keeps_the_stream(
         await call.done_writing()
         assert await call.read() is grpc.aio.EOF  # closed by us, not by the controller
         assert await call.code() is grpc.StatusCode.OK
+
+
+async def test_an_agent_that_gives_up_before_its_register_is_read_is_no_bug(
+    gateway: Callable[..., Any],
+) -> None:
+    """An agent whose registration the controller was too busy to read gives up and cancels
+    its stream: the controller then reads the end of the stream, where its Register was. There
+    is no one left to answer, and nothing went wrong in the controller (before, the answer to
+    a stream gone logged api.bug, a traceback per agent while a busy controller's fleet came up)."""
+    endpoint = await gateway(RuntimeError("unused"))
+    with capture_logs() as logs:
+        async with grpc.aio.insecure_channel(endpoint) as ch:
+            call = agent_pb2_grpc.AgentGatewayStub(ch).Connect(timeout=10)
+            await asyncio.sleep(0.3)  # the handler waits for the first message
+            call.cancel()
+        await asyncio.sleep(0.3)
+    assert [e for e in logs if e["event"] == "api.bug"] == []

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.domain.host_health import scaled_interval
 from controller.settings import ControllerSettings
 from daemon.settings import CHILD_VARIABLE
 
@@ -75,6 +76,12 @@ def test_windows_default_to_three_intervals() -> None:
     assert given.heartbeats.host_down_after_s == 5.0
     defaults = ControllerSettings.load([], {})
     assert (defaults.heartbeats.host_down_after_s, defaults.metrics.stale_after_s) == (3.0, 3.0)
+
+
+def test_by_default_a_fleet_of_10000_beats_every_10_s_and_is_down_after_30() -> None:
+    policy = ControllerSettings.load([], {}).heartbeats.policy()
+    assert scaled_interval(policy, 1000, 1.0) == 1.0
+    assert scaled_interval(policy, 10_000, 1.0) == 10.0 and policy.down_after(10.0) == 30.0
 
 
 def test_the_placement_policy_follows_the_settings() -> None:

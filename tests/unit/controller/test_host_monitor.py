@@ -284,3 +284,101 @@ async def test_after_the_interval_shrinks_the_old_window_holds_for_as_long_again
     assert hosts.down_after_s == pytest.approx(0.15)  # agents may sleep 0.05 s more at the old one
     wall[0] += 0.15
     assert hosts.down_after_s == pytest.approx(0.03)
+
+
+class HeldFlushStore(PgHostStore):
+    """The real store, whose heartbeat flush waits (once `hold` is cleared) until the test lets it
+    commit: a flush slow to commit, as under load."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.waiting = asyncio.Event()
+
+    async def heartbeat(self, host_ids: Any, at: Any, on_up: Any) -> list[Any]:
+        if not self.hold.is_set():
+            self.waiting.set()
+            await self.hold.wait()
+        return await super().heartbeat(host_ids, at, on_up)
+
+
+def wall_clock_service(pool: asyncpg.Pool) -> tuple[HostService, HeldFlushStore, list[float]]:
+    """A HostService whose flushes and sweeps the test drives, on a wall clock it sets (1 s
+    interval, DOWN after 3 s; two hosts: no pace inferred)."""
+    store = HeldFlushStore(pool)
+    wall = [time.time()]
+    hosts = HostService(
+        store, cast(ServerService, None), AllocationRatios(), HealthPolicy(1.0, 3.0), clock=lambda: wall[0]
+    )
+    return hosts, store, wall
+
+
+async def beat_for(
+    hosts: HostService, wall: list[float], seconds: int, beating: Iterable[str], sweep: bool = True
+) -> None:
+    """`seconds` intervals: the hosts `beating` heard in each, then a flush and a sweep."""
+    for _ in range(seconds):
+        wall[0] += 1.0
+        for h in beating:
+            hosts.heartbeat(h, wall[0])
+        await hosts.flush()
+        if sweep:
+            await hosts.sweep()
+
+
+async def test_a_host_heard_since_the_last_flush_stays_up(pool: asyncpg.Pool) -> None:
+    """LIVE's agent was cut off for longer than the window and is heard again just before the
+    monitor's sweep, its heartbeat still in the buffer (the flush records it next interval):
+    it is alive, so it is not marked DOWN, and no host.up follows. SILENT, not heard, goes DOWN."""
+    hosts, _, wall = wall_clock_service(pool)
+    await beat_for(hosts, wall, 4, (LIVE, SILENT))
+    await beat_for(hosts, wall, 3, (), sweep=False)  # both silent for the window (3 s) now
+    hosts.heartbeat(LIVE, wall[0])  # heard after the flush, before the sweep
+    assert hosts.heard_unrecorded() == {LIVE}
+    await hosts.sweep()
+    assert await states(hosts) == {LIVE: HostState.UP, SILENT: HostState.DOWN}
+    await beat_for(hosts, wall, 4, (LIVE,))
+    assert await states(hosts) == {LIVE: HostState.UP, SILENT: HostState.DOWN}
+    assert await down_events(pool, LIVE) == 0 and await events(pool, "host.up", LIVE) == 1  # registration
+    assert await down_events(pool, SILENT) == 1
+
+
+async def test_a_host_in_a_flush_not_yet_committed_stays_up(pool: asyncpg.Pool) -> None:
+    """The same, with LIVE's heartbeat taken by a flush that is slow to commit when the monitor
+    sweeps: the flush holds it, not the buffer."""
+    hosts, store, wall = wall_clock_service(pool)
+    await beat_for(hosts, wall, 4, (LIVE, SILENT))
+    await beat_for(hosts, wall, 3, (), sweep=False)
+    wall[0] += 1.0
+    hosts.heartbeat(LIVE, wall[0])
+    store.hold.clear()
+    flush = asyncio.create_task(hosts.flush())
+    await asyncio.wait_for(store.waiting.wait(), 5)
+    assert hosts.heard_unrecorded() == {LIVE}
+    await hosts.sweep()
+    assert await states(hosts) == {LIVE: HostState.UP, SILENT: HostState.DOWN}
+    store.hold.set()
+    await flush
+    assert hosts.heard_unrecorded() == set()
+    assert await down_events(pool, LIVE) == 0 and await events(pool, "host.up", LIVE) == 1
+
+
+async def test_heartbeats_of_a_failed_flush_are_recorded_by_the_next(pool: asyncpg.Pool) -> None:
+    hosts, _, wall = wall_clock_service(pool)
+    await beat_for(hosts, wall, 2, (LIVE, SILENT))
+    await pool.execute("ALTER TABLE host_status RENAME TO host_status_away")
+    try:
+        wall[0] += 1.0
+        hosts.heartbeat(LIVE, wall[0])
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await hosts.flush()
+        assert hosts.heard_unrecorded() == {LIVE}
+    finally:
+        await pool.execute("ALTER TABLE host_status_away RENAME TO host_status")
+    await hosts.flush()
+    assert hosts.heard_unrecorded() == set()
+    recorded = await pool.fetchval(
+        "SELECT extract(epoch FROM last_heartbeat) FROM host_status WHERE id = $1", LIVE
+    )
+    assert float(recorded) == pytest.approx(wall[0], abs=1e-3)
