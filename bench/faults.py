@@ -33,10 +33,10 @@ def log(msg: str) -> None:
 
 
 async def one(services: PrivateServices, workdir: Path, fault: str, spec: RunSpec) -> dict[str, Any]:
-    run = FaultRun(services, workdir, spec)
+    run = FaultRun(services, workdir, spec, fault)
     try:
         await asyncio.to_thread(run.start)
-        result = await run.run(fault, log)
+        result = await run.run(log)
     finally:
         unclean = await asyncio.to_thread(run.stop)
         await run.remove()

@@ -21,10 +21,10 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 async def test_nothing_acknowledged_is_lost_or_done_twice_when(
     fault: str, services: PrivateServices, tmp_path: Path
 ) -> None:
-    run = FaultRun(services, tmp_path, RunSpec(ops=500, rate=50.0))
+    run = FaultRun(services, tmp_path, RunSpec(ops=500, rate=50.0), fault)
     try:
         await asyncio.to_thread(run.start)
-        result = await run.run(fault)
+        result = await run.run()
     finally:
         unclean = await asyncio.to_thread(run.stop)
         await run.remove()

@@ -130,6 +130,7 @@ class Fleet:
             memory_mib=shape.memory_gib * 1024,
             delay=s.fleet.op_delay_s,
             loads=loads,
+            state_dir=s.fleet.state_dir or None,
         )
         zone = s.fleet.zones[slot % len(s.fleet.zones)]
         uplink = Uplink(
