@@ -18,7 +18,8 @@ from agent.commands import execute
 from agent.hypervisor.base import DomainMissing, PowerState
 from agent.model import Command, Op
 from devcluster.load import LoadSimulator
-from devcluster.simulation.hypervisor import SimulatedHypervisor, state_file
+from devcluster.simulation.host_state import HostState
+from devcluster.simulation.hypervisor import SimulatedHypervisor
 
 NewUid = Callable[[], str]
 SRC = str(Path(__file__).resolve().parents[3] / "src")
@@ -57,9 +58,39 @@ async def test_domains_outlive_the_hypervisor_object_with_a_state_dir(
     assert (await execute(again, Command("c6", Op.DELETE, a))).ok
     third = host(tmp_path)
     assert {d.uuid: d.power_state for d in await third.list_domains()} == {b: PowerState.RUNNING}
-    # Written whole, then put in place: no temporary file left beside it.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sim-1.json"]
-    assert [d["uid"] for d in json.loads(state_file(tmp_path, "sim-1").read_text())["domains"]] == [b]
+    # A snapshot (put in place whole: no temporary file left beside it) and a journal.
+    assert sorted(os.listdir(tmp_path)) == ["sim-1.journal", "sim-1.json"]
+    assert [d["uid"] for d in json.loads((tmp_path / "sim-1.json").read_text())["domains"]] == [b]
+
+
+async def test_a_journal_cut_short_by_a_kill_loses_only_its_last_change(
+    tmp_path: Path, new_uid: NewUid
+) -> None:
+    a, b = new_uid(), new_uid()
+    hv = host(tmp_path)
+    for n, uid in enumerate((a, b)):
+        spawn = Command(f"c{n}", Op.SPAWN, uid, "projects/p/servers/x", vcpus=1, memory_mib=256)
+        assert (await execute(hv, spawn)).ok
+    journal = tmp_path / "sim-1.journal"
+    journal.write_bytes(journal.read_bytes()[:-20])  # the second line half written
+    assert [d.uuid for d in await host(tmp_path).list_domains()] == [a]
+    # A line that is not the last one is not guessed at.
+    journal.write_bytes(b"garbage\n" + journal.read_bytes())
+    state = HostState(tmp_path, "sim-1")
+    with pytest.raises(Exception, match="line 1"):
+        state.load()
+
+
+async def test_the_journal_is_compacted_into_the_snapshot(tmp_path: Path, new_uid: NewUid) -> None:
+    uid = new_uid()
+    hv = host(tmp_path)
+    assert (
+        await execute(hv, Command("c0", Op.SPAWN, uid, "projects/p/servers/x", vcpus=1, memory_mib=256))
+    ).ok
+    for n in range(300):  # more changes than the journal's slack
+        assert (await execute(hv, Command(f"s{n}", Op.STOP if n % 2 == 0 else Op.START, uid))).ok
+    assert len((tmp_path / "sim-1.journal").read_bytes().splitlines()) < 300
+    assert {d.uuid: d.power_state for d in await host(tmp_path).list_domains()} == {uid: PowerState.RUNNING}
 
 
 async def test_without_a_state_dir_a_new_hypervisor_has_lost_every_domain(new_uid: NewUid) -> None:
@@ -75,7 +106,7 @@ async def test_without_a_state_dir_a_new_hypervisor_has_lost_every_domain(new_ui
 
 
 async def test_an_unreadable_state_file_is_said_not_guessed(tmp_path: Path) -> None:
-    state_file(tmp_path, "sim-1").write_text("{not json")
+    (tmp_path / "sim-1.json").write_text("{not json")
     with pytest.raises(Exception, match="unreadable simulation state"):
         host(tmp_path)
 
