@@ -99,7 +99,7 @@ class FaultRun:
         self.spec = spec
         self.fault_name = fault
         self.fault = FAULTS[fault]
-        self.proxy: LinkProxy | None = None
+        self.proxies: dict[str, LinkProxy] = {}  # host id → its link to the controller
         run_id = isolation.new_run_id()
         self.database = f"overcast_faults_{run_id}"
         self.cluster = Cluster(
@@ -116,10 +116,10 @@ class FaultRun:
         for i in range(self.fault.controllers):
             c.start_controller()
             c.wait_controller(i)
-        if self.fault.link_proxy:
-            self.proxy = LinkProxy(c.endpoint).start()
-            c.agent_controller = self.proxy.address
         for h in self.host_ids:
+            if self.fault.link_proxy:
+                self.proxies[h] = LinkProxy(c.endpoint).start()
+                c.agent_controller[h] = self.proxies[h].address
             c.start_agent(
                 h,
                 cpus=self.spec.host_cpus,
@@ -141,8 +141,8 @@ class FaultRun:
         try:
             return self.cluster.stop()
         finally:
-            if self.proxy is not None:
-                self.proxy.close()
+            for proxy in self.proxies.values():
+                proxy.close()
 
     async def remove(self) -> None:
         """Drop the run's database, exchanges, queues (after `stop`)."""
