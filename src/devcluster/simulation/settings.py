@@ -145,7 +145,7 @@ class FleetSettings(DaemonSettings):
     command = "python -m devcluster.simulation"
     summary = (
         "Fleet simulation (development tooling): N simulated agents in one process, each with its own"
-        " gRPC stream to the controller and its own command queue, over an in-memory hypervisor."
+        " gRPC stream to the controller and its own command queue, over a simulated hypervisor."
     )
 
     fleet: FleetHostSettings = Field(default_factory=FleetHostSettings)
