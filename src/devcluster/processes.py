@@ -169,6 +169,9 @@ class Cluster:
         for h, a in self.agents.items():
             if a is proc:
                 self.agents[h] = new
+        for i, f in enumerate(self.fleets):
+            if f is proc:
+                self.fleets[i] = new
         return new
 
     def wait_controller(self, index: int = 0, timeout: float = 60.0) -> None:
