@@ -1,8 +1,12 @@
 """Faults under load: for each fault, a burst of mixed operations (creates with request ids,
 deletes, starts, stops, reboots) at an offered rate, the fault injected in its middle, then
-what a user would check (src/devcluster/faults). The faults strike a PostgreSQL and a
-RabbitMQ of the bench's own (the machine's binaries, own data and ports), never the
-machine's.
+what a user would check (src/devcluster/faults). The faults (devcluster/faults/catalogue.py):
+RabbitMQ stopped and started, PostgreSQL restarted or down 10 s (a PostgreSQL and a RabbitMQ
+of the bench's own, never the machine's), the leading controller replica SIGKILLed, an agent
+SIGSTOPped 20 s or SIGKILLed and restarted (on a simulated hypervisor whose domains outlive
+it), agents' links to the controller cut 10 s (two of three: `link_cut`; all:
+`link_cut_all`, which tests/faults does not run yet), the controller's relay or scheduler
+child process SIGKILLed.
 
 Prints progress to stderr and one JSON object on the last line of stdout: per fault `sent`,
 `acknowledged`, `completed`, `failed`, `lost`, `duplicated`, `phantoms`,
@@ -33,10 +37,10 @@ def log(msg: str) -> None:
 
 
 async def one(services: PrivateServices, workdir: Path, fault: str, spec: RunSpec) -> dict[str, Any]:
-    run = FaultRun(services, workdir, spec)
+    run = FaultRun(services, workdir, spec, fault)
     try:
         await asyncio.to_thread(run.start)
-        result = await run.run(fault, log)
+        result = await run.run(log)
     finally:
         unclean = await asyncio.to_thread(run.stop)
         await run.remove()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 import uvloop
@@ -19,6 +21,7 @@ from agent.admin import AdminServer
 from agent.commands import CommandConsumer, CommandProcessor
 from agent.console import ConsoleLogs
 from agent.hypervisor.base import Hypervisor, HypervisorError, HypervisorInfo
+from agent.hypervisor.instance_files import InstanceFiles
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.metrics.libvirt_source import LibvirtMetrics, LibvirtStats
 from agent.metrics.reporter import report_metrics
@@ -31,13 +34,33 @@ from daemon.supervision import log_crashes, supervise
 
 log = structlog.get_logger("agent")
 
-# Builds the agent's metrics source over its libvirt connection: the agent measures; a
-# development cluster's agent on the test driver simulates instead (python -m devcluster.agent).
-MetricsSourceFactory = Callable[[LibvirtHypervisor, HypervisorInfo], MetricsSource]
+
+class HostHypervisor(Hypervisor, Protocol):
+    """The hypervisor an agent process runs on: the port, plus what the process watches."""
+
+    files: InstanceFiles | None  # QEMU hosts: instance disks and console logs
+    connection_lost: asyncio.Event  # set: the agent exits (status 1) and is restarted
+
+
+H = TypeVar("H", bound=HostHypervisor)
+
+
+@dataclass(frozen=True)
+class HypervisorBackend(Generic[H]):
+    """How the agent opens its hypervisor and builds its metrics source over it. The agent's own
+    backend is libvirt, measured; a development cluster runs the same agent on the test driver
+    with simulated metrics (python -m devcluster.agent) or on a simulated hypervisor
+    (python -m devcluster.simulation.agent)."""
+
+    open: Callable[[AgentSettings], Awaitable[H]]
+    metrics: Callable[[H, HypervisorInfo], MetricsSource]
 
 
 def measured_metrics(hypervisor: LibvirtHypervisor, info: HypervisorInfo) -> MetricsSource:
     return LibvirtMetrics(LibvirtStats(hypervisor))
+
+
+LIBVIRT: HypervisorBackend[LibvirtHypervisor] = HypervisorBackend(open_hypervisor, measured_metrics)
 
 
 async def forward_domain_changes(hypervisor: Hypervisor, uplink: Uplink) -> None:
@@ -56,7 +79,7 @@ async def run(
     settings: AgentSettings,
     *,
     stop: asyncio.Event | None = None,
-    metrics_source: MetricsSourceFactory = measured_metrics,
+    backend: HypervisorBackend[Any] = LIBVIRT,
 ) -> int:
     """Run the agent until `stop` is set (or a signal arrives); return the exit status."""
     stop = stop or asyncio.Event()
@@ -68,7 +91,7 @@ async def run(
         controller=settings.controller.address,
     )
     try:
-        hypervisor = await open_hypervisor(settings)
+        hypervisor = await backend.open(settings)
     except HypervisorError as exc:
         log.error("agent.libvirt_unavailable", uri=settings.hypervisor.libvirt_uri, error=str(exc))
         return 1
@@ -103,8 +126,8 @@ async def run(
             heartbeat_interval=settings.heartbeats.interval_s,
             console=ConsoleLogs(hypervisor, hypervisor.files),
         )
-        images = image_cache(settings, hypervisor)  # None on the test driver
-        metrics = metrics_source(hypervisor, info)
+        images = image_cache(settings, hypervisor.files)  # None on the test driver
+        metrics = backend.metrics(hypervisor, info)
         processor = CommandProcessor(
             hypervisor, uplink, metrics, images=images, expiry=lambda: uplink.command_expiry_s
         )
@@ -186,9 +209,7 @@ async def run(
     return exit_code
 
 
-def main(
-    argv: Sequence[str] | None = None, *, metrics_source: MetricsSourceFactory = measured_metrics
-) -> None:
+def main(argv: Sequence[str] | None = None, *, backend: HypervisorBackend[Any] = LIBVIRT) -> None:
     settings = AgentSettings.load(argv)
     logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
-    sys.exit(uvloop.run(run(settings, metrics_source=metrics_source)))
+    sys.exit(uvloop.run(run(settings, backend=backend)))

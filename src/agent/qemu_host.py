@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.hypervisor.instance_files import InstanceFiles
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.image_source import ControllerImageSource
 from agent.images import ImageCache
@@ -38,14 +39,15 @@ async def open_hypervisor(settings: AgentSettings) -> LibvirtHypervisor:
     )
 
 
-def image_cache(settings: AgentSettings, hypervisor: LibvirtHypervisor) -> ImageCache | None:
-    if hypervisor.files is None:
+def image_cache(settings: AgentSettings, files: InstanceFiles | None) -> ImageCache | None:
+    """The image cache of a host whose domains have files (QEMU); None for the others."""
+    if files is None:
         return None
     return ImageCache(
         Path(settings.hypervisor.state_dir),
         ControllerImageSource(settings.controller.address),
         max_age=settings.hypervisor.image_cache_max_age_s,
-        in_use=hypervisor.files.referenced_checksums,
+        in_use=files.referenced_checksums,
     )
 
 

@@ -226,6 +226,14 @@ class SchedulerSettings(Group):
         name="scheduler-fleet-refresh",
         help="how long the scheduler's in-memory host snapshot is used before it is read again",
     )
+    wait_for_hosts_s: float = setting(
+        30.0,
+        ge=0,
+        name="scheduler-wait-for-hosts",
+        help="how long a server waits for a host while no host at all is usable (all down or disabled:"
+        " more likely the control plane cut off from its fleet than every host failing) before it"
+        " fails with No valid host; 0: at once",
+    )
 
 
 class PlacementSettings(Group):

@@ -22,12 +22,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from agent.app import HypervisorBackend
 from agent.app import main as run_agent
 from agent.hypervisor.base import HypervisorInfo
 from agent.hypervisor.libvirt_driver import LibvirtHypervisor
 from agent.metrics.libvirt_source import LibvirtStats
 from agent.metrics.model import HostMetrics
 from agent.metrics.source import MetricsSource
+from agent.qemu_host import open_hypervisor
 from devcluster.load import LoadSimulator, SimulatedHost
 
 
@@ -76,7 +78,7 @@ def simulated_metrics(hypervisor: LibvirtHypervisor, info: HypervisorInfo) -> Me
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_agent(argv, metrics_source=simulated_metrics)
+    run_agent(argv, backend=HypervisorBackend(open_hypervisor, simulated_metrics))
 
 
 if __name__ == "__main__":

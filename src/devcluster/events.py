@@ -77,24 +77,28 @@ class DurableTap:
             await conn.close()
 
     async def drain(self, quiet_s: float = 1.0) -> list[dict[str, Any]]:
-        """Every event on the queue (taken off it), until none came for `quiet_s`."""
+        """Every event on the queue (taken off it), until none came for `quiet_s`. Consumed
+        with a wide prefetch, not fetched one basic.get at a time: a round trip each took 15 s
+        for a fault run's ~3,000 events on a busy machine."""
         events: list[dict[str, Any]] = []
+        arrived = asyncio.Event()
+
+        async def take(msg: AbstractIncomingMessage) -> None:
+            events.append(json.loads(msg.body))
+            arrived.set()
+
         conn = await aio_pika.connect(self._amqp_url)
         try:
             ch = await conn.channel()
+            await ch.set_qos(prefetch_count=1000)
             queue = await ch.get_queue(self.queue)
-            empty_since: float | None = None
+            await queue.consume(take, no_ack=True)
             while True:
-                msg = await queue.get(no_ack=True, fail=False)
-                if msg is not None:
-                    events.append(json.loads(msg.body))
-                    empty_since = None
-                    continue
-                now = asyncio.get_running_loop().time()
-                empty_since = empty_since or now
-                if now - empty_since >= quiet_s:
+                arrived.clear()
+                try:
+                    await asyncio.wait_for(arrived.wait(), quiet_s)
+                except TimeoutError:
                     return events
-                await asyncio.sleep(0.1)
         finally:
             await conn.close()
 

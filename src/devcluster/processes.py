@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from agent.hypervisor.testdriver import write_node_file
 from overcast.v1 import common_pb2, host_pb2, host_pb2_grpc
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout: src/devcluster/../..
@@ -105,6 +106,14 @@ class Cluster:
     host_queue_type: str = "quorum"
     fleets: list[Proc] = field(default_factory=list)
     fleet_hosts: list[str] = field(default_factory=list)  # host ids of every fleet simulation
+    # Where an agent (by host id) reaches the controller, if not at the controllers' own
+    # addresses (a proxy between them: devcluster.link_proxy).
+    agent_controller: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def simulation_state_dir(self) -> Path:
+        """Where simulated hosts (agents on a simulated hypervisor, fleets) keep their domains."""
+        return self.workdir / "simulation"
 
     @property
     def endpoint(self) -> str:
@@ -150,6 +159,21 @@ class Cluster:
             self.controllers[replace] = proc
         return proc
 
+    def restart(self, proc: Proc) -> Proc:
+        """Start `proc`'s command again (same flags, environment and log) in its place, after
+        it was killed or stopped."""
+        new = Proc(proc.name, proc.argv, proc.env, proc.log_path).start()
+        for i, c in enumerate(self.controllers):
+            if c is proc:
+                self.controllers[i] = new
+        for h, a in self.agents.items():
+            if a is proc:
+                self.agents[h] = new
+        for i, f in enumerate(self.fleets):
+            if f is proc:
+                self.fleets[i] = new
+        return new
+
     def wait_controller(self, index: int = 0, timeout: float = 60.0) -> None:
         proc, endpoint = self.controllers[index], self.endpoints[index]
         deadline = time.monotonic() + timeout
@@ -168,22 +192,9 @@ class Cluster:
         raise TimeoutError(f"{proc.name} not serving after {timeout}s:\n{proc.log_tail()}")
 
     def node_file(self, host_id: str, cpus: int, memory_gib: int) -> Path:
-        path = self.workdir / f"{host_id}.xml"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "devcluster.testhost",
-                str(path),
-                "--cpus",
-                str(cpus),
-                "--memory-gib",
-                str(memory_gib),
-            ],
-            check=True,
-            env={**os.environ, "PYTHONPATH": str(REPO / "src")},
-        )
-        return path
+        # In this process (python -m devcluster.testhost does the same from a shell): a
+        # subprocess per host cost 3-5 s each on a busy machine, most of a fault test's start.
+        return write_node_file(self.workdir / f"{host_id}.xml", cpus=cpus, memory_gib=memory_gib)
 
     def start_agent(
         self,
@@ -194,15 +205,30 @@ class Cluster:
         controller: int = 0,
         extra: tuple[str, ...] = (),
         qemu_state_dir: Path | None = None,
+        simulation: bool = False,
     ) -> Proc:
         """An agent on its own test-driver host file, with simulated metrics (python -m
-        devcluster.agent: load from server metadata sim.cpu, sim.mem), or with `qemu_state_dir`
+        devcluster.agent: load from server metadata sim.cpu, sim.mem); with `simulation` on a
+        simulated hypervisor whose domains outlive the agent (python -m
+        devcluster.simulation.agent, state in `simulation_state_dir`); or with `qemu_state_dir`
         the agent itself on qemu:///system, booting real guests and measuring them (its images
         and instance files go there)."""
         if qemu_state_dir is not None:
             uri = "qemu:///system"
             extra = ("--state-dir", str(qemu_state_dir), *extra)
             entry_point = "agent"
+        elif simulation:
+            uri = f"simulation:///{host_id}"  # logged only: the simulation opens no libvirt
+            extra = (
+                "--simulation-state-dir",
+                str(self.simulation_state_dir),
+                "--simulation-vcpus",
+                str(cpus),
+                "--simulation-memory-gib",
+                str(memory_gib),
+                *extra,
+            )
+            entry_point = "devcluster.simulation.agent"
         else:
             node = self.workdir / f"{host_id}.xml"
             if not node.exists():
@@ -229,7 +255,8 @@ class Cluster:
             ],
             {
                 # Its own controller first, the others to fail over to.
-                "OVERCAST_CONTROLLER": ",".join(self.endpoints[controller:] + self.endpoints[:controller]),
+                "OVERCAST_CONTROLLER": self.agent_controller.get(host_id)
+                or ",".join(self.endpoints[controller:] + self.endpoints[:controller]),
                 "OVERCAST_AMQP_URL": self.amqp_url,
                 "OVERCAST_BUS_PREFIX": self.bus_prefix,
                 "OVERCAST_METRICS_INTERVAL": str(self.metrics_interval),
@@ -266,7 +293,9 @@ class Cluster:
     ) -> Proc:
         """A fleet simulation (python -m devcluster.simulation): `hosts` simulated agents in one
         process, each with its own stream and command queue; `extra` are its flags (shapes,
-        zones, --op-delay, --metrics-interval …). Its stats go to fleet-N.json in the workdir."""
+        zones, --op-delay, --metrics-interval …). Its stats go to fleet-N.json in the workdir,
+        its hosts' domains to `simulation_state_dir` (so a fleet killed and started again is
+        agents restarting, not hosts losing their disks)."""
         n = len(self.fleets) + 1
         stats = self.workdir / f"fleet-{n}.json"
         proc = Proc(
@@ -285,6 +314,8 @@ class Cluster:
                 str(self.heartbeat_interval),
                 "--stats-file",
                 str(stats),
+                "--state-dir",
+                str(self.simulation_state_dir),
                 *extra,
             ],
             {

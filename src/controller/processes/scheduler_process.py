@@ -53,6 +53,7 @@ def scheduler_workers(
         workers=s.scheduler.workers,
         batch_size=s.scheduler.batch,
         fleet_refresh_s=s.scheduler.fleet_refresh_s,
+        wait_for_hosts_s=s.scheduler.wait_for_hosts_s,
         heartbeat_window_s=heartbeat_window_s,
         load_of=load_of,
     )

@@ -119,6 +119,13 @@ class SchedulerWorkers:
     idle_poll_s: float = 1.0
     load_of: LoadOf = no_live_load
     fleet_refresh_s: float = 1.0  # how old the shared host snapshot may get (snapshot_cache)
+    # A fleet with no usable host at all is more likely this control plane's own trouble than
+    # every host failing at once: the agents' streams moving to another replica after the
+    # leader was killed, a partition between the controllers and every host (tests/faults:
+    # 85 of 363 creates failed "No valid host: 3 removed by down or disabled" in the second
+    # after a controller SIGKILL). A server then waits this long for a host before it fails,
+    # as Kubernetes keeps a pod Pending; a fleet with any usable host fails it at once (Nova).
+    wait_for_hosts_s: float = 30.0
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
@@ -128,6 +135,8 @@ class SchedulerWorkers:
         self.lost_races = 0  # placements another batch made impossible (left pending)
         self.redecided = 0  # batches decided again on fresh host rows
         self.deferred = 0  # NoValidHost on a snapshot the batch did not read: tried again
+        self.waiting_for_hosts = 0  # NoValidHost with no usable host in the fleet: tried again
+        self._no_host_since: dict[uuid.UUID, float] = {}  # since when each found no usable host
 
     def wake(self) -> None:
         self._wake.set()
@@ -225,17 +234,21 @@ class SchedulerWorkers:
         if self.live.snapshot is not None:
             self.live.snapshot.set_members({k: g.member_hosts for k, g in batch.groups.items()})
         decisions = self._decide(requests, inflight)
-        deferred = 0
+        deferred = waiting = 0
         for d in decisions:
             if d.host_id is not None:
+                self._no_host_since.pop(d.request.uid, None)
                 continue
-            if fresh:
-                failures.append(Failure(by_uid[d.request.uid], d.reason))
-            else:  # room may have been freed, or a host added, since the fleet was read
+            if not fresh:  # room may have been freed, or a host added, since the fleet was read
                 deferred += 1
-        if deferred:
+            elif self._waits_for_hosts(d.request.uid):
+                waiting += 1
+            else:
+                failures.append(Failure(by_uid[d.request.uid], d.reason))
+        if deferred or waiting:
             self.live.invalidate()
             self.deferred += deferred
+            self.waiting_for_hosts += waiting
         chosen = await self._confirm(batch, [d for d in decisions if d.host_id is not None], inflight)
         placements = [Placement(by_uid[d.request.uid], d.host_id) for d in chosen if d.host_id]
         placed = await batch.claim(placements)
@@ -245,7 +258,26 @@ class SchedulerWorkers:
         self.lost_races += len(placements) - len(placed)
         for f in failures:
             log.info("scheduler.no_valid_host", server=f.server.name, reason=f.reason)
+        if waiting:
+            log.info("scheduler.waiting_for_hosts", servers=waiting)
+        # Waiting servers are not progress: the worker waits for news (a wake or idle_poll_s)
+        # before it reads the fleet again.
         return len(placed) + len(failures) + deferred, placed
+
+    def _waits_for_hosts(self, uid: uuid.UUID) -> bool:
+        """Whether a server that found no host waits for one (see wait_for_hosts_s): while
+        hosts are registered but none is usable (all DOWN or disabled), for a while."""
+        snap = self.live.snapshot
+        now = self.live.now()
+        if snap is None or snap.size == 0 or bool(snap.usable.any()):
+            self._no_host_since.pop(uid, None)
+            return False
+        if len(self._no_host_since) > 100_000:  # servers deleted while they waited
+            self._no_host_since = {
+                u: t for u, t in self._no_host_since.items() if now - t < self.wait_for_hosts_s
+            }
+        since = self._no_host_since.setdefault(uid, now)
+        return now - since < self.wait_for_hosts_s
 
     async def _confirm(
         self, batch: SchedulingBatch, chosen: list[Decision], inflight: list[Decision]

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,40 +22,15 @@ import grpc
 from client import AsyncClient, OvercastError
 from devcluster import isolation
 from devcluster.events import DurableTap
+from devcluster.link_proxy import LinkProxy
 from devcluster.processes import Cluster
 from overcast.agent.v1 import agent_pb2, agent_pb2_grpc
 from overcast.v1 import common_pb2, server_pb2
 
+from .catalogue import FAULTS, child_running
 from .checks import Observed, Verdict, judge
 from .services import PrivateServices
 from .workload import Burst, Mix, Tracker
-
-Fault = Callable[[PrivateServices], Awaitable[None]]
-
-
-async def rabbitmq_stop_start(services: PrivateServices) -> None:
-    """The broker stopped (gracefully: connections closed) and started again."""
-    await asyncio.to_thread(services.rabbit.stop)
-    await asyncio.to_thread(services.rabbit.start)
-
-
-async def postgres_restart(services: PrivateServices) -> None:
-    """PostgreSQL restarted (a fast shutdown: every session terminated, then up again)."""
-    await asyncio.to_thread(services.postgres.restart)
-
-
-async def postgres_down_10s(services: PrivateServices) -> None:
-    """PostgreSQL stopped (fast) for 10 s, then started."""
-    await asyncio.to_thread(services.postgres.stop)
-    await asyncio.sleep(10.0)
-    await asyncio.to_thread(services.postgres.start)
-
-
-FAULTS: dict[str, Fault] = {
-    "rabbitmq_stop_start": rabbitmq_stop_start,
-    "postgres_restart": postgres_restart,
-    "postgres_down_10s": postgres_down_10s,
-}
 
 
 @dataclass(frozen=True)
@@ -106,22 +81,6 @@ class FaultResult:
         return "\n".join(lines)
 
 
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    with contextlib.suppress(FileNotFoundError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                found += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def _runs_module(pid: int, module: str) -> bool:
-    try:
-        return module.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return False
-
-
 CHILD_MODULES = ("controller.processes.scheduler_process", "controller.processes.relay_process")
 # Lines no process may log during a fault: a bug (logged where it happened), a crash, an
 # exception nobody handled. (Drivers log tracebacks of connections they lost: not these.)
@@ -131,11 +90,16 @@ _BUG_LINES = re.compile(
 
 
 class FaultRun:
-    """A cluster (one controller, `spec.hosts` test-driver agents) on `services`, in `workdir`."""
+    """A cluster on `services`, in `workdir`, as `fault` needs it: its controllers (one or
+    two replicas), `spec.hosts` agents (on libvirt's test driver, or on simulated hypervisors
+    whose domains outlive them), reaching the controller directly or through a LinkProxy."""
 
-    def __init__(self, services: PrivateServices, workdir: Path, spec: RunSpec) -> None:
+    def __init__(self, services: PrivateServices, workdir: Path, spec: RunSpec, fault: str) -> None:
         self.services = services
         self.spec = spec
+        self.fault_name = fault
+        self.fault = FAULTS[fault]
+        self.proxies: dict[str, LinkProxy] = {}  # host id → its link to the controller
         run_id = isolation.new_run_id()
         self.database = f"overcast_faults_{run_id}"
         self.cluster = Cluster(
@@ -149,15 +113,36 @@ class FaultRun:
 
     def start(self) -> None:
         c = self.cluster
-        c.start_controller()
-        c.wait_controller()
+        for i in range(self.fault.controllers):
+            c.start_controller()
+            c.wait_controller(i)
         for h in self.host_ids:
-            c.start_agent(h, cpus=self.spec.host_cpus, memory_gib=self.spec.host_memory_gib)
+            if self.fault.link_proxy:
+                self.proxies[h] = LinkProxy(c.endpoint).start()
+                c.agent_controller[h] = self.proxies[h].address
+            c.start_agent(
+                h,
+                cpus=self.spec.host_cpus,
+                memory_gib=self.spec.host_memory_gib,
+                simulation=self.fault.simulation,
+            )
         c.wait_hosts_up(self.host_ids)
+
+    @property
+    def api_endpoint(self) -> str:
+        """Where the run's client calls: every replica (gRPC picks the first that answers and
+        moves on when it goes away, as a client behind a load balancer would)."""
+        if len(self.cluster.endpoints) == 1:
+            return self.cluster.endpoint
+        return "ipv4:" + ",".join(self.cluster.endpoints)
 
     def stop(self) -> list[str]:
         """Stop the processes; returns those that did not exit cleanly."""
-        return self.cluster.stop()
+        try:
+            return self.cluster.stop()
+        finally:
+            for proxy in self.proxies.values():
+                proxy.close()
 
     async def remove(self) -> None:
         """Drop the run's database, exchanges, queues (after `stop`)."""
@@ -168,11 +153,11 @@ class FaultRun:
         with contextlib.suppress(Exception):
             await self.tap.delete()
 
-    async def run(self, fault_name: str, log: Callable[[str], None] = lambda _: None) -> FaultResult:
-        fault = FAULTS[fault_name]
+    async def run(self, log: Callable[[str], None] = lambda _: None) -> FaultResult:
+        fault_name = self.fault_name
         spec = self.spec
         await self.tap.declare()
-        async with AsyncClient(self.cluster.endpoint, timeout=10) as api:
+        async with AsyncClient(self.api_endpoint, timeout=10) as api:
             if not await api.list_images():
                 await api.create_image("cirros", "qcow2")
             if spec.flavor_shape is not None:
@@ -206,7 +191,7 @@ class FaultRun:
                     busy = sum(s.task_state != IDLE for s in tracker.servers.values())
                     log(f"{fault_name}: fault starts, {busy} servers with a task in flight")
                     started = time.monotonic()
-                    await fault(self.services)
+                    await self.fault.inject(self)
                     ended = time.monotonic()
                     # Work the fault met: tasks under way, calls sent before it ended and
                     # answered (finally) after it began.
@@ -253,7 +238,7 @@ class FaultRun:
         channel of its own, so the probe does not queue behind the burst in the client."""
         deadline = since + self.spec.settle_timeout_s
         probe = 0
-        async with AsyncClient(self.cluster.endpoint, timeout=10) as api:
+        async with AsyncClient(self.api_endpoint, timeout=10) as api:
             while time.monotonic() < deadline:
                 try:
                     hosts = await api.list_hosts()
@@ -299,12 +284,10 @@ class FaultRun:
         events = await self.tap.drain()
         processes = {p.name: p.running for p in [*self.cluster.controllers, *self.cluster.agents.values()]}
         for ctl in self.cluster.controllers:
-            if ctl.popen is not None and ctl.running:
-                kids = children(ctl.popen.pid)
+            if ctl.running:
                 for module in CHILD_MODULES:
-                    processes[f"{ctl.name}/{module.rsplit('.', 1)[-1]}"] = any(
-                        _runs_module(k, module) for k in kids
-                    )
+                    name = f"{ctl.name}/{module.rsplit('.', 1)[-1]}"
+                    processes[name] = child_running(ctl, module) is not None
         return Observed(api.project, servers, hosts, domains, events, processes)
 
     def _save_evidence(self, burst: Burst, tracker: Tracker, seen: Observed, t0: float) -> None:

@@ -18,6 +18,7 @@ import gc
 import json
 import os
 import random
+import resource
 import signal
 import sys
 import time
@@ -130,6 +131,7 @@ class Fleet:
             memory_mib=shape.memory_gib * 1024,
             delay=s.fleet.op_delay_s,
             loads=loads,
+            state_dir=s.fleet.state_dir or None,
         )
         zone = s.fleet.zones[slot % len(s.fleet.zones)]
         uplink = Uplink(
@@ -333,4 +335,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     s = FleetSettings.load(argv)
     logs.configure(s.log.format, s.log.level)
     gc.set_threshold(*GC_THRESHOLDS)
+    if s.fleet.state_dir:
+        # Each host keeps its journal open (devcluster.simulation.host_state): one descriptor
+        # per host, beyond a soft limit of 1,024 at fleet scale.
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sys.exit(uvloop.run(run(s)))

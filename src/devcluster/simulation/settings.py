@@ -101,6 +101,11 @@ class FleetHostSettings(FleetGroup):
     )
     seed: int = setting(1, help="seed of the shape mix and the load noise")
     op_delay_s: float = setting(0.0, ge=0, help="time each hypervisor operation takes")
+    state_dir: str = setting(
+        "",
+        help="each host's domains persist in DIR/HOST.json, so outlive this process (as libvirtd's"
+        " outlive an agent); empty: in memory, lost with the process",
+    )
     instance_metrics: bool = setting(
         True, help="per-instance samples in each host's (off: host totals only, cheaper)"
     )
@@ -140,7 +145,7 @@ class FleetSettings(DaemonSettings):
     command = "python -m devcluster.simulation"
     summary = (
         "Fleet simulation (development tooling): N simulated agents in one process, each with its own"
-        " gRPC stream to the controller and its own command queue, over an in-memory hypervisor."
+        " gRPC stream to the controller and its own command queue, over a simulated hypervisor."
     )
 
     fleet: FleetHostSettings = Field(default_factory=FleetHostSettings)

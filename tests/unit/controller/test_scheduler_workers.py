@@ -27,6 +27,7 @@ from controller.domain.placements import (
 from controller.domain.server_groups import GroupPlacement, GroupPolicy
 from controller.scheduler.policy import SchedulerPolicy, Strategy, build_scheduler
 from controller.services.scheduling import SchedulerWorkers, host_columns
+from controller.services.snapshot_cache import SnapshotCache
 
 
 class FakeBatch:
@@ -230,7 +231,8 @@ async def test_hosts_are_not_taken_for_dead_while_this_controller_is_behind_on_h
     late = datetime.fromtimestamp(time.time() - 5.0, UTC)  # recorded 5 s ago: 3 s is the window
     store = FleetStore([db_host("h1", last_heartbeat=late)], [pending(0)])
     window = [3.0]
-    w = SchedulerWorkers(store, build_scheduler(), heartbeat_window_s=lambda: window[0])
+    # No waiting for a usable host (wait_for_hosts_s, below): this is about the window.
+    w = SchedulerWorkers(store, build_scheduler(), heartbeat_window_s=lambda: window[0], wait_for_hosts_s=0)
     assert await w.place_batch() == 1
     faults = [f.reason for f in store.failed]
     assert faults == ["No valid host: 1 host: 1 removed by down or disabled"]
@@ -251,3 +253,40 @@ async def test_a_host_with_more_room_than_the_snapshot_thought_keeps_its_placeme
     assert (w.redecided, w.lost_races) == (0, 0) and store.rows["h1"].vcpus_used == 2
     snap = w.live.snapshot
     assert snap is not None and snap.usage("h1") == (2, 1024, 10)  # and the snapshot took the row
+
+
+async def test_with_no_usable_host_at_all_a_server_waits_for_one_before_it_fails() -> None:
+    """Every host DOWN at once is more likely the control plane's own trouble (agents moving to
+    another replica, a partition) than the whole fleet failing: the server waits for a host,
+    and is placed when one is back; it fails only after wait_for_hosts_s."""
+    silent = datetime.fromtimestamp(time.time() - 60.0, UTC)
+    store = FleetStore([db_host("h1", last_heartbeat=silent), db_host("h2", enabled=False)], [pending(0)])
+    now = [100.0]
+    w = SchedulerWorkers(store, build_scheduler(), wait_for_hosts_s=30.0)
+    w.live = SnapshotCache(w.fleet_refresh_s, clock=lambda: now[0])
+    assert await w.place_batch() == 0  # nothing settled: the worker waits for news
+    assert store.failed == [] and len(store.pending) == 1 and w.waiting_for_hosts == 1
+    now[0] += 29.0
+    assert await w.place_batch() == 0 and store.failed == []  # read afresh, still waiting
+    assert store.reads == [True, True]
+    store.rows["h1"] = replace(store.rows["h1"], last_heartbeat=datetime.now(UTC))  # back
+    assert await w.place_batch() == 1 and store.rows["h1"].vcpus_used == 2 and store.failed == []
+
+    # Never back: after the wait, the server fails as it would have at once.
+    store = FleetStore([db_host("h1", last_heartbeat=silent)], [pending(1)])
+    w = SchedulerWorkers(store, build_scheduler(), wait_for_hosts_s=30.0)
+    w.live = SnapshotCache(w.fleet_refresh_s, clock=lambda: now[0])
+    assert await w.place_batch() == 0
+    now[0] += 30.0
+    assert await w.place_batch() == 1
+    assert [f.reason for f in store.failed] == ["No valid host: 1 host: 1 removed by down or disabled"]
+
+
+async def test_with_a_usable_host_in_the_fleet_a_server_that_fits_none_fails_at_once() -> None:
+    silent = datetime.fromtimestamp(time.time() - 60.0, UTC)
+    store = FleetStore([db_host("h1", last_heartbeat=silent), db_host("h2", vcpus=1)], [pending(0)])
+    w = SchedulerWorkers(store, build_scheduler(), wait_for_hosts_s=30.0)
+    assert await w.place_batch() == 1 and w.waiting_for_hosts == 0
+    assert [f.reason for f in store.failed] == [
+        "No valid host: 2 hosts: 1 removed by down or disabled, 1 removed by capacity (vcpus)"
+    ]
