@@ -19,7 +19,7 @@ import grpc
 from devcluster.fuzz.surface import Method
 
 UNARY_S = 15.0  # a unary call answered later than this hung: judged as DEADLINE_EXCEEDED
-STREAM_S = 0.3  # how long a server stream is read before the caller cuts it
+STREAM_S = 0.15  # how long a server stream is read before the caller cuts it
 MAX_MESSAGE = 64 << 20
 
 CHANNEL_OPTIONS = [

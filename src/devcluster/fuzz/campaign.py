@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 import grpc
 from google.protobuf import message_factory, text_format
 from google.protobuf.descriptor import Descriptor
-from hypothesis import HealthCheck, Phase, given, settings, target
+from hypothesis import HealthCheck, Phase, example, given, settings, target
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
 from devcluster.fuzz import calls, expected, payloads
 from devcluster.fuzz.inventory import Ledger
-from devcluster.fuzz.messages import Strategies
+from devcluster.fuzz.messages import Strategies, exemplar
 from devcluster.fuzz.surface import Method
 from devcluster.fuzz.vocabulary import Vocabulary
 
@@ -151,6 +151,11 @@ class Campaign:
             wrong = expected.problem(method.path, outcome.code, outcome.details)
             assert wrong is None, f"{method.path} {wrong}: {outcome} to {request}"
 
+        words = Vocabulary(plausible=True)
+        for pick in (1, 0):  # run first: `pick` 1 is a new id where the vocabulary has two
+            message = exemplar(method.input, words, pick)
+            data = message.SerializeToString()
+            one = example(Drawn([data] if method.client_streaming else data, _show(method.input, data)))(one)
         if self._seed is not None:
             one = fixed_seed(self._seed)(one)
         one()
