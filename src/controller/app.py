@@ -26,6 +26,7 @@ from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
 from controller.api.images import ImageApi
+from controller.api.malformed import MalformedRequests
 from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
@@ -267,7 +268,7 @@ async def _wire(
         activity_retention_s=s.autoscaler.activity_retention_s,
     )
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[MalformedRequests()])
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)

@@ -12,6 +12,12 @@ gateway's stream):
   `error_id` the status carries, so a report can be matched with the log.
 An exception group (a TaskGroup's) is judged by its members: a bug among them is a bug, else
 an outage among them is an outage, else its first domain error decides.
+
+A status travels in trailing metadata, which gRPC clients refuse past 8 KiB by default (16 KiB
+at most): the whole call then fails `RESOURCE_EXHAUSTED` "received metadata size exceeds
+limit" and the caller never reads the answer. A message or violation that quotes what the
+caller sent (a 100,000-character id) is clipped (`clip`), and a request with many violations
+reports the first ones that fit and how many more there are.
 """
 
 from __future__ import annotations
@@ -55,6 +61,39 @@ _CODES: dict[type[errors.DomainError], tuple[grpc.StatusCode, int]] = {
 }
 
 
+# Bytes of UTF-8, before gRPC's encoding (grpc-message percent-encodes what is not printable
+# ASCII, up to 3 bytes for one; grpc-status-details-bin is base64): the worst case stays
+# under the clients' 8 KiB.
+MAX_MESSAGE_BYTES = 600
+MAX_VIOLATIONS_BYTES = 2000
+MAX_FIELD_BYTES = 100
+MAX_DESCRIPTION_BYTES = 300
+MAX_INFO_VALUE_BYTES = 200
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, saying how much was cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    kept = data[: max(limit - 32, 0)].decode(errors="ignore")
+    return f"{kept}… ({len(data) - len(kept.encode())} bytes more)"
+
+
+def _violations(exc: errors.InvalidArgument) -> tuple[list[error_details_pb2.BadRequest.FieldViolation], int]:
+    """The violations that fit, and how many were left out."""
+    kept: list[error_details_pb2.BadRequest.FieldViolation] = []
+    size = 0
+    for i, v in enumerate(exc.violations):
+        field = clip(v.field, MAX_FIELD_BYTES)
+        description = clip(v.description, MAX_DESCRIPTION_BYTES)
+        size += len(field.encode()) + len(description.encode())
+        if size > MAX_VIOLATIONS_BYTES:
+            return kept, len(exc.violations) - i
+        kept.append(error_details_pb2.BadRequest.FieldViolation(field=field, description=description))
+    return kept, 0
+
+
 class Status(
     collections.namedtuple("Status", ("code", "details", "trailing_metadata")),
     grpc.Status,  # what ServicerContext.abort_with_status takes
@@ -76,6 +115,7 @@ def _status(
         delay.FromMilliseconds(round(retry_after_s * 1000))
         a.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         packed.append(a)
+    message = clip(message, MAX_MESSAGE_BYTES)
     base = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=packed))
     trailing = tuple(base.trailing_metadata)
     if retry_after_s is not None:
@@ -89,17 +129,17 @@ def to_status(exc: errors.DomainError) -> Status:
         (grpc.StatusCode.INTERNAL, code_pb2.INTERNAL),
     )[1]
     details: list[Message] = []
+    message = exc.message
     if isinstance(exc, errors.InvalidArgument):
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                for v in exc.violations
-            ]
-        )
-        details.append(bad)
-    details.append(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=dict(exc.metadata)))
+        violations, left_out = _violations(exc)
+        details.append(error_details_pb2.BadRequest(field_violations=violations))
+        if left_out:
+            shown = "; ".join(f"{v.field}: {v.description}" for v in violations)
+            message = f"{clip(shown, MAX_MESSAGE_BYTES - 60)} (and {left_out} more violations)"
+    metadata = {clip(k, MAX_FIELD_BYTES): clip(v, MAX_INFO_VALUE_BYTES) for k, v in exc.metadata.items()}
+    details.append(error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=metadata))
     retry = RETRY_AFTER_S if code == code_pb2.UNAVAILABLE else None
-    return _status(code, exc.message, details, retry_after_s=retry)
+    return _status(code, message, details, retry_after_s=retry)
 
 
 def unavailable_status(dependency: outages.Dependency, exc: BaseException) -> Status:
