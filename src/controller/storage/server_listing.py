@@ -156,8 +156,8 @@ class PgServerListing:
         of one REPEATABLE READ transaction (one snapshot for them all)."""
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             row = await conn.fetchrow(
-                "SELECT pg_current_snapshot()::text AS snapshot,"
-                " pg_snapshot_xmax($1::text::pg_snapshot) > pg_snapshot_xmax(pg_current_snapshot()) AS future",
+                "SELECT pg_current_snapshot()::text AS snapshot, pg_snapshot_xmax($1::text::pg_snapshot)"
+                " > pg_snapshot_xmax(pg_current_snapshot()) AS future",
                 snapshot,
             )
             assert row is not None
