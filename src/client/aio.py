@@ -177,12 +177,22 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
         host: str | None = None,
         scaling_group: str | None = None,
         page_size: int | None = None,
+        filter: str = "",  # the API's name (AIP-160)
+        order_by: str = "",
     ) -> Pages[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state, host and
-        scaling group (the members of that group)."""
+        scaling group (the members of that group) and by an AIP-160 `filter` such as
+        `vm_state = ACTIVE AND metadata.env = prod AND name = "web-*"` (docs/api.md#filters),
+        in `order_by` ("name", "name desc", "create_time", "create_time desc")."""
         project = project or self.project
         call = build.list_servers(
-            project, vm_state=vm_state, host=host, scaling_group=scaling_group, page_size=page_size
+            project,
+            vm_state=vm_state,
+            host=host,
+            scaling_group=scaling_group,
+            page_size=page_size,
+            filter=filter,
+            order_by=order_by,
         )
         return self._list(call)
 
@@ -217,13 +227,21 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
         project = project or self.project
         return await self._unary(build.update_server_metadata(name, metadata, project, etag))
 
-    def watch_servers(self, project: str | None = None) -> AsyncGenerator[server_pb2.ServerChange, None]:
-        """Every ServerChange of the project, snapshot first; runs until closed or cancelled.
+    def watch_servers(
+        self,
+        project: str | None = None,
+        *,
+        filter: str = "",  # the API's name (AIP-160)
+        resume_token: str = "",
+    ) -> AsyncGenerator[server_pb2.ServerChange, None]:
+        """Every ServerChange of the project's servers matching `filter`, snapshot first (or,
+        given the `resume_token` of an earlier change or listing, only what changed since);
+        runs until closed or cancelled.
 
         No deadline. Close it with `contextlib.aclosing(...)` or by cancelling the task.
         """
         project = project or self.project
-        return self._watch(build.watch_servers(project), deadline=None)
+        return self._watch(build.watch_servers(project, filter, resume_token), deadline=None)
 
     async def wait_for_server(
         self,

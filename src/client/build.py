@@ -137,6 +137,8 @@ def list_servers(
     host: str | None = None,
     scaling_group: str | None = None,
     page_size: int | None = None,
+    filter: str = "",  # the API's name (AIP-160)
+    order_by: str = "",
 ) -> Listing[server_pb2.Server]:
     request = server_pb2.ListServersRequest(
         parent=project_name(project),
@@ -144,6 +146,8 @@ def list_servers(
         host=host_name(host) if host else "",
         scaling_group=scaling_group_name(scaling_group, project) if scaling_group else "",
         page_size=page_size or 0,
+        filter=filter,
+        order_by=order_by,
     )
     return Listing("servers", "ListServers", request, "servers", _Server)
 
@@ -186,9 +190,15 @@ def update_server_metadata(
     return Unary("servers", "UpdateServer", request, _Server)
 
 
-def watch_servers(project: str = DEFAULT_PROJECT) -> server_pb2.WatchServersRequest:
+def watch_servers(
+    project: str = DEFAULT_PROJECT,
+    filter: str = "",
+    resume_token: str = "",
+) -> server_pb2.WatchServersRequest:
     """The request for the WatchServers stream (streams are opened by the clients)."""
-    return server_pb2.WatchServersRequest(parent=project_name(project))
+    return server_pb2.WatchServersRequest(
+        parent=project_name(project), filter=filter, resume_token=resume_token
+    )
 
 
 # --- server groups ---------------------------------------------------------------------------

@@ -170,12 +170,22 @@ class Client(ScalingGroupCalls):
         host: str | None = None,
         scaling_group: str | None = None,
         page_size: int | None = None,
+        filter: str = "",  # the API's name (AIP-160)
+        order_by: str = "",
     ) -> Iterator[server_pb2.Server]:
         """Every server of the project (all pages), optionally filtered by state, host and
-        scaling group (the members of that group)."""
+        scaling group (the members of that group) and by an AIP-160 `filter` such as
+        `vm_state = ACTIVE AND metadata.env = prod AND name = "web-*"` (docs/api.md#filters),
+        in `order_by` ("name", "name desc", "create_time", "create_time desc")."""
         project = project or self.project
         call = build.list_servers(
-            project, vm_state=vm_state, host=host, scaling_group=scaling_group, page_size=page_size
+            project,
+            vm_state=vm_state,
+            host=host,
+            scaling_group=scaling_group,
+            page_size=page_size,
+            filter=filter,
+            order_by=order_by,
         )
         return self._list(call)
 
@@ -210,13 +220,21 @@ class Client(ScalingGroupCalls):
         project = project or self.project
         return self._unary(build.update_server_metadata(name, metadata, project, etag))
 
-    def watch_servers(self, project: str | None = None) -> Generator[server_pb2.ServerChange, None, None]:
-        """Every ServerChange of the project, snapshot first; runs until closed.
+    def watch_servers(
+        self,
+        project: str | None = None,
+        *,
+        filter: str = "",  # the API's name (AIP-160)
+        resume_token: str = "",
+    ) -> Generator[server_pb2.ServerChange, None, None]:
+        """Every ServerChange of the project's servers matching `filter`, snapshot first (or,
+        given the `resume_token` of an earlier change or listing, only what changed since);
+        runs until closed.
 
         No deadline. Stop it by breaking out of the loop and calling `.close()` on it.
         """
         project = project or self.project
-        return self._watch(build.watch_servers(project), deadline=None)
+        return self._watch(build.watch_servers(project, filter, resume_token), deadline=None)
 
     def wait_for_server(
         self,

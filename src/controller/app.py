@@ -40,6 +40,7 @@ from controller.services.command_expiry import CommandExpiry
 from controller.services.console import ConsoleRelay, ConsoleService
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
+from controller.services.listing import ServerListing
 from controller.services.load_view import LoadView
 from controller.services.metrics import MetricsService
 from controller.services.scaling_groups import ScalingGroupService
@@ -60,6 +61,7 @@ from controller.storage.scaling_groups import PgScalingGroupStore
 from controller.storage.scaling_rounds import PgAutoscalerStore
 from controller.storage.scheduling import PgSchedulingStore
 from controller.storage.server_groups import PgServerGroupStore
+from controller.storage.server_listing import PgServerListing
 from daemon import bus_topology, logs
 from daemon.bus_topology import declare_exchanges, declare_host_queue
 from daemon.supervision import exit_on_crash, supervise
@@ -225,7 +227,8 @@ async def _wire(
         ),
         s.heartbeats.policy(),
     )
-    feed = ServerChangeFeed(instances)
+    listing = ServerListing(PgServerListing(pool))
+    feed = ServerChangeFeed(listing)
     # The live load view (agents' metrics, smoothed); the scheduler reads load_view.fresh_cpu_utils(hosts).
     load_view = LoadView(
         stale_after_s=s.metrics.stale_after_s,
@@ -270,7 +273,9 @@ async def _wire(
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[MalformedRequests()])
     console = ConsoleService(instances, console_relay)
-    server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
+    server_pb2_grpc.add_ServerServiceServicer_to_server(
+        ServerApi(servers, feed, console, metrics, listing=listing), server
+    )
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
     image_pb2_grpc.add_ImageServiceServicer_to_server(ImageApi(images), server)
     host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts, metrics), server)

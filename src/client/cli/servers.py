@@ -15,9 +15,11 @@ from ..errors import Aborted
 from ..sync import Client
 from .context import State, parse_pairs, session, state_of
 from .output import SERVER_COLUMNS, print_data, print_table, server_row
+from .server_watch import watch
 from .wait import WAIT_TIMEOUT_HELP, show_server, wait_and_show
 
 app = typer.Typer(help="Create, inspect and drive servers.", no_args_is_help=True)
+app.command("watch")(watch)
 
 NameArg = Annotated[str, typer.Argument(help="Server id (e.g. web-1) or full resource name.")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Follow the server until it settles.")]
@@ -114,11 +116,31 @@ def list_(
     group: Annotated[
         str | None, typer.Option("--group", help="Only the members of this scaling group.")
     ] = None,
+    filter_: Annotated[
+        str,
+        typer.Option(
+            "--filter",
+            help="AIP-160 filter on vm_state, host, server_group, scaling_group, name and metadata.KEY, "
+            "e.g. 'vm_state = ACTIVE AND metadata.env = prod AND name = \"web-*\"'.",
+        ),
+    ] = "",
+    order_by: Annotated[
+        str, typer.Option("--order-by", help="name (default), 'name desc', create_time, 'create_time desc'.")
+    ] = "",
 ) -> None:
     """List the project's servers."""
     state = state_of(ctx)
     with session(ctx) as client:
-        servers = list(client.list_servers(state.project, vm_state=vm_state, host=host, scaling_group=group))
+        servers = list(
+            client.list_servers(
+                state.project,
+                vm_state=vm_state,
+                host=host,
+                scaling_group=group,
+                filter=filter_,
+                order_by=order_by,
+            )
+        )
     if state.structured:
         print_data(state, servers)
     else:

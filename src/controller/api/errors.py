@@ -55,6 +55,7 @@ _CODES: dict[type[errors.DomainError], tuple[grpc.StatusCode, int]] = {
     errors.NotFound: (grpc.StatusCode.NOT_FOUND, code_pb2.NOT_FOUND),
     errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, code_pb2.ALREADY_EXISTS),
     errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, code_pb2.FAILED_PRECONDITION),
+    errors.OutOfRange: (grpc.StatusCode.OUT_OF_RANGE, code_pb2.OUT_OF_RANGE),
     errors.EtagMismatch: (grpc.StatusCode.ABORTED, code_pb2.ABORTED),
     errors.Unavailable: (grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE),
     errors.DeadlineExceeded: (grpc.StatusCode.DEADLINE_EXCEEDED, code_pb2.DEADLINE_EXCEEDED),

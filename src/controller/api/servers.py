@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from uuid import UUID
 
 from controller.api import convert
 from controller.api.errors import Ctx, streaming, unary
-from controller.domain import names
+from controller.domain import resume_tokens, server_filter
 from controller.domain.errors import Unavailable
 from controller.domain.model import CommandOp, Instance
 from controller.services.console import ConsoleService
+from controller.services.listing import ListQuery, ServerListing
 from controller.services.metrics import MetricsService
 from controller.services.servers import CreateServer, ServerService
 from controller.services.watch import ServerChangeFeed, WatchInterrupted
@@ -24,8 +25,11 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
         feed: ServerChangeFeed,
         console: ConsoleService,
         metrics: MetricsService | None = None,
+        *,
+        listing: ServerListing,
     ) -> None:
         self._servers = servers
+        self._listing = listing
         self._feed = feed
         self._console = console
         self._metrics = metrics
@@ -71,15 +75,23 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
     async def ListServers(
         self, req: server_pb2.ListServersRequest, ctx: Ctx
     ) -> server_pb2.ListServersResponse:
-        page, token = await self._servers.list(
-            req.parent,
-            page_size=req.page_size,
-            page_token=req.page_token,
-            vm_state=convert.vm_state_filter(req.vm_state),
-            host=req.host,
-            scaling_group=req.scaling_group,
+        page = await self._listing.list(
+            ListQuery(
+                parent=req.parent,
+                page_size=req.page_size,
+                page_token=req.page_token,
+                filter=req.filter,
+                order_by=req.order_by,
+                vm_state=convert.vm_state_filter(req.vm_state),
+                host=req.host,
+                scaling_group=req.scaling_group,
+            )
         )
-        return server_pb2.ListServersResponse(servers=await self._with_load(page), next_page_token=token)
+        return server_pb2.ListServersResponse(
+            servers=await self._with_load(page.servers),
+            next_page_token=page.next_page_token,
+            resume_token=page.resume_token,
+        )
 
     async def _act(self, name: str, op: CommandOp, etag: str) -> server_pb2.Server:
         return convert.server(await self._servers.act(name, op, etag))
@@ -109,31 +121,88 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
     async def WatchServers(
         self, req: server_pb2.WatchServersRequest, ctx: Ctx
     ) -> AsyncIterator[server_pb2.ServerChange]:
-        project = names.parse_project(req.parent)
-        Change = server_pb2.ServerChange
-        # Subscribe before reading the snapshot, so no change falls between the two.
+        project, where = self._listing.watch_filter(req.parent, req.filter)
+        resume = self._listing.resume_point(req.resume_token, where) if req.resume_token else None
+        # Subscribe before the first read, so no change falls between the two.
         async with self._feed.subscribe(project) as sub:
-            # The newest version sent of each server: the feed may hand over a row it read
-            # before the snapshot did (a change notified earlier, fetched while the snapshot
-            # was read), and a watcher must never see a server go back in time.
-            sent: dict[UUID, int] = {}
-            token = ""
-            while True:
-                page, token = await self._servers.list(
-                    req.parent, page_size=1000, page_token=token, vm_state=None, host=""
-                )
-                for inst in page:
-                    sent[inst.uid] = inst.version
-                    yield Change(kind=Change.KIND_INITIAL, server=convert.server(inst))
-                if not token:
-                    break
-            yield Change(kind=Change.KIND_SYNCED)
+            view = WatchView(where, resumed=resume is not None)
+            if resume is None:
+                async for change in self._snapshot(project, view):
+                    yield change
+            else:
+                async for change in self._since(project, resume.snapshot, view):
+                    yield change
             while True:
                 try:
-                    inst = await sub.next()
+                    batch = await sub.next()
                 except WatchInterrupted as exc:
                     raise Unavailable(str(exc)) from exc
-                if inst.version <= sent.get(inst.uid, -1):
-                    continue
-                sent[inst.uid] = inst.version
-                yield Change(kind=Change.KIND_CHANGED, server=convert.server(inst))
+                for change in self._changes(view, batch.servers, batch.start, batch.end):
+                    yield change
+
+    async def _snapshot(self, project: str, view: WatchView) -> AsyncIterator[server_pb2.ServerChange]:
+        """The matching servers now (INITIAL…), then SYNCED with the first page's snapshot."""
+        page, snapshot = await self._listing.first_page(project, view.where, WATCH_PAGE)
+        while True:
+            for inst in page:
+                view.saw(inst)
+                yield Change(kind=Change.KIND_INITIAL, server=convert.server(inst))
+            if len(page) < WATCH_PAGE:
+                break
+            page = await self._listing.next_page(project, view.where, page[-1].server_id, WATCH_PAGE)
+        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(snapshot, view.where))
+
+    async def _since(
+        self, project: str, snapshot: str, view: WatchView
+    ) -> AsyncIterator[server_pb2.ServerChange]:
+        """What changed since the resume point, then SYNCED with the snapshot it was read at."""
+        async with self._listing.changes_since(project, snapshot) as changes:
+            if changes.future:
+                raise resume_tokens.too_old("it is not a point of this database's history")
+            async for page in changes.pages:
+                for change in self._changes(view, page, snapshot, None):
+                    yield change
+            end = changes.snapshot
+        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(end, view.where))
+
+    def _changes(
+        self, view: WatchView, servers: Sequence[Instance], start: str, end: str | None
+    ) -> Iterator[server_pb2.ServerChange]:
+        """The changes to send; each carries the point to resume from after it: the batch's
+        start until its last change, which carries its end."""
+        out = [(kind, inst) for inst in servers if (kind := view.change(inst)) is not None]
+        token = self._listing.token(start, view.where)
+        for i, (kind, inst) in enumerate(out):
+            if end is not None and i == len(out) - 1:
+                token = self._listing.token(end, view.where)
+            yield Change(kind=kind, server=convert.server(inst), resume_token=token)
+
+
+WATCH_PAGE = 1000
+Change = server_pb2.ServerChange
+
+
+class WatchView:
+    """What one watcher has been sent: the newest version of each server (a watcher never sees
+    a server go back in time: a batch may carry a row older than one already sent) and whether
+    the client holds it (it matched the filter when last sent). After a resume the watcher does
+    not know what the client holds, so a change that does not match is sent as REMOVED."""
+
+    def __init__(self, where: server_filter.Expr, *, resumed: bool) -> None:
+        self.where = where
+        self._filtered = where != server_filter.EVERYTHING
+        self._resumed = resumed
+        self._sent: dict[UUID, tuple[int, bool]] = {}  # uid → (version, held by the client)
+
+    def saw(self, inst: Instance) -> None:
+        self._sent[inst.uid] = (inst.version, True)
+
+    def change(self, inst: Instance) -> server_pb2.ServerChange.Kind | None:
+        version, held = self._sent.get(inst.uid, (-1, self._resumed))
+        if inst.version <= version:
+            return None
+        match = not self._filtered or server_filter.matches(self.where, inst)
+        self._sent[inst.uid] = (inst.version, match)
+        if match:
+            return Change.KIND_CHANGED
+        return Change.KIND_REMOVED if held else None

@@ -60,6 +60,12 @@ class FailedPrecondition(DomainError):
     reason = "FAILED_PRECONDITION"
 
 
+class OutOfRange(DomainError):
+    """Asked for something past what is kept (a watch resume point too old to resume from)."""
+
+    reason = "OUT_OF_RANGE"
+
+
 class EtagMismatch(DomainError):
     """The caller's etag is stale: re-read the resource and retry (gRPC ABORTED)."""
 

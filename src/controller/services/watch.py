@@ -1,4 +1,12 @@
-"""WatchServers fan-out: instance changes (from NOTIFY on any replica) to subscribers."""
+"""WatchServers fan-out: what changed in a project (woken by NOTIFY on any replica), read as
+"changed since the last snapshot" (migration 0014) and handed to each subscriber with the
+snapshots before and after, which are the resume points of the changes it sends.
+
+The NOTIFY only says which project changed; what changed is read from the table by snapshot,
+so a change is never missed between two reads, whatever order transactions commit in (the
+uids a NOTIFY carries arrive in commit order, but a row re-read by uid can already hold a later
+change than the snapshot it was read at knows of).
+"""
 
 from __future__ import annotations
 
@@ -6,26 +14,35 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from uuid import UUID
+from dataclasses import dataclass
 
 import structlog
 
 from controller.domain.model import Instance
-from controller.services.ports import InstanceStore
+from controller.services.listing import ServerListing
 
 log = structlog.get_logger(__name__)
 
 
 class WatchInterrupted(Exception):
-    """The feed may have missed changes; the watcher must start over."""
+    """The feed may have missed changes; the watcher must start over (or resume)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The servers of a project changed after snapshot `start` and seen by `end`."""
+
+    start: str
+    end: str
+    servers: list[Instance]
 
 
 class Subscription:
     def __init__(self, project: str, max_backlog: int) -> None:
         self.project = project
-        self._queue: asyncio.Queue[Instance | Exception] = asyncio.Queue(max_backlog)
+        self._queue: asyncio.Queue[Batch | Exception] = asyncio.Queue(max_backlog)
 
-    def offer(self, item: Instance | Exception) -> bool:
+    def offer(self, item: Batch | Exception) -> bool:
         try:
             self._queue.put_nowait(item)
             return True
@@ -35,9 +52,11 @@ class Subscription:
     def overflow(self) -> None:
         """Make room for one last item: the error that ends this watcher."""
         self._queue.get_nowait()
-        self._queue.put_nowait(WatchInterrupted("watcher fell behind: watch again"))
+        self._queue.put_nowait(
+            WatchInterrupted("watcher fell behind: watch again from its last resume_token")
+        )
 
-    async def next(self) -> Instance:
+    async def next(self) -> Batch:
         item = await self._queue.get()
         if isinstance(item, Exception):
             raise item
@@ -45,46 +64,68 @@ class Subscription:
 
 
 class ServerChangeFeed:
-    def __init__(self, instances: InstanceStore, *, max_backlog: int = 10_000) -> None:
-        self._instances = instances
-        self._max_backlog = max_backlog
+    def __init__(self, listing: ServerListing, *, max_backlog: int = 1000) -> None:
+        self._listing = listing
+        self._max_backlog = max_backlog  # batches
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._pending: set[UUID] = set()
+        self._cursor: dict[str, str] = {}  # project → the snapshot its last read was made at
+        self._pending: set[str] = set()
         self._wake = asyncio.Event()
 
     def notified(self, payload: str) -> None:
-        """NOTIFY payload: "<project> <uid>,<uid>,..." (one per statement and project, in
-        chunks: migration 0007). Only projects someone watches are fetched."""
-        project, _, uids = payload.partition(" ")
+        """NOTIFY payload: "<project> <uid>,<uid>,..." (migration 0007). Only projects someone
+        watches are read."""
+        project, _, _ = payload.partition(" ")
         if self._subs.get(project):
-            self._pending.update(UUID(u) for u in uids.split(",") if u)
+            self._pending.add(project)
             self._wake.set()
 
     def interrupted(self) -> None:
         for subs in self._subs.values():
             for sub in subs:
-                sub.offer(WatchInterrupted("change feed interrupted: watch again"))
+                sub.offer(WatchInterrupted("change feed interrupted: watch again from the last resume_token"))
 
     @asynccontextmanager
     async def subscribe(self, project: str) -> AsyncIterator[Subscription]:
+        """Subscribe before reading what to send first: the feed's cursor is then no later
+        than that read, so every later change reaches the subscriber (some twice)."""
         sub = Subscription(project, self._max_backlog)
         self._subs[project].add(sub)
         try:
+            if project not in self._cursor:
+                snapshot = await self._listing.snapshot()
+                self._cursor.setdefault(project, snapshot)
             yield sub
         finally:
             self._subs[project].discard(sub)
             if not self._subs[project]:
                 del self._subs[project]
+                self._cursor.pop(project, None)
 
     async def run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            uids, self._pending = list(self._pending), set()
-            # One query for every change that arrived meanwhile.
-            for inst in await self._instances.get_many(uids):
-                for sub in list(self._subs.get(inst.project, ())):
-                    if not sub.offer(inst):
-                        log.warning("watch.backlog_full", project=inst.project)
-                        self._subs[inst.project].discard(sub)
-                        sub.overflow()
+            projects, self._pending = self._pending, set()
+            for project in projects:
+                await self._read(project)
+
+    async def _read(self, project: str) -> None:
+        start = self._cursor.get(project)
+        if start is None:  # nobody watches it any more
+            return
+        servers: list[Instance] = []
+        async with self._listing.changes_since(project, start) as changes:
+            async for page in changes.pages:
+                servers.extend(page)
+            end = changes.snapshot
+        if project in self._cursor:
+            self._cursor[project] = end
+        if not servers:
+            return
+        batch = Batch(start, end, servers)
+        for sub in list(self._subs.get(project, ())):
+            if not sub.offer(batch):
+                log.warning("watch.backlog_full", project=project)
+                self._subs[project].discard(sub)
+                sub.overflow()

@@ -114,28 +114,34 @@ class GetServerRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListServersRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token", "vm_state", "host", "scaling_group")
+    __slots__ = ("parent", "page_size", "page_token", "vm_state", "host", "scaling_group", "filter", "order_by")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VM_STATE_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     SCALING_GROUP_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
     vm_state: _common_pb2.VmState
     host: str
     scaling_group: str
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., host: _Optional[str] = ..., scaling_group: _Optional[str] = ...) -> None: ...
+    filter: str
+    order_by: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., host: _Optional[str] = ..., scaling_group: _Optional[str] = ..., filter: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
 
 class ListServersResponse(_message.Message):
-    __slots__ = ("servers", "next_page_token")
+    __slots__ = ("servers", "next_page_token", "resume_token")
     SERVERS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     servers: _containers.RepeatedCompositeFieldContainer[Server]
     next_page_token: str
-    def __init__(self, servers: _Optional[_Iterable[_Union[Server, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, servers: _Optional[_Iterable[_Union[Server, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class DeleteServerRequest(_message.Message):
     __slots__ = ("name", "etag")
@@ -194,25 +200,33 @@ class ConsoleLog(_message.Message):
     def __init__(self, text: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...
 
 class WatchServersRequest(_message.Message):
-    __slots__ = ("parent",)
+    __slots__ = ("parent", "filter", "resume_token")
     PARENT_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     parent: str
-    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+    filter: str
+    resume_token: str
+    def __init__(self, parent: _Optional[str] = ..., filter: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class ServerChange(_message.Message):
-    __slots__ = ("kind", "server")
+    __slots__ = ("kind", "server", "resume_token")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[ServerChange.Kind]
         KIND_INITIAL: _ClassVar[ServerChange.Kind]
         KIND_SYNCED: _ClassVar[ServerChange.Kind]
         KIND_CHANGED: _ClassVar[ServerChange.Kind]
+        KIND_REMOVED: _ClassVar[ServerChange.Kind]
     KIND_UNSPECIFIED: ServerChange.Kind
     KIND_INITIAL: ServerChange.Kind
     KIND_SYNCED: ServerChange.Kind
     KIND_CHANGED: ServerChange.Kind
+    KIND_REMOVED: ServerChange.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     kind: ServerChange.Kind
     server: Server
-    def __init__(self, kind: _Optional[_Union[ServerChange.Kind, str]] = ..., server: _Optional[_Union[Server, _Mapping]] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, kind: _Optional[_Union[ServerChange.Kind, str]] = ..., server: _Optional[_Union[Server, _Mapping]] = ..., resume_token: _Optional[str] = ...) -> None: ...
