@@ -74,6 +74,13 @@ def create(
         typer.Option("--ramdisk-image", "--ramdisk", help="Boot this initramfs (ari), not the image's."),
     ] = None,
     kernel_args: Annotated[str, typer.Option("--kernel-args", help="Kernel command line.")] = "",
+    host_failure_policy: Annotated[
+        str,
+        typer.Option(
+            "--host-failure-policy",
+            help="When its host stays DOWN: none (marked) or evacuate (rebuilt on another host).",
+        ),
+    ] = "none",
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
@@ -93,6 +100,7 @@ def create(
             kernel_image=kernel,
             ramdisk_image=ramdisk,
             kernel_args=kernel_args,
+            host_failure_policy=host_failure_policy,
         )
         _finish(
             client, state, server, wait=wait, expect=common_pb2.VM_STATE_ACTIVE, wait_timeout=wait_timeout

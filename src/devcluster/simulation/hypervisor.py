@@ -41,6 +41,7 @@ class SimulatedDomain:
     memory_mib: int
     disk_gib: int
     power: PowerState
+    generation: int = 0  # the placement generation it was spawned with (fencing)
 
 
 class SimulatedHypervisor:
@@ -99,6 +100,10 @@ class SimulatedHypervisor:
         d = self.domains.get(_canonical(instance_uid))
         return PowerState.MISSING if d is None else d.power
 
+    async def generation(self, instance_uid: str) -> int:
+        d = self.domains.get(_canonical(instance_uid))
+        return 0 if d is None else d.generation
+
     # -- operations (idempotent, as at-least-once delivery needs) ------------------------------
 
     async def spawn(self, spec: DomainSpec) -> None:
@@ -113,6 +118,7 @@ class SimulatedHypervisor:
                 memory_mib=spec.memory_mib,
                 disk_gib=spec.disk_gib,
                 power=PowerState.RUNNING,
+                generation=spec.generation,
             )
         else:
             d.power = PowerState.RUNNING
@@ -195,6 +201,7 @@ class SimulatedHypervisor:
             persistent=True,
             vcpus=d.vcpus,
             memory_mib=d.memory_mib,
+            generation=d.generation,
         )
 
 
