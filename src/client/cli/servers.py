@@ -257,3 +257,16 @@ def set_meta(
                 if attempt == 3:  # somebody else keeps changing it: say so
                     raise
         show_server(state, updated)
+
+
+@app.command("set-host-failure-policy")
+def set_host_failure_policy(
+    ctx: typer.Context,
+    name: NameArg,
+    policy: Annotated[str, typer.Argument(help="none (marked) or evacuate (rebuilt on another host).")],
+) -> None:
+    """What happens to a server once its host has been DOWN past the controller's
+    --host-failure-grace: none (its fault and power state say so) or evacuate (rebuilt elsewhere)."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        show_server(state, client.set_host_failure_policy(name, policy, state.project))
