@@ -6,6 +6,11 @@ message stays unacknowledged and RabbitMQ delivers it again later.
 
 A task's command older than the expiry the controller gave at registration is not carried out
 but reported expired (the controller's side of it: controller.domain.expiry).
+
+Fencing (docs/decisions/0012-host-failure-and-fencing.md): a command carries its server's
+placement generation, a spawn records it in the domain. A command older than the domain it
+finds is refused (it was sent before the server was rebuilt elsewhere and came back here); a
+spawn newer than the domain replaces it (a stale copy left from an earlier placement).
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ def parse_command(body: bytes) -> Command:
         metadata=dict(message.metadata),
         boot=_boot_request(message),
         issued_at=message.issued_at.seconds + message.issued_at.nanos / 1e9,
+        generation=max(0, message.generation),
     )
 
 
@@ -106,6 +112,17 @@ async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | 
     """Fetch what the domain boots (QEMU hosts, and only when the domain does not exist yet:
     a redelivered spawn must not download anything), then define and start it."""
     boot = None
+    found = await hypervisor.generation(command.instance_uid)
+    if 0 < found < command.generation:
+        # A copy from an earlier placement of this server (it was evacuated and has come back):
+        # never started again, replaced.
+        log.warning(
+            "command.stale_domain_replaced",
+            instance_uid=command.instance_uid,
+            domain_generation=found,
+            generation=command.generation,
+        )
+        await hypervisor.delete(command.instance_uid)
     if (
         images is not None
         and command.boot is not None
@@ -123,6 +140,7 @@ async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | 
                 image=command.image,
                 metadata=command.metadata,
                 boot=boot,
+                generation=command.generation,
             )
         )
     finally:
@@ -144,6 +162,7 @@ async def execute(
     """
     uid = command.instance_uid
     try:
+        await _check_generation(hypervisor, command)
         if command.op is Op.SPAWN:
             await _spawn(hypervisor, command, images)
             if metadata_listener is not None:
@@ -189,6 +208,25 @@ async def execute(
         power_state=state,
         failure=failure,
     )
+
+
+class StaleCommand(HypervisorError):
+    """The command is older than the domain it would act on (fencing)."""
+
+
+async def _check_generation(hypervisor: Hypervisor, command: Command) -> None:
+    """Refuse a command of an older placement than the domain's: it was sent before the
+    server was rebuilt elsewhere, and acting on it could start a copy or remove the current
+    one. A command or a domain without a generation (older controllers, older domains) is
+    never refused."""
+    if command.generation <= 0 or not command.instance_uid:
+        return
+    found = await hypervisor.generation(command.instance_uid)
+    if found > command.generation:
+        raise StaleCommand(
+            f"stale command: generation {command.generation} is older than the domain's"
+            f" {found} (the server was placed again since): not carried out"
+        )
 
 
 # The commands a server's task waits on; UPDATE_METADATA carries no task (and the whole of the

@@ -59,7 +59,9 @@ def report_to_proto(result: CommandResult) -> agent_pb2.CommandReport:
 
 def domain_status_to_proto(domain: DomainInfo) -> agent_pb2.DomainStatus:
     return agent_pb2.DomainStatus(
-        instance_uid=domain.uuid, power_state=power_state_to_proto(domain.power_state)
+        instance_uid=domain.uuid,
+        power_state=power_state_to_proto(domain.power_state),
+        generation=domain.generation,
     )
 
 

@@ -61,6 +61,7 @@ class Command:
     metadata: Mapping[str, str] = field(default_factory=dict)
     boot: BootRequest | None = None  # SPAWN: what to boot (QEMU hosts; test hosts ignore it)
     issued_at: float = 0.0  # seconds since the epoch, as the controller stamped it; 0: unknown
+    generation: int = 0  # the server's placement generation (fencing); 0: unknown, never refused
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,7 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
         kernel_image: str | None = None,
         ramdisk_image: str | None = None,
         kernel_args: str = "",
+        host_failure_policy: int | str = 0,
     ) -> server_pb2.Server:
         """`availability_zone`: only hosts of that zone; `server_group`: join that group (its
         id or full name) so its policy (affinity, anti-affinity…) decides the host;
@@ -162,6 +163,7 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
                 kernel_image=kernel_image,
                 ramdisk_image=ramdisk_image,
                 kernel_args=kernel_args,
+                host_failure_policy=host_failure_policy,
             )
         )
 
@@ -336,6 +338,19 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
 
     async def get_host(self, name: str) -> host_pb2.Host:
         return await self._unary(build.get_host(name))
+
+    async def evacuate_host(self, name: str) -> host_pb2.EvacuateHostResponse:
+        """Rebuild the servers of a DOWN host elsewhere; the response names them, and those left
+        (with why)."""
+        return await self._unary(build.evacuate_host(name))
+
+    async def set_host_failure_policy(
+        self, name: str, policy: int | str, project: str | None = None, etag: str = ""
+    ) -> server_pb2.Server:
+        """What happens to the server when its host stays DOWN: NONE (marked) or EVACUATE
+        (marked and rebuilt elsewhere)."""
+        project = project or self.project
+        return await self._unary(build.set_host_failure_policy(name, policy, project, etag))
 
     async def enable_host(self, name: str, etag: str = "") -> host_pb2.Host:
         return await self._unary(build.enable_host(name, etag))

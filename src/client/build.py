@@ -105,8 +105,10 @@ def create_server(
     kernel_image: str | None = None,
     ramdisk_image: str | None = None,
     kernel_args: str = "",
+    host_failure_policy: int | str = 0,
 ) -> Unary[server_pb2.Server]:
     server = server_pb2.Server(
+        host_failure_policy=host_failure_policy_value(host_failure_policy),
         flavor=flavor_name(flavor),
         image=image_name(image),
         metadata=dict(metadata or {}),
@@ -186,6 +188,33 @@ def update_server_metadata(
     request = server_pb2.UpdateServerRequest(
         server=server_pb2.Server(name=server_name(name, project), metadata=dict(metadata), etag=etag),
         update_mask=field_mask_pb2.FieldMask(paths=["metadata"]),
+    )
+    return Unary("servers", "UpdateServer", request, _Server)
+
+
+def host_failure_policy_value(policy: int | str) -> server_pb2.HostFailurePolicy:
+    """A HostFailurePolicy from its number or name ("evacuate", "NONE", …)."""
+    if isinstance(policy, int):
+        return cast(server_pb2.HostFailurePolicy, policy)
+    value = enum_names.number(server_pb2.HostFailurePolicy.DESCRIPTOR, policy)
+    if value is None:
+        choices = ", ".join(enum_names.short_names(server_pb2.HostFailurePolicy.DESCRIPTOR))
+        raise InvalidArgument(
+            f"unknown host failure policy {policy!r} (expected one of {choices})",
+            field_violations=[("server.host_failure_policy", f"must be one of {choices}")],
+        )
+    return cast(server_pb2.HostFailurePolicy, value)
+
+
+def set_host_failure_policy(
+    name: str, policy: int | str, project: str = DEFAULT_PROJECT, etag: str = ""
+) -> Unary[server_pb2.Server]:
+    """UpdateServer changing what happens to the server when its host fails (NONE, EVACUATE)."""
+    request = server_pb2.UpdateServerRequest(
+        server=server_pb2.Server(
+            name=server_name(name, project), host_failure_policy=host_failure_policy_value(policy), etag=etag
+        ),
+        update_mask=field_mask_pb2.FieldMask(paths=["host_failure_policy"]),
     )
     return Unary("servers", "UpdateServer", request, _Server)
 
@@ -352,6 +381,11 @@ def enable_host(name: str, etag: str = "") -> Unary[host_pb2.Host]:
 def disable_host(name: str, reason: str = "", etag: str = "") -> Unary[host_pb2.Host]:
     request = host_pb2.DisableHostRequest(name=host_name(name), reason=reason, etag=etag)
     return Unary("hosts", "DisableHost", request, host_pb2.Host)
+
+
+def evacuate_host(name: str) -> Unary[host_pb2.EvacuateHostResponse]:
+    request = host_pb2.EvacuateHostRequest(name=host_name(name))
+    return Unary("hosts", "EvacuateHost", request, host_pb2.EvacuateHostResponse)
 
 
 def watch_host_metrics(

@@ -136,6 +136,7 @@ class Client(ScalingGroupCalls):
         kernel_image: str | None = None,
         ramdisk_image: str | None = None,
         kernel_args: str = "",
+        host_failure_policy: int | str = 0,
     ) -> server_pb2.Server:
         """`availability_zone`: only hosts of that zone; `server_group`: join that group (its
         id or full name) so its policy (affinity, anti-affinity…) decides the host;
@@ -155,6 +156,7 @@ class Client(ScalingGroupCalls):
                 kernel_image=kernel_image,
                 ramdisk_image=ramdisk_image,
                 kernel_args=kernel_args,
+                host_failure_policy=host_failure_policy,
             )
         )
 
@@ -455,6 +457,19 @@ class Client(ScalingGroupCalls):
 
     def get_host(self, name: str) -> host_pb2.Host:
         return self._unary(build.get_host(name))
+
+    def evacuate_host(self, name: str) -> host_pb2.EvacuateHostResponse:
+        """Rebuild the servers of a DOWN host elsewhere; the response names them, and those left
+        (with why)."""
+        return self._unary(build.evacuate_host(name))
+
+    def set_host_failure_policy(
+        self, name: str, policy: int | str, project: str | None = None, etag: str = ""
+    ) -> server_pb2.Server:
+        """What happens to the server when its host stays DOWN: NONE (marked) or EVACUATE
+        (marked and rebuilt elsewhere)."""
+        project = project or self.project
+        return self._unary(build.set_host_failure_policy(name, policy, project, etag))
 
     def enable_host(self, name: str, etag: str = "") -> host_pb2.Host:
         return self._unary(build.enable_host(name, etag))

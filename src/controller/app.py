@@ -38,6 +38,7 @@ from controller.services.autoscaler import Autoscaler
 from controller.services.catalog import CatalogService
 from controller.services.command_expiry import CommandExpiry
 from controller.services.console import ConsoleRelay, ConsoleService
+from controller.services.host_failure import HostFailures
 from controller.services.hosts import AllocationRatios, HostService
 from controller.services.images import ImageService
 from controller.services.listing import ServerListing
@@ -50,6 +51,7 @@ from controller.services.watch import ServerChangeFeed
 from controller.settings import ControllerSettings
 from controller.storage import database, upkeep
 from controller.storage.catalog import PgCatalogStore
+from controller.storage.host_failure import PgHostFailureStore
 from controller.storage.hosts import PgHostStore
 from controller.storage.image_store import FileImageStore
 from controller.storage.image_uploads import PgImageUploads
@@ -278,7 +280,8 @@ async def _wire(
     )
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
     image_pb2_grpc.add_ImageServiceServicer_to_server(ImageApi(images), server)
-    host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts, metrics), server)
+    host_failures = HostFailures(PgHostFailureStore(pool), instances, s.host_failure.grace_s)
+    host_pb2_grpc.add_HostServiceServicer_to_server(HostApi(hosts, metrics, host_failures), server)
     server_group_pb2_grpc.add_ServerGroupServiceServicer_to_server(
         ServerGroupApi(ServerGroupService(server_groups)), server
     )
@@ -327,6 +330,10 @@ async def _wire(
         expiry = CommandExpiry(instances, s.commands.expiry_s)
         loops["command-expiry"] = lambda: lead(
             s.database.url, Role.COMMAND_EXPIRY, lambda _conn: expiry.run()
+        )
+    if s.host_failure.grace_s > 0:
+        loops["host-failure"] = lambda: lead(
+            s.database.url, Role.HOST_FAILURE, lambda _conn: host_failures.run()
         )
     if board is not None:
         loops["scheduler-heartbeat-window"] = functools.partial(

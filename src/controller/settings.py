@@ -207,6 +207,19 @@ class CommandSettings(Group):
     )
 
 
+class HostFailureSettings(Group):
+    """Host failure: what happens to the servers of a host that stays DOWN."""
+
+    grace_s: float = setting(
+        300.0,
+        ge=0,
+        name="host-failure-grace",
+        help="time a host may stay DOWN before each of its servers is marked (fault, power state"
+        " unknown, instance.host_down) and those whose host_failure_policy is EVACUATE are rebuilt"
+        " on other hosts; 0: never (EvacuateHost still evacuates a DOWN host)",
+    )
+
+
 class SchedulerSettings(Group):
     """Scheduler: where it runs and how it reads."""
 
@@ -321,6 +334,7 @@ class ControllerSettings(DaemonSettings):
     heartbeats: ControllerHeartbeatSettings = Field(default_factory=ControllerHeartbeatSettings)
     metrics: ControllerMetricsSettings = Field(default_factory=ControllerMetricsSettings)
     commands: CommandSettings = Field(default_factory=CommandSettings)
+    host_failure: HostFailureSettings = Field(default_factory=HostFailureSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     placement: PlacementSettings = Field(default_factory=PlacementSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)

@@ -168,6 +168,25 @@ async def test_duplicate_names(api: AsyncClient) -> None:
     await api.delete_server(server.name)
 
 
+async def test_host_failure_policy_and_evacuation(api: AsyncClient) -> None:
+    await expect(
+        IA,
+        api.create_server("x-policy", flavor="m1.tiny", image="cirros", host_failure_policy=99),
+        field="server.host_failure_policy",
+        says="HOST_FAILURE_POLICY_EVACUATE",
+    )
+    server = await active_server(api, f"policy-{uuid.uuid4().hex[:6]}")
+    assert server.host_failure_policy == server_pb2.HOST_FAILURE_POLICY_NONE and server.generation == 1
+    await expect(IA, api.set_host_failure_policy(server.name, 99), field="server.host_failure_policy")
+    updated = await api.set_host_failure_policy(server.name, "evacuate")
+    assert updated.host_failure_policy == server_pb2.HOST_FAILURE_POLICY_EVACUATE
+    assert updated.metadata == server.metadata and int(updated.etag) == int(server.etag) + 1
+    await expect(FP, api.evacuate_host(server.host), says="is UP")
+    await expect(NF, api.evacuate_host("hosts/no-such-host"))
+    await expect(IA, api.evacuate_host("hosts/Bad Host"))
+    await api.delete_server(server.name)
+
+
 # ---- scaling groups --------------------------------------------------------------------------
 
 

@@ -87,6 +87,7 @@ class DomainSpec:
     image: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
     boot: BootFiles | None = None  # None on the test driver (nothing to boot)
+    generation: int = 0  # the server's placement generation (fencing); 0: none recorded
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class DomainInfo:
     persistent: bool
     vcpus: int
     memory_mib: int
+    generation: int = 0  # the placement generation recorded with the domain; 0: none
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,11 @@ class Hypervisor(Protocol):
         metadata items); a missing domain is success (there is nothing to update)."""
 
     async def power_state(self, instance_uid: str) -> PowerState: ...
+
+    async def generation(self, instance_uid: str) -> int:
+        """The placement generation the domain was spawned with (fencing); 0 when there is no
+        domain or it records none (defined before generations were)."""
+        ...
 
     def domain_changes(self) -> AsyncIterator[DomainChange]:
         """Changes the hypervisor reported on its own, for one consumer, until close()."""

@@ -23,9 +23,14 @@ METADATA_PREFIX = "oc"
 # must not report or touch each other's domains.
 OWNER_NAMESPACE = "https://overcast.dev/xmlns/libvirt/owner/1"
 OWNER_PREFIX = "ocowner"
+# The server's placement generation (fencing: the agent refuses commands older than it), in
+# an element of its own for the same reason as the owner.
+GENERATION_NAMESPACE = "https://overcast.dev/xmlns/libvirt/generation/1"
+GENERATION_PREFIX = "ocgeneration"
 
 ET.register_namespace(METADATA_PREFIX, METADATA_NAMESPACE)
 ET.register_namespace(OWNER_PREFIX, OWNER_NAMESPACE)
+ET.register_namespace(GENERATION_PREFIX, GENERATION_NAMESPACE)
 
 
 def _q(tag: str) -> str:
@@ -70,6 +75,8 @@ def build_domain_xml(
     metadata.append(build_metadata(spec))
     if owner:
         ET.SubElement(metadata, f"{{{OWNER_NAMESPACE}}}owner").text = owner
+    if spec.generation > 0:
+        ET.SubElement(metadata, f"{{{GENERATION_NAMESPACE}}}generation").text = str(spec.generation)
     ET.SubElement(domain, "memory", {"unit": "MiB"}).text = str(spec.memory_mib)
     ET.SubElement(domain, "vcpu").text = str(spec.vcpus)
     os_el = ET.SubElement(domain, "os")
@@ -169,3 +176,12 @@ def owner_from_metadata(metadata_xml: str) -> str | None:
     except ET.ParseError:
         return None
     return (root.text or "").strip()
+
+
+def generation_from_metadata(metadata_xml: str) -> int:
+    """The generation in what libvirt's metadata(ELEMENT, GENERATION_NAMESPACE) returns (0:
+    unreadable)."""
+    try:
+        return max(0, int((ET.fromstring(metadata_xml).text or "").strip()))
+    except (ET.ParseError, ValueError):
+        return 0

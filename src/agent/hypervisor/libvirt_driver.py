@@ -12,6 +12,7 @@ with its owner id and neither lists, reports nor touches the others'.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -31,10 +32,12 @@ from agent.hypervisor.base import (
     is_managed_name,
 )
 from agent.hypervisor.domain_xml import (
+    GENERATION_NAMESPACE,
     METADATA_NAMESPACE,
     METADATA_PREFIX,
     OWNER_NAMESPACE,
     build_domain_xml,
+    generation_from_metadata,
     metadata_element_xml,
     owner_from_metadata,
 )
@@ -184,6 +187,16 @@ class LibvirtHypervisor:
                 return None
             raise
 
+    def _generation_of(self, dom: libvirt.virDomain) -> int:
+        try:
+            return generation_from_metadata(
+                dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, GENERATION_NAMESPACE)
+            )
+        except libvirt.libvirtError as exc:
+            if error_code(exc) == libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                return 0
+            raise
+
     def _is_ours(self, dom: libvirt.virDomain) -> bool:
         if not is_managed_name(dom.name()):
             return False
@@ -248,6 +261,7 @@ class LibvirtHypervisor:
                         persistent=bool(dom.isPersistent()),
                         vcpus=int(vcpus),
                         memory_mib=int(max_mem_kib) // KIB_PER_MIB,
+                        generation=self._generation_of(dom),
                     )
                 )
             except libvirt.libvirtError as exc:
@@ -281,6 +295,18 @@ class LibvirtHypervisor:
     async def power_state(self, instance_uid: str) -> PowerState:
         return await self._call(self._power_state_sync, canonical_uid(instance_uid))
 
+    def _domain_generation_sync(self, instance_uid: str) -> int:
+        try:
+            dom = self._lookup(instance_uid)
+            return 0 if dom is None else self._generation_of(dom)
+        except libvirt.libvirtError as exc:
+            if error_code(exc) == libvirt.VIR_ERR_NO_DOMAIN:
+                return 0
+            raise
+
+    async def generation(self, instance_uid: str) -> int:
+        return await self._call(self._domain_generation_sync, canonical_uid(instance_uid))
+
     # -- actions ----------------------------------------------------------------------------
 
     def _spawn_sync(self, spec: DomainSpec) -> None:
@@ -310,16 +336,7 @@ class LibvirtHypervisor:
                 f"invalid spec: vcpus={spec.vcpus} memory_mib={spec.memory_mib} (both must be >= 1)"
             )
         if uid != spec.instance_uid:
-            spec = DomainSpec(
-                instance_uid=uid,
-                instance_name=spec.instance_name,
-                vcpus=spec.vcpus,
-                memory_mib=spec.memory_mib,
-                disk_gib=spec.disk_gib,
-                image=spec.image,
-                metadata=spec.metadata,
-                boot=spec.boot,
-            )
+            spec = dataclasses.replace(spec, instance_uid=uid)
         await self._call(self._spawn_sync, spec)
 
     def _start_sync(self, instance_uid: str) -> None:

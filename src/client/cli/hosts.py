@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import sys
+import time
+from typing import Annotated, TextIO
 
 import typer
 from google.protobuf import json_format
 
-from overcast.v1 import host_pb2
+from overcast.v1 import common_pb2, host_pb2, server_pb2
 
-from .context import State, session, state_of
+from ..errors import NotFound
+from ..names import host_name, short_id
+from ..sync import Client
+from .context import EXIT_ERROR, State, error, session, state_of
 from .output import (
     EMPTY,
     HOST_COLUMNS,
+    enum_label,
     host_row,
     load_markers,
     mib,
@@ -24,6 +30,7 @@ from .output import (
     short,
     timestamp_text,
 )
+from .wait import WAIT_TIMEOUT_HELP, ProgressLines
 
 app = typer.Typer(
     help="Inspect hypervisor hosts and take them in or out of scheduling.", no_args_is_help=True
@@ -77,6 +84,73 @@ def disable(
     state = state_of(ctx)
     with session(ctx) as client:
         _show(state, client.disable_host(name, reason))
+
+
+@app.command("evacuate")
+def evacuate(
+    ctx: typer.Context,
+    name: NameArg,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the evacuated servers until each is ACTIVE or in ERROR.")
+    ] = False,
+    wait_timeout: Annotated[float, typer.Option("--wait-timeout", help=WAIT_TIMEOUT_HELP)] = 600.0,
+) -> None:
+    """Rebuild the servers of a DOWN host on other hosts (evacuation). Its old copies are
+    removed when the host comes back. With --wait, one line per server state change."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        done = client.evacuate_host(name)
+        out = sys.stderr if state.structured else sys.stdout
+        if state.structured:
+            print_data(state, done)
+        else:
+            for server in done.servers:
+                print(f"evacuating {short_id(server)}", flush=True)
+            for skipped in done.skipped:
+                print(f"left {short_id(skipped.server)}: {skipped.reason}", flush=True)
+            if not done.servers and not done.skipped:
+                print(f"no servers on {short(host_name(name))}", flush=True)
+        if wait and done.servers:
+            failed = follow_servers(client, list(done.servers), out, timeout=wait_timeout)
+            if failed:
+                error(
+                    f"{len(failed)} of {len(done.servers)} servers did not become ACTIVE: {', '.join(failed)}"
+                )
+                raise typer.Exit(EXIT_ERROR)
+
+
+def follow_servers(client: Client, names: list[str], out: TextIO, *, timeout: float) -> list[str]:
+    """Poll each server until it is ACTIVE or in ERROR (or gone), one line per change (they
+    may be in several projects: one watch per project would not do). Returns those that did
+    not become ACTIVE, each with why."""
+    lines = {n: ProgressLines(n, out) for n in names}
+    pending = set(names)
+    failed: list[str] = []
+    deadline = time.monotonic() + timeout
+    while pending:
+        for n in sorted(pending):
+            try:
+                server: server_pb2.Server | None = client.get_server(n)
+            except NotFound:
+                server = None
+            lines[n](server)
+            if server is None:
+                failed.append(f"{short_id(n)} (deleted)")
+                pending.discard(n)
+            elif server.vm_state == common_pb2.VM_STATE_ERROR:
+                failed.append(f"{short_id(n)} ({server.fault})")
+                pending.discard(n)
+            elif server.vm_state == common_pb2.VM_STATE_ACTIVE and not server.task_state:
+                pending.discard(n)
+        if pending:
+            if time.monotonic() > deadline:
+                failed.extend(
+                    f"{short_id(n)} (still {enum_label(common_pb2.VmState, client.get_server(n).vm_state)})"
+                    for n in sorted(pending)
+                )
+                break
+            time.sleep(0.5)
+    return failed
 
 
 def metrics_lines(update: host_pb2.HostMetricsUpdate) -> list[str]:

@@ -76,6 +76,13 @@ def create(
         typer.Option("--ramdisk-image", "--ramdisk", help="Boot this initramfs (ari), not the image's."),
     ] = None,
     kernel_args: Annotated[str, typer.Option("--kernel-args", help="Kernel command line.")] = "",
+    host_failure_policy: Annotated[
+        str,
+        typer.Option(
+            "--host-failure-policy",
+            help="When its host stays DOWN: none (marked) or evacuate (rebuilt on another host).",
+        ),
+    ] = "none",
     wait: WaitOpt = False,
     wait_timeout: WaitTimeoutOpt = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
@@ -95,6 +102,7 @@ def create(
             kernel_image=kernel,
             ramdisk_image=ramdisk,
             kernel_args=kernel_args,
+            host_failure_policy=host_failure_policy,
         )
         _finish(
             client, state, server, wait=wait, expect=common_pb2.VM_STATE_ACTIVE, wait_timeout=wait_timeout
@@ -271,3 +279,16 @@ def set_meta(
                 if attempt == 3:  # somebody else keeps changing it: say so
                     raise
         show_server(state, updated)
+
+
+@app.command("set-host-failure-policy")
+def set_host_failure_policy(
+    ctx: typer.Context,
+    name: NameArg,
+    policy: Annotated[str, typer.Argument(help="none (marked) or evacuate (rebuilt on another host).")],
+) -> None:
+    """What happens to a server once its host has been DOWN past the controller's
+    --host-failure-grace: none (its fault and power state say so) or evacuate (rebuilt elsewhere)."""
+    state = state_of(ctx)
+    with session(ctx) as client:
+        show_server(state, client.set_host_failure_policy(name, policy, state.project))

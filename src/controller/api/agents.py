@@ -219,7 +219,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             await self._host_queue(inv.host_id)
             queued = clock()
             domains = [(uuid.UUID(d.instance_uid), _power(d.power_state)) for d in reg.domains]
-            await self._hosts.register(inv, domains)
+            generations = {uuid.UUID(d.instance_uid): d.generation for d in reg.domains if d.generation > 0}
+            await self._hosts.register(inv, domains, generations)
         except (DomainError, ValueError) as exc:
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"register: {exc}")
         host_id = inv.host_id

@@ -50,6 +50,8 @@ def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Serv
         kernel_args=i.boot.kernel_args,
         load=loads.instance_load(load) if load is not None else None,
         scaling_group=scaling_group_name(i.project, i.scaling_group) if i.scaling_group else "",
+        host_failure_policy=enums.HOST_FAILURE_POLICIES[i.host_failure_policy],
+        generation=i.generation,
     )
 
 

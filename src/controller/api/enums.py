@@ -17,6 +17,7 @@ from controller.domain.errors import InvalidArgument
 from controller.domain.model import (
     CommandFailure,
     CommandOp,
+    HostFailurePolicy,
     HostState,
     ImageStatus,
     PowerState,
@@ -26,7 +27,7 @@ from controller.domain.model import (
 from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
-from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2
+from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2, server_pb2
 
 E = TypeVar("E")
 
@@ -103,6 +104,13 @@ COMMAND_FAILURES: Mapping[CommandFailure, agent_pb2.CommandFailure] = {
 }
 
 
+# The zero value is NONE, the default.
+HOST_FAILURE_POLICIES: Mapping[HostFailurePolicy, server_pb2.HostFailurePolicy] = {
+    HostFailurePolicy.NONE: server_pb2.HOST_FAILURE_POLICY_NONE,
+    HostFailurePolicy.EVACUATE: server_pb2.HOST_FAILURE_POLICY_EVACUATE,
+}
+
+
 def _reverse(table: Mapping[E, int]) -> dict[int, E]:
     return {number: member for member, number in table.items()}
 
@@ -115,6 +123,7 @@ GROUP_POLICY_OF: Mapping[int, GroupPolicy] = _reverse(GROUP_POLICIES)
 SCALE_IN_RULE_OF: Mapping[int, ScaleInRule] = _reverse(SCALE_IN_RULES)
 ADJUSTMENT_TYPE_OF: Mapping[int, AdjustmentType] = _reverse(ADJUSTMENT_TYPES)
 COMPARISON_OF: Mapping[int, Comparison] = _reverse(COMPARISONS)
+HOST_FAILURE_POLICY_OF: Mapping[int, HostFailurePolicy] = _reverse(HOST_FAILURE_POLICIES)
 
 
 def domain_value(table: Mapping[int, enum.StrEnum], number: int) -> str:

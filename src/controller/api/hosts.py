@@ -8,14 +8,16 @@ from controller.api import convert
 from controller.api.errors import Ctx, streaming, unary
 from controller.api.metrics import MetricsWatch
 from controller.domain.model import Host
+from controller.services.host_failure import HostFailures
 from controller.services.hosts import HostService
 from controller.services.metrics import MetricsService
 from overcast.v1 import host_pb2, host_pb2_grpc
 
 
 class HostApi(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]  # generated servicers are untyped
-    def __init__(self, hosts: HostService, metrics: MetricsService) -> None:
+    def __init__(self, hosts: HostService, metrics: MetricsService, failures: HostFailures) -> None:
         self._hosts = hosts
+        self._failures = failures
         self._metrics = metrics
         self._watch = MetricsWatch(metrics)
 
@@ -38,6 +40,16 @@ class HostApi(host_pb2_grpc.HostServiceServicer):  # type: ignore[misc]  # gener
     @unary
     async def DisableHost(self, req: host_pb2.DisableHostRequest, ctx: Ctx) -> host_pb2.Host:
         return self._host(await self._hosts.set_enabled(req.name, False, req.reason, req.etag))
+
+    @unary
+    async def EvacuateHost(
+        self, req: host_pb2.EvacuateHostRequest, ctx: Ctx
+    ) -> host_pb2.EvacuateHostResponse:
+        done = await self._failures.evacuate_host(req.name)
+        return host_pb2.EvacuateHostResponse(
+            servers=[i.name for i in done.evacuated],
+            skipped=[host_pb2.EvacuationSkipped(server=i.name, reason=why) for i, why in done.skipped],
+        )
 
     @streaming
     async def WatchHostMetrics(

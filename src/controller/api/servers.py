@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from uuid import UUID
 
-from controller.api import convert
+from controller.api import convert, enums
 from controller.api.errors import Ctx, streaming, unary
 from controller.domain import resume_tokens, server_filter
 from controller.domain.errors import Unavailable
@@ -54,6 +54,9 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                 kernel_args=req.server.kernel_args,
                 availability_zone=req.server.availability_zone,
                 server_group=req.server.server_group,
+                host_failure_policy=enums.domain_value(
+                    enums.HOST_FAILURE_POLICY_OF, req.server.host_failure_policy
+                ),
             )
         )
         return convert.server(inst)
@@ -66,7 +69,13 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
     @unary
     async def UpdateServer(self, req: server_pb2.UpdateServerRequest, ctx: Ctx) -> server_pb2.Server:
         inst = await self._servers.update_metadata(
-            req.server.name, dict(req.server.metadata), list(req.update_mask.paths), req.server.etag
+            req.server.name,
+            dict(req.server.metadata),
+            list(req.update_mask.paths),
+            req.server.etag,
+            host_failure_policy=enums.domain_value(
+                enums.HOST_FAILURE_POLICY_OF, req.server.host_failure_policy
+            ),
         )
         (server,) = await self._with_load([inst])
         return server

@@ -84,6 +84,10 @@ ACTIONS: Final[dict[CommandOp, Action]] = {
 POWER_STATE_UPDATE = "instance.power_state.update"
 INSTANCE_LOST = "instance.lost"
 INSTANCE_UPDATE = "instance.update"
+# Host failure (domain.host_failure).
+HOST_DOWN: Final = "instance.host_down"
+HOST_UP: Final = "instance.host_up"
+EVACUATE_START: Final = "instance.evacuate.start"
 
 
 def check_action(inst: Instance, op: CommandOp) -> Action:
@@ -241,8 +245,18 @@ def event_catalogue() -> dict[str, str]:
         " found (ERROR, fault says so)"
     )
     catalogue[INSTANCE_UPDATE] = (
-        "a server's metadata changed (UpdateServer; its host, if it has one, was told), "
+        "a server's metadata (its host, if it has one, was told) or host_failure_policy changed"
+        " (UpdateServer), "
         "or it left its scaling group (DeleteScalingGroup with keep_members)"
+    )
+    catalogue[HOST_DOWN] = (
+        "the server's host has been DOWN past --host-failure-grace (its fault says since when,"
+        " power state unspecified); once per outage"
+    )
+    catalogue[HOST_UP] = "the server's host came back with it: the host_down mark is cleared"
+    catalogue[EVACUATE_START] = (
+        "the server is rebuilt on another host (its host failed): BUILDING, SCHEDULING, generation"
+        " incremented; instance.scheduled and instance.create.end follow as for a create"
     )
     catalogue[POWER_STATE_UPDATE] = (
         "the hypervisor reported a power change nobody asked for (guest shut itself down)"

@@ -106,6 +106,7 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
         "image": f"images/{inst.image_id}",
         "metadata": dict(inst.metadata),
         "kernel_args": inst.boot.kernel_args,
+        "generation": str(inst.generation),
     }
     for key, ref in (
         ("root_image", inst.boot.root_image),
@@ -130,12 +131,15 @@ def command(inst: Instance, op: CommandOp, command_id: UUID) -> OutboxMessage:
     )
 
 
-def orphan_delete(uid: UUID, host_id: str) -> OutboxMessage:
-    """Remove a domain that no live server owns (found by reconciliation)."""
+def orphan_delete(uid: UUID, host_id: str, generation: int = 1) -> OutboxMessage:
+    """Remove a domain that no live server owns (found by reconciliation, or left on a host
+    its server was evacuated from). `generation`: the newest placement it may remove; the
+    agent refuses it for a newer domain (the server placed there again since)."""
     command_id = uuid4()
     payload: dict[str, Any] = {
         "command_id": str(command_id),
         "op": COMMAND_OP_NAMES[CommandOp.DELETE],
         "instance_uid": str(uid),
+        "generation": str(max(1, generation)),
     }
     return OutboxMessage("command", "command.delete", host_id, payload, message_id=command_id)

@@ -41,6 +41,13 @@ class HostState(enum.StrEnum):
     DOWN = "DOWN"
 
 
+class HostFailurePolicy(enum.StrEnum):
+    """What happens to a server once its host has been DOWN past the grace (--host-failure-grace)."""
+
+    NONE = "NONE"  # marked (fault, power state unknown) and left where it is
+    EVACUATE = "EVACUATE"  # marked, then rebuilt on another host (evacuation)
+
+
 class ImageStatus(enum.StrEnum):
     QUEUED = "QUEUED"
     SAVING = "SAVING"
@@ -144,6 +151,14 @@ class Instance:
     required_arch: str = ""
     required_hypervisor_type: str = ""
     scaling_group: str = ""  # the scaling group (id within the project) that created it; "" = none
+    # Which placement is current: incremented by each evacuation; the agent refuses a command
+    # older than its domain, and a domain of an older generation is removed (fencing).
+    generation: int = 1
+    host_failure_policy: HostFailurePolicy = HostFailurePolicy.NONE
+    # When the server was marked for its host's failure (None: not marked), and the power state
+    # it had then (restored if the host comes back with it).
+    host_down_at: datetime | None = None
+    host_down_power: PowerState | None = None
 
     @property
     def name(self) -> str:

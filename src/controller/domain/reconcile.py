@@ -2,6 +2,10 @@
 that host with the domains libvirt actually has, and decide what to do about each difference.
 
 Edge-triggered events can be lost (an agent killed mid-command); this comparison cannot.
+
+Fencing: a domain is a server's only if it is of the server's current placement. One of an
+older generation (the server was evacuated, and this host has come back with its old copy) is
+an orphan like a domain nobody owns: removed, never started.
 """
 
 from __future__ import annotations
@@ -21,13 +25,23 @@ class Reconciliation:
     orphans: list[UUID]  # domains on the host that no live, placed server owns: remove them
 
 
-def compare(host_id: str, wanted: Iterable[Instance], domains: Mapping[UUID, PowerState]) -> Reconciliation:
+def compare(
+    host_id: str,
+    wanted: Iterable[Instance],
+    domains: Mapping[UUID, PowerState],
+    generations: Mapping[UUID, int] | None = None,
+) -> Reconciliation:
+    """`generations`: the placement generation each domain records (0 or absent: none)."""
     live = {i.uid: i for i in wanted if i.host_id == host_id and i.vm_state is not VmState.DELETED}
+    gens = generations or {}
+    # Domains of an earlier placement of their server: not its domain here.
+    stale = {uid for uid, inst in live.items() if 0 < gens.get(uid, 0) < inst.generation}
+    current = {uid: p for uid, p in domains.items() if uid not in stale}
     # A domain is an orphan when no live server owns it, or its server holds no claim on this
     # host (a failed build, one whose spawn expired: it may have been carried out after all).
-    owned = {uid for uid, inst in live.items() if inst.allocated}
-    power = {uid: p for uid, p in domains.items() if uid in owned}
-    lost = [uid for uid, inst in live.items() if uid not in domains and _needs_domain(inst)]
+    owned = {uid for uid, inst in live.items() if inst.allocated} - stale
+    power = {uid: p for uid, p in current.items() if uid in owned}
+    lost = [uid for uid, inst in live.items() if uid not in current and _needs_domain(inst)]
     orphans = [uid for uid in domains if uid not in owned]
     return Reconciliation(power, lost, orphans)
 

@@ -417,7 +417,9 @@ def _member(
         task_state=m.task_state,
         power_state=m.power_state,
         host_id=m.host_id,
-        host_down_since=down.get(m.host_id) if m.host_id else None,
+        # A member that evacuates is rebuilt elsewhere by the host-failure sweep: replacing it
+        # too would leave the group one member over, and the evacuation spent.
+        host_down_since=down.get(m.host_id) if m.host_id and not m.evacuates else None,
         lost=is_lost(m.vm_state, m.fault),
         cpu=member_cpu(view) if view is not None and not view.stale else None,
         custom=dict(custom),

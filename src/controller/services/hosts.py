@@ -8,7 +8,7 @@ import random
 import statistics
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -102,7 +102,12 @@ class HostService:
         if self._streams[host_id] <= 0:
             del self._streams[host_id]
 
-    async def register(self, inv: HostInventory, domains: Sequence[tuple[UUID, PowerState]]) -> Host:
+    async def register(
+        self,
+        inv: HostInventory,
+        domains: Sequence[tuple[UUID, PowerState]],
+        generations: Mapping[UUID, int] | None = None,
+    ) -> Host:
         names.check_host_id(inv.host_id, "register.inventory.host_id")
         host = await self._store.register(
             inv,
@@ -110,7 +115,7 @@ class HostService:
             lambda h: host_event(h, "host.up"),
         )
         # Level-triggered correction: compare the host's whole inventory with the database.
-        await self._servers.reconcile(inv.host_id, dict(domains))
+        await self._servers.reconcile(inv.host_id, dict(domains), generations)
         return host
 
     def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:

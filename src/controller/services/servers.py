@@ -34,6 +34,7 @@ from controller.domain.messages import command, instance_event, orphan_delete
 from controller.domain.model import (
     CommandFailure,
     CommandOp,
+    HostFailurePolicy,
     Instance,
     PowerState,
     TaskState,
@@ -52,6 +53,8 @@ from controller.services.server_groups import ServerGroupStore, check_availabili
 
 log = structlog.get_logger(__name__)
 
+UPDATABLE = frozenset({"metadata", "host_failure_policy"})  # UpdateServer's update_mask paths
+
 
 @dataclass(frozen=True)
 class CreateServer:
@@ -69,6 +72,7 @@ class CreateServer:
     # "projects/{project}/scalingGroups/{group}": a member the autoscaler creates (never set
     # through the public API); "" = none
     scaling_group: str = ""
+    host_failure_policy: str = ""  # HostFailurePolicy's value; "" = NONE
 
 
 class _Checked(NamedTuple):
@@ -83,6 +87,7 @@ class _Checked(NamedTuple):
     zone: str
     group_id: str
     scaling_id: str
+    host_failure_policy: HostFailurePolicy
 
 
 def _check(req: CreateServer) -> _Checked:
@@ -99,10 +104,22 @@ def _check(req: CreateServer) -> _Checked:
     zone = check_availability_zone(v, "server.availability_zone", req.availability_zone)
     group_id = check_group_of(v, "server.server_group", req.server_group, project)
     scaling_id = _scaling_group_of(v, "server.scaling_group", req.scaling_group, project)
+    policy = _host_failure_policy(v, "server.host_failure_policy", req.host_failure_policy)
     v.raise_if_any()
     return _Checked(
-        project, server_id, flavor_id, image_id, kernel_id, ramdisk_id, zone, group_id, scaling_id
+        project, server_id, flavor_id, image_id, kernel_id, ramdisk_id, zone, group_id, scaling_id, policy
     )
+
+
+def _host_failure_policy(v: ViolationCollector, field: str, value: str) -> HostFailurePolicy:
+    if not value:
+        return HostFailurePolicy.NONE
+    try:
+        return HostFailurePolicy(value)
+    except ValueError:
+        choices = ", ".join(f"HOST_FAILURE_POLICY_{p.value}" for p in HostFailurePolicy)
+        v.add(field, f"no host failure policy {value!r}; one of {choices}")
+        return HostFailurePolicy.NONE
 
 
 @dataclass(frozen=True)
@@ -225,6 +242,7 @@ class ServerService:
             required_arch=arch,
             required_hypervisor_type=hypervisor_type,
             scaling_group=c.scaling_id,
+            host_failure_policy=c.host_failure_policy,
         )
 
     async def _made(self, record: RequestRecord) -> Instance:
@@ -282,30 +300,50 @@ class ServerService:
         return await self._instances.mutate(project, server_id, _action(op, etag))
 
     async def update_metadata(
-        self, name: str, metadata: Mapping[str, str], update_mask: Sequence[str], etag: str
+        self,
+        name: str,
+        metadata: Mapping[str, str],
+        update_mask: Sequence[str],
+        etag: str,
+        *,
+        host_failure_policy: str = "",
     ) -> Instance:
-        """UpdateServer: only `metadata` may change. The new metadata is recorded with an
-        instance.update event and, for a placed server, sent to its host (UPDATE_METADATA), so a
-        simulated load profile (sim.cpu, sim.mem) follows."""
+        """UpdateServer: `metadata` and `host_failure_policy` may change. New metadata is
+        recorded with an instance.update event and, for a placed server, sent to its host
+        (UPDATE_METADATA), so a simulated load profile (sim.cpu, sim.mem) follows."""
         v = ViolationCollector()
         project = server_id = ""
         try:
             project, server_id = names.parse_server(name, "server.name")
         except InvalidArgument as exc:
             v.violations.extend(exc.violations)
-        if not update_mask or set(update_mask) != {"metadata"}:
-            v.add("update_mask", 'only "metadata" can be updated: set update_mask.paths to ["metadata"]')
-        limits.check_metadata(v, "server.metadata", dict(metadata))
+        mask = set(update_mask)
+        if not mask or not mask <= UPDATABLE:
+            v.add(
+                "update_mask",
+                'only "metadata" and "host_failure_policy" can be updated: set update_mask.paths'
+                " to one or both",
+            )
+        if "metadata" in mask:
+            limits.check_metadata(v, "server.metadata", dict(metadata))
+        policy = _host_failure_policy(v, "server.host_failure_policy", host_failure_policy)
         v.raise_if_any()
 
         def decide(inst: Instance) -> Mutation | None:
             if etag and etag != str(inst.version):
                 raise EtagMismatch(inst.name, etag, str(inst.version))
-            if inst.metadata == dict(metadata):
+            new_metadata = dict(metadata) if "metadata" in mask else inst.metadata
+            new_policy = policy if "host_failure_policy" in mask else inst.host_failure_policy
+            if inst.metadata == new_metadata and inst.host_failure_policy is new_policy:
                 return None
-            new = bump(inst, metadata=dict(metadata))
+            new = bump(inst, metadata=new_metadata, host_failure_policy=new_policy)
             messages = [instance_event(new, INSTANCE_UPDATE)]
-            if new.host_id is not None and new.allocated and new.task_state is not TaskState.DELETING:
+            if (
+                new_metadata != inst.metadata
+                and new.host_id is not None
+                and new.allocated
+                and new.task_state is not TaskState.DELETING
+            ):
                 messages.append(command(new, CommandOp.UPDATE_METADATA, uuid.uuid4()))
             return Mutation(new, messages)
 
@@ -357,10 +395,16 @@ class ServerService:
             return
         await self._results.submit((uid, decide))
 
-    async def reconcile(self, host_id: str, domains: Mapping[UUID, PowerState]) -> None:
-        """An agent (re)registered with the whole inventory of its domains: correct every
-        difference from what the database wants on that host."""
-        found = compare(host_id, await self._instances.list_on_host(host_id), domains)
+    async def reconcile(
+        self,
+        host_id: str,
+        domains: Mapping[UUID, PowerState],
+        generations: Mapping[UUID, int] | None = None,
+    ) -> None:
+        """An agent (re)registered with the whole inventory of its domains (and the placement
+        generation each records): correct every difference from what the database wants on
+        that host."""
+        found = compare(host_id, await self._instances.list_on_host(host_id), domains, generations)
         for uid, power in found.power.items():
             await self.apply_power(host_id, uid, power)
 
@@ -374,7 +418,10 @@ class ServerService:
         for uid in found.lost:
             await self._instances.mutate_uid(uid, lost)
         if found.orphans:
-            await self._instances.enqueue([orphan_delete(uid, host_id) for uid in found.orphans])
+            gens = generations or {}
+            await self._instances.enqueue(
+                [orphan_delete(uid, host_id, gens.get(uid, 0)) for uid in found.orphans]
+            )
 
 
 def _scaling_group_of(v: ViolationCollector, field: str, name: str, project: str) -> str:

@@ -27,12 +27,16 @@ LOCK_INSTANCES = (
 UPDATE_INSTANCES = """
 UPDATE instances i SET vm_state = u.vm_state, task_state = u.task_state, power_state = u.power_state,
     host_id = u.host_id, allocated = u.allocated, task_command = u.task_command, fault = u.fault,
-    metadata = u.metadata::jsonb, version = u.new_version, updated_at = now(),
+    metadata = u.metadata::jsonb, generation = u.generation,
+    host_failure_policy = u.host_failure_policy, host_down_at = u.host_down_at,
+    host_down_power = u.host_down_power, version = u.new_version, updated_at = now(),
     deleted_at = CASE WHEN u.vm_state = 'DELETED' THEN now() ELSE NULL END
 FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::bool[], $9::uuid[], $10::text[], $11::text[])
+            $8::bool[], $9::uuid[], $10::text[], $11::text[], $12::bigint[], $13::text[],
+            $14::timestamptz[], $15::text[])
     AS u(uid, version, new_version, vm_state, task_state, power_state, host_id, allocated,
-         task_command, fault, metadata)
+         task_command, fault, metadata, generation, host_failure_policy, host_down_at,
+         host_down_power)
 WHERE i.uid = u.uid AND i.version = u.version
 RETURNING i.uid
 """
@@ -86,6 +90,10 @@ async def mutate_many(conn: rows.Conn, changes: Sequence[tuple[UUID, MutateFn]])
             [new.task_command for _, new in changed],
             [new.fault for _, new in changed],
             [json.dumps(new.metadata) for _, new in changed],
+            [new.generation for _, new in changed],
+            [new.host_failure_policy.value for _, new in changed],
+            [new.host_down_at for _, new in changed],
+            [new.host_down_power.value if new.host_down_power else None for _, new in changed],
         )
         if len(done) != len(changed):  # the rows are locked: cannot happen
             raise RuntimeError(f"{len(changed) - len(done)} instances changed under their row locks")

@@ -21,8 +21,8 @@ from controller.storage.rows import INSTANCE_COLUMNS
 INSERT = (
     "INSERT INTO instances (uid, project, server_id, flavor_id, image_id, vcpus, memory_mib,"
     " disk_gib, vm_state, task_state, metadata, request_id, availability_zone, server_group, boot,"
-    " required_arch, required_hypervisor_type, scaling_group)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    " required_arch, required_hypervisor_type, scaling_group, host_failure_policy)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
 )
 
 
@@ -46,6 +46,7 @@ def _insert_values(inst: Instance) -> tuple[Any, ...]:
         inst.required_arch,
         inst.required_hypervisor_type,
         inst.scaling_group,
+        inst.host_failure_policy.value,
     )
 
 

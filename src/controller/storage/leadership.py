@@ -22,6 +22,7 @@ class Role(enum.IntEnum):
     TABLE_UPKEEP = 0x0C_0A57_0102
     COMMAND_EXPIRY = 0x0C_0A57_0103
     AUTOSCALER = 0x0C_0A57_0104
+    HOST_FAILURE = 0x0C_0A57_0105
 
 
 async def try_lead(conn: asyncpg.Connection, role: Role) -> bool:

@@ -15,6 +15,7 @@ from controller.domain.model import (
     BootSpec,
     Flavor,
     Host,
+    HostFailurePolicy,
     HostState,
     Image,
     ImageRef,
@@ -32,7 +33,8 @@ INSTANCE_COLUMNS = (
     "uid, project, server_id, flavor_id, image_id, vcpus, memory_mib, disk_gib, vm_state,"
     " task_state, power_state, host_id, allocated, task_command, fault, metadata, request_id,"
     " version, created_at, updated_at, availability_zone, server_group, boot, required_arch,"
-    " required_hypervisor_type, scaling_group"
+    " required_hypervisor_type, scaling_group, generation, host_failure_policy, host_down_at,"
+    " host_down_power"
 )
 
 
@@ -109,6 +111,9 @@ def instance(r: asyncpg.Record) -> Instance:
     d["power_state"] = _POWER_STATES.get(v) or PowerState(v)
     d["metadata"] = dict(d["metadata"])
     d["boot"] = boot_spec(d["boot"])
+    d["host_failure_policy"] = HostFailurePolicy(d["host_failure_policy"])
+    v = d["host_down_power"]
+    d["host_down_power"] = (_POWER_STATES.get(v) or PowerState(v)) if v else None
     return _new_instance(d)
 
 
@@ -123,12 +128,17 @@ def instance_values(i: Instance) -> tuple[Any, ...]:
         i.task_command,
         i.fault,
         i.metadata,
+        i.generation,
+        i.host_failure_policy.value,
+        i.host_down_at,
+        i.host_down_power.value if i.host_down_power else None,
     )
 
 
 UPDATE_INSTANCE = f"""
 UPDATE instances SET vm_state = $3, task_state = $4, power_state = $5, host_id = $6,
-    allocated = $7, task_command = $8, fault = $9, metadata = $10, version = version + 1,
+    allocated = $7, task_command = $8, fault = $9, metadata = $10, generation = $11,
+    host_failure_policy = $12, host_down_at = $13, host_down_power = $14, version = version + 1,
     updated_at = now(),
     deleted_at = CASE WHEN $3 = 'DELETED' THEN now() ELSE NULL END
 WHERE uid = $1 AND version = $2

@@ -25,7 +25,8 @@ from controller.storage import rows
 from controller.storage.scaling_groups import SELECT, group_record
 
 MEMBER_COLUMNS = (
-    "project, scaling_group, uid, server_id, created_at, vm_state, task_state, power_state, host_id, fault"
+    "project, scaling_group, uid, server_id, created_at, vm_state, task_state, power_state, host_id, fault,"
+    " host_failure_policy = 'EVACUATE' AS evacuates"
 )
 
 # Those of the `$2` oldest activities (the first ids: ids grow with occurred_at, both set at
@@ -80,6 +81,7 @@ def _member(r: asyncpg.Record) -> MemberRow:
         power_state=PowerState(r["power_state"]),
         host_id=r["host_id"],
         fault=r["fault"],
+        evacuates=r["evacuates"],
     )
 
 

@@ -146,7 +146,7 @@ WITH u AS (
     RETURNING u.n, u.command_id, u.event_id, i.uid, i.project,
         'projects/' || i.project || '/servers/' || i.server_id AS name, i.flavor_id, i.image_id,
         i.vcpus, i.memory_mib, i.disk_gib, i.vm_state, i.task_state, i.power_state, i.host_id,
-        i.fault, i.metadata, i.boot, i.version
+        i.fault, i.metadata, i.boot, i.version, i.generation
 ), announced AS (
     INSERT INTO outbox (kind, message_id, message_type, routing_key, project, resource, payload)
     SELECT m.kind, m.message_id, m.message_type, m.routing_key, p.project, p.name, m.payload
@@ -157,7 +157,7 @@ WITH u AS (
             'disk_gib', p.disk_gib::text, 'image', 'images/' || p.image_id,
             'metadata', p.metadata, 'kernel_args', coalesce(p.boot->>'kernel_args', ''),
             'root_image', p.boot->'root_image', 'kernel', p.boot->'kernel',
-            'ramdisk', p.boot->'ramdisk'))),
+            'ramdisk', p.boot->'ramdisk', 'generation', p.generation::text))),
         (1, 'event', p.event_id, 'instance.scheduled', 'instance.scheduled', json_build_object(
             'uid', p.uid::text, 'name', p.name, 'flavor', 'flavors/' || p.flavor_id,
             'image', 'images/' || p.image_id, 'host', 'hosts/' || p.host_id,

@@ -52,6 +52,7 @@ class SimulatedDomain:
     disk_gib: int
     power: PowerState
     metadata: dict[str, str] = field(default_factory=dict)  # the load profile's source
+    generation: int = 0  # the placement generation it was spawned with (fencing)
 
     def to_json(self) -> dict[str, Any]:
         # By hand: dataclasses.asdict (deep copies) cost ~4x the rest of a simulated spawn.
@@ -63,6 +64,7 @@ class SimulatedDomain:
             "disk_gib": self.disk_gib,
             "power": self.power.value,
             "metadata": self.metadata,
+            "generation": self.generation,
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class SimulatedDomain:
             disk_gib=int(row["disk_gib"]),
             power=PowerState(row["power"]),
             metadata={str(k): str(v) for k, v in dict(row.get("metadata") or {}).items()},
+            generation=int(row.get("generation") or 0),
         )
 
 
@@ -143,6 +146,10 @@ class SimulatedHypervisor:
         d = self.domains.get(_canonical(instance_uid))
         return PowerState.MISSING if d is None else d.power
 
+    async def generation(self, instance_uid: str) -> int:
+        d = self.domains.get(_canonical(instance_uid))
+        return 0 if d is None else d.generation
+
     # -- operations (idempotent, as at-least-once delivery needs) ------------------------------
 
     async def spawn(self, spec: DomainSpec) -> None:
@@ -158,6 +165,7 @@ class SimulatedHypervisor:
                 disk_gib=spec.disk_gib,
                 power=PowerState.RUNNING,
                 metadata=dict(spec.metadata),
+                generation=spec.generation,
             )
         else:
             d.power = PowerState.RUNNING
@@ -273,6 +281,7 @@ class SimulatedHypervisor:
             persistent=True,
             vcpus=d.vcpus,
             memory_mib=d.memory_mib,
+            generation=d.generation,
         )
 
 

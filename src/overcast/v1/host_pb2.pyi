@@ -156,3 +156,25 @@ class DisableHostRequest(_message.Message):
     reason: str
     etag: str
     def __init__(self, name: _Optional[str] = ..., reason: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class EvacuateHostRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class EvacuateHostResponse(_message.Message):
+    __slots__ = ("servers", "skipped")
+    SERVERS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    servers: _containers.RepeatedScalarFieldContainer[str]
+    skipped: _containers.RepeatedCompositeFieldContainer[EvacuationSkipped]
+    def __init__(self, servers: _Optional[_Iterable[str]] = ..., skipped: _Optional[_Iterable[_Union[EvacuationSkipped, _Mapping]]] = ...) -> None: ...
+
+class EvacuationSkipped(_message.Message):
+    __slots__ = ("server", "reason")
+    SERVER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    server: str
+    reason: str
+    def __init__(self, server: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

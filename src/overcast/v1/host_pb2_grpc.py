@@ -54,6 +54,11 @@ class HostServiceStub:
                 request_serializer=overcast_dot_v1_dot_host__pb2.DisableHostRequest.SerializeToString,
                 response_deserializer=overcast_dot_v1_dot_host__pb2.Host.FromString,
                 _registered_method=True)
+        self.EvacuateHost = channel.unary_unary(
+                '/overcast.v1.HostService/EvacuateHost',
+                request_serializer=overcast_dot_v1_dot_host__pb2.EvacuateHostRequest.SerializeToString,
+                response_deserializer=overcast_dot_v1_dot_host__pb2.EvacuateHostResponse.FromString,
+                _registered_method=True)
         self.WatchHostMetrics = channel.unary_stream(
                 '/overcast.v1.HostService/WatchHostMetrics',
                 request_serializer=overcast_dot_v1_dot_host__pb2.WatchHostMetricsRequest.SerializeToString,
@@ -88,6 +93,13 @@ class HostServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EvacuateHost(self, request, context):
+        """Rebuild the servers of a DOWN host elsewhere (operators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchHostMetrics(self, request, context):
         """Every metrics sample the controller absorbs, as it arrives (dashboards, autoscaling).
         """
@@ -117,6 +129,11 @@ def add_HostServiceServicer_to_server(servicer, server):
                     servicer.DisableHost,
                     request_deserializer=overcast_dot_v1_dot_host__pb2.DisableHostRequest.FromString,
                     response_serializer=overcast_dot_v1_dot_host__pb2.Host.SerializeToString,
+            ),
+            'EvacuateHost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvacuateHost,
+                    request_deserializer=overcast_dot_v1_dot_host__pb2.EvacuateHostRequest.FromString,
+                    response_serializer=overcast_dot_v1_dot_host__pb2.EvacuateHostResponse.SerializeToString,
             ),
             'WatchHostMetrics': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchHostMetrics,
@@ -232,6 +249,33 @@ class HostService:
             '/overcast.v1.HostService/DisableHost',
             overcast_dot_v1_dot_host__pb2.DisableHostRequest.SerializeToString,
             overcast_dot_v1_dot_host__pb2.Host.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvacuateHost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/overcast.v1.HostService/EvacuateHost',
+            overcast_dot_v1_dot_host__pb2.EvacuateHostRequest.SerializeToString,
+            overcast_dot_v1_dot_host__pb2.EvacuateHostResponse.FromString,
             options,
             channel_credentials,
             insecure,

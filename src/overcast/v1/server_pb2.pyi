@@ -14,8 +14,17 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class HostFailurePolicy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    HOST_FAILURE_POLICY_UNSPECIFIED: _ClassVar[HostFailurePolicy]
+    HOST_FAILURE_POLICY_NONE: _ClassVar[HostFailurePolicy]
+    HOST_FAILURE_POLICY_EVACUATE: _ClassVar[HostFailurePolicy]
+HOST_FAILURE_POLICY_UNSPECIFIED: HostFailurePolicy
+HOST_FAILURE_POLICY_NONE: HostFailurePolicy
+HOST_FAILURE_POLICY_EVACUATE: HostFailurePolicy
+
 class Server(_message.Message):
-    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib", "availability_zone", "server_group", "kernel_image", "ramdisk_image", "kernel_args", "load", "scaling_group")
+    __slots__ = ("name", "uid", "flavor", "image", "vm_state", "task_state", "power_state", "host", "fault", "metadata", "create_time", "update_time", "etag", "vcpus", "memory_mib", "disk_gib", "availability_zone", "server_group", "kernel_image", "ramdisk_image", "kernel_args", "load", "scaling_group", "host_failure_policy", "generation")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +55,8 @@ class Server(_message.Message):
     KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
     LOAD_FIELD_NUMBER: _ClassVar[int]
     SCALING_GROUP_FIELD_NUMBER: _ClassVar[int]
+    HOST_FAILURE_POLICY_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     uid: str
     flavor: str
@@ -69,7 +80,9 @@ class Server(_message.Message):
     kernel_args: str
     load: InstanceLoad
     scaling_group: str
-    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ..., scaling_group: _Optional[str] = ...) -> None: ...
+    host_failure_policy: HostFailurePolicy
+    generation: int
+    def __init__(self, name: _Optional[str] = ..., uid: _Optional[str] = ..., flavor: _Optional[str] = ..., image: _Optional[str] = ..., vm_state: _Optional[_Union[_common_pb2.VmState, str]] = ..., task_state: _Optional[_Union[_common_pb2.TaskState, str]] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., host: _Optional[str] = ..., fault: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., availability_zone: _Optional[str] = ..., server_group: _Optional[str] = ..., kernel_image: _Optional[str] = ..., ramdisk_image: _Optional[str] = ..., kernel_args: _Optional[str] = ..., load: _Optional[_Union[InstanceLoad, _Mapping]] = ..., scaling_group: _Optional[str] = ..., host_failure_policy: _Optional[_Union[HostFailurePolicy, str]] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class InstanceLoad(_message.Message):
     __slots__ = ("cpu_util", "cpu_util_ewma", "memory_rss_mib", "disk_read_bytes", "disk_write_bytes", "net_rx_bytes", "net_tx_bytes", "sampled_at", "simulated", "stale")

@@ -28,7 +28,7 @@ class Hosts:
     def on_interval_change(self, announce: Any) -> None:
         return None
 
-    async def register(self, inv: Any, domains: Any) -> None:
+    async def register(self, inv: Any, domains: Any, generations: Any = None) -> None:
         return None
 
     def heartbeat(self, host_id: str, sent_at: float = 0.0) -> None:

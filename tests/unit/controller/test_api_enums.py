@@ -13,6 +13,7 @@ from controller.domain import messages
 from controller.domain.model import (
     CommandFailure,
     CommandOp,
+    HostFailurePolicy,
     HostState,
     ImageStatus,
     PowerState,
@@ -22,7 +23,7 @@ from controller.domain.model import (
 from controller.domain.scaling.model import AdjustmentType, Comparison, ScaleInRule
 from controller.domain.server_groups import GroupPolicy
 from overcast.agent.v1 import agent_pb2
-from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2
+from overcast.v1 import common_pb2, image_pb2, scaling_group_pb2, server_group_pb2, server_pb2
 
 TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
     (VmState, enums.VM_STATES, common_pb2.VmState.DESCRIPTOR, "VM_STATE_"),
@@ -41,6 +42,12 @@ TABLES: list[tuple[type[Enum], Mapping[object, int], EnumDescriptor, str]] = [
     (AdjustmentType, enums.ADJUSTMENT_TYPES, scaling_group_pb2.AdjustmentType.DESCRIPTOR, "ADJUSTMENT_TYPE_"),
     (Comparison, enums.COMPARISONS, scaling_group_pb2.Comparison.DESCRIPTOR, "COMPARISON_"),
     (CommandFailure, enums.COMMAND_FAILURES, agent_pb2.CommandFailure.DESCRIPTOR, "COMMAND_FAILURE_"),
+    (
+        HostFailurePolicy,
+        enums.HOST_FAILURE_POLICIES,
+        server_pb2.HostFailurePolicy.DESCRIPTOR,
+        "HOST_FAILURE_POLICY_",
+    ),
 ]
 
 

@@ -13,6 +13,7 @@ import pytest
 from controller.domain.model import (
     BootSpec,
     Host,
+    HostFailurePolicy,
     HostState,
     ImageRef,
     Instance,
@@ -32,7 +33,8 @@ def _instance_row(**kw: Any) -> dict[str, Any]:
         power_state="POWER_STATE_UNSPECIFIED", host_id=None, allocated=False, task_command=None,
         fault="", metadata={}, request_id=None, version=1, created_at=NOW, updated_at=NOW,
         availability_zone="", server_group="", boot={}, required_arch="", required_hypervisor_type="",
-        scaling_group="",
+        scaling_group="", generation=1, host_failure_policy="NONE", host_down_at=None,
+        host_down_power=None,
     )  # fmt: skip
     r.update(kw)
     return r
@@ -46,7 +48,8 @@ def _instance_row(**kw: Any) -> dict[str, Any]:
             vm_state="ACTIVE", task_state=None, power_state="RUNNING", host_id="h1", allocated=True,
             task_command=uuid.uuid4(), fault="f", metadata={"a": "b"}, request_id="r", version=7,
             availability_zone="az1", server_group="g", required_arch="x86_64",
-            required_hypervisor_type="qemu", scaling_group="web",
+            required_hypervisor_type="qemu", scaling_group="web", generation=3,
+            host_failure_policy="EVACUATE", host_down_at=NOW, host_down_power="RUNNING",
             boot={"kernel_args": "console=ttyS0", "kernel": {"name": "images/k", "disk_format": "raw",
                   "size_bytes": 10, "checksum_sha256": "c"}},
         ),
@@ -61,6 +64,8 @@ def test_instance_row(changes: dict[str, Any]) -> None:
             "vm_state": VmState(r["vm_state"]),
             "task_state": TaskState(r["task_state"]) if r["task_state"] else None,
             "power_state": PowerState(r["power_state"]),
+            "host_failure_policy": HostFailurePolicy(r["host_failure_policy"]),
+            "host_down_power": PowerState(r["host_down_power"]) if r["host_down_power"] else None,
             "boot": BootSpec(
                 kernel=ImageRef(**boot["kernel"]) if "kernel" in boot else None,
                 kernel_args=boot.get("kernel_args", ""),

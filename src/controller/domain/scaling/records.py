@@ -108,6 +108,9 @@ class MemberRow:
     power_state: PowerState
     host_id: str | None
     fault: str
+    # Its host_failure_policy is EVACUATE: a failed host's controller rebuilds it elsewhere,
+    # so the autoscaler does not also replace it for that (domain.host_failure).
+    evacuates: bool = False
 
 
 @dataclass(frozen=True)

@@ -62,12 +62,14 @@ class HostInventory(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., hostname: _Optional[str] = ..., arch: _Optional[str] = ..., hypervisor_type: _Optional[str] = ..., hypervisor_uri: _Optional[str] = ..., availability_zone: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., domain_type: _Optional[str] = ...) -> None: ...
 
 class DomainStatus(_message.Message):
-    __slots__ = ("instance_uid", "power_state")
+    __slots__ = ("instance_uid", "power_state", "generation")
     INSTANCE_UID_FIELD_NUMBER: _ClassVar[int]
     POWER_STATE_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     instance_uid: str
     power_state: _common_pb2.PowerState
-    def __init__(self, instance_uid: _Optional[str] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ...) -> None: ...
+    generation: int
+    def __init__(self, instance_uid: _Optional[str] = ..., power_state: _Optional[_Union[_common_pb2.PowerState, str]] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class Register(_message.Message):
     __slots__ = ("inventory", "domains", "agent_version")
@@ -220,7 +222,7 @@ class ControllerMessage(_message.Message):
     def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., accepted: _Optional[_Union[ReportAccepted, _Mapping]] = ..., console_log: _Optional[_Union[ConsoleLogQuery, _Mapping]] = ...) -> None: ...
 
 class AgentCommand(_message.Message):
-    __slots__ = ("command_id", "op", "instance_uid", "instance_name", "vcpus", "memory_mib", "disk_gib", "image", "metadata", "issued_at", "root_image", "kernel", "ramdisk", "kernel_args")
+    __slots__ = ("command_id", "op", "instance_uid", "instance_name", "vcpus", "memory_mib", "disk_gib", "image", "metadata", "issued_at", "root_image", "kernel", "ramdisk", "kernel_args", "generation")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +244,7 @@ class AgentCommand(_message.Message):
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     RAMDISK_FIELD_NUMBER: _ClassVar[int]
     KERNEL_ARGS_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     op: CommandOp
     instance_uid: str
@@ -256,7 +259,8 @@ class AgentCommand(_message.Message):
     kernel: ImageRef
     ramdisk: ImageRef
     kernel_args: str
-    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., instance_name: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., image: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., root_image: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel: _Optional[_Union[ImageRef, _Mapping]] = ..., ramdisk: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel_args: _Optional[str] = ...) -> None: ...
+    generation: int
+    def __init__(self, command_id: _Optional[str] = ..., op: _Optional[_Union[CommandOp, str]] = ..., instance_uid: _Optional[str] = ..., instance_name: _Optional[str] = ..., vcpus: _Optional[int] = ..., memory_mib: _Optional[int] = ..., disk_gib: _Optional[int] = ..., image: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., root_image: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel: _Optional[_Union[ImageRef, _Mapping]] = ..., ramdisk: _Optional[_Union[ImageRef, _Mapping]] = ..., kernel_args: _Optional[str] = ..., generation: _Optional[int] = ...) -> None: ...
 
 class ImageRef(_message.Message):
     __slots__ = ("name", "disk_format", "size_bytes", "checksum_sha256")
