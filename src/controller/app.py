@@ -21,6 +21,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from controller.api import reflection
+from controller.api.admission import Admission, Gate
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
 from controller.api.hosts import HostApi
@@ -29,7 +30,7 @@ from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.processes import child_process, relay_process, scheduler_process
+from controller.processes import child_process, connections, relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
 from controller.services.autoscaler import Autoscaler
@@ -45,7 +46,7 @@ from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
 from controller.settings import ControllerSettings
-from controller.storage import database, upkeep
+from controller.storage import connection_budget, database, upkeep
 from controller.storage.catalog import PgCatalogStore
 from controller.storage.hosts import PgHostStore
 from controller.storage.image_store import FileImageStore
@@ -120,9 +121,12 @@ async def _connect_services(
     try:
         await database.ensure_database(url)
         applied = await database.migrate(url)
-        pool = await database.open_pool(url)
+        await connection_budget.check(url, connections.needed(s), s.database.connection_check)
+        pool = await database.open_pool(url, max_size=s.database.pool_size)
     except ValueError as exc:  # a database name it will not create
         raise StartupError(f"--database-url {url}: {exc}") from exc
+    except connection_budget.DoesNotFit as exc:
+        raise StartupError(str(exc)) from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(
             f"cannot use PostgreSQL at {url}: {exc}. Is it running? (docker compose up -d postgres)"
@@ -256,7 +260,7 @@ async def _wire(
         metric_max_age_s=s.autoscaler.metric_max_age_s,
     )
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[_admission(s)])
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
@@ -328,6 +332,17 @@ async def _wire(
         ),
     )
     return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
+
+
+def _admission(s: ControllerSettings) -> Admission:
+    a, pool = s.admission, s.database.pool_size
+    return Admission(
+        Gate(a.in_flight(pool), a.queued(pool), a.max_wait_s),
+        max_streams=a.max_streams,
+        max_uploads=a.max_uploads,
+        retry_after_s=a.retry_after_s,
+        controller_id=s.api.controller_id,
+    )
 
 
 async def run(s: ControllerSettings, services: Services) -> None:
