@@ -186,6 +186,7 @@ class Admission(grpc.aio.ServerInterceptor):
         if handler is None or method.startswith(NEVER_SHED):
             return handler
         wrapped = self._wrap(handler)
+        assert isinstance(wrapped, grpc.RpcMethodHandler)
         self._wrapped[method] = wrapped
         return wrapped
 
