@@ -335,9 +335,9 @@ async def _wire(
 
 
 def _admission(s: ControllerSettings) -> Admission:
-    a, pool = s.admission, s.database.pool_size
+    a = s.admission
     return Admission(
-        Gate(a.in_flight(pool), a.queued(pool), a.max_wait_s),
+        Gate(a.max_in_flight, a.max_queued, a.max_wait_s),
         max_streams=a.max_streams,
         max_uploads=a.max_uploads,
         retry_after_s=a.retry_after_s,

@@ -144,11 +144,13 @@ class AdmissionSettings(Group):
         help="image uploads at once: each holds a database connection of its own while it lasts",
     )
 
-    def in_flight(self, pool_size: int) -> int:
-        return self.max_in_flight or max(1, pool_size - max(2, pool_size // 4))
-
-    def queued(self, pool_size: int) -> int:
-        return self.max_queued if self.max_queued is not None else 2 * self.in_flight(pool_size)
+    def derived(self, pool_size: int) -> AdmissionSettings:
+        """These settings with the defaults that follow the pool size filled in."""
+        in_flight = self.max_in_flight or max(1, pool_size - max(2, pool_size // 4))
+        queued = self.max_queued if self.max_queued is not None else 2 * in_flight
+        if (in_flight, queued) == (self.max_in_flight, self.max_queued):
+            return self
+        return self.model_copy(update={"max_in_flight": in_flight, "max_queued": queued})
 
 
 class ControllerBusSettings(BusSettings):
@@ -371,3 +373,9 @@ class ControllerSettings(DaemonSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+
+    @model_validator(mode="after")
+    def _admission_from_pool(self) -> ControllerSettings:
+        # Filled in here, not left None: the child processes get these settings as JSON.
+        object.__setattr__(self, "admission", self.admission.derived(self.database.pool_size))
+        return self

@@ -95,6 +95,7 @@ async def test_a_storm_is_shed_with_retry_info_and_served_again_after(clusters) 
         after_s = time.monotonic() - t0
         stop.set()
         most_connections = await watcher
+        placed = await clients[0].wait_for_server("after", timeout=60)  # the scheduler and agent too
 
         host = await clients[0].get_host("host-o")
     finally:
@@ -109,6 +110,9 @@ async def test_a_storm_is_shed_with_retry_info_and_served_again_after(clusters) 
     assert after_s < 1.0, after_s
     assert host.state == common_pb2.HOST_STATE_UP  # the agent's stream was never shed
     assert proc.running
+    assert placed is not None and placed.vm_state == common_pb2.VM_STATE_ACTIVE, placed
+    log = proc.log_path.read_text()
+    assert not [w for w in ("api.bug", "crashed", "ChildExited", "[error") if w in log], proc.log_tail()
     print(
         f"storm {storm_s:.1f} s: {dict(codes)}; connections {most_connections}/{budget}; "
         f"RSS {rss_before:.0f}->{rss_after:.0f} MiB; create after {after_s * 1000:.0f} ms"
