@@ -27,7 +27,7 @@ from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import AgentSettings
 from agent.uplink import Uplink
 from daemon import logs
-from daemon.supervision import log_crashes, supervise
+from daemon.supervision import before_exit, log_crashes, supervise
 
 log = structlog.get_logger("agent")
 
@@ -191,4 +191,6 @@ def main(
 ) -> None:
     settings = AgentSettings.load(argv)
     logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
-    sys.exit(uvloop.run(run(settings, metrics_source=metrics_source)))
+    code = uvloop.run(run(settings, metrics_source=metrics_source))
+    before_exit()
+    sys.exit(code)

@@ -24,6 +24,7 @@ from controller.api import reflection
 from controller.api.admission import Admission, Gate
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
+from controller.api.draining import StreamDrain
 from controller.api.hosts import HostApi
 from controller.api.images import ImageApi
 from controller.api.scaling_groups import ScalingGroupApi
@@ -155,6 +156,7 @@ class Services:
     amqp: aio_pika.abc.AbstractRobustConnection
     pool: asyncpg.Pool
     board: LoadBoard | None  # the scheduler process's view of the hosts' load
+    streams: StreamDrain  # the long streams, ended as soon as the controller stops
 
     async def close(self) -> None:
         """Bus, then database, then the board."""
@@ -260,7 +262,8 @@ async def _wire(
         metric_max_age_s=s.autoscaler.metric_max_age_s,
     )
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[_admission(s)])
+    streams = StreamDrain(s.api.controller_id)
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[streams, _admission(s)])
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(ServerApi(servers, feed, console, metrics), server)
     flavor_pb2_grpc.add_FlavorServiceServicer_to_server(FlavorApi(catalog), server)
@@ -331,7 +334,7 @@ async def _wire(
             request_id_retention_s=s.api.request_id_retention_s,
         ),
     )
-    return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
+    return Services(server, health_servicer, loops, listener.ready, amqp, pool, board, streams)
 
 
 def _admission(s: ControllerSettings) -> Admission:
@@ -372,7 +375,10 @@ async def run(s: ControllerSettings, services: Services) -> None:
             await stop.wait()
             log.info("controller.stopping")
             await services.health.enter_graceful_shutdown()
-            await server.stop(s.api.grace_s)
+            stopping = asyncio.create_task(server.stop(s.api.grace_s))
+            await asyncio.sleep(0)  # new calls are refused from here: agents go elsewhere
+            services.streams.end()  # see controller.api.draining
+            await stopping
             for t in background:
                 t.cancel()
     finally:
