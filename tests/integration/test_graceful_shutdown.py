@@ -1,11 +1,14 @@
-"""SIGTERM in the middle of work: a controller (a second replica running) and an agent stop
-within their drain time, with status 0 and no error logged, their children with them; and
-every acknowledged request still ends where it leads."""
+"""SIGTERM in the middle of work: a controller (a second replica running), an agent, and the
+other replica's relay and scheduler child processes stop within their drain time, with status 0
+and no error logged, the controller's children with it; and every acknowledged request still
+ends where it leads."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -72,6 +75,7 @@ def _bad_lines(proc: Proc) -> list[str]:
 
 
 async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clusters) -> None:  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
     c = clusters("drain")
     grace = ("--grace", str(GRACE_S), "--database-pool-size", "6")  # PostgreSQL is shared here
     c.start_controller(*grace)
@@ -81,12 +85,15 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
     c.start_agent("host-d1", controller=0, cpus=64, memory_gib=128, extra=("--shutdown-grace", str(GRACE_S)))
     c.start_agent("host-d2", controller=1, cpus=64, memory_gib=128)
     c.wait_hosts_up(["host-d1", "host-d2"])
-    first, agent = c.controllers[0], c.agents["host-d1"]
-    assert first.popen is not None
+    first, second, agent = c.controllers[0], c.controllers[1], c.agents["host-d1"]
+    assert first.popen is not None and second.popen is not None
     kids = [
         child_running(first.popen.pid, "controller.processes.scheduler_process"),
         child_running(first.popen.pid, "controller.processes.relay_process"),
     ]
+    print(f"setup {time.monotonic() - t0:.1f}")
+    relay = child_running(second.popen.pid, "controller.processes.relay_process")
+    scheduler = child_running(second.popen.pid, "controller.processes.scheduler_process")
     rng = random.Random(14)
 
     async with AsyncClient(c.endpoints[0]) as api0, AsyncClient(c.endpoints[1]) as api1:
@@ -95,7 +102,10 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         stopped: dict[str, tuple[int | None, float]] = {}
 
         async def stop_both() -> None:
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.0)  # the second replica's children first: it starts them again
+            for child in (relay, scheduler):
+                os.kill(child, signal.SIGTERM)
+            await asyncio.sleep(0.5)
             controller = asyncio.create_task(_exit_within(first, GRACE_S))
             await asyncio.sleep(0.5)
             stopped["agent"] = await _exit_within(agent, GRACE_S)
@@ -103,15 +113,18 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
 
         stopper = asyncio.create_task(stop_both())
         calls = []
+        chosen: set[str] = set()  # for a delete, once
         for i in range(160):  # 40 a second for 4 s, mostly to the replica that will stop
             sid = f"d-{i}"
-            older = [s for s in burst.created if s not in burst.deleted]
+            older = [s for s in burst.created if s not in chosen]
             if i % 4 == 3 and older:
-                calls.append(asyncio.create_task(burst.call("delete", rng.choice(older), 0)))
+                chosen.add(victim := rng.choice(older))
+                calls.append(asyncio.create_task(burst.call("delete", victim, 0)))
             calls.append(asyncio.create_task(burst.call("create", sid, 0 if i % 5 else 1)))
             await asyncio.sleep(0.025)
         await asyncio.gather(*calls)
         await stopper
+        print(f"burst {time.monotonic() - t0:.1f}")
 
         # Both stopped promptly and cleanly, the controller's children with it.
         code, took = stopped["controller"]
@@ -119,6 +132,10 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         code, took = stopped["agent"]
         assert code == 0 and took < GRACE_S + 2, (code, took, agent.log_tail())
         assert not [k for k in kids if alive(k)]
+        for child in (relay, scheduler):  # gone cleanly, and replaced
+            assert re.search(rf"pid {child}\) exited with status 0", second.log_path.read_text()), child
+        child_running(second.popen.pid, "controller.processes.relay_process", other_than=relay)
+        child_running(second.popen.pid, "controller.processes.scheduler_process", other_than=scheduler)
         assert _bad_lines(first) == [] and _bad_lines(agent) == []
 
         # The agent back (the test driver's domains went with it: those servers are lost); the
@@ -129,6 +146,7 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
             assert time.monotonic() < deadline and c.agents["host-d1"].running, c.agents["host-d1"].log_tail()
             await asyncio.sleep(0.2)
 
+        print(f"agent back {time.monotonic() - t0:.1f}")
         deadline = time.monotonic() + 60
         while True:
             servers = {short(s.name): s async for s in _servers(api1)}
@@ -142,6 +160,7 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         f"controller stopped in {stopped['controller'][1]:.2f} s, agent in {stopped['agent'][1]:.2f} s;"
         f" {burst.retried} calls sent again; {len(burst.deleted)} deleted"
     )
+    print(f"settled {time.monotonic() - t0:.1f}")
     # Every acknowledged request ended where it leads, and each once.
     assert len(burst.created) == 160 and burst.deleted and burst.retried, burst.retried
     for sid in burst.deleted:
