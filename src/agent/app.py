@@ -30,7 +30,7 @@ from agent.qemu_host import image_cache, open_hypervisor, sweep_interval
 from agent.settings import AgentSettings
 from agent.uplink import Uplink
 from daemon import logs
-from daemon.supervision import log_crashes, supervise
+from daemon.supervision import before_exit, log_crashes, supervise
 
 log = structlog.get_logger("agent")
 
@@ -212,4 +212,6 @@ async def run(
 def main(argv: Sequence[str] | None = None, *, backend: HypervisorBackend[Any] = LIBVIRT) -> None:
     settings = AgentSettings.load(argv)
     logs.configure(settings.log.format, settings.log.level, host=settings.host.id)
-    sys.exit(uvloop.run(run(settings, backend=backend)))
+    code = uvloop.run(run(settings, backend=backend))
+    before_exit()
+    sys.exit(code)

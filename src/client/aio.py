@@ -35,6 +35,7 @@ from .channel import (
 )
 from .errors import OvercastError, from_rpc_error
 from .names import project_of, server_name
+from .overload import DEFAULT_OVERLOAD_BUDGET, OverloadRetry
 from .pages import Pages
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
@@ -56,6 +57,7 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
         context: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        overload_budget: float = DEFAULT_OVERLOAD_BUDGET,
     ) -> None:
         """`endpoint` and `project` default to OVERCAST_ENDPOINT / OVERCAST_PROJECT, then to
         the named `context` (or OVERCAST_CONTEXT, or the current one) of the client
@@ -66,6 +68,8 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
         self.endpoint = chosen.endpoint
         self.project = chosen.project  # what every call without a `project` argument uses
         self.timeout = timeout
+        # How long a call shed by an overloaded controller is sent again (client.overload).
+        self.overload_budget = overload_budget
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._channel: Any = None
         self._stubs: Stubs | None = None
@@ -95,12 +99,18 @@ class AsyncClient(ImageCalls, ScalingGroupCalls):
 
     async def _unary(self, rpc: Unary[T]) -> T:
         method = getattr(getattr(self._open(), rpc.stub), rpc.method)
-        async with self._semaphore:
-            try:
-                response: T = await method(rpc.request, timeout=self.timeout)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from err
-        return response
+        retry = OverloadRetry(self.overload_budget)
+        while True:
+            async with self._semaphore:
+                try:
+                    response: T = await method(rpc.request, timeout=self.timeout)
+                    return response
+                except grpc.RpcError as err:
+                    error = from_rpc_error(err)
+                    wait = retry.wait(error)
+                    if wait is None:
+                        raise retry.gave_up(error) from err
+            await asyncio.sleep(wait)  # shed before anything was done: see client.overload
 
     def _list(self, rpc: Listing[T]) -> Pages[T]:
         return Pages(lambda: self._pages(rpc))

@@ -30,6 +30,7 @@ from .channel import (
 )
 from .errors import OvercastError, from_rpc_error
 from .names import image_name, project_of, server_name
+from .overload import DEFAULT_OVERLOAD_BUDGET, OverloadRetry
 from .sync_scaling import ScalingGroupCalls
 from .watch import DEFAULT_UNTIL, OnChange, ServerWaiter
 
@@ -51,6 +52,7 @@ class Client(ScalingGroupCalls):
         context: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        overload_budget: float = DEFAULT_OVERLOAD_BUDGET,
     ) -> None:
         """`endpoint` and `project` default to OVERCAST_ENDPOINT / OVERCAST_PROJECT, then to
         the named `context` (or OVERCAST_CONTEXT, or the current one) of the client
@@ -61,6 +63,8 @@ class Client(ScalingGroupCalls):
         self.endpoint = chosen.endpoint
         self.project = chosen.project  # what every call without a `project` argument uses
         self.timeout = timeout
+        # How long a call shed by an overloaded controller is sent again (client.overload).
+        self.overload_budget = overload_budget
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
         self._lock = threading.Lock()  # the channel opens once even when threads race
         self._channel: Any = None
@@ -93,12 +97,18 @@ class Client(ScalingGroupCalls):
 
     def _unary(self, rpc: Unary[T]) -> T:
         method = getattr(getattr(self._open(), rpc.stub), rpc.method)
-        with self._semaphore:
-            try:
-                response: T = method(rpc.request, timeout=self.timeout)
-            except grpc.RpcError as err:
-                raise from_rpc_error(err) from err
-        return response
+        retry = OverloadRetry(self.overload_budget)
+        while True:
+            with self._semaphore:
+                try:
+                    response: T = method(rpc.request, timeout=self.timeout)
+                    return response
+                except grpc.RpcError as err:
+                    error = from_rpc_error(err)
+                    wait = retry.wait(error)
+                    if wait is None:
+                        raise retry.gave_up(error) from err
+            time.sleep(wait)  # shed before anything was done: see client.overload
 
     def _list(self, rpc: Listing[T]) -> Generator[T, None, None]:
         page = rpc.first_page()

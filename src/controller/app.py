@@ -22,8 +22,10 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from controller.api import reflection
+from controller.api.admission import Admission, Gate
 from controller.api.agents import AgentGatewayApi
 from controller.api.catalog import FlavorApi
+from controller.api.draining import StreamDrain
 from controller.api.hosts import HostApi
 from controller.api.images import ImageApi
 from controller.api.malformed import MalformedRequests
@@ -31,7 +33,7 @@ from controller.api.scaling_groups import ScalingGroupApi
 from controller.api.server_groups import ServerGroupApi
 from controller.api.servers import ServerApi
 from controller.bus.relay import OutboxRelay
-from controller.processes import child_process, relay_process, scheduler_process
+from controller.processes import child_process, connections, relay_process, scheduler_process
 from controller.processes.load_board import LoadBoard
 from controller.processes.runtime import tune_gc
 from controller.services.autoscaler import Autoscaler
@@ -49,7 +51,7 @@ from controller.services.server_groups import ServerGroupService
 from controller.services.servers import ServerService
 from controller.services.watch import ServerChangeFeed
 from controller.settings import ControllerSettings
-from controller.storage import database, upkeep
+from controller.storage import connection_budget, database, upkeep
 from controller.storage.catalog import PgCatalogStore
 from controller.storage.host_failure import PgHostFailureStore
 from controller.storage.hosts import PgHostStore
@@ -128,9 +130,12 @@ async def _connect_services(
     try:
         await database.ensure_database(url)
         applied = await database.migrate(url)
-        pool = await database.open_pool(url)
+        await connection_budget.check(url, connections.needed(s), s.database.connection_check)
+        pool = await database.open_pool(url, max_size=s.database.pool_size)
     except ValueError as exc:  # a database name it will not create
         raise StartupError(f"--database-url {url}: {exc}") from exc
+    except connection_budget.DoesNotFit as exc:
+        raise StartupError(str(exc)) from exc
     except (OSError, asyncpg.PostgresError) as exc:
         raise StartupError(
             f"cannot use PostgreSQL at {url}: {exc}. Is it running? (docker compose up -d postgres)"
@@ -159,6 +164,7 @@ class Services:
     amqp: aio_pika.abc.AbstractRobustConnection
     pool: asyncpg.Pool
     board: LoadBoard | None  # the scheduler process's view of the hosts' load
+    streams: StreamDrain  # the long streams, ended as soon as the controller stops
 
     async def close(self) -> None:
         """Bus, then database, then the board."""
@@ -273,7 +279,11 @@ async def _wire(
         activity_retention_s=s.autoscaler.activity_retention_s,
     )
     notified["overcast_scaling"] = lambda _: autoscaler.wake()  # before the listener runs
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[MalformedRequests()])
+    # Garbage is answered INVALID_ARGUMENT before it can take a place in the admission gate.
+    streams = StreamDrain(s.api.controller_id)
+    server = grpc.aio.server(
+        options=SERVER_OPTIONS, interceptors=[streams, MalformedRequests(), _admission(s)]
+    )
     console = ConsoleService(instances, console_relay)
     server_pb2_grpc.add_ServerServiceServicer_to_server(
         ServerApi(servers, feed, console, metrics, listing=listing), server
@@ -351,7 +361,18 @@ async def _wire(
             request_id_retention_s=s.api.request_id_retention_s,
         ),
     )
-    return Services(server, health_servicer, loops, listener.ready, amqp, pool, board)
+    return Services(server, health_servicer, loops, listener.ready, amqp, pool, board, streams)
+
+
+def _admission(s: ControllerSettings) -> Admission:
+    a = s.admission
+    return Admission(
+        Gate(a.max_in_flight, a.max_queued, a.max_wait_s),
+        max_streams=a.max_streams,
+        max_uploads=a.max_uploads,
+        retry_after_s=a.retry_after_s,
+        controller_id=s.api.controller_id,
+    )
 
 
 async def run(s: ControllerSettings, services: Services) -> None:
@@ -381,7 +402,10 @@ async def run(s: ControllerSettings, services: Services) -> None:
             await stop.wait()
             log.info("controller.stopping")
             await services.health.enter_graceful_shutdown()
-            await server.stop(s.api.grace_s)
+            stopping = asyncio.create_task(server.stop(s.api.grace_s))
+            await asyncio.sleep(0)  # new calls are refused from here: agents go elsewhere
+            services.streams.end()  # see controller.api.draining
+            await stopping
             for t in background:
                 t.cancel()
     finally:

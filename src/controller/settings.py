@@ -90,6 +90,71 @@ class DatabaseSettings(Group):
         help="time between checks for dead rows in the busiest tables (outbox, host_status, metrics, hosts,"
         " instances), vacuumed when they pile up; 0 leaves them to PostgreSQL's autovacuum",
     )
+    pool_size: int = setting(
+        20,
+        ge=2,
+        name="database-pool-size",
+        help="connections in this replica's pool, the most the API, the agents' reports and the loops use"
+        " at once however many clients call (with the few dedicated ones, checked against PostgreSQL's"
+        " max_connections at startup)",
+    )
+    connection_check: Literal["refuse", "warn", "off"] = setting(
+        "refuse",
+        help="at startup, compare the connections this replica opens with PostgreSQL's max_connections:"
+        " refuse to start when they can never fit (warn when they do not fit beside the connections"
+        " already open), or only warn, or do not check",
+    )
+
+
+class AdmissionSettings(Group):
+    """Admission: how many API calls this replica serves at once, and when it sheds the rest."""
+
+    max_in_flight: int = setting(
+        None,
+        ge=1,
+        default_text="the pool size less a quarter (at least 2 left)",
+        help="unary API calls served at once; the pool's other connections stay free for the agents'"
+        " reports and the controller's loops",
+    )
+    max_queued: int = setting(
+        None,
+        ge=0,
+        default_text="twice --max-in-flight",
+        help="calls that may wait for one of those slots; beyond them a call is answered"
+        " RESOURCE_EXHAUSTED (with RetryInfo) at once, before it touches the database",
+    )
+    max_wait_s: float = setting(
+        0.5,
+        ge=0,
+        name="max-queue-wait",
+        help="longest a call waits for a slot: one that would wait longer (judged from the calls ahead"
+        " of it and the recent time a call takes) is answered RESOURCE_EXHAUSTED at once",
+    )
+    retry_after_s: float = setting(
+        1.0,
+        gt=0,
+        name="shed-retry-after",
+        help="the wait a shed call's RetryInfo (and grpc-retry-pushback-ms) asks for",
+    )
+    max_streams: int = setting(
+        1000,
+        ge=1,
+        help="server streams open at once (WatchServers, WatchHostMetrics, DownloadImageData); the next"
+        " is refused at its start, an open one is never cut; agents' streams are never counted or shed",
+    )
+    max_uploads: int = setting(
+        4,
+        ge=1,
+        help="image uploads at once: each holds a database connection of its own while it lasts",
+    )
+
+    def derived(self, pool_size: int) -> AdmissionSettings:
+        """These settings with the defaults that follow the pool size filled in."""
+        in_flight = self.max_in_flight or max(1, pool_size - max(2, pool_size // 4))
+        queued = self.max_queued if self.max_queued is not None else 2 * in_flight
+        if (in_flight, queued) == (self.max_in_flight, self.max_queued):
+            return self
+        return self.model_copy(update={"max_in_flight": in_flight, "max_queued": queued})
 
 
 class ControllerBusSettings(BusSettings):
@@ -329,6 +394,7 @@ class ControllerSettings(DaemonSettings):
     summary = "The Overcast controller: the API, the scheduler and the hosts' state."
 
     api: ApiSettings = Field(default_factory=ApiSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bus: ControllerBusSettings = Field(default_factory=ControllerBusSettings)
     heartbeats: ControllerHeartbeatSettings = Field(default_factory=ControllerHeartbeatSettings)
@@ -340,3 +406,9 @@ class ControllerSettings(DaemonSettings):
     images: ImageSettings = Field(default_factory=ImageSettings)
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+
+    @model_validator(mode="after")
+    def _admission_from_pool(self) -> ControllerSettings:
+        # Filled in here, not left None: the child processes get these settings as JSON.
+        object.__setattr__(self, "admission", self.admission.derived(self.database.pool_size))
+        return self

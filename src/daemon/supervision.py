@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -240,9 +241,21 @@ def log_crashes(failure: BaseException, process: str) -> None:
 @contextlib.contextmanager
 def exit_on_crash(process: str) -> Iterator[None]:
     """Around a daemon's event loop: a failure that reaches it (a bug: transient ones are
-    retried below) is logged once and ends the process with status 1."""
+    retried below) is logged once and ends the process with status 1; either way the
+    process then exits quickly (`before_exit`)."""
     try:
         yield
     except Exception as failure:
         log_crashes(failure, process)
         raise SystemExit(1) from None
+    finally:
+        before_exit()
+
+
+def before_exit() -> None:
+    """Call once a daemon's event loop has returned and its process is about to exit. The
+    interpreter's last collection walks every object left and runs their finalizers: the
+    controller's children took 0.6-1.7 s between their last log line and their exit on these
+    machines (the controller waiting for them at every shutdown), an agent up to ~3 s on a
+    loaded machine; 0.14 s with everything frozen (nothing left matters: the process ends)."""
+    gc.freeze()

@@ -8,6 +8,8 @@ gateway's stream):
   (gRPC's own retry policy waits that long before its next attempt), logged as
   `api.unavailable` at most once per dependency every few seconds (an outage fails every
   call; its log need not say so every time);
+- a call shed by admission control (`controller.api.admission`) → RESOURCE_EXHAUSTED with
+  RetryInfo (`overloaded_status`), before its handler runs;
 - anything else is a bug → INTERNAL, logged once with its traceback as `api.bug` and an
   `error_id` the status carries, so a report can be matched with the log.
 An exception group (a TaskGroup's) is judged by its members: a bug among them is a bug, else
@@ -151,6 +153,13 @@ def unavailable_status(dependency: outages.Dependency, exc: BaseException) -> St
     )
     info = error_details_pb2.ErrorInfo(reason=dependency.reason, domain=DOMAIN)
     return _status(code_pb2.UNAVAILABLE, message, [info], retry_after_s=dependency.retry_after_s)
+
+
+def overloaded_status(message: str, why: str, retry_after_s: float) -> Status:
+    """RESOURCE_EXHAUSTED for a call shed before its handler ran (`controller.api.admission`):
+    ErrorInfo `OVERLOADED` (what was full in its metadata), RetryInfo and the pushback trailer."""
+    info = error_details_pb2.ErrorInfo(reason="OVERLOADED", domain=DOMAIN, metadata={"full": why})
+    return _status(code_pb2.RESOURCE_EXHAUSTED, message, [info], retry_after_s=retry_after_s)
 
 
 def internal_status(method: str, error_id: str) -> Status:
