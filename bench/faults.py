@@ -4,8 +4,7 @@ what a user would check (src/devcluster/faults). The faults (devcluster/faults/c
 RabbitMQ stopped and started, PostgreSQL restarted or down 10 s (a PostgreSQL and a RabbitMQ
 of the bench's own, never the machine's), the leading controller replica SIGKILLed, an agent
 SIGSTOPped 20 s or SIGKILLed and restarted (on a simulated hypervisor whose domains outlive
-it), agents' links to the controller cut 10 s (two of three: `link_cut`; all:
-`link_cut_all`, which tests/faults does not run yet), the controller's relay or scheduler
+it), every agent's link to the controller cut 10 s, the controller's relay or scheduler
 child process SIGKILLed.
 
 Prints progress to stderr and one JSON object on the last line of stdout: per fault `sent`,

@@ -20,6 +20,13 @@ from overcast.v1 import common_pb2, host_pb2, host_pb2_grpc
 REPO = Path(__file__).resolve().parents[2]  # the checkout: src/devcluster/../..
 
 
+_RECONNECT_SOON = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 200),
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -177,7 +184,10 @@ class Cluster:
     def wait_controller(self, index: int = 0, timeout: float = 60.0) -> None:
         proc, endpoint = self.controllers[index], self.endpoints[index]
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(endpoint) as ch:
+        # Reconnect soon: with gRPC's default backoff (1 s, growing 1.6 times) a channel opened
+        # before the controller listens (its imports take seconds on a busy machine) noticed it
+        # up to ~9 s late, most of a fault test's start.
+        with grpc.insecure_channel(endpoint, options=_RECONNECT_SOON) as ch:
             stub = health_pb2_grpc.HealthStub(ch)
             while time.monotonic() < deadline:
                 if not proc.running:

@@ -64,7 +64,15 @@ async def run_child(
         )
         log.info(f"{name}.started", pid=proc.pid)
         assert proc.stdin is not None
-        on_started(proc.stdin)
+        try:
+            on_started(proc.stdin)
+        except (RuntimeError, OSError) as exc:
+            # Its stdin closed at birth (seen once in tests/faults after the scheduler child was
+            # SIGKILLed: uvloop's "unable to perform operation on WriteUnixTransport ... the
+            # handler is closed"). The child is gone, or reads end-of-file and goes: wait for
+            # it and start another, as for any exit. Raised, it ended the controller.
+            log.warning(f"{name}.stdin_closed", pid=proc.pid, error=str(exc) or repr(exc))
+            proc.stdin.close()  # whatever state it is in: the child's cue to go
         try:
             code = await proc.wait()
         except asyncio.CancelledError:

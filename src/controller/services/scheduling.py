@@ -137,6 +137,7 @@ class SchedulerWorkers:
         self.deferred = 0  # NoValidHost on a snapshot the batch did not read: tried again
         self.waiting_for_hosts = 0  # NoValidHost with no usable host in the fleet: tried again
         self._no_host_since: dict[uuid.UUID, float] = {}  # since when each found no usable host
+        self._waited = False  # the last batch left servers waiting for a usable host
 
     def wake(self) -> None:
         self._wake.set()
@@ -175,6 +176,12 @@ class SchedulerWorkers:
                 await asyncio.sleep(self.idle_poll_s)
             if done:
                 self._wake.set()  # more may be waiting: let the other workers in too
+                continue
+            if self._waited:
+                # Servers wait for a usable host: every create's NOTIFY would have this worker
+                # read the whole fleet again at once (at 10,000 hosts, hundreds of fleet reads
+                # a second while it is away); once a second is enough.
+                await asyncio.sleep(self.idle_poll_s)
                 continue
             # Nothing pending, or only lost races: wait for news before trying again.
             self._wake.clear()
@@ -245,6 +252,7 @@ class SchedulerWorkers:
                 waiting += 1
             else:
                 failures.append(Failure(by_uid[d.request.uid], d.reason))
+        self._waited = waiting > 0
         if deferred or waiting:
             self.live.invalidate()
             self.deferred += deferred

@@ -30,7 +30,6 @@ class Fault:
     controllers: int = 1  # replicas the cluster runs
     simulation: bool = False  # agents on simulated hypervisors whose domains outlive them
     link_proxy: bool = False  # agents reach the controller through LinkProxies (run.proxies)
-    ci: bool = True  # run by tests/faults (else by bench/faults.py only: see its docstring)
 
 
 # -- the services ------------------------------------------------------------------------------
@@ -97,14 +96,10 @@ async def agent_sigkill_restart(run: FaultRun) -> None:
 
 
 async def link_cut(run: FaultRun) -> None:
-    """The links of every agent but one to the controller cut (both ends reset, new
-    connections refused) for 10 s, then restored: part of the fleet cut off from the control
-    plane. The agents' AMQP connections stay up."""
-    await cut_links(run, run.host_ids[:-1])
-
-
-async def link_cut_all(run: FaultRun) -> None:
-    """As link_cut, every agent's link: the control plane cut off from its whole fleet."""
+    """Every agent's link to the controller cut (both ends reset, new connections refused) for
+    10 s, then restored: the control plane cut off from its whole fleet, which it sees DOWN
+    (the scheduler keeps new servers waiting for a host meanwhile: wait_for_hosts_s). The
+    agents' AMQP connections stay up, so commands still reach them."""
     await cut_links(run, run.host_ids)
 
 
@@ -136,15 +131,9 @@ FAULTS: dict[str, Fault] = {
     "agent_sigstop": Fault(agent_sigstop),
     "agent_sigkill_restart": Fault(agent_sigkill_restart, simulation=True),
     "link_cut": Fault(link_cut, link_proxy=True),
-    # Creates decided while every host is DOWN end in ERROR "No valid host" (docs/testing.md):
-    # measured by the bench, not yet a test.
-    "link_cut_all": Fault(link_cut_all, link_proxy=True, ci=False),
     "relay_child_sigkill": Fault(relay_child_sigkill),
     "scheduler_child_sigkill": Fault(scheduler_child_sigkill),
 }
-
-
-CI_FAULTS = [name for name, f in FAULTS.items() if f.ci]
 
 
 # -- finding the processes ---------------------------------------------------------------------

@@ -112,10 +112,11 @@ class FaultRun:
         self.tap = DurableTap(services.rabbit.url, self.cluster.bus_prefix)
 
     def start(self) -> None:
+        """Every process at once (their imports take seconds each on a busy machine; agents
+        keep trying until their controller answers), then wait for them."""
         c = self.cluster
-        for i in range(self.fault.controllers):
+        for _ in range(self.fault.controllers):
             c.start_controller()
-            c.wait_controller(i)
         for h in self.host_ids:
             if self.fault.link_proxy:
                 self.proxies[h] = LinkProxy(c.endpoint).start()
@@ -126,6 +127,8 @@ class FaultRun:
                 memory_gib=self.spec.host_memory_gib,
                 simulation=self.fault.simulation,
             )
+        for i in range(self.fault.controllers):
+            c.wait_controller(i)
         c.wait_hosts_up(self.host_ids)
 
     @property

@@ -4,6 +4,8 @@ deleted server groups, and what each outcome writes."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -290,3 +292,22 @@ async def test_with_a_usable_host_in_the_fleet_a_server_that_fits_none_fails_at_
     assert [f.reason for f in store.failed] == [
         "No valid host: 2 hosts: 1 removed by down or disabled, 1 removed by capacity (vcpus)"
     ]
+
+
+async def test_a_worker_waiting_for_hosts_reads_the_fleet_once_a_poll_not_at_every_wake() -> None:
+    # Every create NOTIFYs the workers; while servers wait for a usable host, a wake must not
+    # mean another read of the whole fleet.
+    silent = datetime.fromtimestamp(time.time() - 60.0, UTC)
+    store = FleetStore([db_host("h1", last_heartbeat=silent)], [pending(0)])
+    w = SchedulerWorkers(store, build_scheduler(), workers=1, idle_poll_s=0.4, wait_for_hosts_s=60.0)
+    running = asyncio.create_task(w.run())
+    try:
+        for _ in range(24):  # 1.2 s of creates arriving
+            w.wake()
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert 2 <= len(store.reads) <= 5, store.reads  # one every 0.4 s, not 24
+    assert store.failed == [] and w.waiting_for_hosts == len(store.reads)
