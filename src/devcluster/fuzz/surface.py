@@ -1,7 +1,7 @@
 """The public RPCs a controller serves, found as a client finds them: server reflection.
 
 Every service the controller lists is public except the agents' gateway (its own protocol,
-fuzzed apart: tests/integration/test_bad_streams.py) and reflection itself (grpcio's, and
+fuzzed apart: tests/integration/test_fuzz.py) and reflection itself (grpcio's, and
 what this module speaks). The descriptors come from the controller too, so the fuzz covers
 whatever the running controller serves, a new RPC included, without a line changed here.
 `committed_services` lists what the protos in the tree define, so a test can also tell a
