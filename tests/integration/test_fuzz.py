@@ -32,7 +32,7 @@ from overcast.agent.v1 import agent_pb2
 from overcast.v1 import common_pb2
 from tests.conftest import ClusterFactory
 
-EXAMPLES = int(os.environ.get("OVERCAST_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("OVERCAST_FUZZ_EXAMPLES", "60"))
 HOSTS = ("host-1", "host-2")
 # A bug (logged where it happened), a crash, an exception nobody handled.
 BUG_LINES = re.compile(
