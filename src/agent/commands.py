@@ -31,6 +31,7 @@ from aio_pika.abc import (
 )
 from google.protobuf import json_format
 
+from agent.dead_letters import DeadLetters, envelope_problem
 from agent.hypervisor.base import DomainMissing, DomainSpec, Hypervisor, HypervisorError, PowerState
 from agent.images import ImageCache
 from agent.model import BootRequest, Command, CommandResult, Failure, ImageRequest, Op
@@ -85,6 +86,15 @@ def parse_command(body: bytes) -> Command:
         issued_at=message.issued_at.seconds + message.issued_at.nanos / 1e9,
         generation=max(0, message.generation),
     )
+
+
+def malformed_reason(body: bytes) -> str:
+    """Why `body` is no command (for a body parse_command refuses)."""
+    try:
+        parse_command(body)
+    except MalformedCommand as exc:
+        return str(exc)
+    return "refused by the agent"
 
 
 def _image_request(ref: agent_pb2.ImageRef) -> ImageRequest | None:
@@ -377,6 +387,7 @@ class CommandConsumer:
         self.queue_name = self._topology.host_queue(host_id)
         self._host_id = host_id
         self._processor = processor
+        self._dead_letters = DeadLetters(self._topology, host_id)
         self._prefetch = prefetch
         self._policy = DEFAULT.with_backoff(backoff or Backoff(initial=0.5, maximum=10.0))
         self._connection: AbstractRobustConnection | None = None
@@ -414,6 +425,7 @@ class CommandConsumer:
         # Same declarations as the controller's; a mismatch fails here with a clear reason.
         await declare_commands_exchange(channel, self._topology)
         queue = await declare_host_queue(channel, self._topology, self._host_id)
+        await self._dead_letters.attach(channel)
         self._connection = connection
         log.info("amqp.connected", url=_redacted(self._url))
         connection.reconnect_callbacks.add(self._on_reconnect)
@@ -432,10 +444,22 @@ class CommandConsumer:
         # so the synchronous part of these callbacks runs in arrival order too.
         if self._stopping:
             return  # left unacknowledged: redelivered once this channel closes
+        problem = envelope_problem(message)
+        if problem is not None:
+            log.error(
+                "command.malformed",
+                error=problem,
+                message_id=message.message_id,
+                dead_letter_queue=self._dead_letters.name,
+                body=message.body[:200].decode(errors="replace"),
+            )
+            await self._dead_letters.put(message, problem)
+            return
         self._processor.submit(
             message.body,
             ack=message.ack,
-            reject=lambda: message.reject(requeue=False),
+            # A body that is no command (logged by the processor): to the dead-letter queue.
+            reject=lambda: self._dead_letters.put(message, malformed_reason(message.body)),
         )
 
     async def stop_consuming(self) -> None:

@@ -4,6 +4,9 @@ Per deployment (or test run) a prefix keeps everything apart:
 - `<prefix>.commands`: a durable direct exchange; the controller's outbox relay publishes each
   host's commands there with the host id as routing key;
 - `<prefix>.events`: a durable topic exchange for the events of the event catalogue;
+- `<prefix>.dead-letter`: a durable fanout exchange and a durable queue of that name bound to
+  it, where an agent puts a command it cannot read (not JSON, not an AgentCommand, another
+  content type), with the reason in its headers (`agent.dead_letters`, docs/operations.md);
 - `<prefix>.host.<host id>`: each host's command queue, bound to the commands exchange with
   its host id. Its kind (`host_queue_type`) is a durable quorum queue (the default), a durable
   classic queue, or a transient classic queue (no disk at all, gone when the broker restarts:
@@ -55,6 +58,11 @@ class Topology:
     def events(self) -> str:
         return f"{self.prefix}.events"
 
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter exchange, and the queue bound to it."""
+        return f"{self.prefix}.dead-letter"
+
     def host_queue(self, host_id: str) -> str:
         return f"{self.prefix}.host.{host_id}"
 
@@ -73,6 +81,18 @@ async def declare_commands_exchange(channel: AbstractChannel, topo: Topology) ->
 
 async def declare_events_exchange(channel: AbstractChannel, topo: Topology) -> AbstractExchange:
     return await channel.declare_exchange(topo.events, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+async def declare_dead_letters(channel: AbstractChannel, topo: Topology) -> AbstractExchange:
+    """The dead-letter exchange and its queue (durable, classic: a trickle of messages an
+    operator reads, whatever the host queues' kind). New names, so declaring them on an
+    existing deployment changes no queue that exists (no PRECONDITION_FAILED)."""
+    exchange = await channel.declare_exchange(topo.dead_letters, aio_pika.ExchangeType.FANOUT, durable=True)
+    queue = await channel.declare_queue(
+        topo.dead_letters, durable=True, arguments={"x-queue-type": "classic"}
+    )
+    await queue.bind(exchange)
+    return exchange
 
 
 async def declare_exchanges(

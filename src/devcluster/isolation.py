@@ -40,7 +40,8 @@ async def delete_bus(prefix: str, host_ids: list[str], amqp_url: str = AMQP_URL)
         topology = Topology(prefix)
         for host_id in host_ids:
             await ch.queue_delete(topology.host_queue(host_id))
-        for name in (topology.commands, topology.events):
+        await ch.queue_delete(topology.dead_letters)
+        for name in (topology.commands, topology.events, topology.dead_letters):
             await ch.exchange_delete(name)
     finally:
         await conn.close()

@@ -18,7 +18,7 @@ import structlog
 from google.protobuf import timestamp_pb2
 
 from controller.api import enums, errors, loads, outages
-from controller.domain.errors import DomainError
+from controller.domain.errors import DomainError, FailedPrecondition
 from controller.domain.model import CommandFailure, CommandOp, HostInventory, PowerState
 from controller.services.console import ConsoleQuery, ConsoleRelay, ConsoleReply
 from controller.services.hosts import HostService
@@ -52,6 +52,11 @@ def _op(value: int) -> CommandOp:
     if op is None:
         raise ValueError(f"unknown command op {value}")
     return op
+
+
+def _code_name(ctx: Ctx) -> str:
+    code = ctx.code()
+    return code.name if isinstance(code, grpc.StatusCode) else str(code)
 
 
 def _seconds(ts: timestamp_pb2.Timestamp) -> float:
@@ -185,7 +190,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             raise
         except Exception as exc:
             if isinstance(exc, grpc.aio.AbortError):
-                session.ended = "refused"  # by a check below, with its own status
+                # Refused by a check below, with its own status.
+                session.ended = f"refused: {_code_name(ctx)}: {ctx.details()}"
                 raise
             status = errors.failure_status(exc, "AgentGateway.Connect", host=session.host_id)
             session.ended = f"{status.code.name}: {status.details}"
@@ -193,6 +199,8 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
         finally:
             if session.host_id:
                 log.info("agent.disconnected", host=session.host_id, status=session.ended)
+            elif session.ended != "closed":
+                log.warning("agent.refused", peer=ctx.peer(), status=session.ended)
 
     async def _serve(self, ctx: Ctx, session: _Session) -> None:
         clock = asyncio.get_running_loop().time
@@ -222,7 +230,9 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
             generations = {uuid.UUID(d.instance_uid): d.generation for d in reg.domains if d.generation > 0}
             await self._hosts.register(inv, domains, generations)
         except (DomainError, ValueError) as exc:
-            await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"register: {exc}")
+            await ctx.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, errors.clip(f"register: {exc}", errors.MAX_MESSAGE_BYTES)
+            )
         host_id = inv.host_id
         # How long each step took (a fleet coming up on a busy controller: which one is slow).
         log.info(
@@ -299,6 +309,12 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 tg.create_task(self._apply_report(host_id, msg, outgoing, slots))
             elif kind == "domain_event":
                 await self._apply_domain_event(host_id, msg.domain_event)
+            elif kind == "register":
+                # Out of order: which host a stream speaks for is settled once.
+                raise FailedPrecondition(
+                    f"register: this stream registered host {host_id!r} already; Register is "
+                    "only the first message of a stream (open a new stream to register again)"
+                )
             elif kind == "console_log":
                 c = msg.console_log
                 self._console.reply(ConsoleReply(c.request_id, c.text, c.truncated, c.error))

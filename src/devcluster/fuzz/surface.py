@@ -1,7 +1,7 @@
 """The public RPCs a controller serves, found as a client finds them: server reflection.
 
 Every service the controller lists is public except the agents' gateway (its own protocol,
-fuzzed apart: tests/integration/test_bad_streams.py) and reflection itself (grpcio's, and
+fuzzed apart: tests/integration/test_fuzz.py) and reflection itself (grpcio's, and
 what this module speaks). The descriptors come from the controller too, so the fuzz covers
 whatever the running controller serves, a new RPC included, without a line changed here.
 `committed_services` lists what the protos in the tree define, so a test can also tell a
@@ -74,11 +74,17 @@ def in_lifecycle_order(methods: list[Method]) -> list[Method]:
     return sorted(methods, key=stage)
 
 
-def committed_services() -> list[str]:
-    """The services the protos of this tree define for the public API (overcast.v1)."""
+def committed_methods() -> list[Method]:
+    """The methods of the public API's services as the protos of this tree define them
+    (overcast.v1), whatever a running controller serves."""
     found = []
     for module in pkgutil.iter_modules(overcast.v1.__path__):
         if module.name.endswith("_pb2"):
             file = importlib.import_module(f"overcast.v1.{module.name}").DESCRIPTOR
-            found += [s.full_name for s in file.services_by_name.values()]
-    return sorted(found)
+            for service in file.services_by_name.values():
+                found += _methods(service)
+    return found
+
+
+def committed_services() -> list[str]:
+    return sorted({m.service for m in committed_methods()})

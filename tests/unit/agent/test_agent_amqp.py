@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import aio_pika
 import pytest
@@ -30,7 +31,9 @@ async def broker(bus_prefix: str) -> AsyncIterator[aio_pika.abc.AbstractChannel]
         yield channel
         cleanup = await connection.channel()
         await cleanup.queue_delete(f"{bus_prefix}.host.{HOST}")
+        await cleanup.queue_delete(f"{bus_prefix}.dead-letter")
         await cleanup.exchange_delete(f"{bus_prefix}.commands")
+        await cleanup.exchange_delete(f"{bus_prefix}.dead-letter")
     finally:
         await connection.close()
 
@@ -50,9 +53,16 @@ async def wait_until_depth(
         await asyncio.sleep(0.05)
 
 
-async def publish(channel: aio_pika.abc.AbstractChannel, prefix: str, payload: bytes) -> None:
+async def publish(
+    channel: aio_pika.abc.AbstractChannel,
+    prefix: str,
+    payload: bytes,
+    content_type: str | None = "application/json",
+    **properties: Any,
+) -> None:
     exchange = await channel.get_exchange(f"{prefix}.commands")
-    await exchange.publish(aio_pika.Message(payload, content_type="application/json"), routing_key=HOST)
+    message = aio_pika.Message(payload, content_type=content_type, **properties)
+    await exchange.publish(message, routing_key=HOST)
 
 
 async def start_consumer(
@@ -96,13 +106,70 @@ async def test_commands_run_in_order_per_instance_and_are_acked(
             assert mine == [f"{uid}:{i}" for i in range(len(ops))]
         assert all(r.ok for r in sink.results)
         assert sorted(d.uuid for d in await hypervisor.list_domains()) == sorted(uids)
+        await wait_until_depth(broker, f"{bus_prefix}.dead-letter", 1)
     finally:
         await consumer.stop_consuming()
         await processor.close(grace=5)
         await consumer.close()
         await task
-    # Everything was acked and the malformed message was dropped, not requeued.
+    # Everything was acked and the malformed message went to the dead-letter queue, not back.
     await wait_until_depth(broker, consumer.queue_name, 0)
+
+
+GARBAGE: list[tuple[bytes, str | None, str]] = [
+    (b"\x00\xff garbage", "application/json", "not an AgentCommand"),
+    (b'{"op": "COMMAND_OP_SPAWN", "command_id": 7}', "application/json", "command_id"),
+    (b'{"hello": "world"}', "application/json", "command_id is missing"),
+    (b'{"commandId": "c1", "op": "COMMAND_OP_SPAWN"}', "text/plain", "content_type 'text/plain'"),
+    (b"\x08\x01\x12\x02c1", "application/x-protobuf", "content_type 'application/x-protobuf'"),
+    (b'{"commandId": "c1", "op": "COMMAND_OP_SPAWN"}', None, "no content_type"),
+]
+
+
+async def test_malformed_commands_are_dead_lettered_and_the_consumer_goes_on(
+    broker: aio_pika.abc.AbstractChannel,
+    bus_prefix: str,
+    hypervisor: LibvirtHypervisor,
+    new_uid: NewUid,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Garbage, another content type, JSON of another shape, no content type: each is copied
+    to <prefix>.dead-letter with its reason and where it came from, logged once, acked; the
+    valid command behind them runs."""
+    sink = RecordingSink()
+    processor = CommandProcessor(hypervisor, sink)
+    consumer, task = await start_consumer(bus_prefix, processor)
+    uid = new_uid()
+    try:
+        for i, (payload, content_type, _) in enumerate(GARBAGE):
+            await publish(broker, bus_prefix, payload, content_type, message_id=f"bad-{i}", type="spawn")
+        await publish(broker, bus_prefix, body(agent_pb2.COMMAND_OP_SPAWN, uid, "good"))
+        await wait_for(lambda: [r.command_id for r in sink.results] == ["good"], within=10)
+        assert sink.results[0].ok
+        assert [d.uuid for d in await hypervisor.list_domains()] == [uid]
+        await wait_until_depth(broker, f"{bus_prefix}.dead-letter", len(GARBAGE))
+    finally:
+        await consumer.stop_consuming()
+        await processor.close(grace=5)
+        await consumer.close()
+        await task
+    await wait_until_depth(broker, consumer.queue_name, 0)
+    dead = await broker.declare_queue(f"{bus_prefix}.dead-letter", passive=True)
+    found = {}
+    for _ in GARBAGE:
+        message = await dead.get(timeout=5)
+        assert message is not None
+        await message.ack()
+        found[message.message_id] = message
+    for i, (payload, content_type, reason) in enumerate(GARBAGE):
+        m = found[f"bad-{i}"]
+        headers = m.headers or {}
+        assert m.body == payload and m.content_type == content_type and m.type == "spawn"
+        assert reason in str(headers["x-overcast-reason"]), headers
+        assert headers["x-overcast-queue"] == consumer.queue_name
+        assert headers["x-overcast-host"] == HOST
+    lines = [line for line in capsys.readouterr().out.splitlines() if "command.malformed" in line]
+    assert len(lines) == len(GARBAGE), lines
 
 
 async def test_unaccepted_commands_stay_on_the_queue(

@@ -78,7 +78,8 @@ async def test_agent_runs_a_command_end_to_end(
 
         uid = str(uuid.uuid4())
         await exchange.publish(
-            aio_pika.Message(body(agent_pb2.COMMAND_OP_SPAWN, uid, "cmd-1")), routing_key=host_id
+            aio_pika.Message(body(agent_pb2.COMMAND_OP_SPAWN, uid, "cmd-1"), content_type="application/json"),
+            routing_key=host_id,
         )
         await wait_for(lambda: bool(gateway.of_kind("report")), within=10)
         report = gateway.of_kind("report")[0].report
