@@ -15,8 +15,7 @@ from controller.domain.model import Flavor, Host, Image, Instance, VmState
 from controller.domain.scaling.model import scaling_group_name
 from controller.domain.server_groups import ServerGroup
 from controller.services.load_view import HostLoadView, InstanceLoadView
-from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
-
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
