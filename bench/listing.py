@@ -79,7 +79,8 @@ async def plans(db_url: str) -> dict[str, str]:
             where = server_filter.parse(text, project=PROJECT)
             sql, params = page_sql(PROJECT, where, server_filter.parse_order(order_by), None, 1001)
             plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN {sql}", *params))
-            used = re.findall(r"(?:Index|Index Only|Bitmap Index) Scan(?: Backward)? on (\w+)", plan)
+            used = re.findall(r"Scan(?: Backward)? using (\w+)|Bitmap Index Scan on (\w+)", plan)
+            used = ["".join(u) for u in used]
             out[name] = ", ".join(dict.fromkeys(used)) or ("SEQ SCAN" if "Seq Scan" in plan else plan)
     finally:
         await conn.close()
