@@ -107,8 +107,15 @@ class ServerChangeFeed:
             await self._wake.wait()
             self._wake.clear()
             projects, self._pending = self._pending, set()
-            for project in projects:
-                await self._read(project)
+            try:
+                for project in projects:
+                    await self._read(project)
+            except BaseException:
+                # Read again once restarted (supervised): the cursors did not move, so nothing
+                # is lost, only late.
+                self._pending |= projects
+                self._wake.set()
+                raise
 
     async def _read(self, project: str) -> None:
         start = self._cursor.get(project)
