@@ -70,6 +70,47 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:  # a backend that ended
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the controller, the database's backends serving this bench's
+    database and this process: on a busy machine the latencies say how long each call waited
+    for a core as much as what it cost, the CPU says what it cost."""
+
+    def __init__(self, controller_pid: int, db_url: str) -> None:
+        self._controller = controller_pid
+        self._db_url = db_url
+
+    async def read(self) -> dict[str, float]:
+        conn = await asyncpg.connect(self._db_url)
+        try:
+            pids = [
+                r["pid"]
+                for r in await conn.fetch(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ]
+        finally:
+            await conn.close()
+        return {
+            "controller": cpu_seconds(self._controller),
+            "postgres": sum(cpu_seconds(p) for p in pids),
+            "client": time.process_time(),
+        }
+
+
+def cpu_per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    return {k: ms((after[k] - before[k]) / n) for k in before}
+
+
 async def plans(db_url: str) -> dict[str, str]:
     """The index each query's first page starts from (EXPLAIN), or what else it does."""
     out = {}
@@ -144,11 +185,16 @@ async def resume(stub: server_pb2_grpc.ServerServiceStub, token: str, text: str)
     raise RuntimeError("the watch ended before SYNCED")
 
 
-async def measure(endpoint: str, db_url: str, args: argparse.Namespace) -> dict[str, object]:
+async def measure(
+    endpoint: str, db_url: str, controller_pid: int, args: argparse.Namespace
+) -> dict[str, object]:
+    cpu = CpuMeter(controller_pid, db_url)
     async with grpc.aio.insecure_channel(endpoint) as channel:
         stub = server_pb2_grpc.ServerServiceStub(channel)
         log(f"listing pages of {args.page_size}")
+        before = await cpu.read()
         took = await list_pages(stub, args.page_size, args.pages)
+        list_cpu = cpu_per(before, await cpu.read(), sum(len(v) for v in took.values()))
         resumes: dict[str, list[float]] = {}
         received: dict[str, int] = {}
         for label, text in (("all", ""), ("active", "vm_state = ACTIVE")):
@@ -158,9 +204,11 @@ async def measure(endpoint: str, db_url: str, args: argparse.Namespace) -> dict[
             await change(db_url, args.changes, len(resumes))
             log(f"resuming a watch ({label}) after {args.changes} changes, {args.resumes} times")
             resumes[label] = []
+            before = await cpu.read()
             for _ in range(args.resumes):
                 t, received[label] = await resume(stub, first.resume_token, text)
                 resumes[label].append(t)
+            resume_cpu = cpu_per(before, await cpu.read(), args.resumes)
     every = [t for ts in took.values() for t in ts]
     all_resumes = [t for ts in resumes.values() for t in ts]
     return {
@@ -172,10 +220,12 @@ async def measure(endpoint: str, db_url: str, args: argparse.Namespace) -> dict[
             k: {"p50": ms(statistics.median(v)), "p99": ms(percentile(v, 99)), "pages": len(v)}
             for k, v in took.items()
         },
+        "list_page_cpu_ms": list_cpu,
         "watch_resume_ms_p50": ms(statistics.median(all_resumes)),
         "watch_resume_ms_p99": ms(percentile(all_resumes, 99)),
         "watch_resume_ms_by_filter": {k: ms(statistics.median(v)) for k, v in resumes.items()},
         "watch_resume_changes_received": received,
+        "watch_resume_cpu_ms": resume_cpu,  # the last (filtered) resumes'
     }
 
 
@@ -209,7 +259,9 @@ def main() -> None:
         started = time.perf_counter()
         asyncio.run(fill())
         log(f"  {time.perf_counter() - started:.1f} s")
-        figures = asyncio.run(measure(cluster.endpoint, db_url, args))
+        controller = cluster.controllers[0].popen
+        assert controller is not None
+        figures = asyncio.run(measure(cluster.endpoint, db_url, controller.pid, args))
         figures["plans"] = asyncio.run(plans(db_url))
     except BaseException:
         log(f"failed; process logs kept in {workdir}")
