@@ -114,11 +114,11 @@ def page_sql(
 # that snapshot (sent twice, never missed: the feed's next read from the snapshot has it too);
 # one rewritten by a transaction older than the page cursor is missed here and has it there.
 _CHANGED = f"""
-SELECT {INSTANCE_COLUMNS}, change_xid::text AS change_xid FROM instances
+SELECT {INSTANCE_COLUMNS}, change_xid::text AS change_key FROM instances
 WHERE project = $1 AND change_xid >= pg_snapshot_xmin($2::text::pg_snapshot)
   AND NOT pg_visible_in_snapshot(change_xid, $2::text::pg_snapshot)
   AND ($3::text IS NULL OR (change_xid, uid) > ($3::text::xid8, $4::uuid))
-ORDER BY change_xid, uid LIMIT $5
+ORDER BY instances.change_xid, uid LIMIT $5
 """
 _FIRST_CHANGED = f"""
 SELECT s.snapshot, s.future, i.* FROM (
@@ -174,7 +174,7 @@ class PgServerListing:
                     yield [rows.instance(r) for r in found]
                 if len(found) < page:
                     return
-                last = (found[-1]["change_xid"], found[-1]["uid"])
+                last = (found[-1]["change_key"], found[-1]["uid"])
                 found = await self._pool.fetch(_CHANGED, project, snapshot, *last, page)
 
         yield Changes(first[0]["snapshot"], first[0]["future"], pages())
