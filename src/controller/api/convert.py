@@ -5,7 +5,8 @@ both; metrics and loads have a module of their own (loads.py, both ways), so do 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -14,45 +15,69 @@ from controller.domain.model import Flavor, Host, Image, Instance, VmState
 from controller.domain.scaling.model import scaling_group_name
 from controller.domain.server_groups import ServerGroup
 from controller.services.load_view import HostLoadView, InstanceLoadView
-from overcast.v1 import common_pb2, flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
+from overcast.v1 import flavor_pb2, host_pb2, image_pb2, server_group_pb2, server_pb2
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
-    out = timestamp_pb2.Timestamp()
-    out.FromDatetime(value)
-    return out
+    if value.tzinfo is None:  # naive: protobuf's reading (UTC)
+        out = timestamp_pb2.Timestamp()
+        out.FromDatetime(value)
+        return out
+    # Timestamp.FromDatetime is Python code costing ~5 µs; a page of 1,000 servers has 2,000.
+    us = (value - _EPOCH) // _MICROSECOND
+    return timestamp_pb2.Timestamp(seconds=us // 1_000_000, nanos=us % 1_000_000 * 1000)
 
 
 def server(i: Instance, load: InstanceLoadView | None = None) -> server_pb2.Server:
-    return server_pb2.Server(
-        name=i.name,
-        uid=str(i.uid),
-        flavor=f"flavors/{i.flavor_id}",
-        image=f"images/{i.image_id}",
-        vm_state=enums.VM_STATES[i.vm_state],
-        task_state=enums.TASK_STATES[i.task_state] if i.task_state else common_pb2.TASK_STATE_UNSPECIFIED,
-        power_state=enums.POWER_STATES[i.power_state],
-        host=f"hosts/{i.host_id}" if i.host_id else "",
-        fault=i.fault,
-        metadata=i.metadata,
-        create_time=ts(i.created_at),
-        update_time=ts(i.updated_at),
-        etag=str(i.version),
-        vcpus=i.vcpus,
-        memory_mib=i.memory_mib,
-        disk_gib=i.disk_gib,
-        availability_zone=i.availability_zone,
-        server_group=f"projects/{i.project}/serverGroups/{i.server_group}" if i.server_group else "",
-        kernel_image=i.boot.kernel.name if i.boot.kernel else "",
-        ramdisk_image=i.boot.ramdisk.name if i.boot.ramdisk else "",
-        kernel_args=i.boot.kernel_args,
-        load=loads.instance_load(load) if load is not None else None,
-        scaling_group=scaling_group_name(i.project, i.scaling_group) if i.scaling_group else "",
-        host_failure_policy=enums.HOST_FAILURE_POLICIES[i.host_failure_policy],
-        generation=i.generation,
-    )
+    # Only the fields that are set: each keyword costs the message a field write, and a page of
+    # ListServers converts 1,000 servers (~30 µs each with every field given, ~15 without the
+    # empty ones and FromDatetime).
+    kw: dict[str, Any] = {
+        "name": i.name,
+        "uid": str(i.uid),
+        "flavor": "flavors/" + i.flavor_id,
+        "image": "images/" + i.image_id,
+        "vm_state": enums.VM_STATES[i.vm_state],
+        "power_state": enums.POWER_STATES[i.power_state],
+        "create_time": ts(i.created_at),
+        "update_time": ts(i.updated_at),
+        "etag": str(i.version),
+        "vcpus": i.vcpus,
+        "memory_mib": i.memory_mib,
+        "disk_gib": i.disk_gib,
+        "host_failure_policy": enums.HOST_FAILURE_POLICIES[i.host_failure_policy],
+    }
+    if i.task_state:
+        kw["task_state"] = enums.TASK_STATES[i.task_state]
+    if i.host_id:
+        kw["host"] = "hosts/" + i.host_id
+    if i.fault:
+        kw["fault"] = i.fault
+    if i.metadata:
+        kw["metadata"] = i.metadata
+    if i.availability_zone:
+        kw["availability_zone"] = i.availability_zone
+    if i.server_group:
+        kw["server_group"] = f"projects/{i.project}/serverGroups/{i.server_group}"
+    boot = i.boot
+    if boot.kernel:
+        kw["kernel_image"] = boot.kernel.name
+    if boot.ramdisk:
+        kw["ramdisk_image"] = boot.ramdisk.name
+    if boot.kernel_args:
+        kw["kernel_args"] = boot.kernel_args
+    if load is not None:
+        kw["load"] = loads.instance_load(load)
+    if i.scaling_group:
+        kw["scaling_group"] = scaling_group_name(i.project, i.scaling_group)
+    if i.generation:
+        kw["generation"] = i.generation
+    return server_pb2.Server(**kw)
 
 
 def vm_state_filter(value: int) -> VmState | None:

@@ -10,6 +10,7 @@ from controller.api.errors import Ctx, streaming, unary
 from controller.domain import resume_tokens, server_filter
 from controller.domain.errors import Unavailable
 from controller.domain.model import CommandOp, Instance
+from controller.domain.resume_tokens import ResumePoint
 from controller.services.console import ConsoleService
 from controller.services.listing import ListQuery, ServerListing
 from controller.services.metrics import MetricsService
@@ -139,18 +140,19 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
                 async for change in self._snapshot(project, view):
                     yield change
             else:
-                async for change in self._since(project, resume.snapshot, view):
+                async for change in self._since(project, resume, view):
                     yield change
             while True:
                 try:
                     batch = await sub.next()
                 except WatchInterrupted as exc:
                     raise Unavailable(str(exc)) from exc
-                for change in self._changes(view, batch.servers, batch.start, batch.end):
+                for change in self._changes(view, batch.servers, (batch.start, batch.start_at), batch.end):
                     yield change
 
     async def _snapshot(self, project: str, view: WatchView) -> AsyncIterator[server_pb2.ServerChange]:
         """The matching servers now (INITIAL…), then SYNCED with the first page's snapshot."""
+        read_at = self._listing.now()
         page, snapshot = await self._listing.first_page(project, view.where, WATCH_PAGE)
         while True:
             for inst in page:
@@ -159,28 +161,29 @@ class ServerApi(server_pb2_grpc.ServerServiceServicer):  # type: ignore[misc]  #
             if len(page) < WATCH_PAGE:
                 break
             page = await self._listing.next_page(project, view.where, page[-1].server_id, WATCH_PAGE)
-        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(snapshot, view.where))
+        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(snapshot, view.where, read_at))
 
     async def _since(
-        self, project: str, snapshot: str, view: WatchView
+        self, project: str, resume: ResumePoint, view: WatchView
     ) -> AsyncIterator[server_pb2.ServerChange]:
         """What changed since the resume point, then SYNCED with the snapshot it was read at."""
-        async with self._listing.changes_since(project, snapshot) as changes:
+        read_at = self._listing.now()
+        async with self._listing.changes_since(project, resume.snapshot) as changes:
             if changes.future:
                 raise resume_tokens.too_old("it is not a point of this database's history")
             async for page in changes.pages:
-                for change in self._changes(view, page, snapshot, None):
+                for change in self._changes(view, page, (resume.snapshot, resume.at), None):
                     yield change
             end = changes.snapshot
-        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(end, view.where))
+        yield Change(kind=Change.KIND_SYNCED, resume_token=self._listing.token(end, view.where, read_at))
 
     def _changes(
-        self, view: WatchView, servers: Sequence[Instance], start: str, end: str | None
+        self, view: WatchView, servers: Sequence[Instance], start: tuple[str, float], end: str | None
     ) -> Iterator[server_pb2.ServerChange]:
         """The changes to send; each carries the point to resume from after it: the batch's
-        start until its last change, which carries its end."""
+        start (with the time it was read at) until its last change, which carries its end."""
         out = [(kind, inst) for inst in servers if (kind := view.change(inst)) is not None]
-        token = self._listing.token(start, view.where)
+        token = self._listing.token(start[0], view.where, start[1])
         for i, (kind, inst) in enumerate(out):
             if end is not None and i == len(out) - 1:
                 token = self._listing.token(end, view.where)

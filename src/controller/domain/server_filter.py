@@ -338,6 +338,8 @@ def parse(text: str, *, project: str, field: str = "filter") -> Expr:
     character position and what to write instead."""
     if len(text) > MAX_FILTER_CHARS:
         raise InvalidArgument.single(field, f"at most {MAX_FILTER_CHARS} characters, got {len(text)}")
+    if "\x00" in text:  # PostgreSQL text cannot hold it: refused here, not by the database
+        raise InvalidArgument.single(field, f"at character {text.index(chr(0)) + 1}: NUL is not allowed")
     if not text.strip():
         return EVERYTHING
     return _Parser(text, field, project).parse()

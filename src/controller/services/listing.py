@@ -77,9 +77,10 @@ class ServerListing:
         resume: ResumePoint | None = None
         if q.page_token:
             after, resume = _key(paging.decode(q.page_token, scope) or "")
+        read_at = self._clock()  # before the read: a token never looks younger than its snapshot
         found, snapshot = await self._store.page(project, where, order, after, size + 1)
         if snapshot is not None:
-            resume = ResumePoint(snapshot, self._clock())
+            resume = ResumePoint(snapshot, read_at)
         assert resume is not None
         page = found[:size]
         token = ""
@@ -105,8 +106,13 @@ class ServerListing:
     def resume_point(self, token: str, where: Expr) -> ResumePoint:
         return resume_tokens.decode(token, str(where), self._clock())
 
-    def token(self, snapshot: str, where: Expr) -> str:
-        return resume_tokens.encode(ResumePoint(snapshot, self._clock()), str(where))
+    def token(self, snapshot: str, where: Expr, at: float | None = None) -> str:
+        """The resume token of `snapshot`, read at `at` (now when not given): the time is what
+        the resume window is measured from, so a token never looks younger than its snapshot."""
+        return resume_tokens.encode(ResumePoint(snapshot, self._clock() if at is None else at), str(where))
+
+    def now(self) -> float:
+        return self._clock()
 
     async def snapshot(self) -> str:
         return await self._store.snapshot()

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from controller.domain.host_health import ZoneCount
 from controller.domain.messages import OutboxMessage
-from controller.domain.model import Flavor, Host, HostInventory, Image, Instance, VmState
+from controller.domain.model import Flavor, Host, HostInventory, Image, Instance
 from controller.domain.placements import Failure, PendingServer, Placement
 from controller.domain.requests import RequestRecord
 from controller.domain.scaling.model import ScalingGroup
@@ -69,17 +69,6 @@ class InstanceStore(Protocol):
         ...
 
     async def get(self, project: str, server_id: str) -> Instance: ...
-    async def list(
-        self,
-        project: str,
-        *,
-        vm_state: VmState | None,
-        host_id: str | None,
-        after: str | None,
-        limit: int,
-        scaling_group: str | None = None,
-    ) -> list[Instance]: ...
-    # `builtins.`: inside the class, `list` names the method above.
     async def list_on_host(self, host_id: str) -> builtins.list[Instance]: ...
     async def mutate(self, project: str, server_id: str, fn: MutateFn) -> Instance: ...
     async def mutate_uid(self, uid: UUID, fn: MutateFn) -> Instance | None: ...

@@ -11,7 +11,7 @@ from uuid import UUID
 
 import structlog
 
-from controller.domain import limits, names, paging
+from controller.domain import limits, names
 from controller.domain.boot import check_kernel_args
 from controller.domain.errors import (
     EtagMismatch,
@@ -256,42 +256,6 @@ class ServerService:
     async def get(self, name: str) -> Instance:
         project, server_id = names.parse_server(name)
         return await self._instances.get(project, server_id)
-
-    async def list(
-        self,
-        parent: str,
-        *,
-        page_size: int,
-        page_token: str,
-        vm_state: VmState | None,
-        host: str,
-        scaling_group: str = "",
-    ) -> tuple[list[Instance], str]:
-        project = names.parse_project(parent)
-        host_id = names.parse_host(host, "host") if host else None
-        v = ViolationCollector()
-        scaling_id = _scaling_group_of(v, "scaling_group", scaling_group, project) or None
-        v.raise_if_any()
-        if vm_state is VmState.DELETED:
-            raise InvalidArgument.single(
-                "vm_state",
-                "deleted servers are not listed; their instance.delete.end events on the bus "
-                "and WatchServers report deletions",
-            )
-        return await paging.fetch_page(
-            page_size,
-            page_token,
-            f"servers|{project}|{vm_state}|{host_id}" + (f"|{scaling_id}" if scaling_id else ""),
-            lambda after, limit: self._instances.list(
-                project,
-                vm_state=vm_state,
-                host_id=host_id,
-                after=after,
-                limit=limit,
-                scaling_group=scaling_id,
-            ),
-            lambda i: i.server_id,
-        )
 
     async def act(self, name: str, op: CommandOp, etag: str) -> Instance:
         """Start, stop, reboot or delete: check the state machine, record the task and send

@@ -30,11 +30,13 @@ class WatchInterrupted(Exception):
 
 @dataclass(frozen=True)
 class Batch:
-    """The servers of a project changed after snapshot `start` and seen by `end`."""
+    """The servers of a project changed after snapshot `start` (read at `start_at`) and seen
+    by `end`."""
 
     start: str
     end: str
     servers: list[Instance]
+    start_at: float = 0.0
 
 
 class Subscription:
@@ -68,7 +70,8 @@ class ServerChangeFeed:
         self._listing = listing
         self._max_backlog = max_backlog  # batches
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._cursor: dict[str, str] = {}  # project → the snapshot its last read was made at
+        # project → the snapshot its last read was made at, and when
+        self._cursor: dict[str, tuple[str, float]] = {}
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
 
@@ -94,7 +97,7 @@ class ServerChangeFeed:
         try:
             if project not in self._cursor:
                 snapshot = await self._listing.snapshot()
-                self._cursor.setdefault(project, snapshot)
+                self._cursor.setdefault(project, (snapshot, self._listing.now()))
             yield sub
         finally:
             self._subs[project].discard(sub)
@@ -107,23 +110,32 @@ class ServerChangeFeed:
             await self._wake.wait()
             self._wake.clear()
             projects, self._pending = self._pending, set()
-            for project in projects:
-                await self._read(project)
+            try:
+                for project in projects:
+                    await self._read(project)
+            except BaseException:
+                # Read again once restarted (supervised): the cursors did not move, so nothing
+                # is lost, only late.
+                self._pending |= projects
+                self._wake.set()
+                raise
 
     async def _read(self, project: str) -> None:
-        start = self._cursor.get(project)
-        if start is None:  # nobody watches it any more
+        cursor = self._cursor.get(project)
+        if cursor is None:  # nobody watches it any more
             return
+        start, start_at = cursor
         servers: list[Instance] = []
+        read_at = self._listing.now()
         async with self._listing.changes_since(project, start) as changes:
             async for page in changes.pages:
                 servers.extend(page)
             end = changes.snapshot
         if project in self._cursor:
-            self._cursor[project] = end
+            self._cursor[project] = (end, read_at)
         if not servers:
             return
-        batch = Batch(start, end, servers)
+        batch = Batch(start, end, servers, start_at)
         for sub in list(self._subs.get(project, ())):
             if not sub.offer(batch):
                 log.warning("watch.backlog_full", project=project)

@@ -11,7 +11,7 @@ import asyncpg
 
 from controller.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from controller.domain.messages import OutboxMessage
-from controller.domain.model import Instance, VmState
+from controller.domain.model import Instance
 from controller.domain.requests import RequestRecord
 from controller.domain.scaling.model import scaling_group_name
 from controller.services.ports import MutateFn, Mutation, WaitingTask
@@ -113,33 +113,6 @@ class PgInstanceStore:
         )
         return [rows.instance(r) for r in found]
 
-    async def list(
-        self,
-        project: str,
-        *,
-        vm_state: VmState | None,
-        host_id: str | None,
-        after: str | None,
-        limit: int,
-        scaling_group: str | None = None,
-    ) -> list[Instance]:
-        found = await self._pool.fetch(
-            f"SELECT {INSTANCE_COLUMNS} FROM instances"
-            " WHERE project = $1 AND deleted_at IS NULL"
-            " AND ($2::text IS NULL OR vm_state = $2) AND ($3::text IS NULL OR host_id = $3)"
-            " AND ($4::text IS NULL OR server_id > $4)"
-            " AND ($6::text IS NULL OR scaling_group = $6)"
-            " ORDER BY server_id LIMIT $5",
-            project,
-            vm_state.value if vm_state else None,
-            host_id,
-            after,
-            limit,
-            scaling_group,
-        )
-        return [rows.instance(r) for r in found]
-
-    # `builtins.`: inside the class, `list` names the method above.
     async def list_on_host(self, host_id: str) -> builtins.list[Instance]:
         found = await self._pool.fetch(
             f"SELECT {INSTANCE_COLUMNS} FROM instances"

@@ -107,19 +107,31 @@ def page_sql(
     return inner, sql.params
 
 
-# Rows changed since a snapshot, in pages by (change_xid, uid), all read in one transaction.
-_CHANGES = f"""
-SELECT {INSTANCE_COLUMNS}, change_xid::text AS change_xid FROM instances
+# Rows changed since a snapshot ($2), in pages by (change_xid, uid). Each page is a statement of
+# its own (no transaction held open while a slow client reads them: that would hold back every
+# snapshot's xmin, and VACUUM); the first also reads its snapshot, which is the resume point
+# after them all. A row changed again between two pages may come in a later page, newer than
+# that snapshot (sent twice, never missed: the feed's next read from the snapshot has it too);
+# one rewritten by a transaction older than the page cursor is missed here and has it there.
+_CHANGED = f"""
+SELECT {INSTANCE_COLUMNS}, change_xid::text AS change_key FROM instances
 WHERE project = $1 AND change_xid >= pg_snapshot_xmin($2::text::pg_snapshot)
   AND NOT pg_visible_in_snapshot(change_xid, $2::text::pg_snapshot)
-  AND ($3::text::xid8 IS NULL OR (change_xid, uid) > ($3::text::xid8, $4::uuid))
-ORDER BY change_xid, uid LIMIT $5
+  AND ($3::text IS NULL OR (change_xid, uid) > ($3::text::xid8, $4::uuid))
+ORDER BY instances.change_xid, uid LIMIT $5
+"""
+_FIRST_CHANGED = f"""
+SELECT s.snapshot, s.future, i.* FROM (
+    SELECT pg_current_snapshot()::text AS snapshot,
+        pg_snapshot_xmax($2::text::pg_snapshot) > pg_snapshot_xmax(pg_current_snapshot()) AS future
+) s LEFT JOIN LATERAL ({_CHANGED}) i ON true
 """
 
 
 class Changes:
-    """What changed since a snapshot: `snapshot` is the one they were read at (the token after
-    them); `future` when the given snapshot is ahead of this database (not a token of it)."""
+    """What changed since a snapshot: `snapshot` is the one the first page was read at (the
+    resume point after them all); `future` when the given snapshot is ahead of this database
+    (not one of its tokens)."""
 
     def __init__(self, snapshot: str, future: bool, pages: AsyncIterator[list[Instance]]) -> None:
         self.snapshot = snapshot
@@ -152,26 +164,17 @@ class PgServerListing:
 
     @asynccontextmanager
     async def changes_since(self, project: str, snapshot: str, page: int = 2000) -> AsyncIterator[Changes]:
-        """The servers of `project` whose last change `snapshot` does not see, read in pages
-        of one REPEATABLE READ transaction (one snapshot for them all)."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            row = await conn.fetchrow(
-                "SELECT pg_current_snapshot()::text AS snapshot, pg_snapshot_xmax($1::text::pg_snapshot)"
-                " > pg_snapshot_xmax(pg_current_snapshot()) AS future",
-                snapshot,
-            )
-            assert row is not None
+        """The servers of `project` whose last change `snapshot` does not see, in pages."""
+        first = await self._pool.fetch(_FIRST_CHANGED, project, snapshot, None, None, page)
 
-            async def pages() -> AsyncIterator[list[Instance]]:
-                last: tuple[str | None, Any] = (None, None)
-                while True:
-                    found: Sequence[asyncpg.Record] = await conn.fetch(
-                        _CHANGES, project, snapshot, *last, page
-                    )
-                    if found:
-                        yield [rows.instance(r) for r in found]
-                    if len(found) < page:
-                        return
-                    last = (found[-1]["change_xid"], found[-1]["uid"])
+        async def pages() -> AsyncIterator[list[Instance]]:
+            found: Sequence[asyncpg.Record] = [r for r in first if r["uid"] is not None]
+            while True:
+                if found:
+                    yield [rows.instance(r) for r in found]
+                if len(found) < page:
+                    return
+                last = (found[-1]["change_key"], found[-1]["uid"])
+                found = await self._pool.fetch(_CHANGED, project, snapshot, *last, page)
 
-            yield Changes(row["snapshot"], row["future"], pages())
+        yield Changes(first[0]["snapshot"], first[0]["future"], pages())

@@ -96,6 +96,7 @@ MISTAKES = [
     ("((((((((((vm_state = ACTIVE))))))))))", "nested deeper than 8"),
     (" AND ".join(["vm_state = ACTIVE"] * 51), "at most 50 restrictions"),
     ("x" * 2001, "at most 2000 characters"),
+    ("metadata.env = a\x00b", "at character 17: NUL is not allowed"),
 ]
 
 

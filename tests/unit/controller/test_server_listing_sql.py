@@ -106,5 +106,7 @@ async def test_changes_since_a_snapshot_include_late_commits(pool: asyncpg.Pool)
         changed = [i.server_id async for page in changes.pages for i in page]
         assert not changes.future
     assert sorted(changed) == ["db-000001", "web-000000"]
+    async with store.changes_since("demo", snapshot, page=1) as one_by_one:
+        assert sorted([i.server_id async for page in one_by_one.pages for i in page]) == sorted(changed)
     async with store.changes_since("demo", changes.snapshot) as later:
         assert [i async for page in later.pages for i in page] == []

@@ -24,7 +24,7 @@ END $$;
 CREATE TRIGGER instances_change_xid BEFORE INSERT OR UPDATE ON instances
     FOR EACH ROW EXECUTE FUNCTION overcast_instance_change_xid();
 
-CREATE INDEX instances_changes ON instances (project, change_xid);
+CREATE INDEX instances_changes ON instances (project, change_xid, uid);
 
 -- A filtered page comes off an index in its order: by state (ERROR may be 10 of 100,000),
 -- by creation time (order_by create_time), by metadata (GIN: @> for key = value, ? for has).
