@@ -62,7 +62,13 @@ class ApiSettings(Group):
         default_text="HOSTNAME-PID",
         help="this controller's name among its replicas (logs, leader election, event publisher)",
     )
-    grace_s: float = setting(5.0, gt=0, name="grace", help="time in-flight RPCs get to finish at shutdown")
+    grace_s: float = setting(
+        5.0,
+        gt=0,
+        name="grace",
+        help="time in-flight RPCs get to finish at shutdown, and then the scheduler and relay processes"
+        " (the agents' streams and watches are ended at once: they reconnect to another replica)",
+    )
     request_id_retention_s: float = setting(
         86400.0,
         gt=0,

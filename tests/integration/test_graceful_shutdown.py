@@ -83,7 +83,7 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
     c.wait_controller(0)
     c.wait_controller(1)
     c.start_agent("host-d1", controller=0, cpus=64, memory_gib=128, extra=("--shutdown-grace", str(GRACE_S)))
-    c.start_agent("host-d2", controller=1, cpus=64, memory_gib=128)
+    c.start_agent("host-d2", controller=1, cpus=64, memory_gib=128)  # takes what host-d1 cannot
     c.wait_hosts_up(["host-d1", "host-d2"])
     first, second, agent = c.controllers[0], c.controllers[1], c.agents["host-d1"]
     assert first.popen is not None and second.popen is not None
@@ -128,7 +128,7 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
 
         # Both stopped promptly and cleanly, the controller's children with it.
         code, took = stopped["controller"]
-        assert code == 0 and took < GRACE_S + 2, (code, took, first.log_tail())
+        assert code == 0 and took < 2 * GRACE_S + 2, (code, took, first.log_tail())  # calls, children
         code, took = stopped["agent"]
         assert code == 0 and took < GRACE_S + 2, (code, took, agent.log_tail())
         assert not [k for k in kids if alive(k)]
@@ -171,7 +171,13 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         s = servers[sid]
         assert s.uid == uid
         lost = s.vm_state == common_pb2.VM_STATE_ERROR and s.fault.startswith("domain missing on host-d1")
-        assert s.vm_state == common_pb2.VM_STATE_ACTIVE or lost, (sid, s)
+        assert s.vm_state == common_pb2.VM_STATE_ACTIVE or lost, (
+            sid,
+            s.vm_state,
+            s.task_state,
+            s.fault,
+            s.host,
+        )
     assert set(servers) <= set(burst.created)
     for proc in [*c.controllers, *c.agents.values()]:
         assert _bad_lines(proc) == [], proc.name
