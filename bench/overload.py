@@ -52,7 +52,7 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def _capacity(endpoint: str, clients: int, seconds: float) -> float:
+async def _capacity(endpoint: str, clients: int, seconds: float, phase: str) -> float:
     done = 0
     end = time.monotonic() + seconds
 
@@ -61,7 +61,7 @@ async def _capacity(endpoint: str, clients: int, seconds: float) -> float:
         i = 0
         while time.monotonic() < end:
             i += 1
-            await api.create_server(f"cap-{k}-{i}", flavor="m1.tiny", image="cirros")
+            await api.create_server(f"{phase}-{k}-{i}", flavor="m1.tiny", image="cirros")
             done += 1
 
     async with AsyncClient(endpoint, timeout=30, overload_budget=600) as api:
@@ -130,8 +130,8 @@ async def run(a: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
     db = cluster.database_url.rsplit("/", 1)[1]
     async with AsyncClient(cluster.endpoint) as api:
         await api.create_image("cirros", "qcow2")
-    await _capacity(cluster.endpoint, a.capacity_clients, 2.0)  # warm-up: children started, caches full
-    capacity = await _capacity(cluster.endpoint, a.capacity_clients, a.capacity_s)
+    await _capacity(cluster.endpoint, a.capacity_clients, 2.0, "warm")  # children started, caches full
+    capacity = await _capacity(cluster.endpoint, a.capacity_clients, a.capacity_s, "cap")
     log(f"capacity {capacity:.0f} creates/s")
     rate = capacity * a.factor
     rss_before = rss_mib(proc.popen.pid)
