@@ -3,8 +3,9 @@ serving, then recovers at once when the storm ends.
 
 One controller (its scheduler and relay children, a fresh database on the machine's
 PostgreSQL, no agents: every create is answered, and scheduled to ERROR for want of a host)
-with `--pool-size` database connections. First its capacity, after a 2 s warm-up: `--capacity-clients` clients
-creating servers back to back for `--capacity-s` seconds. Then the storm: `--procs` client
+with `--pool-size` database connections. First its capacity, after a 2 s warm-up: as many clients as it serves
+at once (`--max-in-flight`, so that none is shed) creating servers back to back for
+`--capacity-s` seconds. Then the storm: `--procs` client
 processes send creates open loop (the next leaves on time whatever the others are doing) at
 `--factor` times that capacity for `--storm-s` seconds, no retries; then, at once, plain creates
 one after another until one is answered OK.
@@ -52,7 +53,7 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-async def _capacity(endpoint: str, clients: int, seconds: float) -> float:
+async def _capacity(endpoint: str, clients: int, seconds: float, phase: str) -> float:
     done = 0
     end = time.monotonic() + seconds
 
@@ -61,7 +62,7 @@ async def _capacity(endpoint: str, clients: int, seconds: float) -> float:
         i = 0
         while time.monotonic() < end:
             i += 1
-            await api.create_server(f"cap-{k}-{i}", flavor="m1.tiny", image="cirros")
+            await api.create_server(f"{phase}-{k}-{i}", flavor="m1.tiny", image="cirros")
             done += 1
 
     async with AsyncClient(endpoint, timeout=30, overload_budget=600) as api:
@@ -130,8 +131,9 @@ async def run(a: argparse.Namespace, cluster: Cluster) -> dict[str, Any]:
     db = cluster.database_url.rsplit("/", 1)[1]
     async with AsyncClient(cluster.endpoint) as api:
         await api.create_image("cirros", "qcow2")
-    await _capacity(cluster.endpoint, a.capacity_clients, 2.0)  # warm-up: children started, caches full
-    capacity = await _capacity(cluster.endpoint, a.capacity_clients, a.capacity_s)
+    clients = a.capacity_clients or ControllerSettings.load(flags).admission.max_in_flight
+    await _capacity(cluster.endpoint, clients, 2.0, "warm")  # children started, caches full
+    capacity = await _capacity(cluster.endpoint, clients, a.capacity_s, "cap")
     log(f"capacity {capacity:.0f} creates/s")
     rate = capacity * a.factor
     rss_before = rss_mib(proc.popen.pid)
@@ -203,7 +205,12 @@ def main() -> None:
     p.add_argument("--storm-s", type=float, default=10.0)
     p.add_argument("--procs", type=int, default=2, help="client processes sending the storm")
     p.add_argument("--channels", type=int, default=4, help="gRPC channels per client process")
-    p.add_argument("--capacity-clients", type=int, default=32)
+    p.add_argument(
+        "--capacity-clients",
+        type=int,
+        default=None,
+        help="default: the controller's --max-in-flight (none shed)",
+    )
     p.add_argument("--capacity-s", type=float, default=5.0)
     a = p.parse_args()
     run_id = isolation.new_run_id()

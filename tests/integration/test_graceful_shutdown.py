@@ -75,7 +75,6 @@ def _bad_lines(proc: Proc) -> list[str]:
 
 
 async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clusters) -> None:  # type: ignore[no-untyped-def]
-    t0 = time.monotonic()
     c = clusters("drain")
     grace = ("--grace", str(GRACE_S), "--database-pool-size", "6")  # PostgreSQL is shared here
     c.start_controller(*grace)
@@ -83,7 +82,7 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
     c.wait_controller(0)
     c.wait_controller(1)
     c.start_agent("host-d1", controller=0, cpus=64, memory_gib=128, extra=("--shutdown-grace", str(GRACE_S)))
-    c.start_agent("host-d2", controller=1, cpus=64, memory_gib=128)
+    c.start_agent("host-d2", controller=1, cpus=64, memory_gib=128)  # takes what host-d1 cannot
     c.wait_hosts_up(["host-d1", "host-d2"])
     first, second, agent = c.controllers[0], c.controllers[1], c.agents["host-d1"]
     assert first.popen is not None and second.popen is not None
@@ -91,7 +90,6 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         child_running(first.popen.pid, "controller.processes.scheduler_process"),
         child_running(first.popen.pid, "controller.processes.relay_process"),
     ]
-    print(f"setup {time.monotonic() - t0:.1f}")
     relay = child_running(second.popen.pid, "controller.processes.relay_process")
     scheduler = child_running(second.popen.pid, "controller.processes.scheduler_process")
     rng = random.Random(14)
@@ -124,16 +122,18 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
             await asyncio.sleep(0.025)
         await asyncio.gather(*calls)
         await stopper
-        print(f"burst {time.monotonic() - t0:.1f}")
 
         # Both stopped promptly and cleanly, the controller's children with it.
         code, took = stopped["controller"]
-        assert code == 0 and took < GRACE_S + 2, (code, took, first.log_tail())
+        assert code == 0 and took < 2 * GRACE_S + 2, (code, took, first.log_tail())  # calls, children
         code, took = stopped["agent"]
         assert code == 0 and took < GRACE_S + 2, (code, took, agent.log_tail())
         assert not [k for k in kids if alive(k)]
-        for child in (relay, scheduler):  # gone cleanly, and replaced
-            assert re.search(rf"pid {child}\) exited with status 0", second.log_path.read_text()), child
+        for child in (relay, scheduler):  # gone cleanly (a loaded machine may take seconds), replaced
+            deadline = time.monotonic() + 20
+            while not re.search(rf"pid {child}\) exited with status 0", second.log_path.read_text()):
+                assert time.monotonic() < deadline, (child, second.log_tail())
+                await asyncio.sleep(0.2)
         child_running(second.popen.pid, "controller.processes.relay_process", other_than=relay)
         child_running(second.popen.pid, "controller.processes.scheduler_process", other_than=scheduler)
         assert _bad_lines(first) == [] and _bad_lines(agent) == []
@@ -146,7 +146,6 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
             assert time.monotonic() < deadline and c.agents["host-d1"].running, c.agents["host-d1"].log_tail()
             await asyncio.sleep(0.2)
 
-        print(f"agent back {time.monotonic() - t0:.1f}")
         deadline = time.monotonic() + 60
         while True:
             servers = {short(s.name): s async for s in _servers(api1)}
@@ -160,7 +159,6 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         f"controller stopped in {stopped['controller'][1]:.2f} s, agent in {stopped['agent'][1]:.2f} s;"
         f" {burst.retried} calls sent again; {len(burst.deleted)} deleted"
     )
-    print(f"settled {time.monotonic() - t0:.1f}")
     # Every acknowledged request ended where it leads, and each once.
     assert len(burst.created) == 160 and burst.deleted and burst.retried, burst.retried
     for sid in burst.deleted:
@@ -171,7 +169,13 @@ async def test_sigterm_of_a_controller_and_an_agent_mid_burst_loses_nothing(clus
         s = servers[sid]
         assert s.uid == uid
         lost = s.vm_state == common_pb2.VM_STATE_ERROR and s.fault.startswith("domain missing on host-d1")
-        assert s.vm_state == common_pb2.VM_STATE_ACTIVE or lost, (sid, s)
+        assert s.vm_state == common_pb2.VM_STATE_ACTIVE or lost, (
+            sid,
+            s.vm_state,
+            s.task_state,
+            s.fault,
+            s.host,
+        )
     assert set(servers) <= set(burst.created)
     for proc in [*c.controllers, *c.agents.values()]:
         assert _bad_lines(proc) == [], proc.name

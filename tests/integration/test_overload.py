@@ -68,7 +68,7 @@ async def test_a_storm_is_shed_with_retry_info_and_served_again_after(clusters) 
     try:
         await clients[0].create_image("cirros", "qcow2")
         await clients[0].create_server("warm", flavor="m1.tiny", image="cirros")
-        rss_before = rss_mib(proc.popen.pid)  # type: ignore[union-attr]
+        rss_before = rss_mib(proc.popen.pid)
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch_connections(db, stop))
 
@@ -87,7 +87,7 @@ async def test_a_storm_is_shed_with_retry_info_and_served_again_after(clusters) 
         started = time.monotonic()
         codes = Counter(await asyncio.gather(*[create(i) for i in range(STORM)]))
         storm_s = time.monotonic() - started
-        rss_after = rss_mib(proc.popen.pid)  # type: ignore[union-attr]
+        rss_after = rss_mib(proc.popen.pid)
 
         # Served again at once: a plain create right after the storm.
         t0 = time.monotonic()

@@ -28,6 +28,7 @@ ENDED_AT_SHUTDOWN = frozenset(
         "/overcast.agent.v1.AgentGateway/Connect",
         "/overcast.v1.ServerService/WatchServers",
         "/overcast.v1.HostService/WatchHostMetrics",
+        "/grpc.health.v1.Health/Watch",  # it has said NOT_SERVING by then
     }
 )
 

@@ -76,18 +76,21 @@ async def run_child(
         try:
             code = await proc.wait()
         except asyncio.CancelledError:
-            await _stop(proc)
+            await _stop(proc, settings.api.grace_s)
             raise
         raise ChildExited(f"{name} (pid {proc.pid}) exited with status {code}")
 
     await supervise(name, run_once, RESTART)
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
+async def _stop(proc: asyncio.subprocess.Process, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL if it is not gone within the controller's grace (what a child holds
+    is safe either way: the relay marks rows sent only once confirmed, the scheduler claims in
+    transactions)."""
     with contextlib.suppress(ProcessLookupError):
         proc.terminate()
     try:
-        await asyncio.wait_for(proc.wait(), 10.0)
+        await asyncio.wait_for(proc.wait(), grace_s)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()

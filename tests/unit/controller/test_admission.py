@@ -63,10 +63,10 @@ def test_the_smoothed_call_time_follows_the_calls() -> None:
 
 def test_admission_defaults_follow_the_pool_and_survive_the_trip_to_a_child() -> None:
     s = ControllerSettings.load(["--database-pool-size", "8"])
-    assert (s.admission.max_in_flight, s.admission.max_queued) == (6, 12)
+    assert (s.admission.max_in_flight, s.admission.max_queued) == (4, 8)
     again = ControllerSettings.model_validate_json(s.model_dump_json())
     assert again.admission == s.admission
-    assert ControllerSettings.load([]).admission.max_in_flight == 15  # 20 less 5
+    assert ControllerSettings.load([]).admission.max_in_flight == 10  # half of 20
 
 
 def test_the_connection_budget_refuses_what_can_never_fit_and_warns_of_what_does_not_now() -> None:
