@@ -40,14 +40,20 @@ _CHANNEL_OPTIONS = [
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 5000),
+    # A link that drops everything (no reset) ends the stream within 15 s, even while the agent
+    # waits for a Registered (see _REGISTER_TIMEOUTS_S); the controller allows pings every 5 s.
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
 ]
-# How long a Registered is awaited, after 0, 1, 2, 3+ such waits in a row ran out. A controller
-# that is slow to answer (a fleet of thousands registering on a busy machine) has usually done
-# the registration by the time it answers: an agent that gives up and registers again adds a
-# registration to its queue, and its host, marked UP with no stream, goes DOWN later
-# (bench/scheduler.py at 10,000 hosts, load 10-15 on 2 cores: controllers answered in 2-8 s,
-# hundreds of agents still gave up at 10 s). A controller gone ends the stream at once instead.
-_REGISTER_TIMEOUTS_S = (10.0, 20.0, 40.0, 60.0)
+# How long a Registered is awaited, after 0, 1+ such waits in a row ran out. A controller that
+# is slow to answer (a fleet of thousands registering on a busy machine) has usually done the
+# registration by the time it answers: an agent that gives up and registers again adds a
+# registration to its queue, and its host, marked UP by the registration it gave up on, goes
+# DOWN before the next one is done (bench/scheduler.py at 5,000-10,000 hosts, load 13-23 on 2
+# cores: agents waited 10 s and then 20 s, and 1,800 waits ran out, a third of the second ones
+# too; 167 hosts went DOWN while the fleet came up). A controller gone ends the stream at once,
+# a link gone within the keepalive's 15 s: only a controller that hangs is waited for that long.
+_REGISTER_TIMEOUTS_S = (30.0, 60.0)
 # Placeholders in a stream's outbox, made into messages only when the write loop reaches them
 # (identity matters, not content): the newest metrics sample, a heartbeat stamped as it goes.
 _LATEST_METRICS = agent_pb2.AgentMessage()

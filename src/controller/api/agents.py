@@ -193,6 +193,13 @@ class AgentGatewayApi(agent_pb2_grpc.AgentGatewayServicer):  # type: ignore[misc
                 # Refused by a check below, with its own status.
                 session.ended = f"refused: {_code_name(ctx)}: {ctx.details()}"
                 raise
+            if type(exc).__name__ == "ExecuteBatchError":
+                # gRPC failed an operation on the call itself (grpc._cython.cygrpc, private):
+                # the agent cancelled it or its link broke before the controller got to answer
+                # (a busy controller: agents gave up on their registrations). No one to tell;
+                # an abort would fail the same way.
+                session.ended = "gone: the agent left or its link broke"
+                return
             status = errors.failure_status(exc, "AgentGateway.Connect", host=session.host_id)
             session.ended = f"{status.code.name}: {status.details}"
             await ctx.abort_with_status(status)

@@ -13,6 +13,7 @@ import aiormq.exceptions
 import asyncpg
 import grpc
 import pytest
+from grpc._cython import cygrpc
 from structlog.testing import capture_logs
 
 from controller.api.agents import AgentGatewayApi
@@ -195,3 +196,37 @@ async def test_an_agent_that_gives_up_before_its_register_is_read_is_no_bug(
             call.cancel()
         await asyncio.sleep(0.3)
     assert [e for e in logs if e["event"] == "api.bug"] == []
+
+
+class GoneStream:
+    """A stream whose agent left while the controller registered it: gRPC fails every batch
+    on it (ExecuteBatchError), as the write of Registered met on a busy controller."""
+
+    def __init__(self, first: agent_pb2.AgentMessage) -> None:
+        self.first = first
+
+    async def read(self) -> agent_pb2.AgentMessage:
+        return self.first
+
+    async def write(self, message: Any) -> None:
+        raise cygrpc.ExecuteBatchError("Failed execute_batch")
+
+    async def abort(self, *args: Any) -> None:
+        raise cygrpc.ExecuteBatchError("Failed execute_batch")
+
+    async def abort_with_status(self, status: Any) -> None:
+        raise cygrpc.ExecuteBatchError("Failed execute_batch")
+
+
+async def test_an_agent_that_gives_up_while_it_is_registered_is_no_bug() -> None:
+    api = AgentGatewayApi(
+        Hosts(),  # type: ignore[arg-type]
+        Servers(RuntimeError("unused")),  # type: ignore[arg-type]
+        "controller-1",
+        no_queue,
+    )
+    with capture_logs() as logs:
+        await api.Connect(None, GoneStream(REGISTER))  # type: ignore[arg-type]
+    assert [e for e in logs if e["event"] == "api.bug"] == []
+    ends = [e for e in logs if e["event"] == "agent.disconnected"]
+    assert [(e["host"], e["status"]) for e in ends] == [("host-1", "gone: the agent left or its link broke")]
