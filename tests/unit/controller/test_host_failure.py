@@ -18,6 +18,8 @@ from controller.domain.reconcile import compare
 from controller.domain.scaling.records import MemberRow
 from controller.services.autoscaler import _member
 from controller.services.host_failure import HostFailures, sweep_interval
+from controller.services.servers import ServerService
+from controller.storage.catalog import PgCatalogStore
 from controller.storage.host_failure import PgHostFailureStore
 from controller.storage.instances import PgInstanceStore
 
@@ -233,3 +235,14 @@ async def test_the_sweep_marks_once_evacuates_by_policy_and_clears_on_return(poo
     assert sorted((f["instance_uid"], f["op"], f["generation"]) for f in fences) == sorted(
         [(str(evac.uid), "COMMAND_OP_DELETE", "1"), (str(stay.uid), "COMMAND_OP_DELETE", "1")]
     )
+
+    # The host registers again with its domains (an agent restarted on a hypervisor that kept
+    # them): the copy of the server now placed elsewhere is removed, of its own generation.
+    await pool.execute("DELETE FROM outbox")
+    servers = ServerService(PgInstanceStore(pool), PgCatalogStore(pool))
+    running = {evac.uid: PowerState.RUNNING, busy.uid: PowerState.RUNNING}
+    await servers.reconcile("down", running, {evac.uid: 1, busy.uid: 1})
+    commands = await pool.fetch("SELECT routing_key, payload FROM outbox WHERE kind = 'command'")
+    assert [
+        (c["routing_key"], c["payload"]["instance_uid"], c["payload"]["generation"]) for c in commands
+    ] == [("down", str(evac.uid), "1")]
