@@ -60,11 +60,13 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
     c.start_controller("--host-failure-grace", str(GRACE_S))
     c.wait_controller()
     old = c.start_agent("host-fa")
-    c.wait_hosts_up(["host-fa"])
+    c.start_agent("host-fb")
     hosts = ["host-fa", "host-fb"]
+    c.wait_hosts_up(hosts)
     async with AsyncClient(c.endpoint) as api, EventTap(c.amqp_url, c.bus_prefix) as tap:
         if not await api.list_images():
             await api.create_image("cirros", "qcow2")
+        await api.disable_host("host-fb", "both servers go to host-fa")
         await api.create_server("mover", flavor="m1.tiny", image="cirros", host_failure_policy="evacuate")
         await api.create_server("stayer", flavor="m1.tiny", image="cirros")
         for n in ("mover", "stayer"):
@@ -73,8 +75,7 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
         mover = await api.get_server("mover")
         assert mover.host_failure_policy == server_pb2.HOST_FAILURE_POLICY_EVACUATE
         assert mover.generation == 1
-        c.start_agent("host-fb")
-        c.wait_hosts_up(["host-fb"])
+        await api.enable_host("host-fb")
 
         # 1. Back before the grace: nothing changes.
         old.pause()
