@@ -13,6 +13,7 @@ from scheduler_testkit import pending
 
 from controller.domain.errors import FailedPrecondition
 from controller.domain.host_failure import clear_host_down, evacuate, mark_host_down, why_not_evacuable
+from controller.domain.lifecycle import mark_lost
 from controller.domain.model import HostFailurePolicy, Instance, PowerState, TaskState, VmState
 from controller.domain.reconcile import compare
 from controller.domain.scaling.records import MemberRow
@@ -66,6 +67,21 @@ def test_a_server_is_marked_once_and_unmarked_with_its_power_state_back() -> Non
         PowerState.SHUTDOWN,
         "stop failed on h1: x",
     )
+
+
+def test_a_marked_server_found_lost_when_its_host_returns_keeps_no_mark() -> None:
+    """Its host came back without its domain (a test-driver host restarted): lost, and the
+    mark's remembered power state must not be restored over that."""
+    marked = mark_host_down(placed(), SINCE, NOW)
+    assert marked is not None
+    lost = mark_lost(marked)
+    assert (lost.vm_state, lost.power_state, lost.host_down_at, lost.host_down_power) == (
+        VmState.ERROR,
+        PowerState.UNKNOWN,
+        None,
+        None,
+    )
+    assert clear_host_down(lost) is None
 
 
 def test_only_placed_idle_servers_are_evacuated() -> None:
@@ -207,6 +223,9 @@ async def test_the_sweep_marks_once_evacuates_by_policy_and_clears_on_return(poo
     host = await pool.fetchrow("SELECT vcpus_used, servers FROM hosts WHERE id = 'down'")
     assert (host["vcpus_used"], host["servers"]) == (4, 2)  # the evacuated server's claim released
     assert await failures.sweep() == (0, 0, 0)  # once: the marks are durable
+    # A replica taking over the lead (a new HostFailures, nothing in memory) marks nothing again.
+    again = HostFailures(PgHostFailureStore(pool), PgInstanceStore(pool), grace_s=60)
+    assert await again.sweep() == (0, 0, 0)
 
     # EvacuateHost takes what the policy did not; the server with a task in flight stays.
     done = await failures.evacuate_host("hosts/down")
