@@ -14,7 +14,7 @@ from scheduler_testkit import pending
 from controller.domain.errors import FailedPrecondition
 from controller.domain.host_failure import clear_host_down, evacuate, mark_host_down, why_not_evacuable
 from controller.domain.lifecycle import mark_lost
-from controller.domain.model import HostFailurePolicy, Instance, PowerState, TaskState, VmState
+from controller.domain.model import CommandOp, HostFailurePolicy, Instance, PowerState, TaskState, VmState
 from controller.domain.reconcile import compare
 from controller.domain.scaling.records import MemberRow
 from controller.services.autoscaler import _member
@@ -232,6 +232,29 @@ async def test_the_sweep_marks_once_evacuates_by_policy_and_clears_on_return(poo
     assert [i.name for i in done.evacuated] == [stay.name]
     assert [(i.name, why.split(" ")[0]) for i, why in done.skipped] == [(busy.name, "POWERING_OFF")]
 
+    # A marked server is deleted at once (its host is away): claim released, the domain's
+    # removal queued for the host's return.
+    doomed = await _server(pool, 4, HostFailurePolicy.NONE)
+    assert await failures.sweep() == (1, 0, 0)
+    servers = ServerService(PgInstanceStore(pool), PgCatalogStore(pool))
+    deleted = await servers.act(doomed.name, CommandOp.DELETE, "")
+    assert (deleted.vm_state, deleted.allocated, deleted.task_state) == (VmState.DELETED, False, None)
+    host = await pool.fetchrow("SELECT vcpus_used, servers FROM hosts WHERE id = 'down'")
+    assert (host["vcpus_used"], host["servers"]) == (0, 0)  # its 2 vcpus released (busy's unclaimed here)
+    gone = await pool.fetch(
+        "SELECT message_type, routing_key FROM outbox"
+        " WHERE payload->>'uid' = $1 OR payload->>'instance_uid' = $1",
+        str(doomed.uid),
+    )
+    assert sorted((m["message_type"], m["routing_key"]) for m in gone) == [
+        ("command.delete", "down"),
+        ("instance.delete.end", "instance.delete.end"),
+        ("instance.host_down", "instance.host_down"),
+    ]
+    await pool.execute(
+        "DELETE FROM outbox WHERE payload->>'uid' = $1 OR payload->>'instance_uid' = $1", str(doomed.uid)
+    )
+
     await pool.execute("UPDATE host_status SET state = 'UP' WHERE id = 'down'")
     assert await pool.fetchval("SELECT down_since FROM host_status WHERE id = 'down'") is None
     assert await failures.sweep() == (0, 0, 1)
@@ -263,7 +286,6 @@ async def test_the_sweep_marks_once_evacuates_by_policy_and_clears_on_return(poo
     # The host registers again with its domains (an agent restarted on a hypervisor that kept
     # them): the copy of the server now placed elsewhere is removed, of its own generation.
     await pool.execute("DELETE FROM outbox")
-    servers = ServerService(PgInstanceStore(pool), PgCatalogStore(pool))
     running = {evac.uid: PowerState.RUNNING, busy.uid: PowerState.RUNNING}
     await servers.reconcile("down", running, {evac.uid: 1, busy.uid: 1})
     commands = await pool.fetch("SELECT routing_key, payload FROM outbox WHERE kind = 'command'")
