@@ -58,7 +58,12 @@ TESTS: dict[str, tuple[str, ...]] = {
     "controller/domain/ids.py": (f"{CTL}/test_ids.py",),
     "controller/domain/boot.py": (f"{CTL}/test_image_boot.py",),
     "controller/domain/image_format.py": (f"{CTL}/test_image_format.py",),
-    "controller/domain/placements.py": (f"{CTL}/test_scheduler_workers.py", f"{CTL}/test_scheduler.py"),
+    "controller/domain/placements.py": (
+        f"{CTL}/test_scheduler_workers.py",
+        f"{CTL}/test_scheduler.py",
+        f"{CTL}/test_host_failure.py",
+    ),
+    "controller/domain/host_failure.py": (f"{CTL}/test_host_failure.py", f"{CTL}/test_lifecycle.py"),
     "controller/domain/model.py": (
         f"{CTL}/test_domain_contract.py",
         f"{CTL}/test_lifecycle.py",
