@@ -10,9 +10,15 @@ from datetime import UTC, datetime
 import pytest
 from scheduler_testkit import pending
 
-from controller.domain.host_failure import clear_host_down, evacuate, mark_host_down, why_not_evacuable
+from controller.domain.host_failure import (
+    clear_host_down,
+    evacuate,
+    mark_host_down,
+    wants_evacuation,
+    why_not_evacuable,
+)
 from controller.domain.lifecycle import mark_lost
-from controller.domain.model import Instance, PowerState, TaskState, VmState
+from controller.domain.model import HostFailurePolicy, Instance, PowerState, TaskState, VmState
 from controller.domain.placements import Failure, PendingServer, failed
 from controller.domain.scaling.records import MemberRow
 from controller.services.autoscaler import _member
@@ -132,3 +138,15 @@ def test_an_evacuated_server_no_host_can_take_says_where_it_came_from() -> None:
     fresh = replace(placed(2, host_id=None, allocated=False), vm_state=VmState.BUILDING)
     fresh = replace(fresh, task_state=TaskState.SCHEDULING, fault="older fault")
     assert failed(fresh, Failure(PendingServer.of(fresh), "No valid host: x")).fault == "No valid host: x"
+
+
+def test_the_edges_of_the_rules() -> None:
+    assert wants_evacuation(placed(host_failure_policy=HostFailurePolicy.EVACUATE)) is True
+    assert wants_evacuation(placed()) is False
+    assert mark_host_down(placed(vm_state=VmState.DELETED), SINCE, NOW) is None
+    assert mark_host_down(placed(host_id=None), SINCE, NOW) is None
+    assert why_not_evacuable(placed(allocated=False)) == "not placed on a host"
+    other = replace(placed(), fault="host h1 said no", host_down_at=NOW, power_state=PowerState.UNKNOWN)
+    assert clear_host_down(other).fault == "host h1 said no"  # type: ignore[union-attr]
+    after, _ = evacuate(placed(task_command=None), "x")
+    assert (after.task_command, after.power_state, after.host_down_power) == (None, PowerState.UNKNOWN, None)

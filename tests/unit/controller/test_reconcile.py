@@ -118,3 +118,16 @@ def test_reconciliation_removes_a_domain_of_an_older_generation() -> None:
     assert compare("h1", [current], {current.uid: PowerState.RUNNING}).power == {
         current.uid: PowerState.RUNNING
     }
+
+
+def test_a_domain_of_the_current_generation_is_the_servers_own() -> None:
+    current = _placed(generation=3)
+    spawning = _placed(2, generation=2, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING)
+    found = compare(
+        "h1",
+        [current, spawning],
+        {current.uid: PowerState.RUNNING, spawning.uid: PowerState.RUNNING},
+        {current.uid: 3, spawning.uid: 2},
+    )
+    assert found.power == {current.uid: PowerState.RUNNING, spawning.uid: PowerState.RUNNING}
+    assert (found.lost, found.orphans) == ([], [])
