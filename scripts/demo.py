@@ -73,13 +73,15 @@ async def demo(args: argparse.Namespace) -> None:
             run_cli(endpoint, "image", "create", "cirros", "--disk-format", "qcow2")
 
             say("Create one server and watch it go from SCHEDULING to ACTIVE")
-            run_cli(endpoint, "server", "create", "web-1", "--flavor", "m1.small",
-                    "--image", "cirros", "--wait")
+            run_cli(
+                endpoint, "server", "create", "web-1", "--flavor", "m1.small", "--image", "cirros", "--wait"
+            )
 
             say(f"Create {args.servers - 1} more; the free-RAM weigher spreads them over the hosts")
             for i in range(2, args.servers + 1):
-                run_cli(endpoint, "server", "create", f"web-{i}", "--flavor", "m1.medium",
-                        "--image", "cirros")
+                run_cli(
+                    endpoint, "server", "create", f"web-{i}", "--flavor", "m1.medium", "--image", "cirros"
+                )
             await _wait_all_active(endpoint, [f"web-{i}" for i in range(2, args.servers + 1)])
             run_cli(endpoint, "server", "list")
 
@@ -89,10 +91,30 @@ async def demo(args: argparse.Namespace) -> None:
             run_cli(endpoint, "server", "delete", f"web-{args.servers}", "--wait")
 
             say("A request no host can take fails with a reason a person can act on")
-            run_cli(endpoint, "flavor", "create", "m1.huge", "--vcpus", "64",
-                    "--memory", str(512 * 1024), "--disk", "100")
-            run_cli(endpoint, "server", "create", "too-big", "--flavor", "m1.huge",
-                    "--image", "cirros", "--wait", check=False)
+            run_cli(
+                endpoint,
+                "flavor",
+                "create",
+                "m1.huge",
+                "--vcpus",
+                "64",
+                "--memory",
+                str(512 * 1024),
+                "--disk",
+                "100",
+            )
+            run_cli(
+                endpoint,
+                "server",
+                "create",
+                "too-big",
+                "--flavor",
+                "m1.huge",
+                "--image",
+                "cirros",
+                "--wait",
+                check=False,
+            )
 
             say("Where everything landed, and what each host has left")
             run_cli(endpoint, "server", "list")

@@ -58,7 +58,12 @@ TESTS: dict[str, tuple[str, ...]] = {
     "controller/domain/ids.py": (f"{CTL}/test_ids.py",),
     "controller/domain/boot.py": (f"{CTL}/test_image_boot.py",),
     "controller/domain/image_format.py": (f"{CTL}/test_image_format.py",),
-    "controller/domain/placements.py": (f"{CTL}/test_scheduler_workers.py", f"{CTL}/test_scheduler.py"),
+    "controller/domain/placements.py": (
+        f"{CTL}/test_scheduler_workers.py",
+        f"{CTL}/test_scheduler.py",
+        f"{CTL}/test_host_failure.py",
+    ),
+    "controller/domain/host_failure.py": (f"{CTL}/test_host_failure.py", f"{CTL}/test_lifecycle.py"),
     "controller/domain/model.py": (
         f"{CTL}/test_domain_contract.py",
         f"{CTL}/test_lifecycle.py",
@@ -95,6 +100,7 @@ FLOORS: dict[str, float] = {
     "controller/domain/paging.py": 93,
     "controller/domain/lifecycle.py": 99,
     "controller/domain/reconcile.py": 100,
+    "controller/domain/host_failure.py": 83,
     "controller/domain/ids.py": 86,
     "controller/domain/boot.py": 100,
     "controller/domain/image_format.py": 97,

@@ -118,11 +118,10 @@ def _boot_request(message: agent_pb2.AgentCommand) -> BootRequest | None:
     return None if boot == BootRequest() else boot
 
 
-async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | None) -> None:
+async def _spawn(hypervisor: Hypervisor, command: Command, images: ImageCache | None, found: int) -> None:
     """Fetch what the domain boots (QEMU hosts, and only when the domain does not exist yet:
     a redelivered spawn must not download anything), then define and start it."""
     boot = None
-    found = await hypervisor.generation(command.instance_uid)
     if 0 < found < command.generation:
         # A copy from an earlier placement of this server (it was evacuated and has come back):
         # never started again, replaced.
@@ -172,9 +171,9 @@ async def execute(
     """
     uid = command.instance_uid
     try:
-        await _check_generation(hypervisor, command)
+        found = await _check_generation(hypervisor, command)
         if command.op is Op.SPAWN:
-            await _spawn(hypervisor, command, images)
+            await _spawn(hypervisor, command, images, found)
             if metadata_listener is not None:
                 metadata_listener.metadata_changed(uid, command.metadata)
         elif command.op is Op.START:
@@ -224,19 +223,20 @@ class StaleCommand(HypervisorError):
     """The command is older than the domain it would act on (fencing)."""
 
 
-async def _check_generation(hypervisor: Hypervisor, command: Command) -> None:
+async def _check_generation(hypervisor: Hypervisor, command: Command) -> int:
     """Refuse a command of an older placement than the domain's: it was sent before the
     server was rebuilt elsewhere, and acting on it could start a copy or remove the current
     one. A command or a domain without a generation (older controllers, older domains) is
     never refused."""
     if command.generation <= 0 or not command.instance_uid:
-        return
+        return 0
     found = await hypervisor.generation(command.instance_uid)
     if found > command.generation:
         raise StaleCommand(
             f"stale command: generation {command.generation} is older than the domain's"
             f" {found} (the server was placed again since): not carried out"
         )
+    return found  # the domain's generation (0: none, or no domain)
 
 
 # The commands a server's task waits on; UPDATE_METADATA carries no task (and the whole of the

@@ -25,7 +25,7 @@ from .agents import domains
 from .helpers import short
 
 ACTIVE = common_pb2.VM_STATE_ACTIVE
-GRACE_S = 3
+GRACE_S = 5  # a pause detected and ended well within it even at load average 20
 CLI = str(Path(sys.executable).with_name("overcast"))
 
 
@@ -60,11 +60,13 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
     c.start_controller("--host-failure-grace", str(GRACE_S))
     c.wait_controller()
     old = c.start_agent("host-fa")
-    c.wait_hosts_up(["host-fa"])
+    c.start_agent("host-fb")
     hosts = ["host-fa", "host-fb"]
+    c.wait_hosts_up(hosts)
     async with AsyncClient(c.endpoint) as api, EventTap(c.amqp_url, c.bus_prefix) as tap:
         if not await api.list_images():
             await api.create_image("cirros", "qcow2")
+        await api.disable_host("host-fb", "both servers go to host-fa")
         await api.create_server("mover", flavor="m1.tiny", image="cirros", host_failure_policy="evacuate")
         await api.create_server("stayer", flavor="m1.tiny", image="cirros")
         for n in ("mover", "stayer"):
@@ -73,20 +75,24 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
         mover = await api.get_server("mover")
         assert mover.host_failure_policy == server_pb2.HOST_FAILURE_POLICY_EVACUATE
         assert mover.generation == 1
-        c.start_agent("host-fb")
-        c.wait_hosts_up(["host-fb"])
+        await api.enable_host("host-fb")
 
         # 1. Back before the grace: nothing changes.
         old.pause()
         try:
-            await tap.wait_for(lambda ev: any(e["eventType"] == "host.down" for e in ev), 15)
+
+            async def down() -> bool:  # read from the API: the bus may lag behind
+                return (await api.get_host("host-fa")).state == common_pb2.HOST_STATE_DOWN
+
+            await _until(down, 60, "host-fa never went DOWN")
         finally:
             old.resume()
         await tap.wait_for(
             lambda ev: [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:] == ["host.up"],
-            15,
+            60,
         )
-        await asyncio.sleep(GRACE_S + 1)  # a sweep that would mark them has had its chance
+        # UP again: down_since is cleared, so no sweep can mark them now; give one its chance.
+        await asyncio.sleep(1.5)
         assert not _of(tap.events, "instance.host_down"), tap.events
         for n in ("mover", "stayer"):
             s = await api.get_server(n)
@@ -100,8 +106,8 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
         # 2. DOWN past the grace: both marked once, the mover rebuilt on host-fb.
         old.pause()
         try:
-            await tap.wait_for(lambda ev: _of(ev, "instance.host_down").keys() >= {"mover", "stayer"}, 30)
-            await tap.wait_for(lambda ev: _of(ev, "instance.create.end")["mover"] >= 2, 30)
+            await tap.wait_for(lambda ev: _of(ev, "instance.host_down").keys() >= {"mover", "stayer"}, 60)
+            await tap.wait_for(lambda ev: _of(ev, "instance.create.end")["mover"] >= 2, 60)
             moved = await api.get_server("mover")
             assert (moved.vm_state, moved.host, moved.generation) == (ACTIVE, "hosts/host-fb", 2), moved
             assert moved.power_state == common_pb2.POWER_STATE_RUNNING and moved.fault == ""
@@ -123,8 +129,8 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
         async def fenced() -> bool:
             return mover.uid not in await domains(c.agent_admin["host-fa"])
 
-        await _until(fenced, 30, "host-fa still has the evacuated server's domain")
-        await tap.wait_for(lambda ev: _of(ev, "instance.host_up")["stayer"] == 1, 30)
+        await _until(fenced, 60, "host-fa still has the evacuated server's domain")
+        await tap.wait_for(lambda ev: _of(ev, "instance.host_up")["stayer"] == 1, 60)
         stayer = await api.get_server("stayer")
         assert (stayer.vm_state, stayer.power_state, stayer.fault) == (
             ACTIVE,
@@ -145,16 +151,16 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
                 lambda ev: (
                     [e["eventType"] for e in ev if e["eventType"].startswith("host.")][-1:] == ["host.down"]
                 ),
-                15,
+                60,
             )
             env = {**os.environ, "OVERCAST_ENDPOINT": c.endpoint}
             run = await asyncio.to_thread(
                 subprocess.run,
-                [CLI, "host", "evacuate", "host-fa", "--wait", "--wait-timeout", "30"],
+                [CLI, "host", "evacuate", "host-fa", "--wait", "--wait-timeout", "60"],
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=60,
+                timeout=120,
             )
             assert run.returncode == 0, run.stdout + run.stderr
             assert "evacuating stayer" in run.stdout and "ACTIVE" in run.stdout, run.stdout
@@ -166,7 +172,7 @@ async def test_a_failed_host_is_evacuated_and_fenced_when_it_returns(clusters) -
         async def emptied() -> bool:
             return await domains(c.agent_admin["host-fa"]) == {}
 
-        await _until(emptied, 30, "host-fa kept an evacuated server's domain")
+        await _until(emptied, 60, "host-fa kept an evacuated server's domain")
         placed = await _placement(c, hosts)
         assert placed == {"host-fa": [], "host-fb": sorted([mover.uid, stayer.uid])}, placed
         await _capacity_exact(api, hosts)

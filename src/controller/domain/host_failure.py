@@ -30,6 +30,9 @@ from controller.domain.messages import OutboxMessage, instance_event, orphan_del
 from controller.domain.model import HostFailurePolicy, Instance, PowerState, TaskState, VmState
 
 _FAULT_PREFIX = "host "
+# The fault of a server being evacuated, until it runs again; a placement that fails keeps it
+# in front of the scheduler's reason (domain.placements.failed).
+EVACUATING = "evacuating from host "
 
 
 def host_down_fault(host_id: str, since: datetime) -> str:
@@ -99,7 +102,7 @@ def evacuate(inst: Instance, reason: str) -> tuple[Instance, list[OutboxMessage]
         allocated=False,
         power_state=PowerState.UNKNOWN,
         generation=inst.generation + 1,
-        fault=f"evacuating from host {old_host}: {reason}",
+        fault=f"{EVACUATING}{old_host}: {reason}",
         host_down_at=None,
         host_down_power=None,
     )

@@ -138,13 +138,16 @@ def is_lost(vm_state: VmState, fault: str) -> bool:
 def mark_lost(inst: Instance, seen_by: str = "its agent registered") -> Instance:
     """A server whose domain vanished is not silently re-created: it goes to ERROR with a
     fault that says what happened, and keeps its claim until it is deleted. A task in flight
-    ends with it (its command can do nothing without the domain)."""
+    ends with it (its command can do nothing without the domain). A mark for its host's
+    failure goes (domain.host_failure): its host is back, and what it holds is known now."""
     return bump(
         inst,
         vm_state=VmState.ERROR,
         task_state=None,
         task_command=None,
         power_state=PowerState.UNKNOWN,
+        host_down_at=None,
+        host_down_power=None,
         fault=f"{LOST_FAULT} on {inst.host_id}: libvirt no longer has it (seen when {seen_by});"
         " delete the server",
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from controller.domain.host_failure import EVACUATING
 from controller.domain.ids import uuid4
 from controller.domain.lifecycle import bump
 from controller.domain.messages import OutboxMessage, command, instance_event
@@ -96,8 +97,10 @@ def placement_messages(inst: Instance, p: Placement) -> list[OutboxMessage]:
 
 
 def failed(inst: Instance, f: Failure) -> Instance:
+    """An evacuated server's fault keeps saying where it came from, before the reason."""
     _same(inst, f.server)
-    return bump(inst, vm_state=VmState.ERROR, task_state=None, fault=f.reason)
+    fault = f"{inst.fault}; {f.reason}" if inst.fault.startswith(EVACUATING) else f.reason
+    return bump(inst, vm_state=VmState.ERROR, task_state=None, fault=fault)
 
 
 def failure_messages(inst: Instance, f: Failure) -> list[OutboxMessage]:

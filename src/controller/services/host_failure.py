@@ -41,6 +41,7 @@ BATCH = 500  # servers changed per transaction
 class HostFailureStore(Protocol):
     async def failed_hosts(self, grace_s: float) -> list[tuple[str, datetime]]: ...
     async def marked_on_up_hosts(self, limit: int) -> list[UUID]: ...
+    async def usable_hosts(self) -> int: ...
     async def down_since(self, host_id: str) -> datetime | None: ...
 
 
@@ -69,6 +70,7 @@ class HostFailures:
         self._instances = instances
         self.grace_s = grace_s
         self._clock = clock
+        self._holding = False  # evacuations held: no host UP (logged once per hold)
 
     async def run(self) -> None:
         """Sweep every sweep_interval, for as long as this replica leads."""
@@ -77,9 +79,21 @@ class HostFailures:
             await asyncio.sleep(sweep_interval(self.grace_s))
 
     async def sweep(self) -> tuple[int, int, int]:
-        """One pass: (servers marked, evacuated, cleared)."""
+        """One pass: (servers marked, evacuated, cleared).
+
+        With no host UP and enabled, servers are marked but not evacuated (Kubernetes' "full
+        disruption"): every host silent at once is likelier this controller cut off from them
+        than all of them failed, and an evacuation then would find no host, and queue the
+        removal of copies that are running."""
         marked = evacuated = 0
-        for host_id, since in await self._store.failed_hosts(self.grace_s):
+        failed = await self._store.failed_hosts(self.grace_s)
+        hold = bool(failed) and await self._store.usable_hosts() == 0
+        if hold and not self._holding:
+            log.warning(
+                "host_failure.evacuations_held", failed_hosts=len(failed), reason="no host UP and enabled"
+            )
+        self._holding = hold
+        for host_id, since in failed:
             on_host = await self._instances.list_on_host(host_id)
             for start in range(0, len(on_host), BATCH):
                 batch = on_host[start : start + BATCH]
@@ -87,14 +101,13 @@ class HostFailures:
                 changes: list[tuple[UUID, MutateFn]] = []
                 newly: list[Instance] = []
                 for inst in batch:
-                    if inst.host_down_at is not None and not (
-                        wants_evacuation(inst) and why_not_evacuable(inst) is None
-                    ):
+                    evacuates = not hold and wants_evacuation(inst) and why_not_evacuable(inst) is None
+                    if inst.host_down_at is not None and not evacuates:
                         continue  # marked, and nothing more to do (checked again under the lock)
                     changes.append((inst.uid, self._mark(host_id, since, newly)))
-                    changes.append(
-                        (inst.uid, self._evacuate(host_id, "its host failed", done, by_policy=True))
-                    )
+                    if not hold:
+                        evacuate_it = self._evacuate(host_id, "its host failed", done, by_policy=True)
+                        changes.append((inst.uid, evacuate_it))
                 if changes:
                     await self._instances.mutate_uids(changes)
                 for inst in newly:
@@ -126,6 +139,12 @@ class HostFailures:
                 f"hosts/{host_id} is UP: its servers run there (only a DOWN host is evacuated;"
                 " to move servers off a working host, disable it and recreate them)",
                 reason="HOST_UP",
+            )
+        if await self._store.usable_hosts() == 0:
+            raise FailedPrecondition(
+                "no host is UP and enabled to take the servers: evacuating now would only fail"
+                " them (and remove their copies when the host returns)",
+                reason="NO_USABLE_HOST",
             )
         done = Evacuation()
         on_host = await self._instances.list_on_host(host_id)

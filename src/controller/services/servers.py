@@ -421,6 +421,25 @@ def _action(op: CommandOp, etag: str) -> MutateFn:
         if op is CommandOp.DELETE and inst.task_state is TaskState.DELETING:
             return None  # already being deleted: deleting again changes nothing
         action = check_action(inst, op)
+        if op is CommandOp.DELETE and inst.host_down_at is not None and inst.host_id is not None:
+            # Its host has been DOWN past the grace (domain.host_failure): deleted here and now,
+            # as Nova's local delete; the domain's removal waits in the host's queue for its
+            # return (and reconciliation removes it then in any case).
+            gone = bump(
+                inst,
+                vm_state=VmState.DELETED,
+                task_state=None,
+                task_command=None,
+                power_state=PowerState.UNKNOWN,
+                allocated=False,
+                host_down_at=None,
+                host_down_power=None,
+            )
+            messages = [
+                instance_event(gone, action.end_event),
+                orphan_delete(inst.uid, inst.host_id, inst.generation),
+            ]
+            return Mutation(gone, messages, release_allocation=True)
         if op is CommandOp.DELETE and not needs_agent_for_delete(inst):
             gone = bump(
                 inst,

@@ -25,6 +25,13 @@ class PgHostFailureStore:
         )
         return [(r["id"], r["down_since"]) for r in found]
 
+    async def usable_hosts(self) -> int:
+        """Hosts UP and enabled: where evacuated servers could go."""
+        count: int = await self._pool.fetchval(
+            "SELECT count(*) FROM hosts h JOIN host_status s USING (id) WHERE s.state = 'UP' AND h.enabled"
+        )
+        return count
+
     async def marked_on_up_hosts(self, limit: int) -> builtins.list[UUID]:
         """Servers marked for their host's failure whose host is UP again."""
         found = await self._pool.fetch(

@@ -96,7 +96,8 @@ WHERE h.id = w.host_id AND h.enabled
 RETURNING h.id
 """
 
-# Servers no host can take: ERROR, no task, the reason as their fault, and their
+# Servers no host can take: ERROR, no task, the reason as their fault (after an evacuated
+# server's "evacuating from host …", domain.host_failure.EVACUATING), and their
 # instance.create.error events (domain.placements.failed and failure_messages), in one statement.
 # The payloads name enums as the protos do (VM_STATE_ERROR; domain.messages lists them) while
 # the columns hold the domain's names (ERROR, and POWER_STATE_UNSPECIFIED for an unknown power
@@ -106,7 +107,9 @@ WITH u AS (
     SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::uuid[])
         WITH ORDINALITY AS t(uid, version, fault, event_id, n)
 ), failed AS (
-    UPDATE instances i SET vm_state = 'ERROR', task_state = NULL, fault = u.fault,
+    UPDATE instances i SET vm_state = 'ERROR', task_state = NULL,
+        fault = CASE WHEN starts_with(i.fault, 'evacuating from host ') THEN i.fault || '; ' || u.fault
+            ELSE u.fault END,
         version = i.version + 1, updated_at = now()
     FROM u
     WHERE i.uid = u.uid AND i.version = u.version

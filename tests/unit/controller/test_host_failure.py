@@ -1,5 +1,5 @@
-"""Host failure (controller.domain.host_failure): the rules on their own, then the leader's sweep
-and EvacuateHost on the real PostgreSQL (its trigger keeping host_status.down_since)."""
+"""Host failure (controller.domain.host_failure): the rules on their own, with no service (the
+mutation run uses them); the sweep on PostgreSQL: test_host_failure_sweep.py."""
 
 from __future__ import annotations
 
@@ -7,19 +7,22 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 from scheduler_testkit import pending
 
-from controller.domain.errors import FailedPrecondition
-from controller.domain.host_failure import clear_host_down, evacuate, mark_host_down, why_not_evacuable
+from controller.domain.host_failure import (
+    clear_host_down,
+    evacuate,
+    mark_host_down,
+    wants_evacuation,
+    why_not_evacuable,
+)
+from controller.domain.lifecycle import mark_lost
 from controller.domain.model import HostFailurePolicy, Instance, PowerState, TaskState, VmState
-from controller.domain.reconcile import compare
+from controller.domain.placements import Failure, PendingServer, failed
 from controller.domain.scaling.records import MemberRow
 from controller.services.autoscaler import _member
-from controller.services.host_failure import HostFailures, sweep_interval
-from controller.storage.host_failure import PgHostFailureStore
-from controller.storage.instances import PgInstanceStore
+from controller.services.host_failure import sweep_interval
 
 SINCE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOW = datetime(2026, 1, 2, 3, 9, 5, tzinfo=UTC)
@@ -66,6 +69,21 @@ def test_a_server_is_marked_once_and_unmarked_with_its_power_state_back() -> Non
     )
 
 
+def test_a_marked_server_found_lost_when_its_host_returns_keeps_no_mark() -> None:
+    """Its host came back without its domain (a test-driver host restarted): lost, and the
+    mark's remembered power state must not be restored over that."""
+    marked = mark_host_down(placed(), SINCE, NOW)
+    assert marked is not None
+    lost = mark_lost(marked)
+    assert (lost.vm_state, lost.power_state, lost.host_down_at, lost.host_down_power) == (
+        VmState.ERROR,
+        PowerState.UNKNOWN,
+        None,
+        None,
+    )
+    assert clear_host_down(lost) is None
+
+
 def test_only_placed_idle_servers_are_evacuated() -> None:
     assert why_not_evacuable(placed()) is None
     assert why_not_evacuable(placed(vm_state=VmState.STOPPED)) is None
@@ -100,27 +118,6 @@ def test_evacuation_sends_the_server_back_to_the_scheduler_and_fences_the_old_co
     assert fence.payload["op"] == "COMMAND_OP_DELETE" and fence.payload["generation"] == "4"
 
 
-def test_reconciliation_removes_a_domain_of_an_older_generation() -> None:
-    current = placed(generation=3)
-    moved_away = placed(2, host_id="h2", generation=2)
-    back_here_spawning = placed(3, generation=2, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING)
-    domains = {i.uid: PowerState.RUNNING for i in (current, moved_away, back_here_spawning)}
-    found = compare(
-        "h1",
-        [current, moved_away, back_here_spawning],
-        domains,
-        {current.uid: 1, moved_away.uid: 1, back_here_spawning.uid: 1},
-    )
-    # current: its domain here is of generation 1, not 3: removed, and the server is lost.
-    assert found.lost == [current.uid]
-    assert sorted(found.orphans) == sorted([current.uid, moved_away.uid, back_here_spawning.uid])
-    assert found.power == {}
-    # Domains without a generation (defined before generations were) are not judged by it.
-    assert compare("h1", [current], {current.uid: PowerState.RUNNING}).power == {
-        current.uid: PowerState.RUNNING
-    }
-
-
 def test_a_member_that_evacuates_is_not_also_replaced_for_its_down_host() -> None:
     row = MemberRow("p", "g", uuid.uuid4(), "g-1", NOW, VmState.ACTIVE, None, PowerState.RUNNING, "h1", "")
     down = {"h1": 100.0}
@@ -132,104 +129,24 @@ def test_the_sweep_runs_a_few_times_per_grace() -> None:
     assert (sweep_interval(2), sweep_interval(12), sweep_interval(300)) == (0.5, 3.0, 5.0)
 
 
-# ---- the sweep on PostgreSQL ------------------------------------------------------------------
-
-
-async def _host(pool: asyncpg.Pool, host_id: str) -> None:
-    await pool.execute(
-        "INSERT INTO hosts (id, hostname, arch, hypervisor_type, availability_zone, vcpus, memory_mib,"
-        " disk_gib, cpu_allocation_ratio, ram_allocation_ratio, disk_allocation_ratio, vcpus_used,"
-        " memory_mib_used, disk_gib_used, servers)"
-        " VALUES ($1, $1, 'x86_64', 'test', 'az1', 64, 65536, 500, 1, 1, 1, 6, 3072, 30, 3)",
-        host_id,
+def test_an_evacuated_server_no_host_can_take_says_where_it_came_from() -> None:
+    evacuated, _ = evacuate(placed(), "its host failed")
+    why = Failure(PendingServer.of(evacuated), "No valid host: 2 hosts, 2 removed by enough_ram")
+    assert failed(evacuated, why).fault == (
+        "evacuating from host h1: its host failed; No valid host: 2 hosts, 2 removed by enough_ram"
     )
-    await pool.execute("INSERT INTO host_status (id, state) VALUES ($1, 'UP')", host_id)
+    fresh = replace(placed(2, host_id=None, allocated=False), vm_state=VmState.BUILDING)
+    fresh = replace(fresh, task_state=TaskState.SCHEDULING, fault="older fault")
+    assert failed(fresh, Failure(PendingServer.of(fresh), "No valid host: x")).fault == "No valid host: x"
 
 
-async def _server(
-    pool: asyncpg.Pool, n: int, policy: HostFailurePolicy, task: TaskState | None = None
-) -> Instance:
-    inst = replace(
-        pending(n, flavor_id="any", image_id="any"),
-        vcpus=2,
-        memory_mib=1024,
-        disk_gib=10,
-        host_failure_policy=policy,
-    )
-    await PgInstanceStore(pool).create(inst, [])
-    await pool.execute(
-        "UPDATE instances SET host_id = 'down', allocated = true, vm_state = 'ACTIVE', task_state = $2,"
-        " power_state = 'RUNNING',"
-        " task_command = CASE WHEN $2::text IS NULL THEN NULL ELSE gen_random_uuid() END"
-        " WHERE uid = $1",
-        inst.uid,
-        task.value if task else None,
-    )
-    return inst
-
-
-async def test_the_sweep_marks_once_evacuates_by_policy_and_clears_on_return(pool: asyncpg.Pool) -> None:
-    await _host(pool, "down")
-    evac = await _server(pool, 1, HostFailurePolicy.EVACUATE)
-    stay = await _server(pool, 2, HostFailurePolicy.NONE)
-    busy = await _server(pool, 3, HostFailurePolicy.EVACUATE, TaskState.POWERING_OFF)
-    failures = HostFailures(PgHostFailureStore(pool), PgInstanceStore(pool), grace_s=60)
-    await pool.execute("UPDATE host_status SET state = 'DOWN' WHERE id = 'down'")
-    assert await pool.fetchval("SELECT down_since FROM host_status WHERE id = 'down'") is not None
-    assert await failures.sweep() == (0, 0, 0)  # within the grace
-    await pool.execute("UPDATE host_status SET down_since = now() - interval '61 seconds'")
-    await pool.execute("UPDATE host_status SET last_heartbeat = now() WHERE id = 'down'")  # no state change
-
-    assert await failures.sweep() == (3, 1, 0)
-    rows = {r["uid"]: r for r in await pool.fetch("SELECT * FROM instances")}
-    assert (rows[evac.uid]["vm_state"], rows[evac.uid]["task_state"], rows[evac.uid]["host_id"]) == (
-        "BUILDING",
-        "SCHEDULING",
-        None,
-    )
-    assert (rows[evac.uid]["generation"], rows[evac.uid]["allocated"]) == (2, False)
-    for kept in (stay, busy):
-        r = rows[kept.uid]
-        assert (r["vm_state"], r["host_id"], r["power_state"], r["host_down_power"]) == (
-            "ACTIVE",
-            "down",
-            "POWER_STATE_UNSPECIFIED",
-            "RUNNING",
-        )
-        assert r["fault"].startswith("host down DOWN since ")
-    host = await pool.fetchrow("SELECT vcpus_used, servers FROM hosts WHERE id = 'down'")
-    assert (host["vcpus_used"], host["servers"]) == (4, 2)  # the evacuated server's claim released
-    assert await failures.sweep() == (0, 0, 0)  # once: the marks are durable
-
-    # EvacuateHost takes what the policy did not; the server with a task in flight stays.
-    done = await failures.evacuate_host("hosts/down")
-    assert [i.name for i in done.evacuated] == [stay.name]
-    assert [(i.name, why.split(" ")[0]) for i, why in done.skipped] == [(busy.name, "POWERING_OFF")]
-
-    await pool.execute("UPDATE host_status SET state = 'UP' WHERE id = 'down'")
-    assert await pool.fetchval("SELECT down_since FROM host_status WHERE id = 'down'") is None
-    assert await failures.sweep() == (0, 0, 1)
-    r = await pool.fetchrow("SELECT * FROM instances WHERE uid = $1", busy.uid)
-    assert (r["power_state"], r["fault"], r["host_down_at"]) == ("RUNNING", "", None)
-    with pytest.raises(FailedPrecondition, match="is UP"):
-        await failures.evacuate_host("hosts/down")
-
-    outbox = await pool.fetch(
-        "SELECT kind, message_type, routing_key, resource, payload FROM outbox ORDER BY id"
-    )
-    events = [(m["message_type"], m["resource"]) for m in outbox if m["kind"] == "event"]
-    assert sorted(events) == sorted(
-        [
-            ("instance.host_down", evac.name),
-            ("instance.host_down", stay.name),
-            ("instance.host_down", busy.name),
-            ("instance.evacuate.start", evac.name),
-            ("instance.evacuate.start", stay.name),
-            ("instance.host_up", busy.name),
-        ]
-    )
-    fences = [m["payload"] for m in outbox if m["kind"] == "command"]
-    assert all(m["routing_key"] == "down" for m in outbox if m["kind"] == "command")
-    assert sorted((f["instance_uid"], f["op"], f["generation"]) for f in fences) == sorted(
-        [(str(evac.uid), "COMMAND_OP_DELETE", "1"), (str(stay.uid), "COMMAND_OP_DELETE", "1")]
-    )
+def test_the_edges_of_the_rules() -> None:
+    assert wants_evacuation(placed(host_failure_policy=HostFailurePolicy.EVACUATE)) is True
+    assert wants_evacuation(placed()) is False
+    assert mark_host_down(placed(vm_state=VmState.DELETED), SINCE, NOW) is None
+    assert mark_host_down(placed(host_id=None), SINCE, NOW) is None
+    assert why_not_evacuable(placed(allocated=False)) == "not placed on a host"
+    other = replace(placed(), fault="host h1 said no", host_down_at=NOW, power_state=PowerState.UNKNOWN)
+    assert clear_host_down(other).fault == "host h1 said no"  # type: ignore[union-attr]
+    after, _ = evacuate(placed(task_command=None), "x")
+    assert (after.task_command, after.power_state, after.host_down_power) == (None, PowerState.UNKNOWN, None)

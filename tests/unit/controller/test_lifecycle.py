@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -277,6 +278,18 @@ def test_a_power_action_that_finds_no_domain_marks_the_server_lost(op: CommandOp
         after.power_state,
         after.allocated,
     )
+
+
+def test_a_server_found_lost_keeps_no_host_down_mark() -> None:
+    """Its host is back (it registered) and what it holds is known: the mark for the host's
+    failure, and the power state it remembered, go (domain.host_failure)."""
+    marked = replace(
+        in_flight(CommandOp.STOP),
+        host_down_at=datetime(2026, 1, 2, tzinfo=UTC),
+        host_down_power=PowerState.RUNNING,
+    )
+    seen = mark_lost(marked)
+    assert (seen.host_down_at, seen.host_down_power, seen.power_state) == (None, None, PowerState.UNKNOWN)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,10 @@ def servers() -> list[Instance]:
         pending(4, boot=BootSpec(root_image=disk, kernel=kernel, kernel_args="root=/dev/vda")),
         pending(5, vcpus=16, memory_mib=65536, disk_gib=400, availability_zone="az1", server_group="g"),
         pending(6, project="other-project", flavor_id="m1.tiny", image_id="debian-12"),
-        pending(7, power_state=PowerState.SHUTDOWN),
+        pending(7, power_state=PowerState.SHUTDOWN, generation=4),  # evacuated three times
+        # Evacuated, then no host can take it (failed: chosen first); then one never evacuated.
+        pending(8, generation=2, fault="evacuating from host h1: its host failed"),
+        pending(9),
     ]
 
 

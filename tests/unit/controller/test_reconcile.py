@@ -93,3 +93,41 @@ def test_the_domain_of_a_server_holding_no_claim_is_an_orphan() -> None:
     )
     assert found.orphans == [failed_build.uid]
     assert found.power == {lost_and_kept.uid: PowerState.SHUTDOWN}
+
+
+def _placed(n: int = 1, **kw: object) -> Instance:
+    return replace(inst(VmState.ACTIVE), server_id=f"g{n}", **kw)  # type: ignore[arg-type]
+
+
+def test_reconciliation_removes_a_domain_of_an_older_generation() -> None:
+    current = _placed(generation=3)
+    moved_away = _placed(2, host_id="h2", generation=2)
+    back_here_spawning = _placed(3, generation=2, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING)
+    domains = {i.uid: PowerState.RUNNING for i in (current, moved_away, back_here_spawning)}
+    found = compare(
+        "h1",
+        [current, moved_away, back_here_spawning],
+        domains,
+        {current.uid: 1, moved_away.uid: 1, back_here_spawning.uid: 1},
+    )
+    # current: its domain here is of generation 1, not 3: removed, and the server is lost.
+    assert found.lost == [current.uid]
+    assert sorted(found.orphans) == sorted([current.uid, moved_away.uid, back_here_spawning.uid])
+    assert found.power == {}
+    # Domains without a generation (defined before generations were) are not judged by it.
+    assert compare("h1", [current], {current.uid: PowerState.RUNNING}).power == {
+        current.uid: PowerState.RUNNING
+    }
+
+
+def test_a_domain_of_the_current_generation_is_the_servers_own() -> None:
+    current = _placed(generation=3)
+    spawning = _placed(2, generation=2, vm_state=VmState.BUILDING, task_state=TaskState.SPAWNING)
+    found = compare(
+        "h1",
+        [current, spawning],
+        {current.uid: PowerState.RUNNING, spawning.uid: PowerState.RUNNING},
+        {current.uid: 3, spawning.uid: 2},
+    )
+    assert found.power == {current.uid: PowerState.RUNNING, spawning.uid: PowerState.RUNNING}
+    assert (found.lost, found.orphans) == ([], [])
