@@ -57,6 +57,7 @@ ALLOWED: dict[str, frozenset[grpc.StatusCode]] = {
     "/overcast.v1.HostService/GetHost": READ,
     "/overcast.v1.HostService/EnableHost": REFUSALS,
     "/overcast.v1.HostService/DisableHost": REFUSALS,
+    "/overcast.v1.HostService/EvacuateHost": REFUSALS,  # an UP host: FAILED_PRECONDITION
     "/overcast.v1.HostService/WatchHostMetrics": READ,
     "/overcast.v1.ServerGroupService/CreateServerGroup": REFUSALS,
     "/overcast.v1.ServerGroupService/GetServerGroup": READ,
